@@ -1,0 +1,864 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-connection.c: multiprocessing.Pipe() and Connection. One end of a
+ * socketpair carrying frames (mpk-wire.c). Reads are buffered, so a small
+ * message costs one read(2) or less; a frame and its payload go out in one
+ * sendmsg(2). Nothing here ever raises SIGPIPE. */
+#include "mpk-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Read buffer size: one read(2) fetches up to this many bytes of small frames. */
+#define RBUF_SIZE (64 * 1024)
+/* A large payload's buffer starts at most this big and grows as data arrives,
+ * so a lying length field cannot make us allocate much before it is backed. */
+#define PAYLOAD_FIRST_ALLOC (16 * 1024 * 1024)
+
+/* The frame being received. It survives a timeout, so the next call resumes
+ * where the last one stopped and no byte of the stream is lost. */
+typedef struct
+{
+  gboolean      active;     /* the header has been consumed from the stream */
+  gboolean      discard;    /* drop the payload (recv_bytes over maxlength) */
+  MpkWireHeader header;
+  guint8       *data;       /* payload so far, NULL while discarding */
+  gsize         alloc;      /* bytes allocated at @data */
+  gsize         got;        /* payload bytes received */
+} PendingFrame;
+
+struct _MpkConnection
+{
+  MpkObjectHeader object;
+  int             fd;           /* -1 once closed */
+  gboolean        readable;
+  gboolean        writable;
+  gboolean        is_socket;    /* sockets get MSG_NOSIGNAL; others mask SIGPIPE */
+  gboolean        read_shut;    /* the stream lost sync: no more reads */
+  guint64         max_message_size;
+  guint8         *rbuf;         /* bytes [rpos, rlen) are read but not consumed */
+  gsize           rpos;
+  gsize           rlen;
+  PendingFrame    cur;
+};
+
+static MpkConnection *
+connection_new (int fd, gboolean readable, gboolean writable, gboolean is_socket)
+{
+  MpkConnection *conn = g_new0 (MpkConnection, 1);
+
+  conn->object.type = MPK__OBJECT_CONNECTION;
+  conn->fd = fd;
+  conn->readable = readable;
+  conn->writable = writable;
+  conn->is_socket = is_socket;
+  conn->max_message_size = MPK_DEFAULT_MAX_MESSAGE_SIZE;
+  return conn;
+}
+
+static gboolean
+set_nonblocking (int fd, GError **error)
+{
+  int flags = fcntl (fd, F_GETFL);
+
+  if (flags < 0 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    return mpk__set_error_from_errno (error, errno, "fcntl");
+  return TRUE;
+}
+
+/**
+ * mpk_pipe_new:
+ * @duplex: %TRUE for two ends that both send and receive
+ * @conn1: (out) (transfer full): the first end; read-only if not @duplex
+ * @conn2: (out) (transfer full): the second end; write-only if not @duplex
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates a pipe, like Python's `multiprocessing.Pipe(duplex)`. Create it
+ * before starting the processes that use it: after fork() both processes
+ * hold both ends, and each closes the end it does not use (otherwise the
+ * reader never sees end-of-file). Both ends are a socketpair, so a one-way
+ * pipe enforces its direction in the objects, not the kernel.
+ *
+ * Returns: %TRUE on success; free the ends with mpk_connection_free()
+ */
+gboolean
+mpk_pipe_new (gboolean        duplex,
+              MpkConnection **conn1,
+              MpkConnection **conn2,
+              GError        **error)
+{
+  int sv[2];
+
+  g_return_val_if_fail (conn1 != NULL && conn2 != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+    return mpk__set_error_from_errno (error, errno, "socketpair");
+  *conn1 = connection_new (sv[0], TRUE, duplex, TRUE);
+  *conn2 = connection_new (sv[1], duplex, TRUE, TRUE);
+  return TRUE;
+}
+
+/**
+ * mpk_connection_new_from_fd:
+ * @fd: an open file descriptor (a socket or a pipe end); the connection owns it
+ * @readable: whether the connection may receive
+ * @writable: whether the connection may send
+ * @error: return location for a #GError, or %NULL
+ *
+ * Wraps @fd, like Python's `Connection(handle, readable, writable)`.
+ *
+ * Returns: (transfer full) (nullable): the connection, or %NULL with
+ *   %MPK_ERROR_INVALID when @fd is not an open descriptor or both flags are
+ *   %FALSE (then @fd is not closed)
+ */
+MpkConnection *
+mpk_connection_new_from_fd (int        fd,
+                            gboolean   readable,
+                            gboolean   writable,
+                            GError   **error)
+{
+  struct stat st;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "invalid file descriptor %d", fd);
+      return NULL;
+    }
+  if (!readable && !writable)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "a connection must be readable, writable or both");
+      return NULL;
+    }
+  if (!set_nonblocking (fd, error))
+    return NULL;
+  return connection_new (fd, readable, writable, S_ISSOCK (st.st_mode));
+}
+
+static void
+pending_reset (PendingFrame *cur)
+{
+  g_free (cur->data);
+  memset (cur, 0, sizeof *cur);
+}
+
+/**
+ * mpk_connection_close:
+ * @conn: a #MpkConnection
+ *
+ * Closes this process's copy of the end, like `Connection.close()`. Calling
+ * it again does nothing. Later calls on @conn fail with %MPK_ERROR_CLOSED.
+ */
+void
+mpk_connection_close (MpkConnection *conn)
+{
+  g_return_if_fail (conn != NULL);
+
+  if (conn->fd >= 0)
+    close (conn->fd);
+  conn->fd = -1;
+  g_clear_pointer (&conn->rbuf, g_free);
+  conn->rpos = conn->rlen = 0;
+  pending_reset (&conn->cur);
+}
+
+/**
+ * mpk_connection_free:
+ * @conn: (nullable) (transfer full): a #MpkConnection
+ *
+ * Closes @conn if it is open and frees it.
+ */
+void
+mpk_connection_free (MpkConnection *conn)
+{
+  if (conn == NULL)
+    return;
+  mpk_connection_close (conn);
+  g_free (conn);
+}
+
+gboolean
+mpk_connection_is_closed (MpkConnection *conn)
+{
+  g_return_val_if_fail (conn != NULL, TRUE);
+  return conn->fd < 0;
+}
+
+/* Python keeps readable/writable True after close and after the peer's close. */
+gboolean
+mpk_connection_is_readable (MpkConnection *conn)
+{
+  g_return_val_if_fail (conn != NULL, FALSE);
+  return conn->readable;
+}
+
+gboolean
+mpk_connection_is_writable (MpkConnection *conn)
+{
+  g_return_val_if_fail (conn != NULL, FALSE);
+  return conn->writable;
+}
+
+/**
+ * mpk_connection_fileno:
+ * @conn: a #MpkConnection
+ * @error: return location for a #GError, or %NULL
+ *
+ * Returns: the descriptor (still owned by @conn, and non-blocking), or -1
+ *   with %MPK_ERROR_CLOSED
+ */
+int
+mpk_connection_fileno (MpkConnection  *conn,
+                       GError        **error)
+{
+  g_return_val_if_fail (conn != NULL, -1);
+
+  if (conn->fd < 0)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_CLOSED, "connection is closed");
+      return -1;
+    }
+  return conn->fd;
+}
+
+/**
+ * mpk_connection_set_max_message_size:
+ * @conn: a #MpkConnection
+ * @max_size: the largest payload, in bytes, this end accepts
+ *
+ * Guards the receiver against a peer that sends (or claims to send) huge
+ * messages. A frame over the limit fails with %MPK_ERROR_TOO_BIG before
+ * anything is allocated for it; the stream cannot be trusted after that, so
+ * the connection stops reading (later receives give %MPK_ERROR_CLOSED) while
+ * sending still works. Default: %MPK_DEFAULT_MAX_MESSAGE_SIZE.
+ */
+void
+mpk_connection_set_max_message_size (MpkConnection *conn,
+                                     guint64        max_size)
+{
+  g_return_if_fail (conn != NULL);
+  conn->max_message_size = max_size;
+}
+
+guint64
+mpk_connection_get_max_message_size (MpkConnection *conn)
+{
+  g_return_val_if_fail (conn != NULL, 0);
+  return conn->max_message_size;
+}
+
+/* Checks that @conn is open and may be used in the direction asked. */
+static gboolean
+check_usable (MpkConnection *conn, gboolean for_reading, GError **error)
+{
+  if (conn->fd < 0)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_CLOSED, "connection is closed");
+      return FALSE;
+    }
+  if (for_reading ? !conn->readable : !conn->writable)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           for_reading ? "connection is write-only" : "connection is read-only");
+      return FALSE;
+    }
+  if (for_reading && conn->read_shut)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_CLOSED,
+                           "connection was closed for reading after a bad or oversized frame");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --- sending --------------------------------------------------------------- */
+
+/* One sendmsg/writev that never raises SIGPIPE. For a non-socket fd the signal
+ * is blocked for the call and a SIGPIPE it caused is consumed, not delivered. */
+static gssize
+write_vec (MpkConnection *conn, struct iovec *iov, int n_iov)
+{
+  sigset_t pipe_set, old_set, pending;
+  gboolean was_pending;
+  gssize n;
+  int saved_errno;
+
+  if (conn->is_socket)
+    {
+      struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n_iov };
+      return sendmsg (conn->fd, &msg, MSG_NOSIGNAL);
+    }
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_set, &old_set);
+  sigpending (&pending);
+  was_pending = sigismember (&pending, SIGPIPE);
+  n = writev (conn->fd, iov, n_iov);
+  saved_errno = errno;
+  if (n < 0 && saved_errno == EPIPE && !was_pending)
+    {
+      struct timespec zero = { 0, 0 };
+      sigtimedwait (&pipe_set, NULL, &zero);
+    }
+  pthread_sigmask (SIG_SETMASK, &old_set, NULL);
+  errno = saved_errno;
+  return n;
+}
+
+/* Writes all of @iov before @deadline. On a timeout or error after part of a
+ * frame went out, the peer would see a truncated frame next, so the
+ * connection is closed: a half-sent frame never corrupts a later message. */
+static gboolean
+write_all (MpkConnection *conn, struct iovec *iov, int n_iov, MpkDeadline deadline,
+           GError **error)
+{
+  gboolean started = FALSE;
+
+  while (n_iov > 0)
+    {
+      gssize n = write_vec (conn, iov, n_iov);
+
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          if (saved_errno == EINTR)
+            continue;
+          if (saved_errno == EAGAIN
+              && mpk__wait_fd (conn->fd, POLLOUT, deadline, "send", error))
+            continue;
+          if (saved_errno != EAGAIN)
+            mpk__set_error_from_errno (error, saved_errno, "send");
+          if (started)
+            mpk_connection_close (conn);
+          return FALSE;
+        }
+      started = TRUE;
+      while (n_iov > 0 && (gsize) n >= iov->iov_len)
+        {
+          n -= iov->iov_len;
+          iov++;
+          n_iov--;
+        }
+      if (n_iov > 0)
+        {
+          iov->iov_base = (guint8 *) iov->iov_base + n;
+          iov->iov_len -= n;
+        }
+    }
+  return TRUE;
+}
+
+/* Frames @header plus up to two payload pieces and sends them in one call. */
+static gboolean
+send_frame (MpkConnection *conn, MpkWireHeader *header,
+            gconstpointer p1, gsize n1, gconstpointer p2, gsize n2,
+            gint64 timeout_us, GError **error)
+{
+  guint8 head[MPK__WIRE_HEADER_SIZE];
+  struct iovec iov[3] = {
+    { head, sizeof head },
+    { (gpointer) p1, n1 },
+    { (gpointer) p2, n2 },
+  };
+
+  mpk__wire_encode_header (header, head);
+  if (!write_all (conn, iov, 3, mpk__deadline_from_timeout (timeout_us), error))
+    return FALSE;
+  mpk__trace (MPK__TRACE_SEND, header, conn);
+  return TRUE;
+}
+
+/**
+ * mpk_connection_send:
+ * @conn: a writable #MpkConnection
+ * @msg: the message; a floating reference is sunk
+ * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends @msg as one message, like Python's `Connection.send(obj)` (a
+ * #GVariant stands in for a pickled object). If the timeout expires or the
+ * peer goes away after part of the message was written, @conn is closed,
+ * because the stream can no longer carry whole messages.
+ *
+ * Returns: %TRUE once the whole message is in the kernel's buffer;
+ *   %FALSE with %MPK_ERROR_PEER_CLOSED, %MPK_ERROR_TIMED_OUT, ...
+ */
+gboolean
+mpk_connection_send (MpkConnection  *conn,
+                     GVariant       *msg,
+                     gint64          timeout_us,
+                     GError        **error)
+{
+  g_autoptr(GVariant) value = NULL;
+  const char *type;
+  MpkWireHeader header;
+  gsize type_len, size;
+
+  g_return_val_if_fail (conn != NULL, FALSE);
+  g_return_val_if_fail (msg != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  value = g_variant_ref_sink (msg);
+  if (!check_usable (conn, FALSE, error))
+    return FALSE;
+  type = g_variant_get_type_string (value);
+  type_len = strlen (type);
+  if (type_len > MPK__WIRE_MAX_TYPE_LEN)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "GVariant type string of %" G_GSIZE_FORMAT " characters is over the limit of %d",
+                   type_len, MPK__WIRE_MAX_TYPE_LEN);
+      return FALSE;
+    }
+  size = g_variant_get_size (value);
+  mpk__wire_stamp (&header, MPK__WIRE_KIND_VARIANT, type_len + size);
+  header.type_len = type_len;
+  return send_frame (conn, &header, type, type_len, g_variant_get_data (value), size,
+                     timeout_us, error);
+}
+
+/**
+ * mpk_connection_send_bytes:
+ * @conn: a writable #MpkConnection
+ * @buf: (array length=buf_len): the bytes
+ * @buf_len: the length of @buf
+ * @offset: where in @buf the message starts
+ * @size: how many bytes to send, or -1 for the rest of @buf after @offset
+ * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends `buf[offset:offset+size]` as one message, like Python's
+ * `Connection.send_bytes(buf, offset, size)`. A zero-length message is a
+ * message too. The same closing rule as mpk_connection_send() applies.
+ *
+ * Returns: %TRUE on success; %FALSE with %MPK_ERROR_INVALID when @offset or
+ *   @size fall outside @buf, or another error
+ */
+gboolean
+mpk_connection_send_bytes (MpkConnection  *conn,
+                           gconstpointer   buf,
+                           gsize           buf_len,
+                           gsize           offset,
+                           gssize          size,
+                           gint64          timeout_us,
+                           GError        **error)
+{
+  MpkWireHeader header;
+
+  g_return_val_if_fail (conn != NULL, FALSE);
+  g_return_val_if_fail (buf != NULL || buf_len == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (offset > buf_len)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "buffer length %" G_GSIZE_FORMAT " < offset %" G_GSIZE_FORMAT, buf_len, offset);
+      return FALSE;
+    }
+  if (size < 0)
+    size = buf_len - offset;
+  if ((gsize) size > buf_len - offset)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "buffer length %" G_GSIZE_FORMAT " < offset + size (%" G_GSIZE_FORMAT
+                   " + %" G_GSSIZE_FORMAT ")", buf_len, offset, size);
+      return FALSE;
+    }
+  if (!check_usable (conn, FALSE, error))
+    return FALSE;
+  mpk__wire_stamp (&header, MPK__WIRE_KIND_BYTES, size);
+  return send_frame (conn, &header, (const guint8 *) buf + offset, size, NULL, 0,
+                     timeout_us, error);
+}
+
+/* --- receiving ------------------------------------------------------------- */
+
+/* Reads what the socket has into @dst (at most @max bytes), waiting until
+ * @deadline for the first byte. Returns the count, 0 at end of file, -1 on
+ * error or timeout with @error set. */
+static gssize
+read_some (MpkConnection *conn, guint8 *dst, gsize max, MpkDeadline deadline, GError **error)
+{
+  for (;;)
+    {
+      gssize n = read (conn->fd, dst, max);
+
+      if (n >= 0)
+        return n;
+      if (errno == EINTR)
+        continue;
+      if (errno != EAGAIN)
+        {
+          mpk__set_error_from_errno (error, errno, "recv");
+          return -1;
+        }
+      if (!mpk__wait_fd (conn->fd, POLLIN, deadline, "recv", error))
+        return -1;
+    }
+}
+
+/* Buffers at least @want unconsumed bytes (@want <= RBUF_SIZE). Returns 1 on
+ * success, 0 at end of file (fewer bytes buffered), -1 on error or timeout. */
+static int
+fill (MpkConnection *conn, gsize want, MpkDeadline deadline, GError **error)
+{
+  if (conn->rbuf == NULL)
+    conn->rbuf = g_malloc (RBUF_SIZE);
+  while (conn->rlen - conn->rpos < want)
+    {
+      gssize n;
+
+      if (conn->rpos > 0 && conn->rpos + want > RBUF_SIZE)
+        {
+          memmove (conn->rbuf, conn->rbuf + conn->rpos, conn->rlen - conn->rpos);
+          conn->rlen -= conn->rpos;
+          conn->rpos = 0;
+        }
+      n = read_some (conn, conn->rbuf + conn->rlen, RBUF_SIZE - conn->rlen, deadline, error);
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        return 0;
+      conn->rlen += n;
+    }
+  return 1;
+}
+
+/* Makes conn->cur the next frame: consumes and checks its header. A bad or
+ * oversized header means the stream cannot be trusted: stop reading. */
+static gboolean
+begin_frame (MpkConnection *conn, MpkDeadline deadline, GError **error)
+{
+  int rc;
+
+  if (conn->cur.active)
+    return TRUE;
+  rc = fill (conn, MPK__WIRE_HEADER_SIZE, deadline, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc == 0)
+    {
+      if (conn->rlen == conn->rpos)
+        g_set_error_literal (error, MPK_ERROR, MPK_ERROR_EOF, "end of file: the peer closed the connection");
+      else
+        g_set_error (error, MPK_ERROR, MPK_ERROR_TRUNCATED,
+                     "got end of file during a message header (%" G_GSIZE_FORMAT " of %d bytes)",
+                     conn->rlen - conn->rpos, MPK__WIRE_HEADER_SIZE);
+      return FALSE;
+    }
+  if (!mpk__wire_decode_header (conn->rbuf + conn->rpos, conn->max_message_size,
+                                &conn->cur.header, error))
+    {
+      conn->read_shut = TRUE;
+      return FALSE;
+    }
+  conn->rpos += MPK__WIRE_HEADER_SIZE;
+  conn->cur.active = TRUE;
+  return TRUE;
+}
+
+/* Makes room for @need payload bytes. The buffer starts at most
+ * PAYLOAD_FIRST_ALLOC and doubles, so memory follows the data that arrived,
+ * not the length the peer claimed. */
+static void
+reserve (PendingFrame *cur, gsize need)
+{
+  gsize len = cur->header.length;
+
+  if (need <= cur->alloc)
+    return;
+  cur->alloc = MAX (need, cur->alloc == 0 ? MIN (len, PAYLOAD_FIRST_ALLOC) : MIN (len, cur->alloc * 2));
+  cur->data = g_realloc (cur->data, MAX (cur->alloc, 1));
+}
+
+/* Receives the rest of the current frame's payload into conn->cur (or drops
+ * it when discarding). Small payloads come out of the read buffer; a large
+ * one is read straight into its own buffer. */
+static gboolean
+read_payload (MpkConnection *conn, MpkDeadline deadline, GError **error)
+{
+  PendingFrame *cur = &conn->cur;
+  gsize len = cur->header.length;
+
+  while (cur->got < len)
+    {
+      gsize avail = conn->rlen - conn->rpos;
+      gsize left = len - cur->got;
+      gssize n;
+
+      if (avail > 0)
+        {
+          gsize take = MIN (avail, left);
+
+          if (!cur->discard)
+            {
+              reserve (cur, cur->got + take);
+              memcpy (cur->data + cur->got, conn->rbuf + conn->rpos, take);
+            }
+          conn->rpos += take;
+          cur->got += take;
+          continue;
+        }
+      conn->rpos = conn->rlen = 0;
+      if (left < RBUF_SIZE || cur->discard)
+        {
+          n = read_some (conn, conn->rbuf, RBUF_SIZE, deadline, error);
+          conn->rlen = MAX (n, 0);
+        }
+      else
+        {
+          reserve (cur, cur->got + 1);
+          n = read_some (conn, cur->data + cur->got, cur->alloc - cur->got, deadline, error);
+          cur->got += MAX (n, 0);
+        }
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        {
+          g_set_error (error, MPK_ERROR, MPK_ERROR_TRUNCATED,
+                       "got end of file during a message (%" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                       " bytes)", cur->got, len);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Ends the current frame: traces the receive and hands back its payload. */
+static GBytes *
+finish_frame (MpkConnection *conn, MpkWireHeader *header_out)
+{
+  PendingFrame *cur = &conn->cur;
+  GBytes *payload;
+
+  *header_out = cur->header;
+  header_out->clock = mpk__wire_clock_receive (cur->header.clock);
+  mpk__trace (MPK__TRACE_RECV, &cur->header, conn);
+  payload = cur->discard ? NULL : g_bytes_new_take (g_steal_pointer (&cur->data), cur->got);
+  /* A zero-length payload never allocated: g_bytes_new_take (NULL, 0) is fine. */
+  pending_reset (cur);
+  return payload;
+}
+
+/* Receives one whole frame. With @maxlength >= 0, a longer payload is read
+ * and dropped, and MPK_ERROR_TOO_BIG is returned: the stream stays usable. */
+static GBytes *
+recv_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us,
+            MpkWireHeader *header, GError **error)
+{
+  MpkDeadline deadline = mpk__deadline_from_timeout (timeout_us);
+
+  if (!check_usable (conn, TRUE, error) || !begin_frame (conn, deadline, error))
+    return NULL;
+  /* Once a call has decided to discard a frame, a later call (after a
+   * timeout) finishes discarding it and reports it too. */
+  if (maxlength >= 0 && conn->cur.header.length > (guint64) maxlength)
+    conn->cur.discard = TRUE;
+  if (!read_payload (conn, deadline, error))
+    return NULL;
+  if (conn->cur.discard)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_TOO_BIG,
+                   "bad message length: %" G_GUINT64_FORMAT " bytes is over maxlength; "
+                   "the message was discarded", conn->cur.header.length);
+      finish_frame (conn, header);
+      return NULL;
+    }
+  return finish_frame (conn, header);
+}
+
+/**
+ * mpk_connection_recv:
+ * @conn: a readable #MpkConnection
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Receives the next message, like Python's `Connection.recv()`. A message
+ * sent with mpk_connection_send_bytes() arrives as a `ay` variant. If the
+ * timeout expires part-way through a message, nothing is lost: the next
+ * call continues it.
+ *
+ * Returns: (transfer full) (nullable): the message, free with g_variant_unref();
+ *   %NULL with %MPK_ERROR_EOF when the peer closed at a message boundary,
+ *   %MPK_ERROR_TRUNCATED when it closed mid-message, %MPK_ERROR_TIMED_OUT,
+ *   %MPK_ERROR_PROTOCOL for a malformed message (consumed; the connection
+ *   stays usable unless the frame header itself was bad), ...
+ */
+GVariant *
+mpk_connection_recv (MpkConnection  *conn,
+                     gint64          timeout_us,
+                     GError        **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  MpkWireHeader header;
+
+  g_return_val_if_fail (conn != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  payload = recv_frame (conn, -1, timeout_us, &header, error);
+  if (payload == NULL)
+    return NULL;
+  if (header.kind == MPK__WIRE_KIND_BYTES)
+    return g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, payload, TRUE));
+  return mpk__wire_decode_variant (&header, payload, error);
+}
+
+/* Receives a bytes message; a GVariant message is consumed and refused. */
+static GBytes *
+recv_bytes_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us, GError **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  MpkWireHeader header;
+
+  payload = recv_frame (conn, maxlength, timeout_us, &header, error);
+  if (payload != NULL && header.kind != MPK__WIRE_KIND_BYTES)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                           "expected a bytes message (send_bytes), got a GVariant message (send); "
+                           "it was discarded");
+      return NULL;
+    }
+  return g_steal_pointer (&payload);
+}
+
+/**
+ * mpk_connection_recv_bytes:
+ * @conn: a readable #MpkConnection
+ * @maxlength: the longest message accepted, or -1 for no limit beyond the
+ *   connection's maximum message size
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Receives a message sent with mpk_connection_send_bytes(), like Python's
+ * `Connection.recv_bytes(maxlength)`. Unlike Python, which leaves the
+ * connection unreadable after refusing a message over @maxlength, mpkit
+ * reads and discards that message: the error is %MPK_ERROR_TOO_BIG and the
+ * next call receives the next message.
+ *
+ * Returns: (transfer full) (nullable): the bytes, free with g_bytes_unref();
+ *   %NULL with @error set (see mpk_connection_recv())
+ */
+GBytes *
+mpk_connection_recv_bytes (MpkConnection  *conn,
+                           gssize          maxlength,
+                           gint64          timeout_us,
+                           GError        **error)
+{
+  g_return_val_if_fail (conn != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return recv_bytes_frame (conn, maxlength, timeout_us, error);
+}
+
+/**
+ * mpk_connection_recv_bytes_into:
+ * @conn: a readable #MpkConnection
+ * @buf: (array length=buf_len): where to store the message
+ * @buf_len: the size of @buf
+ * @offset: where in @buf the message goes
+ * @whole_message: (out) (optional) (transfer full): on %MPK_ERROR_BUFFER_TOO_SHORT,
+ *   the whole message, which has been consumed
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Receives a bytes message into @buf at @offset, like Python's
+ * `Connection.recv_bytes_into(buf, offset)`.
+ *
+ * Returns: the message length, or -1 with @error set: %MPK_ERROR_INVALID for
+ *   an @offset past @buf_len, %MPK_ERROR_BUFFER_TOO_SHORT (Python's
+ *   BufferTooShort) when the message does not fit, ...
+ */
+gssize
+mpk_connection_recv_bytes_into (MpkConnection *conn,
+                                gpointer       buf,
+                                gsize          buf_len,
+                                gsize          offset,
+                                GBytes       **whole_message,
+                                gint64         timeout_us,
+                                GError       **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  gsize size;
+
+  g_return_val_if_fail (conn != NULL, -1);
+  g_return_val_if_fail (buf != NULL || buf_len == 0, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  if (offset > buf_len)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "offset %" G_GSIZE_FORMAT " too large for a buffer of %" G_GSIZE_FORMAT " bytes",
+                   offset, buf_len);
+      return -1;
+    }
+  payload = recv_bytes_frame (conn, -1, timeout_us, error);
+  if (payload == NULL)
+    return -1;
+  size = g_bytes_get_size (payload);
+  if (size > buf_len - offset)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_BUFFER_TOO_SHORT,
+                   "buffer too short: the message has %" G_GSIZE_FORMAT " bytes, room for %"
+                   G_GSIZE_FORMAT, size, buf_len - offset);
+      if (whole_message != NULL)
+        *whole_message = g_steal_pointer (&payload);
+      return -1;
+    }
+  if (size > 0)
+    memcpy ((guint8 *) buf + offset, g_bytes_get_data (payload, NULL), size);
+  return size;
+}
+
+/**
+ * mpk_connection_poll:
+ * @conn: a readable #MpkConnection
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Tells whether there is something to receive, like Python's
+ * `Connection.poll(timeout)`: a message (even a zero-length one), or the
+ * peer's end of file. It never consumes anything.
+ *
+ * Returns: %TRUE if a receive would not block; %FALSE after the timeout,
+ *   or with @error set (%MPK_ERROR_CLOSED, %MPK_ERROR_INVALID on a
+ *   write-only end)
+ */
+gboolean
+mpk_connection_poll (MpkConnection  *conn,
+                     gint64          timeout_us,
+                     GError        **error)
+{
+  struct pollfd pfd;
+  int rc;
+
+  g_return_val_if_fail (conn != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_usable (conn, TRUE, error))
+    return FALSE;
+  if (conn->rlen > conn->rpos || conn->cur.active)
+    return TRUE;
+  pfd.fd = conn->fd;
+  pfd.events = POLLIN;
+  rc = mpk__poll (&pfd, 1, mpk__deadline_from_timeout (timeout_us));
+  if (rc < 0)
+    return mpk__set_error_from_errno (error, errno, "poll");
+  return rc > 0;
+}
+
+int
+mpk__connection_wait_fd (MpkConnection *conn,
+                         gboolean      *ready)
+{
+  *ready = conn->fd >= 0 && (conn->rlen > conn->rpos || conn->cur.active || conn->read_shut);
+  return (*ready || conn->fd < 0) ? -1 : conn->fd;
+}

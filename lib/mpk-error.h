@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-error.h: the MPK_ERROR domain, the one GError domain of libmpkit
+ * (Python raises EOFError, BufferTooShort, queue.Empty, ...; we set codes). */
+#ifndef MPK_ERROR_H
+#define MPK_ERROR_H
+
+#if !defined (MPK_INSIDE) && !defined (MPK_COMPILATION)
+#error "Only <mpkit.h> can be included directly."
+#endif
+
+#include <glib.h>
+#include "mpk-version.h"
+
+G_BEGIN_DECLS
+
+#define MPK_ERROR (mpk_error_quark ())
+
+/**
+ * MpkError:
+ * @MPK_ERROR_FAILED: an operating-system call failed; the message names it
+ * @MPK_ERROR_CLOSED: the object was closed by this process (Python: "handle is closed")
+ * @MPK_ERROR_TIMED_OUT: the timeout expired before the operation could finish
+ * @MPK_ERROR_EOF: the peer closed its end at a message boundary (Python: EOFError)
+ * @MPK_ERROR_TRUNCATED: the peer closed its end in the middle of a message
+ * @MPK_ERROR_PROTOCOL: a frame from the peer is malformed (bad magic, bad type, ...)
+ * @MPK_ERROR_TOO_BIG: a message is larger than the limit that applies to it
+ * @MPK_ERROR_BUFFER_TOO_SHORT: the caller's buffer cannot hold the message (Python: BufferTooShort)
+ * @MPK_ERROR_SPAWN: a child process could not be started
+ * @MPK_ERROR_INVALID: an argument or call is invalid in the object's current state
+ *   (Python: ValueError, or OSError for a read-only/write-only end)
+ * @MPK_ERROR_PEER_CLOSED: the peer closed its end while we were sending (EPIPE)
+ *
+ * Error codes in the %MPK_ERROR domain.
+ */
+typedef enum
+{
+  MPK_ERROR_FAILED,
+  MPK_ERROR_CLOSED,
+  MPK_ERROR_TIMED_OUT,
+  MPK_ERROR_EOF,
+  MPK_ERROR_TRUNCATED,
+  MPK_ERROR_PROTOCOL,
+  MPK_ERROR_TOO_BIG,
+  MPK_ERROR_BUFFER_TOO_SHORT,
+  MPK_ERROR_SPAWN,
+  MPK_ERROR_INVALID,
+  MPK_ERROR_PEER_CLOSED,
+} MpkError;
+
+/**
+ * MPK_WAIT_FOREVER:
+ *
+ * A timeout (in microseconds) meaning "block until the operation completes".
+ * Other negative timeouts count as %MPK_NO_WAIT, as Python treats them.
+ */
+#define MPK_WAIT_FOREVER ((gint64) -1)
+
+/**
+ * MPK_NO_WAIT:
+ *
+ * A timeout meaning "do not block": succeed only if the operation can finish now.
+ */
+#define MPK_NO_WAIT ((gint64) 0)
+
+MPK_API GQuark mpk_error_quark (void);
+
+G_END_DECLS
+
+#endif /* MPK_ERROR_H */

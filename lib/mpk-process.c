@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-process.c: multiprocessing.Process with the fork start method. Names,
+ * exit codes, daemons, sentinels, close() and the exit-time clean-up follow
+ * Python (Lib/multiprocessing/process.py, popen_fork.py, util.py). */
+#include "mpk-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef enum
+{
+  STATE_INITIAL,
+  STATE_STARTED,
+  STATE_CLOSED,
+} ProcessState;
+
+struct _MpkProcess
+{
+  MpkObjectHeader object;
+  gint            ref_count;       /* atomic */
+  ProcessState    state;
+  char           *name;
+  char           *identity;        /* "1:2": the k-th child of the k-th child... */
+  MpkProcessFunc  func;
+  gpointer        user_data;
+  GDestroyNotify  user_data_free;
+  gboolean        daemon;
+  pid_t           creator;         /* only this process may start/join it */
+  GPid            pid;             /* 0 until started */
+  int             sentinel;        /* pidfd, or the read end of a death pipe */
+  int             exitcode;        /* MPK_EXITCODE_NONE until reaped */
+};
+
+/* What this process knows about itself. Reset in every forked child. */
+static struct
+{
+  char      *name;            /* "MainProcess" in the main process */
+  char      *identity;        /* NULL in the main process */
+  guint      counter;         /* children created so far, for default names */
+  gboolean   daemon;
+  pid_t      parent_pid;      /* 0 in the main process */
+  int        death_fd;        /* write end of our death pipe (fallback sentinel) */
+  GPtrArray *children;        /* started, not yet reaped; holds a ref each */
+  gboolean   atexit_done;
+} self = { NULL, NULL, 0, FALSE, 0, -1, NULL, FALSE };
+
+gboolean mpk__process_fail_setup_for_testing = FALSE;
+
+/* Python's name for the main process; children are "Process-N[:M...]". */
+const char *
+mpk_current_process_get_name (void)
+{
+  return self.name != NULL ? self.name : "MainProcess";
+}
+
+gboolean
+mpk_current_process_get_daemon (void)
+{
+  return self.daemon;
+}
+
+/**
+ * mpk_parent_process_get_pid:
+ *
+ * Returns: the pid of the process that started this one through
+ *   mpk_process_start(), or 0 in a process mpkit did not start
+ *   (Python's `parent_process()` is None there)
+ */
+GPid
+mpk_parent_process_get_pid (void)
+{
+  return self.parent_pid;
+}
+
+/**
+ * mpk_process_new:
+ * @name: (nullable): the name; %NULL gives Python's default "Process-N"
+ * @func: the child's body; its return value is the exit code
+ * @user_data: passed to @func in the child
+ * @user_data_free: (nullable): frees @user_data when the process object is freed
+ *
+ * Creates a process object, like `multiprocessing.Process(target=...)`.
+ * Nothing runs until mpk_process_start(). The daemon flag starts as the
+ * current process's own, as in Python.
+ *
+ * Returns: (transfer full): the process, free with mpk_process_unref()
+ */
+MpkProcess *
+mpk_process_new (const char      *name,
+                 MpkProcessFunc   func,
+                 gpointer         user_data,
+                 GDestroyNotify   user_data_free)
+{
+  MpkProcess *process;
+
+  g_return_val_if_fail (func != NULL, NULL);
+
+  process = g_new0 (MpkProcess, 1);
+  process->object.type = MPK__OBJECT_PROCESS;
+  process->ref_count = 1;
+  process->state = STATE_INITIAL;
+  process->identity = self.identity != NULL
+                      ? g_strdup_printf ("%s:%u", self.identity, ++self.counter)
+                      : g_strdup_printf ("%u", ++self.counter);
+  process->name = name != NULL ? g_strdup (name) : g_strconcat ("Process-", process->identity, NULL);
+  process->func = func;
+  process->user_data = user_data;
+  process->user_data_free = user_data_free;
+  process->daemon = self.daemon;
+  process->creator = getpid ();
+  process->sentinel = -1;
+  process->exitcode = MPK_EXITCODE_NONE;
+  return process;
+}
+
+MpkProcess *
+mpk_process_ref (MpkProcess *process)
+{
+  g_return_val_if_fail (process != NULL, NULL);
+  g_atomic_int_inc (&process->ref_count);
+  return process;
+}
+
+void
+mpk_process_unref (MpkProcess *process)
+{
+  g_return_if_fail (process != NULL);
+
+  if (!g_atomic_int_dec_and_test (&process->ref_count))
+    return;
+  /* A started child is in self.children (with a ref) until it is reaped. */
+  if (process->sentinel >= 0)
+    close (process->sentinel);
+  if (process->user_data_free != NULL)
+    process->user_data_free (process->user_data);
+  g_free (process->name);
+  g_free (process->identity);
+  g_free (process);
+}
+
+/* Records how the child ended: its exit status, or minus the signal. */
+static void
+set_exitcode (MpkProcess *process, int status)
+{
+  if (WIFSIGNALED (status))
+    process->exitcode = -WTERMSIG (status);
+  else
+    process->exitcode = WEXITSTATUS (status);
+  if (self.children != NULL)
+    g_ptr_array_remove_fast (self.children, process);   /* may free @process */
+}
+
+/* Reaps @process if it has exited. Returns TRUE once it has an exit code. */
+static gboolean
+try_reap (MpkProcess *process, gboolean block)
+{
+  int status;
+  pid_t rc;
+
+  if (process->exitcode != MPK_EXITCODE_NONE)
+    return TRUE;
+  do
+    rc = waitpid (process->pid, &status, block ? 0 : WNOHANG);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0)
+    return FALSE;
+  if (rc < 0)
+    {
+      /* Someone else reaped it (waitpid(-1) elsewhere): it is gone, its
+       * status is lost. Report 255 rather than pretend it still runs. */
+      g_warning ("process %s (pid %d) was reaped by someone else: %s",
+                 process->name, (int) process->pid, g_strerror (errno));
+      status = 255 << 8;
+    }
+  mpk_process_ref (process);
+  set_exitcode (process, status);
+  mpk_process_unref (process);
+  return TRUE;
+}
+
+/* Reaps every finished child, so none stays a zombie (Python's _cleanup). */
+static void
+reap_finished (void)
+{
+  for (guint i = self.children != NULL ? self.children->len : 0; i > 0; i--)
+    try_reap (g_ptr_array_index (self.children, i - 1), FALSE);
+}
+
+/* Python's util._exit_function: terminate daemonic children, join the rest. */
+static void
+exit_function (void)
+{
+  g_autoptr(GPtrArray) children = mpk_active_children ();
+
+  for (guint i = 0; i < children->len; i++)
+    {
+      MpkProcess *child = g_ptr_array_index (children, i);
+      if (child->daemon)
+        mpk_process_terminate (child, NULL);
+    }
+  for (guint i = 0; i < children->len; i++)
+    mpk_process_join (g_ptr_array_index (children, i), MPK_WAIT_FOREVER);
+}
+
+static int
+pidfd_open (pid_t pid)
+{
+#ifdef SYS_pidfd_open
+  return syscall (SYS_pidfd_open, pid, 0);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+static gboolean
+have_pidfd (void)
+{
+  static int have = -1;
+
+  if (have < 0)
+    {
+      int fd = pidfd_open (getpid ());
+      have = fd >= 0;
+      if (fd >= 0)
+        close (fd);
+    }
+  return have;
+}
+
+/* Runs in the child: becomes @process, reports setup failures through
+ * @status_fd (close-on-exec, closed on success), runs the body, and leaves
+ * through _exit() so the parent's atexit handlers and stdio buffers are not
+ * run or flushed a second time. */
+G_GNUC_NORETURN static void
+child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent)
+{
+  int saved_errno = 0;
+  int devnull, rc;
+
+  if (self.death_fd >= 0)
+    close (self.death_fd);             /* our parent's sentinel is not ours */
+  self.death_fd = death_fd;
+  self.name = process->name;
+  self.identity = process->identity;
+  self.counter = 0;
+  self.daemon = process->daemon;
+  self.parent_pid = parent;
+  self.children = NULL;                /* the parent's children are not ours */
+  self.atexit_done = FALSE;
+
+  /* A daemon must not outlive its parent, even one killed by SIGKILL. */
+  if (process->daemon && (prctl (PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid () != parent))
+    saved_errno = errno != 0 ? errno : ESRCH;
+  /* Like Python, a child does not read the parent's stdin. */
+  devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (saved_errno == 0 && (devnull < 0 || dup2 (devnull, STDIN_FILENO) < 0))
+    saved_errno = errno;
+  if (devnull > STDIN_FILENO)
+    close (devnull);
+  if (mpk__process_fail_setup_for_testing)
+    saved_errno = ECANCELED;
+  if (saved_errno != 0)
+    {
+      while (write (status_fd, &saved_errno, sizeof saved_errno) < 0 && errno == EINTR)
+        ;
+      _exit (127);
+    }
+  close (status_fd);
+
+  rc = process->func (process->user_data);
+  exit_function ();
+  fflush (NULL);
+  _exit (rc & 0xff);
+}
+
+/* Waits for the child's setup verdict: end of file means it is running. */
+static gboolean
+read_setup_status (MpkProcess *process, int status_fd, GError **error)
+{
+  int child_errno = 0;
+  gssize n;
+
+  do
+    n = read (status_fd, &child_errno, sizeof child_errno);
+  while (n < 0 && errno == EINTR);
+  if (n == 0)
+    return TRUE;
+  try_reap (process, TRUE);
+  g_set_error (error, MPK_ERROR, MPK_ERROR_SPAWN, "process %s failed to start: %s",
+               process->name, n == sizeof child_errno ? g_strerror (child_errno) : "no status");
+  return FALSE;
+}
+
+/**
+ * mpk_process_start:
+ * @process: a #MpkProcess that has not been started
+ * @error: return location for a #GError, or %NULL
+ *
+ * Forks and runs the process's function in the child, like
+ * `Process.start()`. stdio buffers are flushed first, so nothing printed
+ * before the fork is printed twice. Returns once the child has finished its
+ * own setup.
+ *
+ * Returns: %TRUE if the child is running; %FALSE with %MPK_ERROR_INVALID
+ *   (started twice, or a daemonic process starting a child) or
+ *   %MPK_ERROR_SPAWN (fork or the child's setup failed)
+ */
+gboolean
+mpk_process_start (MpkProcess  *process,
+                   GError     **error)
+{
+  int status_pipe[2], death_pipe[2] = { -1, -1 };
+  pid_t parent = getpid (), pid;
+
+  g_return_val_if_fail (process != NULL, FALSE);
+  g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
+  g_return_val_if_fail (process->creator == parent, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (process->state != STATE_INITIAL)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID, "cannot start a process twice");
+      return FALSE;
+    }
+  if (self.daemon)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "daemonic processes are not allowed to have children");
+      return FALSE;
+    }
+  reap_finished ();
+  if (pipe2 (status_pipe, O_CLOEXEC) < 0
+      || (!have_pidfd () && pipe2 (death_pipe, O_CLOEXEC) < 0))
+    return mpk__set_error_from_errno (error, errno, "pipe");
+
+  fflush (NULL);
+  pid = fork ();
+  if (pid == 0)
+    {
+      close (status_pipe[0]);
+      if (death_pipe[0] >= 0)
+        close (death_pipe[0]);
+      child_main (process, status_pipe[1], death_pipe[1], parent);
+    }
+  close (status_pipe[1]);
+  if (death_pipe[1] >= 0)
+    close (death_pipe[1]);
+  if (pid < 0)
+    {
+      int saved_errno = errno;
+      close (status_pipe[0]);
+      if (death_pipe[0] >= 0)
+        close (death_pipe[0]);
+      g_set_error (error, MPK_ERROR, MPK_ERROR_SPAWN, "fork: %s", g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  process->pid = pid;
+  process->state = STATE_STARTED;
+  process->sentinel = death_pipe[0] >= 0 ? death_pipe[0] : pidfd_open (pid);
+  if (self.children == NULL)
+    self.children = g_ptr_array_new_with_free_func ((GDestroyNotify) mpk_process_unref);
+  g_ptr_array_add (self.children, mpk_process_ref (process));
+  if (!self.atexit_done)
+    self.atexit_done = atexit (exit_function) == 0;
+
+  if (!read_setup_status (process, status_pipe[0], error))
+    {
+      close (status_pipe[0]);
+      return FALSE;
+    }
+  close (status_pipe[0]);
+  return TRUE;
+}
+
+static gboolean
+check_started (MpkProcess *process, const char *what)
+{
+  if (process->state == STATE_INITIAL)
+    {
+      g_critical ("%s: process %s has not been started", what, process->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * mpk_process_join:
+ * @process: a started #MpkProcess
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ *
+ * Waits for the process to exit and reaps it, like `Process.join(timeout)`.
+ * It may be called many times.
+ *
+ * Returns: %TRUE if the process has exited (see mpk_process_get_exitcode()),
+ *   %FALSE if the timeout expired first
+ */
+gboolean
+mpk_process_join (MpkProcess *process,
+                  gint64      timeout_us)
+{
+  struct pollfd pfd;
+
+  g_return_val_if_fail (process != NULL, FALSE);
+  g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
+  g_return_val_if_fail (process->creator == getpid (), FALSE);
+
+  if (!check_started (process, "mpk_process_join"))
+    return FALSE;
+  if (try_reap (process, FALSE))
+    return TRUE;
+  pfd.fd = process->sentinel;
+  pfd.events = POLLIN;
+  if (pfd.fd < 0)
+    return timeout_us == MPK_WAIT_FOREVER ? try_reap (process, TRUE) : FALSE;
+  if (mpk__poll (&pfd, 1, mpk__deadline_from_timeout (timeout_us)) <= 0)
+    return FALSE;
+  return try_reap (process, TRUE);
+}
+
+/**
+ * mpk_process_is_alive:
+ * @process: a #MpkProcess
+ *
+ * Like `Process.is_alive()`; a process that has exited is reaped here.
+ *
+ * Returns: %TRUE from mpk_process_start() until the process exits
+ */
+gboolean
+mpk_process_is_alive (MpkProcess *process)
+{
+  g_return_val_if_fail (process != NULL, FALSE);
+  g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
+
+  if (process->state == STATE_INITIAL)
+    return FALSE;
+  return !try_reap (process, FALSE);
+}
+
+/**
+ * mpk_process_get_exitcode:
+ * @process: a #MpkProcess
+ *
+ * Like `Process.exitcode`: the function's return value, or minus the
+ * signal number that killed the process.
+ *
+ * Returns: the exit code, or %MPK_EXITCODE_NONE if it has not exited (or
+ *   has not been reaped yet: mpk_process_join() or mpk_process_is_alive())
+ */
+int
+mpk_process_get_exitcode (MpkProcess *process)
+{
+  g_return_val_if_fail (process != NULL, MPK_EXITCODE_NONE);
+  g_return_val_if_fail (process->state != STATE_CLOSED, MPK_EXITCODE_NONE);
+
+  if (process->state == STATE_STARTED)
+    try_reap (process, FALSE);
+  return process->exitcode;
+}
+
+static gboolean
+send_signal (MpkProcess *process, int sig, GError **error)
+{
+  g_return_val_if_fail (process != NULL, FALSE);
+  g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
+
+  if (!check_started (process, "signal"))
+    return FALSE;
+  /* Until it is reaped the pid cannot be reused, so this is the right process. */
+  if (process->exitcode != MPK_EXITCODE_NONE || kill (process->pid, sig) == 0 || errno == ESRCH)
+    return TRUE;
+  return mpk__set_error_from_errno (error, errno, "kill");
+}
+
+/**
+ * mpk_process_terminate:
+ * @process: a started #MpkProcess
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends SIGTERM, like `Process.terminate()`; nothing happens if the process
+ * has already exited. Its exit code becomes -SIGTERM unless it handles the
+ * signal.
+ *
+ * Returns: %TRUE unless kill(2) failed
+ */
+gboolean
+mpk_process_terminate (MpkProcess  *process,
+                       GError     **error)
+{
+  return send_signal (process, SIGTERM, error);
+}
+
+/**
+ * mpk_process_kill:
+ * @process: a started #MpkProcess
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends SIGKILL, like `Process.kill()`.
+ *
+ * Returns: %TRUE unless kill(2) failed
+ */
+gboolean
+mpk_process_kill (MpkProcess  *process,
+                  GError     **error)
+{
+  return send_signal (process, SIGKILL, error);
+}
+
+GPid
+mpk_process_get_pid (MpkProcess *process)
+{
+  g_return_val_if_fail (process != NULL, 0);
+  return process->pid;
+}
+
+const char *
+mpk_process_get_name (MpkProcess *process)
+{
+  g_return_val_if_fail (process != NULL, NULL);
+  return process->name;
+}
+
+void
+mpk_process_set_name (MpkProcess *process,
+                      const char *name)
+{
+  g_return_if_fail (process != NULL && name != NULL);
+  g_free (process->name);
+  process->name = g_strdup (name);
+}
+
+gboolean
+mpk_process_get_daemon (MpkProcess *process)
+{
+  g_return_val_if_fail (process != NULL, FALSE);
+  return process->daemon;
+}
+
+/**
+ * mpk_process_set_daemon:
+ * @process: a #MpkProcess that has not been started
+ * @daemon: whether the process is daemonic
+ *
+ * A daemonic process is terminated when its parent exits (at exit(), and
+ * by the kernel if the parent is killed), and may not start children of its
+ * own, as in Python.
+ */
+void
+mpk_process_set_daemon (MpkProcess *process,
+                        gboolean    daemon)
+{
+  g_return_if_fail (process != NULL);
+  g_return_if_fail (process->state == STATE_INITIAL);
+  process->daemon = daemon;
+}
+
+/**
+ * mpk_process_get_sentinel:
+ * @process: a started #MpkProcess
+ *
+ * Like `Process.sentinel`: a descriptor that polls readable once the process
+ * has exited (a pidfd on Linux 5.3 and later). Use it with poll(2), a
+ * #GSource, or mpk_wait(). It stays owned by @process.
+ *
+ * Returns: the descriptor, or -1 (with a critical) before start
+ */
+int
+mpk_process_get_sentinel (MpkProcess *process)
+{
+  g_return_val_if_fail (process != NULL, -1);
+  g_return_val_if_fail (process->state != STATE_CLOSED, -1);
+
+  if (!check_started (process, "mpk_process_get_sentinel"))
+    return -1;
+  return process->sentinel;
+}
+
+int
+mpk__process_wait_fd (MpkProcess *process)
+{
+  return process->state == STATE_STARTED ? process->sentinel : -1;
+}
+
+/**
+ * mpk_process_close:
+ * @process: a #MpkProcess
+ * @error: return location for a #GError, or %NULL
+ *
+ * Releases the process's resources, like `Process.close()`. It fails while
+ * the process is running; calling it again does nothing. Afterwards only
+ * mpk_process_close() and mpk_process_unref() may be called.
+ *
+ * Returns: %TRUE, or %FALSE with %MPK_ERROR_INVALID if the process runs
+ */
+gboolean
+mpk_process_close (MpkProcess  *process,
+                   GError     **error)
+{
+  g_return_val_if_fail (process != NULL, FALSE);
+
+  if (process->state == STATE_CLOSED)
+    return TRUE;
+  if (process->state == STATE_STARTED && !try_reap (process, FALSE))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "cannot close process %s while it is still running", process->name);
+      return FALSE;
+    }
+  if (process->sentinel >= 0)
+    close (process->sentinel);
+  process->sentinel = -1;
+  process->state = STATE_CLOSED;
+  return TRUE;
+}
+
+/**
+ * mpk_active_children:
+ *
+ * Reaps the children that have exited, like Python's `active_children()`.
+ *
+ * Returns: (transfer container) (element-type MpkProcess): the children
+ *   still running; each element holds a reference, released with the array
+ */
+GPtrArray *
+mpk_active_children (void)
+{
+  GPtrArray *alive = g_ptr_array_new_with_free_func ((GDestroyNotify) mpk_process_unref);
+
+  reap_finished ();
+  for (guint i = 0; self.children != NULL && i < self.children->len; i++)
+    g_ptr_array_add (alive, mpk_process_ref (g_ptr_array_index (self.children, i)));
+  return alive;
+}

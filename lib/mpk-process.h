@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-process.h: multiprocessing.Process, a child made with fork(). */
+#ifndef MPK_PROCESS_H
+#define MPK_PROCESS_H
+
+#if !defined (MPK_INSIDE) && !defined (MPK_COMPILATION)
+#error "Only <mpkit.h> can be included directly."
+#endif
+
+#include <glib.h>
+#include "mpk-version.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MpkProcess MpkProcess;
+
+/**
+ * MpkProcessFunc:
+ * @user_data: the data given to mpk_process_new()
+ *
+ * The body of a child process, Python's `target`. It runs in the child only.
+ *
+ * Returns: the child's exit code (0 to 255), Python's `sys.exit(n)`
+ */
+typedef int (*MpkProcessFunc) (gpointer user_data);
+
+/**
+ * MPK_EXITCODE_NONE:
+ *
+ * What mpk_process_get_exitcode() returns while the process has not exited
+ * (Python's `exitcode` is None).
+ */
+#define MPK_EXITCODE_NONE G_MININT
+
+MPK_API MpkProcess  *mpk_process_new           (const char      *name,
+                                                MpkProcessFunc   func,
+                                                gpointer         user_data,
+                                                GDestroyNotify   user_data_free);
+MPK_API MpkProcess  *mpk_process_ref           (MpkProcess      *process);
+MPK_API void         mpk_process_unref         (MpkProcess      *process);
+MPK_API gboolean     mpk_process_start         (MpkProcess      *process,
+                                                GError         **error);
+MPK_API gboolean     mpk_process_join          (MpkProcess      *process,
+                                                gint64           timeout_us);
+MPK_API gboolean     mpk_process_is_alive      (MpkProcess      *process);
+MPK_API int          mpk_process_get_exitcode  (MpkProcess      *process);
+MPK_API gboolean     mpk_process_terminate     (MpkProcess      *process,
+                                                GError         **error);
+MPK_API gboolean     mpk_process_kill          (MpkProcess      *process,
+                                                GError         **error);
+MPK_API GPid         mpk_process_get_pid       (MpkProcess      *process);
+MPK_API const char  *mpk_process_get_name      (MpkProcess      *process);
+MPK_API void         mpk_process_set_name      (MpkProcess      *process,
+                                                const char      *name);
+MPK_API gboolean     mpk_process_get_daemon    (MpkProcess      *process);
+MPK_API void         mpk_process_set_daemon    (MpkProcess      *process,
+                                                gboolean         daemon);
+MPK_API int          mpk_process_get_sentinel  (MpkProcess      *process);
+MPK_API gboolean     mpk_process_close         (MpkProcess      *process,
+                                                GError         **error);
+
+MPK_API const char  *mpk_current_process_get_name   (void);
+MPK_API gboolean     mpk_current_process_get_daemon (void);
+MPK_API GPid         mpk_parent_process_get_pid     (void);
+MPK_API GPtrArray   *mpk_active_children            (void);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkProcess, mpk_process_unref)
+
+G_END_DECLS
+
+#endif /* MPK_PROCESS_H */

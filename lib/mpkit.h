@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpkit.h: the one header users include. */
+#ifndef MPKIT_H
+#define MPKIT_H
+
+#define MPK_INSIDE
+#include "mpk-version.h"
+#include "mpk-error.h"
+#include "mpk-connection.h"
+#include "mpk-process.h"
+#include "mpk-wait.h"
+#undef MPK_INSIDE
+
+#endif /* MPKIT_H */

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# ensure-deps.sh GROUP...: make sure the Debian packages a make target needs are here.
+# Prints nothing when everything is present. Installs what is missing with apt-get
+# when run as root; otherwise prints the exact command to run and exits 1.
+#   groups: build (compile everything), valgrind (make check-valgrind), bench (make bench)
+set -u
+
+need=""
+want() { # want PACKAGE TEST-COMMAND...
+  pkg=$1; shift
+  "$@" >/dev/null 2>&1 || need="$need $pkg"
+}
+
+for group in "$@"; do
+  case $group in
+    build)
+      want gcc        command -v gcc
+      want make       command -v make
+      want pkg-config command -v pkg-config
+      want libglib2.0-dev sh -c 'pkg-config --atleast-version=2.74 glib-2.0'
+      want coreutils  command -v timeout
+      ;;
+    valgrind) want valgrind command -v valgrind ;;
+    bench)    want python3 command -v python3 ;;
+    *) echo "ensure-deps.sh: unknown group '$group'" >&2; exit 2 ;;
+  esac
+done
+
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "mpkit: installing missing packages:$need" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -q && apt-get install -y -q --no-install-recommends $need; } >&2 || {
+    echo "mpkit: apt-get failed; run: apt-get install$need" >&2; exit 1; }
+  exit 0
+fi
+echo "mpkit: missing packages. Run this, then make again:" >&2
+echo "  sudo apt-get install$need" >&2
+exit 1

@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# run-tests.sh ITEM...: run test programs that print TAP, each under a timeout, and
+# end with the line "N passed, N failed" (N counts TAP test points).
+#   ITEM: a test binary, a tests/*.sh script, or lab:labs/NN-slug (a lab test)
+# Environment: BUILD (build folder), TEST_TIMEOUT (seconds per item, default 300),
+#   MPK_VALGRIND=1 (run binaries under valgrind memcheck).
+set -u
+BUILD=${BUILD:-build}
+T=${TEST_TIMEOUT:-300}
+pass=0 fail=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+for item in "$@"; do
+  case $item in
+    lab:*)  set -- "$BUILD/tools/mpk-labtest" "${item#lab:}" ;;
+    *.sh)   set -- sh "$item" ;;
+    *)      if [ "${MPK_VALGRIND:-0}" = 1 ]; then
+              set -- valgrind -q --error-exitcode=99 --leak-check=full \
+                --errors-for-leak-kinds=definite --child-silent-after-fork=yes \
+                --track-fds=no "$item"
+            else
+              set -- "$item"
+            fi ;;
+  esac
+  # -k: a test that ignores SIGTERM is killed 5 s later; nothing can hang the run.
+  BUILD=$BUILD G_SLICE=always-malloc timeout -k 5 "$T" "$@" >"$log" 2>&1
+  rc=$?
+  ok=$(grep -c '^ok ' "$log")
+  bad=$(grep -c '^not ok ' "$log")
+  pass=$((pass + ok))
+  fail=$((fail + bad))
+  status="ok"
+  if [ $rc -ne 0 ] || [ "$bad" -ne 0 ] || [ "$ok" -eq 0 ]; then
+    status="FAIL (exit $rc)"
+    [ $rc -eq 124 ] && status="TIMEOUT after ${T}s"
+    # A crash or timeout that hid test points still counts as one failure.
+    [ "$bad" -eq 0 ] && fail=$((fail + 1))
+    echo "--- $item: $status"
+    grep -v '^ok ' "$log" | tail -n 40
+  fi
+  printf '%-44s %s (%d ok, %d not ok)\n' "$item" "$status" "$ok" "$bad"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
