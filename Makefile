@@ -36,10 +36,16 @@ CPPFLAGS += -Ilib -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(GLIB_CFLAGS) -MMD -MP
 LDLIBS   := $(GLIB_LIBS)
 
+# Quiet by default: one line per step, the command itself with V=1, nothing with -s.
 ifeq ($(V),1)
-Q :=
+Q   :=
+SAY := @true
 else
-Q := @
+Q   := @
+SAY := @echo
+endif
+ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+SAY := @true
 endif
 
 LIB_SRCS := $(wildcard lib/*.c)
@@ -62,38 +68,38 @@ all: $(LIBA) $(LIBSO) $(TESTS) $(LABS) $(TOOLS) $(BENCHES)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) -D_GNU_SOURCE -DMPK_COMPILATION -DG_LOG_DOMAIN='"mpk"' \
 	  $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJS)
-	@$(if $(Q),echo "  AR      $@")
+	$(SAY) "  AR      $@"
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBSO): $(LIB_OBJS)
-	@$(if $(Q),echo "  LD      $@")
+	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,$(@F) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # Tests, labs, tools and benchmarks link the static library: no LD_LIBRARY_PATH needed.
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBA)
-	@$(if $(Q),echo "  LD      $@")
+	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/labs/%/lab: $(BUILD)/labs/%/main.o $(LIBA)
-	@$(if $(Q),echo "  LD      $@")
+	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBA)
-	@$(if $(Q),echo "  LD      $@")
+	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
-	@$(if $(Q),echo "  LD      $@")
+	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # --- running ----------------------------------------------------------------

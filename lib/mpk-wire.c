@@ -189,9 +189,9 @@ mpk__wire_decode_variant (const MpkWireHeader *header,
   value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type_str), data, FALSE));
   if (((header->flags & MPK__WIRE_FLAG_BIG_ENDIAN) != 0) != (G_BYTE_ORDER == G_BIG_ENDIAN))
     {
-      GVariant *swapped = g_variant_byteswap (value);
+      GVariant *swapped = g_variant_byteswap (value);   /* (transfer full), not floating */
       g_variant_unref (value);
-      value = g_variant_ref_sink (swapped);
+      value = swapped;
     }
   /* Non-normal data decodes to defaults without crashing, but it means the
    * sender is not mpkit or the frame is corrupt: say so rather than guess. */

@@ -24,7 +24,11 @@ for item in "$@"; do
             fi ;;
   esac
   # -k: a test that ignores SIGTERM is killed 5 s later; nothing can hang the run.
-  BUILD=$BUILD G_SLICE=always-malloc timeout -k 5 "$T" "$@" >"$log" 2>&1
+  BUILD=$BUILD G_SLICE=always-malloc \
+  LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
+  ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  timeout -k 5 "$T" "$@" >"$log" 2>&1
   rc=$?
   ok=$(grep -c '^ok ' "$log")
   bad=$(grep -c '^not ok ' "$log")
