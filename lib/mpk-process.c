@@ -48,8 +48,9 @@ static struct
   pid_t      parent_pid;      /* 0 in the main process */
   int        death_fd;        /* write end of our death pipe (fallback sentinel) */
   GPtrArray *children;        /* started, not yet reaped; holds a ref each */
+  GPtrArray *inherited;       /* in a child: the parent's children, never touched */
   gboolean   atexit_done;
-} self = { NULL, NULL, 0, FALSE, 0, -1, NULL, FALSE };
+} self = { NULL, NULL, 0, FALSE, 0, -1, NULL, NULL, FALSE };
 
 gboolean mpk__process_fail_setup_for_testing = FALSE;
 
@@ -253,7 +254,10 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent)
   self.counter = 0;
   self.daemon = process->daemon;
   self.parent_pid = parent;
-  self.children = NULL;                /* the parent's children are not ours */
+  /* The parent's children are not ours. Kept, not freed: freeing would run
+   * their destroy notifies in the wrong process. */
+  self.inherited = self.children;
+  self.children = NULL;
   self.atexit_done = FALSE;
 
   /* A daemon must not outlive its parent, even one killed by SIGKILL. */
