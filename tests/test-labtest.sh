@@ -219,10 +219,15 @@ run fail "run: right output but exit status 3 fails" 92-exit 'exited with status
 fake 93-hang 1 "echo hi; sleep 30 & echo \$! > '$tmp/sleeper'; wait"
 run fail "run: a hanging program is reported as TIMEOUT" 93-hang 'TIMEOUT'
 n=$((n + 1))
-sleep 0.2
-# Killed means gone or a zombie (PID 1 may be slow to reap orphans).
-state=$( [ -s "$tmp/sleeper" ] && ps -o stat= -p "$(cat "$tmp/sleeper")" )
-if [ -s "$tmp/sleeper" ] && case $state in ''|Z*) true ;; *) false ;; esac; then
+# Killed means gone or a zombie (PID 1 may be slow to reap orphans). SIGKILL
+# lands at once but the exit takes a moment: poll the state, for 5 s at most.
+gone() {
+  state=$( [ -s "$tmp/sleeper" ] && ps -o stat= -p "$(cat "$tmp/sleeper")" )
+  [ -s "$tmp/sleeper" ] && case $state in ''|Z*) true ;; *) false ;; esac
+}
+tries=0
+until gone || [ $tries -ge 500 ]; do tries=$((tries + 1)); sleep 0.01; done
+if gone; then
   echo "ok $n - run: the timeout killed the program's whole process group"
 else
   echo "not ok $n - run: the timeout left a process of the lab's group running"

@@ -1,0 +1,694 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-process.c: child processes (multiprocessing.Process), ported from CPython's
+ * _TestProcess and _TestSubclassingProcess: life cycle, names, daemons, signals,
+ * sentinels, close, exit codes, many children, and stdio flushed exactly once. */
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include "test-util.h"
+
+/* The library's fault-injection switch (lib/mpk-private.h): when TRUE, the child's
+ * setup fails after fork, before the process function runs. */
+extern gboolean mpk__process_fail_setup_for_testing;
+
+#define N_MANY 100
+
+static gboolean
+is_active_child (MpkProcess *process)
+{
+  g_autoptr(GPtrArray) children = mpk_active_children ();
+  guint i;
+
+  g_assert_nonnull (children);
+  for (i = 0; i < children->len; i++)
+    if (g_ptr_array_index (children, i) == process)
+      return TRUE;
+  return FALSE;
+}
+
+/* Asserts that this process has no child left, reaped or zombie. */
+static void
+assert_no_children (void)
+{
+  int saved_errno;
+  pid_t pid;
+
+  pid = waitpid (-1, NULL, WNOHANG);
+  saved_errno = errno;
+  g_assert_cmpint (pid, ==, -1);
+  g_assert_cmpint (saved_errno, ==, ECHILD);
+}
+
+/* Receives a string message and returns a copy of it. */
+static char *
+recv_string (MpkConnection *conn)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  v = mpk_connection_recv (conn, MPK_WAIT_FOREVER, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (v);
+  g_assert_cmpstr (g_variant_get_type_string (v), ==, "s");
+  return g_variant_dup_string (v, NULL);
+}
+
+/* --- child bodies ------------------------------------------------------------ */
+
+/* Sends (name, pid, parent pid, daemon), then waits for the parent's go (or EOF). */
+static int
+report_child (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  GError *error = NULL;
+  GVariant *go;
+
+  mpk_connection_close (channel->parent);
+  mpk_connection_send (channel->child,
+                       g_variant_new ("(siib)", mpk_current_process_get_name (),
+                                      (gint32) getpid (),
+                                      (gint32) mpk_parent_process_get_pid (),
+                                      mpk_current_process_get_daemon ()),
+                       MPK_WAIT_FOREVER, &error);
+  MPK_CHILD_NO_ERROR (error);
+  go = mpk_connection_recv (channel->child, MPK_WAIT_FOREVER, &error);
+  if (!g_error_matches (error, MPK_ERROR, MPK_ERROR_EOF))
+    MPK_CHILD_NO_ERROR (error);
+  g_clear_pointer (&go, g_variant_unref);
+  return 0;
+}
+
+/* Blocks until the parent sends something or closes its end. */
+static int
+blocking_child (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  GVariant *v;
+
+  mpk_connection_close (channel->parent);
+  v = mpk_connection_recv (channel->child, MPK_WAIT_FOREVER, NULL);
+  g_clear_pointer (&v, g_variant_unref);
+  return 0;
+}
+
+static int
+return_child (gpointer data)
+{
+  return GPOINTER_TO_INT (data);
+}
+
+static int
+pause_child (gpointer data)
+{
+  for (;;)
+    pause ();
+  return 0;  /* not reached: the parent's SIGTERM ends us */
+}
+
+static int
+name_grandchild (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  GError *error = NULL;
+
+  mpk_connection_send (channel->child, g_variant_new_string (mpk_current_process_get_name ()),
+                       MPK_WAIT_FOREVER, &error);
+  MPK_CHILD_NO_ERROR (error);
+  return 0;
+}
+
+/* Starts a grandchild that sends its name, then sends its own name. */
+static int
+name_child (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  GError *error = NULL;
+  MpkProcess *grandchild;
+
+  mpk_connection_close (channel->parent);
+  grandchild = mpk_process_new (NULL, name_grandchild, channel, NULL);
+  mpk_process_start (grandchild, &error);
+  MPK_CHILD_NO_ERROR (error);
+  MPK_CHILD_CHECK (mpk_process_join (grandchild, MPK_WAIT_FOREVER));
+  MPK_CHILD_CHECK (mpk_process_get_exitcode (grandchild) == 0);
+  mpk_connection_send (channel->child, g_variant_new_string (mpk_current_process_get_name ()),
+                       MPK_WAIT_FOREVER, &error);
+  MPK_CHILD_NO_ERROR (error);
+  return 0;
+}
+
+/* In a daemonic child: a new process inherits daemon = TRUE and cannot start.
+ * Sends (its daemon flag, whether start succeeded, the error code or -1). */
+static int
+daemon_parent_child (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  GError *error = NULL;
+  MpkProcess *grandchild;
+  GVariant *msg;
+  gboolean started;
+  int code;
+
+  mpk_connection_close (channel->parent);
+  grandchild = mpk_process_new (NULL, return_child, NULL, NULL);
+  started = mpk_process_start (grandchild, &error);
+  code = error != NULL && error->domain == MPK_ERROR ? error->code : -1;
+  msg = g_variant_new ("(bbi)", mpk_process_get_daemon (grandchild), started, code);
+  mpk_connection_send (channel->child, msg, MPK_WAIT_FOREVER, NULL);
+  return 0;
+}
+
+/* Echoes each string message back upper-cased until EOF (CPython's subclassing test). */
+static int
+upper_child (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  GError *error = NULL;
+
+  mpk_connection_close (channel->parent);
+  for (;;)
+    {
+      GVariant *v = mpk_connection_recv (channel->child, MPK_WAIT_FOREVER, &error);
+      char *upper;
+
+      if (g_error_matches (error, MPK_ERROR, MPK_ERROR_EOF))
+        return 0;
+      MPK_CHILD_NO_ERROR (error);
+      upper = g_ascii_strup (g_variant_get_string (v, NULL), -1);
+      mpk_connection_send (channel->child, g_variant_new_take_string (upper),
+                           MPK_WAIT_FOREVER, &error);
+      MPK_CHILD_NO_ERROR (error);
+      g_variant_unref (v);
+    }
+}
+
+static int
+print_child (gpointer data)
+{
+  printf ("B");
+  return 0;
+}
+
+/* --- tests ------------------------------------------------------------------- */
+
+static void
+test_current (void)
+{
+  g_test_summary ("CPython test_current: the main process is \"MainProcess\", not daemonic");
+  g_assert_cmpstr (mpk_current_process_get_name (), ==, "MainProcess");
+  g_assert_false (mpk_current_process_get_daemon ());
+}
+
+static void
+test_lifecycle (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(MpkProcess) process = NULL;
+  g_autoptr(GVariant) report = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *name;
+  gint32 pid, ppid;
+  gboolean is_daemon, ok;
+
+  g_test_summary ("CPython test_process: state before start, while running and after "
+                  "join; the child reports its own name and pid");
+  mpk_test_channel_init (&channel);
+  process = mpk_process_new (NULL, report_child, &channel, NULL);
+  g_assert_false (mpk_process_is_alive (process));
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, MPK_EXITCODE_NONE);
+  g_assert_cmpint (mpk_process_get_pid (process), ==, 0);
+  g_assert_false (is_active_child (process));
+
+  ok = mpk_process_start (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  mpk_connection_close (channel.child);
+  report = mpk_connection_recv (channel.parent, MPK_WAIT_FOREVER, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_type_string (report), ==, "(siib)");
+  g_variant_get (report, "(&siib)", &name, &pid, &ppid, &is_daemon);
+  g_assert_cmpstr (name, ==, mpk_process_get_name (process));
+  g_assert_cmpint (pid, ==, mpk_process_get_pid (process));
+  g_assert_false (is_daemon);
+  g_assert_true (mpk_process_is_alive (process));
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, MPK_EXITCODE_NONE);
+  g_assert_true (is_active_child (process));
+
+  mpk_test_send (channel.parent, g_variant_new_string ("go"));
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, 0);
+  g_assert_false (mpk_process_is_alive (process));
+  g_assert_false (is_active_child (process));
+  mpk_test_channel_clear (&channel);
+}
+
+/* Starts report_child as @process and returns its report. */
+static GVariant *
+run_report_child (MpkProcess     *process,
+                  MpkTestChannel *channel)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *report;
+  gboolean ok;
+
+  ok = mpk_process_start (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  mpk_connection_close (channel->child);
+  report = mpk_connection_recv (channel->parent, MPK_WAIT_FOREVER, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (report);
+  g_assert_cmpstr (g_variant_get_type_string (report), ==, "(siib)");
+  mpk_connection_close (channel->parent);
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, 0);
+  return report;
+}
+
+static void
+test_name_explicit (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(MpkProcess) process = NULL;
+  g_autoptr(GVariant) report = NULL;
+  const char *name;
+
+  g_test_summary ("A name given to mpk_process_new(), then changed before start, is the "
+                  "child's current process name");
+  mpk_test_channel_init (&channel);
+  process = mpk_process_new ("worker", report_child, &channel, NULL);
+  g_assert_cmpstr (mpk_process_get_name (process), ==, "worker");
+  mpk_process_set_name (process, "renamed");
+  g_assert_cmpstr (mpk_process_get_name (process), ==, "renamed");
+  report = run_report_child (process, &channel);
+  g_variant_get_child (report, 0, "&s", &name);
+  g_assert_cmpstr (name, ==, "renamed");
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_name_default (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(MpkProcess) first = NULL;
+  g_autoptr(MpkProcess) second = NULL;
+  g_autofree char *grandchild_name = NULL;
+  g_autofree char *child_name = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_summary ("Default names count per creator: Process-1, Process-2; the first "
+                      "child of Process-1 is Process-1:1");
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  mpk_test_channel_init (&channel);
+  first = mpk_process_new (NULL, name_child, &channel, NULL);
+  second = mpk_process_new (NULL, return_child, NULL, NULL);
+  g_assert_cmpstr (mpk_process_get_name (first), ==, "Process-1");
+  g_assert_cmpstr (mpk_process_get_name (second), ==, "Process-2");
+
+  ok = mpk_process_start (first, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  mpk_connection_close (channel.child);
+  grandchild_name = recv_string (channel.parent);
+  child_name = recv_string (channel.parent);
+  g_assert_cmpstr (grandchild_name, ==, "Process-1:1");
+  g_assert_cmpstr (child_name, ==, "Process-1");
+  g_assert_true (mpk_process_join (first, MPK_WAIT_FOREVER));
+  g_assert_cmpint (mpk_process_get_exitcode (first), ==, 0);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_daemon_flag (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(MpkProcess) plain = NULL;
+  g_autoptr(MpkProcess) daemonic = NULL;
+  g_autoptr(GVariant) report = NULL;
+  gboolean is_daemon;
+
+  g_test_summary ("CPython test_daemon_argument: daemon defaults to the creator's flag; "
+                  "a set flag is kept and seen by the child");
+  plain = mpk_process_new (NULL, return_child, NULL, NULL);
+  g_assert_false (mpk_process_get_daemon (plain));
+  mpk_process_set_daemon (plain, TRUE);
+  mpk_process_set_daemon (plain, FALSE);
+  g_assert_false (mpk_process_get_daemon (plain));
+
+  mpk_test_channel_init (&channel);
+  daemonic = mpk_process_new (NULL, report_child, &channel, NULL);
+  mpk_process_set_daemon (daemonic, TRUE);
+  g_assert_true (mpk_process_get_daemon (daemonic));
+  report = run_report_child (daemonic, &channel);
+  g_variant_get_child (report, 3, "b", &is_daemon);
+  g_assert_true (is_daemon);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_daemon_no_children (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(GVariant) report = NULL;
+  g_autoptr(GError) error = NULL;
+  MpkProcess *process;
+  gboolean inherited, started, ok;
+  int code;
+
+  g_test_summary ("A process made by a daemonic process is daemonic too, and starting it "
+                  "fails with MPK_ERROR_INVALID (daemons may not have children)");
+  mpk_test_channel_init (&channel);
+  process = mpk_process_new (NULL, daemon_parent_child, &channel, NULL);
+  mpk_process_set_daemon (process, TRUE);
+  ok = mpk_process_start (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  mpk_connection_close (channel.child);
+  report = mpk_connection_recv (channel.parent, MPK_WAIT_FOREVER, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_type_string (report), ==, "(bbi)");
+  g_variant_get (report, "(bbi)", &inherited, &started, &code);
+  g_assert_true (inherited);
+  g_assert_false (started);
+  g_assert_cmpint (code, ==, MPK_ERROR_INVALID);
+  mpk_test_join (process, 0);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_parent_pid (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(MpkProcess) process = NULL;
+  g_autoptr(GVariant) report = NULL;
+  gint32 ppid;
+
+  g_test_summary ("CPython test_parent_process_attributes: the child's parent pid is ours");
+  mpk_test_channel_init (&channel);
+  process = mpk_process_new (NULL, report_child, &channel, NULL);
+  report = run_report_child (process, &channel);
+  g_variant_get_child (report, 2, "i", &ppid);
+  g_assert_cmpint (ppid, ==, getpid ());
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_signal (gconstpointer data)
+{
+  int signum = GPOINTER_TO_INT (data);
+  MpkTestChannel channel;
+  g_autoptr(GError) error = NULL;
+  MpkProcess *process;
+  gboolean ok;
+
+  g_test_summary ("CPython test_terminate/test_kill: join(0) and join(-5) are FALSE while "
+                  "the child blocks; after terminate/kill the exit code is -signal");
+  mpk_test_channel_init (&channel);
+  process = mpk_test_start (blocking_child, &channel);
+  mpk_connection_close (channel.child);
+
+  g_assert_false (mpk_process_join (process, 0));
+  g_assert_false (mpk_process_join (process, -5));
+  g_assert_true (mpk_process_is_alive (process));
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, MPK_EXITCODE_NONE);
+  if (signum == SIGTERM)
+    ok = mpk_process_terminate (process, &error);
+  else
+    ok = mpk_process_kill (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_false (mpk_process_is_alive (process));
+  mpk_test_join (process, -signum);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_signal_after_exit (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkProcess *process;
+  gboolean ok;
+
+  g_test_summary ("terminate() and kill() on a process that has exited and been joined "
+                  "do nothing and keep its exit code");
+  process = mpk_test_start (return_child, GINT_TO_POINTER (3));
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  ok = mpk_process_terminate (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  ok = mpk_process_kill (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  mpk_test_join (process, 3);
+}
+
+static void
+test_sentinel_not_started (void)
+{
+  if (g_test_subprocess ())
+    {
+      MpkProcess *process = mpk_process_new (NULL, return_child, NULL, NULL);
+
+      mpk_process_get_sentinel (process);
+      return;
+    }
+  g_test_summary ("CPython test_sentinel: the sentinel of a process not started is a "
+                  "caller error (critical)");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*CRITICAL*mpk_process_get_sentinel*");
+}
+
+static void
+test_sentinel_ready_at_exit (void)
+{
+  MpkTestChannel channel;
+  struct pollfd pfd = { 0 };
+  MpkProcess *process;
+
+  g_test_summary ("CPython test_sentinel: the sentinel is not ready while the child runs "
+                  "and becomes readable when it exits");
+  mpk_test_channel_init (&channel);
+  process = mpk_test_start (blocking_child, &channel);
+  mpk_connection_close (channel.child);
+
+  pfd.fd = mpk_process_get_sentinel (process);
+  pfd.events = POLLIN;
+  g_assert_cmpint (pfd.fd, >=, 0);
+  g_assert_cmpint (poll (&pfd, 1, 0), ==, 0);
+
+  mpk_test_send (channel.parent, g_variant_new_string ("exit"));
+  g_assert_cmpint (poll (&pfd, 1, -1), ==, 1);
+  g_assert_cmpint (pfd.revents & (POLLIN | POLLHUP), !=, 0);
+  mpk_test_join (process, 0);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_close (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(GError) error = NULL;
+  MpkProcess *process;
+  gboolean ok;
+
+  g_test_summary ("CPython test_close: close() on a running process is MPK_ERROR_INVALID; "
+                  "after join it succeeds, and a second close is fine");
+  mpk_test_channel_init (&channel);
+  process = mpk_test_start (blocking_child, &channel);
+  mpk_connection_close (channel.child);
+
+  g_assert_false (mpk_process_close (process, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+
+  mpk_connection_close (channel.parent);
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, 0);
+  ok = mpk_process_close (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  ok = mpk_process_close (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  mpk_process_unref (process);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_close_then_use (void)
+{
+  MpkProcess *process;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_summary ("CPython test_close: using a closed process object is a caller "
+                      "error (critical)");
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_failed ();
+      g_test_trap_assert_stderr ("*CRITICAL*mpk_process_is_alive*");
+      return;
+    }
+  process = mpk_test_start (return_child, NULL);
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_true (mpk_process_close (process, NULL));
+  mpk_process_is_alive (process);
+}
+
+static void
+test_many_exit (void)
+{
+  MpkProcess *processes[N_MANY];
+  guint i;
+
+  g_test_summary ("CPython test_many_processes: 100 short children all exit 0, and no "
+                  "zombie is left behind");
+  for (i = 0; i < N_MANY; i++)
+    processes[i] = mpk_test_start (return_child, NULL);
+  for (i = 0; i < N_MANY; i++)
+    mpk_test_join (processes[i], 0);
+  assert_no_children ();
+}
+
+static void
+test_many_terminate (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkProcess *processes[N_MANY];
+  guint i;
+
+  g_test_summary ("CPython test_many_processes: 100 children terminated right after start "
+                  "all exit with -SIGTERM");
+  for (i = 0; i < N_MANY; i++)
+    processes[i] = mpk_test_start (pause_child, NULL);
+  for (i = 0; i < N_MANY; i++)
+    {
+      gboolean ok = mpk_process_terminate (processes[i], &error);
+
+      g_assert_no_error (error);
+      g_assert_true (ok);
+    }
+  for (i = 0; i < N_MANY; i++)
+    mpk_test_join (processes[i], -SIGTERM);
+  assert_no_children ();
+}
+
+static void
+test_exitcodes (void)
+{
+  static const int codes[] = { 0, 1, 8, 255 };
+  guint i;
+
+  g_test_summary ("CPython test_sys_exit: the function's return value is the exit code");
+  for (i = 0; i < G_N_ELEMENTS (codes); i++)
+    mpk_test_join (mpk_test_start (return_child, GINT_TO_POINTER (codes[i])), codes[i]);
+}
+
+static void
+test_echo (void)
+{
+  MpkTestChannel channel;
+  g_autofree char *reply = NULL;
+  MpkProcess *process;
+
+  g_test_summary ("CPython test_subclassing: a child echoes \"hello\" as \"HELLO\"");
+  mpk_test_channel_init (&channel);
+  process = mpk_test_start (upper_child, &channel);
+  mpk_connection_close (channel.child);
+  mpk_test_send (channel.parent, g_variant_new_string ("hello"));
+  reply = recv_string (channel.parent);
+  g_assert_cmpstr (reply, ==, "HELLO");
+  mpk_connection_close (channel.parent);
+  mpk_test_join (process, 0);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_spawn_failure (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkProcess) failed = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_summary ("When the child's setup fails, start() is FALSE with MPK_ERROR_SPAWN, "
+                      "the function never runs, no zombie remains, and later starts work");
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  mpk_test_channel_init (&channel);
+  failed = mpk_process_new (NULL, name_grandchild, &channel, NULL);
+  mpk__process_fail_setup_for_testing = TRUE;
+  g_assert_false (mpk_process_start (failed, &error));
+  mpk__process_fail_setup_for_testing = FALSE;
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_SPAWN);
+  g_assert_false (mpk_process_is_alive (failed));
+  assert_no_children ();
+  g_clear_error (&error);
+  g_assert_false (mpk_connection_poll (channel.parent, MPK_NO_WAIT, &error));
+  g_assert_no_error (error);
+
+  mpk_test_join (mpk_test_start (return_child, GINT_TO_POINTER (5)), 5);
+  mpk_test_channel_clear (&channel);
+}
+
+static void
+test_stdio_once (void)
+{
+  if (!g_test_subprocess ())
+    {
+      g_test_summary ("stdio is flushed before fork and by the exiting child: unflushed "
+                      "output of parent and child appears exactly once, in order");
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stdout ("ABC");
+      return;
+    }
+  printf ("A");
+  mpk_test_join (mpk_test_start (print_child, NULL), 0);
+  printf ("C");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/process/current/main", test_current);
+  g_test_add_func ("/process/lifecycle/report", test_lifecycle);
+  g_test_add_func ("/process/name/explicit", test_name_explicit);
+  g_test_add_func ("/process/name/default", test_name_default);
+  g_test_add_func ("/process/daemon/flag", test_daemon_flag);
+  g_test_add_func ("/process/daemon/no-children", test_daemon_no_children);
+  g_test_add_func ("/process/parent/pid", test_parent_pid);
+  g_test_add_data_func ("/process/signal/terminate", GINT_TO_POINTER (SIGTERM), test_signal);
+  g_test_add_data_func ("/process/signal/kill", GINT_TO_POINTER (SIGKILL), test_signal);
+  g_test_add_func ("/process/signal/after-exit", test_signal_after_exit);
+  g_test_add_func ("/process/sentinel/not-started", test_sentinel_not_started);
+  g_test_add_func ("/process/sentinel/ready-at-exit", test_sentinel_ready_at_exit);
+  g_test_add_func ("/process/close/running-then-joined", test_close);
+  g_test_add_func ("/process/close/then-use", test_close_then_use);
+  g_test_add_func ("/process/many/exit", test_many_exit);
+  g_test_add_func ("/process/many/terminate", test_many_terminate);
+  g_test_add_func ("/process/exitcode/return-value", test_exitcodes);
+  g_test_add_func ("/process/echo/upper", test_echo);
+  g_test_add_func ("/process/spawn/failure", test_spawn_failure);
+  g_test_add_func ("/process/stdio/flushed-once", test_stdio_once);
+
+  return g_test_run ();
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-util.h: small helpers shared by the unit tests: a pipe whose two ends belong
+ * to a parent and a child, starting and joining a child, sending and checking. */
+#ifndef MPK_TEST_UTIL_H
+#define MPK_TEST_UTIL_H
+
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <mpkit.h>
+
+/* Inside a child a failed g_assert would print TAP lines and abort; these say what
+ * failed on stderr and leave the child with exit code 1, which the parent's
+ * mpk_test_join() then reports. They return from the calling child function. */
+#define MPK_CHILD_CHECK(expr) \
+  G_STMT_START \
+    { \
+      if (!(expr)) \
+        { \
+          g_printerr ("child %d: %s:%d: check failed: %s\n", \
+                      (int) getpid (), __FILE__, __LINE__, #expr); \
+          return 1; \
+        } \
+    } \
+  G_STMT_END
+
+#define MPK_CHILD_NO_ERROR(err) \
+  G_STMT_START \
+    { \
+      if ((err) != NULL) \
+        { \
+          g_printerr ("child %d: %s:%d: unexpected error: %s\n", \
+                      (int) getpid (), __FILE__, __LINE__, (err)->message); \
+          return 1; \
+        } \
+    } \
+  G_STMT_END
+
+/* A duplex pipe shared by a parent and one child. After the start the parent
+ * closes @child and the child closes @parent, so each sees EOF when the other
+ * goes away. */
+typedef struct
+{
+  MpkConnection *parent;  /* the parent's end */
+  MpkConnection *child;   /* the child's end */
+} MpkTestChannel;
+
+static inline void
+mpk_test_pipe (gboolean        duplex,
+               MpkConnection **conn1,
+               MpkConnection **conn2)
+{
+  GError *error = NULL;
+  gboolean ok;
+
+  ok = mpk_pipe_new (duplex, conn1, conn2, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_nonnull (*conn1);
+  g_assert_nonnull (*conn2);
+}
+
+static inline void
+mpk_test_channel_init (MpkTestChannel *channel)
+{
+  mpk_test_pipe (TRUE, &channel->parent, &channel->child);
+}
+
+static inline void
+mpk_test_channel_clear (MpkTestChannel *channel)
+{
+  g_clear_pointer (&channel->parent, mpk_connection_free);
+  g_clear_pointer (&channel->child, mpk_connection_free);
+}
+
+/* Returns a started child running @func (@data); asserts that it started. */
+static inline MpkProcess *
+mpk_test_start (MpkProcessFunc func,
+                gpointer       data)
+{
+  GError *error = NULL;
+  MpkProcess *process;
+  gboolean ok;
+
+  process = mpk_process_new (NULL, func, data, NULL);
+  g_assert_nonnull (process);
+  ok = mpk_process_start (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  return process;
+}
+
+/* Waits for @process to exit, checks its exit code and drops the reference. */
+static inline void
+mpk_test_join (MpkProcess *process,
+               int         expected_exitcode)
+{
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, expected_exitcode);
+  mpk_process_unref (process);
+}
+
+/* Sends @msg (a floating reference is consumed) and asserts success. */
+static inline void
+mpk_test_send (MpkConnection *conn,
+               GVariant      *msg)
+{
+  GError *error = NULL;
+  gboolean ok;
+
+  g_variant_ref_sink (msg);
+  ok = mpk_connection_send (conn, msg, MPK_WAIT_FOREVER, &error);
+  g_variant_unref (msg);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+static inline void
+mpk_test_send_bytes (MpkConnection *conn,
+                     gconstpointer  data,
+                     gsize          len)
+{
+  GError *error = NULL;
+  gboolean ok;
+
+  ok = mpk_connection_send_bytes (conn, data, len, 0, -1, MPK_WAIT_FOREVER, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+/* Receives one message and asserts that it holds exactly @len bytes of @data. */
+static inline void
+mpk_test_assert_recv_bytes (MpkConnection *conn,
+                            gconstpointer  data,
+                            gsize          len)
+{
+  GError *error = NULL;
+  GBytes *bytes;
+
+  bytes = mpk_connection_recv_bytes (conn, -1, MPK_WAIT_FOREVER, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (bytes);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), data, len);
+  g_bytes_unref (bytes);
+}
+
+#endif /* MPK_TEST_UTIL_H */
