@@ -70,7 +70,7 @@ G_GNUC_INTERNAL int mpk__connection_wait_fd (MpkConnection *conn,
 G_GNUC_INTERNAL int mpk__process_wait_fd (MpkProcess *process);
 
 /* Fault injection for tests: when TRUE the next child fails its setup. */
-extern gboolean mpk__process_fail_setup_for_testing;
+G_GNUC_INTERNAL extern gboolean mpk__process_fail_setup_for_testing;
 
 /* --- the wire format (mpk-wire.c) ------------------------------------------ */
 
@@ -145,7 +145,7 @@ typedef enum
 typedef void (*MpkTraceHook) (MpkTraceDirection    direction,
                               const MpkWireHeader *header,
                               gconstpointer        object);
-extern MpkTraceHook mpk__trace_hook;
+G_GNUC_INTERNAL extern MpkTraceHook mpk__trace_hook;
 
 static inline void
 mpk__trace (MpkTraceDirection    direction,

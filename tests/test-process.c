@@ -81,19 +81,6 @@ report_child (gpointer data)
   return 0;
 }
 
-/* Blocks until the parent sends something or closes its end. */
-static int
-blocking_child (gpointer data)
-{
-  MpkTestChannel *channel = data;
-  GVariant *v;
-
-  mpk_connection_close (channel->parent);
-  v = mpk_connection_recv (channel->child, MPK_WAIT_FOREVER, NULL);
-  g_clear_pointer (&v, g_variant_unref);
-  return 0;
-}
-
 static int
 return_child (gpointer data)
 {
@@ -414,7 +401,7 @@ test_signal (gconstpointer data)
   g_test_summary ("CPython test_terminate/test_kill: join(0) and join(-5) are FALSE while "
                   "the child blocks; after terminate/kill the exit code is -signal");
   mpk_test_channel_init (&channel);
-  process = mpk_test_start (blocking_child, &channel);
+  process = mpk_test_start (mpk_test_blocking_child, &channel);
   mpk_connection_close (channel.child);
 
   g_assert_false (mpk_process_join (process, 0));
@@ -480,7 +467,7 @@ test_sentinel_ready_at_exit (void)
   g_test_summary ("CPython test_sentinel: the sentinel is not ready while the child runs "
                   "and becomes readable when it exits");
   mpk_test_channel_init (&channel);
-  process = mpk_test_start (blocking_child, &channel);
+  process = mpk_test_start (mpk_test_blocking_child, &channel);
   mpk_connection_close (channel.child);
 
   pfd.fd = mpk_process_get_sentinel (process);
@@ -506,7 +493,7 @@ test_close (void)
   g_test_summary ("CPython test_close: close() on a running process is MPK_ERROR_INVALID; "
                   "after join it succeeds, and a second close is fine");
   mpk_test_channel_init (&channel);
-  process = mpk_test_start (blocking_child, &channel);
+  process = mpk_test_start (mpk_test_blocking_child, &channel);
   mpk_connection_close (channel.child);
 
   g_assert_false (mpk_process_close (process, &error));

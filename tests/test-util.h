@@ -74,6 +74,19 @@ mpk_test_channel_clear (MpkTestChannel *channel)
 }
 
 /* Returns a started child running @func (@data); asserts that it started. */
+/* A child body that blocks until the parent sends something or closes its end. */
+static inline int
+mpk_test_blocking_child (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  GVariant *v;
+
+  mpk_connection_close (channel->parent);
+  v = mpk_connection_recv (channel->child, MPK_WAIT_FOREVER, NULL);
+  g_clear_pointer (&v, g_variant_unref);
+  return 0;
+}
+
 static inline MpkProcess *
 mpk_test_start (MpkProcessFunc func,
                 gpointer       data)

@@ -62,18 +62,6 @@ sender_child (gpointer data)
   return 0;
 }
 
-static int
-blocking_child (gpointer data)
-{
-  MpkTestChannel *channel = data;
-  GVariant *v;
-
-  mpk_connection_close (channel->parent);
-  v = mpk_connection_recv (channel->child, MPK_WAIT_FOREVER, NULL);
-  g_clear_pointer (&v, g_variant_unref);
-  return 0;
-}
-
 static guint
 index_of (MpkConnection **readers,
           gpointer        object)
@@ -260,7 +248,7 @@ test_wait_process (void)
                   "when it exits; an idle connection beside it stays out");
   mpk_test_pipe (TRUE, &idle, &idle_peer);
   mpk_test_channel_init (&channel);
-  process = mpk_test_start (blocking_child, &channel);
+  process = mpk_test_start (mpk_test_blocking_child, &channel);
   mpk_connection_close (channel.child);
   objects[0] = idle;
   objects[1] = process;
