@@ -161,6 +161,25 @@ mpk__wire_decode_header (const guint8   in[MPK__WIRE_HEADER_SIZE],
   return TRUE;
 }
 
+/* Whether @value is in normal form. GLib checks an array element by element
+ * (about 15 ns a byte for "ay", so 15 ms for 1 MiB). For an array of
+ * fixed-size numbers any byte string of whole elements is normal, so there
+ * the check is arithmetic. Everything else gets GLib's full check. */
+static gboolean
+is_normal_form (GVariant *value, const char *type_str)
+{
+  static const struct { char code; gsize size; } numbers[] = {
+    { 'y', 1 }, { 'n', 2 }, { 'q', 2 }, { 'i', 4 }, { 'u', 4 }, { 'h', 4 },
+    { 'x', 8 }, { 't', 8 }, { 'd', 8 },
+  };
+
+  if (type_str[0] == 'a' && type_str[1] != '\0' && type_str[2] == '\0')
+    for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
+      if (numbers[i].code == type_str[1])
+        return g_variant_get_size (value) % numbers[i].size == 0;
+  return g_variant_is_normal_form (value);
+}
+
 GVariant *
 mpk__wire_decode_variant (const MpkWireHeader *header,
                           GBytes              *payload,
@@ -195,7 +214,7 @@ mpk__wire_decode_variant (const MpkWireHeader *header,
     }
   /* Non-normal data decodes to defaults without crashing, but it means the
    * sender is not mpkit or the frame is corrupt: say so rather than guess. */
-  if (!g_variant_is_normal_form (value))
+  if (!is_normal_form (value, type_str))
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
                    "bad frame: %" G_GSIZE_FORMAT " bytes are not a valid GVariant of type %s",

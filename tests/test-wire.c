@@ -141,6 +141,41 @@ test_wire_bad_payload_then_good (void)
   g_assert_error (error, MPK_ERROR, MPK_ERROR_EOF);
 }
 
+/* Arrays of fixed-size numbers take a fast normal-form check: a whole number
+ * of elements is accepted, a ragged tail is refused like any bad payload. */
+static void
+test_wire_number_array (void)
+{
+  static const gint32 ints[] = { 1, 2, 3 };
+  g_autoptr(GByteArray) frame = encode_frame (g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, ints, 3, 4));
+  g_autoptr(GByteArray) ragged = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkConnection) conn = NULL;
+  g_autoptr(GVariant) msg = NULL;
+  MpkWireHeader header;
+  guint64 len;
+  int sv[2];
+
+  g_assert_cmpuint (feed_connection (frame->data, frame->len, MPK_DEFAULT_MAX_MESSAGE_SIZE, &error), ==, 1);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_EOF);
+  g_clear_error (&error);
+
+  /* The same frame with one byte more payload: 13 bytes is not whole int32s. */
+  ragged = g_byte_array_new ();
+  g_byte_array_append (ragged, frame->data, frame->len);
+  g_byte_array_append (ragged, (const guint8 *) "\0", 1);
+  g_assert_true (mpk__wire_decode_header (ragged->data, G_MAXUINT64, &header, NULL));
+  len = GUINT64_TO_LE (header.length + 1);
+  memcpy (ragged->data + 8, &len, 8);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  g_assert_cmpint (write (sv[1], ragged->data, ragged->len), ==, (gssize) ragged->len);
+  close (sv[1]);
+  conn = mpk_connection_new_from_fd (sv[0], TRUE, FALSE, NULL);
+  msg = mpk_connection_recv (conn, G_USEC_PER_SEC, &error);
+  g_assert_null (msg);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL);
+}
+
 /* Every prefix of a valid frame stream ends in EOF (at a boundary) or
  * TRUNCATED (inside a frame), never anything else. */
 static void
@@ -269,6 +304,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/wire/header/roundtrip", test_wire_roundtrip_header);
   g_test_add_func ("/wire/header/bad", test_wire_bad_headers);
   g_test_add_func ("/wire/payload/bad-then-good", test_wire_bad_payload_then_good);
+  g_test_add_func ("/wire/payload/number-array", test_wire_number_array);
   g_test_add_func ("/wire/truncated/every-prefix", test_wire_truncated);
   g_test_add_func ("/wire/fuzz/seeded", test_wire_fuzz);
   g_test_add_func ("/wire/trace/hook-sees-every-message", test_wire_trace_hook);
