@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""bench_mp.py: the Python side of `make bench`.
+
+The workloads of bench/bench-mpkit.c, written with CPython's multiprocessing
+and the 'fork' start method (the Linux default up to Python 3.13):
+
+  rtt        Pipe() round trip, send/recv of an int           us/rt
+  rtt_1cpu   the same, both processes pinned to CPU 0           us/rt
+  rtt_bytes  Pipe() round trip, send_bytes/recv_bytes of 64 B   us/rt
+  stream64   one-way stream, send_bytes/recv_bytes of 64 B      msg/s
+  stream64v  one-way stream, send/recv of a 64-byte bytes       msg/s
+  stream1m   one-way stream, send_bytes/recv_bytes of 1 MiB     MB/s
+  stream1mv  one-way stream, send/recv of a 1 MiB bytes         MB/s
+  spawn      Process(target=noop).start() + join()              ms/proc
+
+Output: one line per measurement, '#' lines are comments:
+  key <TAB> unit <TAB> v1,v2,...   (one value per trial)
+"""
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+
+CTX = mp.get_context("fork")
+clock = time.perf_counter  # CLOCK_MONOTONIC
+WARM_ROUND_TRIPS = 500
+TRIAL_TARGET_S = 0.4  # same as bench-mpkit.c
+SCALE = 1.0
+
+
+def scaled(base):
+    return max(1, int(base * SCALE))
+
+
+def emit(key, unit, values):
+    print(key + "\t" + unit + "\t" + ",".join("%.6g" % v for v in values), flush=True)
+
+
+def join_child(p):
+    p.join()
+    if p.exitcode != 0:
+        sys.exit("bench_mp: child %s exited with %s" % (p.name, p.exitcode))
+
+
+# --- children ---------------------------------------------------------------
+
+def echo_child(conn, count, use_bytes):
+    if use_bytes:
+        recv, send = conn.recv_bytes, conn.send_bytes
+    else:
+        recv, send = conn.recv, conn.send
+    for _ in range(count):
+        send(recv())
+
+
+def stream_child(conn, count, size, use_bytes):
+    msg = b"x" * size
+    # Handshake: we are running; wait for "go" (no sleep needed anywhere).
+    conn.send_bytes(b"r")
+    conn.recv_bytes()
+    send = conn.send_bytes if use_bytes else conn.send
+    for _ in range(count):
+        send(msg)
+
+
+def noop_child():
+    pass
+
+
+# --- 1. round trip ----------------------------------------------------------
+
+def rtt_trial(iters, use_bytes):
+    conn, child_end = CTX.Pipe()
+    p = CTX.Process(target=echo_child, args=(child_end, iters + WARM_ROUND_TRIPS, use_bytes))
+    p.start()
+    child_end.close()
+    if use_bytes:
+        msg = b"x" * 64
+        send, recv = conn.send_bytes, conn.recv_bytes
+        for i in range(WARM_ROUND_TRIPS):
+            send(msg)
+            recv()
+        t0 = clock()
+        for i in range(iters):
+            send(msg)
+            recv()
+        t1 = clock()
+    else:
+        send, recv = conn.send, conn.recv
+        for i in range(WARM_ROUND_TRIPS):
+            send(i)
+            recv()
+        t0 = clock()
+        for i in range(iters):
+            send(i)
+            if recv() != i:
+                sys.exit("bench_mp: rtt echo mismatch")
+        t1 = clock()
+    join_child(p)
+    conn.close()
+    return t1 - t0
+
+
+# --- 2, 3. one-way streams --------------------------------------------------
+
+def stream_trial(count, size, use_bytes):
+    conn, child_end = CTX.Pipe()
+    p = CTX.Process(target=stream_child, args=(child_end, count, size, use_bytes))
+    p.start()
+    child_end.close()
+    conn.recv_bytes()  # ready
+    recv = conn.recv_bytes if use_bytes else conn.recv
+    t0 = clock()
+    conn.send_bytes(b"g")
+    for _ in range(count):
+        m = recv()
+    t1 = clock()
+    if len(m) != size:
+        sys.exit("bench_mp: stream got %d bytes, want %d" % (len(m), size))
+    join_child(p)
+    conn.close()
+    return t1 - t0
+
+
+# --- 4. process start + join ------------------------------------------------
+
+def spawn_trial(count):
+    p = CTX.Process(target=noop_child)  # warm-up
+    p.start()
+    join_child(p)
+    t0 = clock()
+    for _ in range(count):
+        p = CTX.Process(target=noop_child)
+        p.start()
+        join_child(p)
+    return clock() - t0
+
+
+# --- driver -----------------------------------------------------------------
+
+def main():
+    global SCALE
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=5, help="trials per measurement (default 5)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every iteration count")
+    ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
+    args = ap.parse_args()
+    SCALE = args.scale if args.scale > 0 else 1.0
+    trials = max(1, args.trials)
+    only = [k for k in args.only.split(",") if k]
+
+    def run(key, unit, trial, max_count, figure):
+        """Two probes (1% of max_count, not reported; the faster counts, the
+        first also warms up) set the count per trial: at most max_count,
+        fewer if a trial would exceed ~0.4 s."""
+        if only and key not in only:
+            return
+        probe = max(max_count // 100, 2)
+        per_item = min(trial(probe), trial(probe)) / probe
+        count = max(2, min(max_count, int(TRIAL_TARGET_S / max(per_item, 1e-9))))
+        count = scaled(count)
+        print("# %s: %d per trial (probe: %.3g us each)" % (key, count, per_item * 1e6),
+              flush=True)
+        emit(key, unit, [figure(count, trial(count)) for _ in range(trials)])
+
+    print("# bench_mp python=%s start_method=fork trials=%d scale=%g"
+          % (sys.version.split()[0], trials, SCALE), flush=True)
+    mib = 1 << 20
+    per_rt = lambda n, dt: dt / n * 1e6            # us/rt
+    msgs = lambda n, dt: n / dt                      # msg/s
+    mbs = lambda n, dt: n * mib / dt / 1e6           # MB/s
+    per_proc = lambda n, dt: dt / n * 1e3            # ms/proc
+
+    run("rtt", "us/rt", lambda n: rtt_trial(n, False), 10000, per_rt)
+    if not only or "rtt_1cpu" in only:
+        # Pinned: no cross-CPU wake-up, the least noisy round trip on this VM.
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})
+        run("rtt_1cpu", "us/rt", lambda n: rtt_trial(n, False), 10000, per_rt)
+        os.sched_setaffinity(0, cpus)
+    run("rtt_bytes", "us/rt", lambda n: rtt_trial(n, True), 10000, per_rt)
+    run("stream64", "msg/s", lambda n: stream_trial(n, 64, True), 150000, msgs)
+    run("stream64v", "msg/s", lambda n: stream_trial(n, 64, False), 150000, msgs)
+    run("stream1m", "MB/s", lambda n: stream_trial(n, mib, True), 3000, mbs)
+    run("stream1mv", "MB/s", lambda n: stream_trial(n, mib, False), 3000, mbs)
+    run("spawn", "ms/proc", spawn_trial, 300, per_proc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bench/run.sh: run bench-mpkit (C) and bench_mp.py (Python multiprocessing)
+# on the same workloads, interleaved workload by workload, and print a
+# markdown table of medians, ratios and targets (saved as $BUILD/bench/table.md).
+#
+#   make bench                       # what you normally run
+#   BUILD=build bench/run.sh         # the same, without rebuilding
+#   TRIALS=3 SCALE=0.5 bench/run.sh  # quicker and noisier
+#   ONLY=rtt,spawn bench/run.sh      # some workloads only
+#
+# Env: BUILD (default build), TRIALS (default 5), SCALE (iteration multiplier,
+#      default 1), ONLY (comma-separated workloads), PYTHON (default python3).
+set -uo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+BUILD="${BUILD:-build}"
+TRIALS="${TRIALS:-5}"
+SCALE="${SCALE:-1}"
+ONLY="${ONLY:-}"
+PY="${PYTHON:-python3}"
+OUT="$BUILD/bench"
+C_BENCH="$OUT/bench-mpkit"
+WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn"
+
+if [ ! -x "$C_BENCH" ]; then
+  echo "bench/run.sh: $C_BENCH is not built; run 'make bench'" >&2
+  exit 1
+fi
+mkdir -p "$OUT"
+: > "$OUT/c.tsv"
+: > "$OUT/py.tsv"
+
+{
+  echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "kernel:   $(uname -sr)"
+  echo "cpu:      $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  echo "python:   $($PY -c 'import sys; print(sys.version.split()[0])')"
+  echo "gcc:      $(gcc -dumpfullversion 2>/dev/null || gcc -dumpversion)"
+  echo "glib:     $(pkg-config --modversion glib-2.0 2>/dev/null || echo '?')"
+  echo "trials:   $TRIALS  scale: $SCALE  only: ${ONLY:-all}"
+} > "$OUT/env.txt"
+
+t_start=$(date +%s)
+load0="$(cut -d' ' -f1 /proc/loadavg)"
+failed=""
+for w in $WORKLOADS; do
+  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$w,"* ]]; then
+    continue
+  fi
+  echo "== $w" >&2
+  # C first, then Python, back to back: both see the same state of the host.
+  if ! "$C_BENCH" --trials "$TRIALS" --scale "$SCALE" --only "$w" \
+       | tee -a "$OUT/c.tsv" >&2; then
+    echo "bench/run.sh: bench-mpkit failed on $w" >&2
+    failed="$failed mpkit:$w"
+  fi
+  if ! "$PY" "$HERE/bench_mp.py" --trials "$TRIALS" --scale "$SCALE" --only "$w" \
+       | tee -a "$OUT/py.tsv" >&2; then
+    echo "bench/run.sh: bench_mp.py failed on $w" >&2
+    failed="$failed python:$w"
+  fi
+done
+t_end=$(date +%s)
+{
+  echo "run:      $((t_end - t_start)) s, 1-min loadavg $load0 before, $(cut -d' ' -f1 /proc/loadavg) after"
+  [ -n "$failed" ] && echo "failed:  $failed"
+} >> "$OUT/env.txt"
+
+"$PY" - "$OUT/c.tsv" "$OUT/py.tsv" "$OUT/env.txt" > "$OUT/table.md" <<'EOF'
+import statistics
+import sys
+
+c_path, py_path, env_path = sys.argv[1:4]
+
+# key, label, target ratio (None: shown for information)
+ROWS = [
+    ("rtt", "Pipe round trip, int (send/recv)", 1.4),
+    ("rtt_1cpu", "Pipe round trip, int, both on one CPU", None),
+    ("rtt_bytes", "Pipe round trip, 64 B (send_bytes/recv_bytes)", None),
+    ("stream64", "stream 64 B, send_bytes/recv_bytes", 2.5),
+    ("stream64v", "stream 64 B, send/recv (GVariant ay / pickled bytes)", 2.5),
+    ("stream1m", "stream 1 MiB, send_bytes/recv_bytes", 8.0),
+    ("stream1mv", "stream 1 MiB, send/recv (GVariant ay / pickled bytes)", 8.0),
+    ("spawn", "Process start+join (fork)", 15.0),
+]
+
+
+def load(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if not line.strip() or line.startswith("#"):
+                continue
+            key, unit, vals = line.rstrip("\n").split("\t")
+            out[key] = (unit, [float(v) for v in vals.split(",")])
+    return out
+
+
+def fmt(x):
+    if x >= 1e6:
+        return "%.3gM" % (x / 1e6)
+    if x >= 1e4:
+        return "%.3gk" % (x / 1e3)
+    if x >= 100:
+        return "%.0f" % x
+    return "%.3g" % x
+
+
+def cell(entry):
+    if entry is None:
+        return None, "n/a"
+    unit, vals = entry
+    med = statistics.median(vals)
+    spread = (max(vals) - min(vals)) / med * 50 if med else 0.0
+    return med, "%s %s (±%.0f%%)" % (fmt(med), unit, spread)
+
+
+c, py = load(c_path), load(py_path)
+lines = ["```", open(env_path).read().rstrip(), "```", "",
+         "Median of the trials; (±x%) = half the min..max range over the median.",
+         "ratio = mpkit speed / Python speed (for us/rt and ms/proc: Python time / mpkit time),",
+         "so >1 means mpkit is faster.", "",
+         "| workload | mpkit | Python | ratio | target | met? |",
+         "|---|---|---|---|---|---|"]
+for key, label, target in ROWS:
+    if key not in c and key not in py:
+        continue
+    cm, ct = cell(c.get(key))
+    pm, pt = cell(py.get(key))
+    ratio = None
+    if cm and pm:
+        unit = (c.get(key) or py.get(key))[0]
+        ratio = pm / cm if unit.split("/")[0] in ("us", "ms") else cm / pm
+    rt = "%.2fx" % ratio if ratio is not None else "n/a"
+    tt = ">= %gx" % target if target else "-"
+    if target is None:
+        met = "-"
+    elif ratio is None:
+        met = "n/a"
+    else:
+        met = "yes" if ratio >= target else "**no**"
+    lines.append("| %s (`%s`) | %s | %s | %s | %s | %s |" % (label, key, ct, pt, rt, tt, met))
+lines += ["", "Trials (raw values):", ""]
+for name, src in (("mpkit", c), ("python", py)):
+    for key, (unit, vals) in src.items():
+        lines.append("    %-6s %-10s %-8s %s" % (name, key, unit, " ".join(fmt(v) for v in vals)))
+print("\n".join(lines))
+EOF
+rc=$?
+cat "$OUT/table.md"
+echo "(saved to $OUT/table.md)" >&2
+[ $rc -eq 0 ] && [ -z "$failed" ]
