@@ -7,10 +7,12 @@
  *   key <TAB> unit <TAB> v1,v2,...   (one value per trial)
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mpkit.h>
@@ -410,6 +412,29 @@ spawn_trial (gint64 count)
   return (double) (t1 - t0);
 }
 
+/* The floor under any fork-based start+join: a bare fork, _exit and waitpid,
+ * no library at all.  Python's start+join time over this figure is the best
+ * ratio a library that forks can reach on this machine, in this run. */
+static double
+spawn_raw_trial (gint64 count)
+{
+  gint64 i, t0, t1;
+
+  t0 = g_get_monotonic_time ();
+  for (i = 0; i < count; i++)
+    {
+      int status;
+      pid_t pid = fork ();
+
+      if (pid == 0)
+        _exit (0);
+      if (pid < 0 || waitpid (pid, &status, 0) != pid)
+        g_error ("bench-mpkit: fork/waitpid failed: %s", g_strerror (errno));
+    }
+  t1 = g_get_monotonic_time ();
+  return (double) (t1 - t0);
+}
+
 /* --- driver -------------------------------------------------------------- */
 
 /* rtt_1cpu: pin this process, and so the child it forks, to one CPU.  The
@@ -440,6 +465,7 @@ typedef enum
   W_RTT,
   W_STREAM,
   W_SPAWN,
+  W_SPAWN_RAW,
 } WorkloadKind;
 
 typedef struct
@@ -467,6 +493,7 @@ static const Workload workloads[] = {
   { "stream1m",  "MB/s",    W_STREAM, FALSE, FALSE, RECV_BYTES,   1 << 20, 3000 },
   { "stream1mv", "MB/s",    W_STREAM, FALSE, FALSE, RECV_VARIANT, 1 << 20, 3000 },
   { "spawn",     "ms/proc", W_SPAWN,  FALSE, FALSE, 0, 0, 300 },
+  { "spawn_raw", "ms/proc", W_SPAWN_RAW, FALSE, FALSE, 0, 0, 300 },
 };
 
 /* Runs one trial of count items; returns the elapsed microseconds. */
@@ -480,6 +507,8 @@ run_trial (const Workload *w,
       return rtt_trial (count, w->use_bytes);
     case W_STREAM:
       return stream_trial (count, w->size, w->recv);
+    case W_SPAWN_RAW:
+      return spawn_raw_trial (count);
     case W_SPAWN:
     default:
       return spawn_trial (count);

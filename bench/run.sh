@@ -21,7 +21,7 @@ ONLY="${ONLY:-}"
 PY="${PYTHON:-python3}"
 OUT="$BUILD/bench"
 C_BENCH="$OUT/bench-mpkit"
-WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn"
+WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw"
 
 if [ ! -x "$C_BENCH" ]; then
   echo "bench/run.sh: $C_BENCH is not built; run 'make bench'" >&2
@@ -83,6 +83,7 @@ ROWS = [
     ("stream1m", "stream 1 MiB, send_bytes/recv_bytes", 8.0),
     ("stream1mv", "stream 1 MiB, send/recv (GVariant ay / pickled bytes)", 8.0),
     ("spawn", "Process start+join (fork)", 15.0),
+    ("spawn_raw", "bare fork+_exit+waitpid, no library (the floor)", None),
 ]
 
 
@@ -141,6 +142,10 @@ for key, label, target in ROWS:
     else:
         met = "yes" if ratio >= target else "**no**"
     lines.append("| %s (`%s`) | %s | %s | %s | %s | %s |" % (label, key, ct, pt, rt, tt, met))
+if "spawn" in py and "spawn_raw" in c:
+    best = statistics.median(py["spawn"][1]) / statistics.median(c["spawn_raw"][1])
+    lines += ["", "Start+join ceiling in this run: Python's start+join over a bare fork is "
+              "%.1fx, the best ratio any fork-based library can reach here." % best]
 lines += ["", "Trials (raw values):", ""]
 for name, src in (("mpkit", c), ("python", py)):
     for key, (unit, vals) in src.items():
