@@ -650,6 +650,43 @@ test_stdio_once (void)
   printf ("C");
 }
 
+/* Counts this process's open descriptors. */
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n - 1;   /* the GDir's own descriptor */
+}
+
+static void
+test_no_fd_leak (void)
+{
+  guint before = count_fds ();
+
+  g_test_summary ("Pipes, started, joined, killed and closed processes leave no "
+                  "descriptor open behind them");
+  for (guint i = 0; i < 20; i++)
+    {
+      MpkTestChannel channel;
+      MpkProcess *process;
+
+      mpk_test_channel_init (&channel);
+      process = mpk_test_start (mpk_test_blocking_child, &channel);
+      if (i % 2 == 0)
+        g_assert_true (mpk_process_kill (process, NULL));
+      mpk_test_channel_clear (&channel);    /* the child sees EOF, if still alive */
+      g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+      g_assert_true (mpk_process_close (process, NULL));
+      mpk_process_unref (process);
+    }
+  g_assert_cmpuint (count_fds (), ==, before);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -676,6 +713,7 @@ main (int   argc,
   g_test_add_func ("/process/echo/upper", test_echo);
   g_test_add_func ("/process/spawn/failure", test_spawn_failure);
   g_test_add_func ("/process/stdio/flushed-once", test_stdio_once);
+  g_test_add_func ("/process/fds/no-leak", test_no_fd_leak);
 
   return g_test_run ();
 }
