@@ -95,6 +95,7 @@ pause_child (gpointer data)
   return 0;  /* not reached: the parent's SIGTERM ends us */
 }
 
+/* Sends this process's name to the test over @data's channel. */
 static int
 name_grandchild (gpointer data)
 {
@@ -121,10 +122,7 @@ name_child (gpointer data)
   MPK_CHILD_NO_ERROR (error);
   MPK_CHILD_CHECK (mpk_process_join (grandchild, MPK_WAIT_FOREVER));
   MPK_CHILD_CHECK (mpk_process_get_exitcode (grandchild) == 0);
-  mpk_connection_send (channel->child, g_variant_new_string (mpk_current_process_get_name ()),
-                       MPK_WAIT_FOREVER, &error);
-  MPK_CHILD_NO_ERROR (error);
-  return 0;
+  return name_grandchild (channel);
 }
 
 /* In a daemonic child: a new process inherits daemon = TRUE and cannot start.
