@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +48,59 @@ struct _MpkConnection
   PendingFrame    cur;
 };
 
+/* Every open connection of this process. Bytes a process has read into its
+ * buffer are its own: a forked child must not see them a second time, so
+ * the atfork handler below empties the child's copies. */
+static GMutex    registry_lock;   /* protects registry */
+static GHashTable *registry;      /* MpkConnection* set */
+
+static void
+drop_buffered (gpointer key, gpointer value, gpointer user_data)
+{
+  MpkConnection *conn = key;
+
+  conn->rpos = conn->rlen = 0;
+  g_free (conn->cur.data);    /* the parent's copy lives on in the parent */
+  memset (&conn->cur, 0, sizeof conn->cur);
+}
+
+/* In a forked child: the parent's buffered messages belong to the parent. A
+ * frame the parent was part-way through is lost to the child, whose next
+ * read starts mid-frame and is reported as a protocol error, never misread. */
+static void
+registry_after_fork_child (void)
+{
+  g_mutex_init (&registry_lock);     /* the parent's holder does not exist here */
+  if (registry != NULL)
+    g_hash_table_foreach (registry, drop_buffered, NULL);
+}
+
+static void
+registry_add (MpkConnection *conn)
+{
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once))
+    {
+      pthread_atfork (NULL, NULL, registry_after_fork_child);
+      g_once_init_leave (&once, 1);
+    }
+  g_mutex_lock (&registry_lock);
+  if (registry == NULL)
+    registry = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (registry, conn);
+  g_mutex_unlock (&registry_lock);
+}
+
+static void
+registry_remove (MpkConnection *conn)
+{
+  g_mutex_lock (&registry_lock);
+  if (registry != NULL)
+    g_hash_table_remove (registry, conn);
+  g_mutex_unlock (&registry_lock);
+}
+
 static MpkConnection *
 connection_new (int fd, gboolean readable, gboolean writable, gboolean is_socket)
 {
@@ -58,6 +112,7 @@ connection_new (int fd, gboolean readable, gboolean writable, gboolean is_socket
   conn->writable = writable;
   conn->is_socket = is_socket;
   conn->max_message_size = MPK_DEFAULT_MAX_MESSAGE_SIZE;
+  registry_add (conn);
   return conn;
 }
 
@@ -83,6 +138,11 @@ set_nonblocking (int fd, GError **error)
  * hold both ends, and each closes the end it does not use (otherwise the
  * reader never sees end-of-file). Both ends are a socketpair, so a one-way
  * pipe enforces its direction in the objects, not the kernel.
+ *
+ * Receives are buffered in the process that makes them, so each end has one
+ * reading process at a time (Python's docs give the same rule for the same
+ * end). A child started later does not see messages its parent has
+ * already read into its buffer.
  *
  * Returns: %TRUE on success; free the ends with mpk_connection_free()
  */
@@ -163,7 +223,10 @@ mpk_connection_close (MpkConnection *conn)
   g_return_if_fail (conn != NULL);
 
   if (conn->fd >= 0)
-    close (conn->fd);
+    {
+      close (conn->fd);
+      registry_remove (conn);
+    }
   conn->fd = -1;
   g_clear_pointer (&conn->rbuf, g_free);
   conn->rpos = conn->rlen = 0;
@@ -818,6 +881,24 @@ mpk_connection_recv_bytes_into (MpkConnection *conn,
   return size;
 }
 
+/* Whether the next frame is wholly in the read buffer, so a receive returns
+ * without reading. Part of a frame is not enough: the rest may never come. */
+static gboolean
+frame_buffered (MpkConnection *conn)
+{
+  gsize avail = conn->rlen - conn->rpos;
+  MpkWireHeader header;
+
+  if (conn->cur.active)
+    return avail >= conn->cur.header.length - conn->cur.got;
+  if (avail < MPK__WIRE_HEADER_SIZE)
+    return FALSE;
+  /* A bad header is "ready" too: the receive reports it at once. */
+  if (!mpk__wire_decode_header (conn->rbuf + conn->rpos, conn->max_message_size, &header, NULL))
+    return TRUE;
+  return avail - MPK__WIRE_HEADER_SIZE >= header.length;
+}
+
 /**
  * mpk_connection_poll:
  * @conn: a readable #MpkConnection
@@ -845,7 +926,7 @@ mpk_connection_poll (MpkConnection  *conn,
 
   if (!check_usable (conn, TRUE, error))
     return FALSE;
-  if (conn->rlen > conn->rpos || conn->cur.active)
+  if (frame_buffered (conn))
     return TRUE;
   pfd.fd = conn->fd;
   pfd.events = POLLIN;
@@ -859,6 +940,7 @@ int
 mpk__connection_wait_fd (MpkConnection *conn,
                          gboolean      *ready)
 {
-  *ready = conn->fd >= 0 && (conn->rlen > conn->rpos || conn->cur.active || conn->read_shut);
-  return (*ready || conn->fd < 0) ? -1 : conn->fd;
+  /* A closed end is "ready": a receive on it fails at once with CLOSED. */
+  *ready = conn->fd < 0 || conn->read_shut || frame_buffered (conn);
+  return *ready ? -1 : conn->fd;
 }

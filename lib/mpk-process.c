@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ struct _MpkProcess
 /* What this process knows about itself. Reset in every forked child. */
 static struct
 {
-  char      *name;            /* "MainProcess" in the main process */
+  char      *name;            /* owned; NULL means "MainProcess" */
   char      *identity;        /* NULL in the main process */
   guint      counter;         /* children created so far, for default names */
   gboolean   daemon;
@@ -167,6 +168,10 @@ try_reap (MpkProcess *process, gboolean block)
 
   if (process->exitcode != MPK_EXITCODE_NONE)
     return TRUE;
+  /* Only the creator can reap; to anyone else (the process itself, a
+   * sibling) it is alive. waitpid (0) would reap a whole process group. */
+  if (process->creator != getpid () || process->pid <= 0)
+    return FALSE;
   do
     rc = waitpid (process->pid, &status, block ? 0 : WNOHANG);
   while (rc < 0 && errno == EINTR);
@@ -240,6 +245,23 @@ have_pidfd (void)
   return have;
 }
 
+/* In any forked child, even one made by a plain fork(): the parent's
+ * children are not ours. Kept, not freed: freeing would run their destroy
+ * notifies in the wrong process. */
+static void
+process_after_fork_child (void)
+{
+  self.inherited = self.children;
+  self.children = NULL;
+  self.counter = 0;
+}
+
+__attribute__ ((constructor)) static void
+process_init (void)
+{
+  pthread_atfork (NULL, NULL, process_after_fork_child);
+}
+
 /* Runs in the child: becomes @process, reports setup failures through
  * @status_fd (close-on-exec, closed on success), runs the body, and leaves
  * through _exit() so the parent's atexit handlers and stdio buffers are not
@@ -253,22 +275,21 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent)
   if (self.death_fd >= 0)
     close (self.death_fd);             /* our parent's sentinel is not ours */
   self.death_fd = death_fd;
-  self.name = process->name;
+  g_free (self.name);
+  self.name = g_strdup (process->name);
   self.identity = process->identity;
-  self.counter = 0;
   self.daemon = process->daemon;
   self.parent_pid = parent;
-  /* The parent's children are not ours. Kept, not freed: freeing would run
-   * their destroy notifies in the wrong process. */
-  self.inherited = self.children;
-  self.children = NULL;
-  self.atexit_done = FALSE;
+  process->pid = getpid ();            /* our own object knows who we are */
 
-  /* A daemon must not outlive its parent, even one killed by SIGKILL. */
-  if (process->daemon && (prctl (PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid () != parent))
+  /* A daemon must not outlive its parent, even one killed by SIGKILL. The
+   * kernel ties this to the forking *thread*, so only from the main thread. */
+  if (process->daemon && syscall (SYS_gettid) == parent
+      && (prctl (PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid () != parent))
     saved_errno = errno != 0 ? errno : ESRCH;
-  /* Like Python, a child does not read the parent's stdin. */
-  devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  /* Like Python, a child does not read the parent's stdin. Not close-on-exec:
+   * if fd 0 was closed, /dev/null lands on 0 and must stay there. */
+  devnull = open ("/dev/null", O_RDONLY);
   if (saved_errno == 0 && (devnull < 0 || dup2 (devnull, STDIN_FILENO) < 0))
     saved_errno = errno;
   if (devnull > STDIN_FILENO)
@@ -345,9 +366,15 @@ mpk_process_start (MpkProcess  *process,
       return FALSE;
     }
   reap_finished ();
-  if (pipe2 (status_pipe, O_CLOEXEC) < 0
-      || (!have_pidfd () && pipe2 (death_pipe, O_CLOEXEC) < 0))
+  if (pipe2 (status_pipe, O_CLOEXEC) < 0)
     return mpk__set_error_from_errno (error, errno, "pipe");
+  if (!have_pidfd () && pipe2 (death_pipe, O_CLOEXEC) < 0)
+    {
+      int saved_errno = errno;
+      close (status_pipe[0]);
+      close (status_pipe[1]);
+      return mpk__set_error_from_errno (error, saved_errno, "pipe");
+    }
 
   /* Bookkeeping happens before fork(): writes after it would copy pages the
    * child still shares (page faults cost ~10 us each on a VM). */
@@ -384,6 +411,18 @@ mpk_process_start (MpkProcess  *process,
 
   process->pid = pid;
   process->sentinel = death_pipe[0] >= 0 ? death_pipe[0] : pidfd_open (pid);
+  if (process->sentinel < 0)
+    {
+      /* Without a sentinel, join(timeout) and mpk_wait() cannot work: undo
+       * the start rather than hand out a process nobody can wait for. */
+      int saved_errno = errno;
+      kill (pid, SIGKILL);
+      try_reap (process, TRUE);
+      close (status_pipe[0]);
+      g_set_error (error, MPK_ERROR, MPK_ERROR_SPAWN, "process %s: pidfd_open: %s",
+                   process->name, g_strerror (saved_errno));
+      return FALSE;
+    }
 
   if (!read_setup_status (process, status_pipe[0], error))
     {
@@ -488,7 +527,10 @@ send_signal (MpkProcess *process, int sig, GError **error)
 
   if (!check_started (process, "signal"))
     return FALSE;
-  /* Until it is reaped the pid cannot be reused, so this is the right process. */
+  /* Until it is reaped the pid cannot be reused, so this is the right process.
+   * pid 0 would signal our whole process group: never. */
+  if (process->pid <= 0)
+    return TRUE;
   if (process->exitcode != MPK_EXITCODE_NONE || kill (process->pid, sig) == 0 || errno == ESRCH)
     return TRUE;
   return mpk__set_error_from_errno (error, errno, "kill");
@@ -549,6 +591,12 @@ mpk_process_set_name (MpkProcess *process,
   g_return_if_fail (process != NULL && name != NULL);
   g_free (process->name);
   process->name = g_strdup (name);
+  /* In the child itself this renames the current process, as in Python. */
+  if (process->pid == getpid ())
+    {
+      g_free (self.name);
+      self.name = g_strdup (name);
+    }
 }
 
 gboolean

@@ -195,7 +195,8 @@ mpk__wire_decode_variant (const MpkWireHeader *header,
   g_assert (header->kind == MPK__WIRE_KIND_VARIANT && header->type_len <= n);
   memcpy (type_str, p, header->type_len);
   type_str[header->type_len] = '\0';
-  if (!g_variant_type_string_scan (type_str, NULL, &end) || *end != '\0'
+  /* The type must use every byte the header gave it: "u\0junk" is refused. */
+  if (!g_variant_type_string_scan (type_str, NULL, &end) || end != type_str + header->type_len
       || !g_variant_type_is_definite (G_VARIANT_TYPE (type_str)))
     {
       g_autofree char *shown = g_strescape (type_str, NULL);

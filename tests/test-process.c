@@ -648,6 +648,69 @@ test_stdio_once (void)
   printf ("C");
 }
 
+/* The child's view of its own process object. */
+static int
+self_object_child (gpointer data)
+{
+  MpkProcess *me = *(MpkProcess **) data;
+
+  MPK_CHILD_CHECK (mpk_process_get_pid (me) == getpid ());
+  MPK_CHILD_CHECK (mpk_process_is_alive (me));
+  MPK_CHILD_CHECK (mpk_process_get_exitcode (me) == MPK_EXITCODE_NONE);
+  mpk_process_set_name (me, "renamed");
+  MPK_CHILD_CHECK (g_strcmp0 (mpk_current_process_get_name (), "renamed") == 0);
+  return 0;
+}
+
+static void
+test_self_object (void)
+{
+  MpkProcess *process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("In the child its own process object has its pid and is alive; "
+                  "renaming it renames the current process (Python's current_process())");
+  process = mpk_process_new ("original", self_object_child, &process, NULL);
+  g_assert_true (mpk_process_start (process, &error));
+  g_assert_no_error (error);
+  mpk_test_join (process, 0);
+}
+
+/* Receives on @data's end without waiting: the parent's buffered message must
+ * not be there. */
+static int
+buffered_child (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) msg = mpk_connection_recv (data, MPK_NO_WAIT, &error);
+
+  MPK_CHILD_CHECK (msg == NULL);
+  MPK_CHILD_CHECK (g_error_matches (error, MPK_ERROR, MPK_ERROR_TIMED_OUT));
+  return 0;
+}
+
+static void
+test_fork_keeps_buffer (void)
+{
+  g_autoptr(MpkConnection) a = NULL;
+  g_autoptr(MpkConnection) b = NULL;
+  g_autoptr(GVariant) one = NULL;
+  g_autoptr(GVariant) two = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("Messages the parent has read into its buffer stay the parent's: "
+                  "a child started afterwards does not receive them a second time");
+  g_assert_true (mpk_pipe_new (TRUE, &a, &b, &error));
+  g_assert_true (mpk_connection_send (a, g_variant_new_string ("one"), MPK_WAIT_FOREVER, &error));
+  g_assert_true (mpk_connection_send (a, g_variant_new_string ("two"), MPK_WAIT_FOREVER, &error));
+  one = mpk_connection_recv (b, MPK_WAIT_FOREVER, &error);   /* buffers "two" as well */
+  g_assert_cmpstr (g_variant_get_string (one, NULL), ==, "one");
+  mpk_test_join (mpk_test_start (buffered_child, b), 0);
+  two = mpk_connection_recv (b, MPK_NO_WAIT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (two, NULL), ==, "two");
+}
+
 /* Counts this process's open descriptors. */
 static guint
 count_fds (void)
@@ -712,6 +775,8 @@ main (int   argc,
   g_test_add_func ("/process/spawn/failure", test_spawn_failure);
   g_test_add_func ("/process/stdio/flushed-once", test_stdio_once);
   g_test_add_func ("/process/fds/no-leak", test_no_fd_leak);
+  g_test_add_func ("/process/self/object", test_self_object);
+  g_test_add_func ("/process/fork/keeps-buffer", test_fork_keeps_buffer);
 
   return g_test_run ();
 }

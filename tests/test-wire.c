@@ -176,6 +176,66 @@ test_wire_number_array (void)
   g_assert_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL);
 }
 
+/* A type string must use every byte the header gives it. */
+static void
+test_wire_type_with_nul (void)
+{
+  g_autoptr(GByteArray) frame = encode_frame (g_variant_new_uint32 (42));
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  MpkWireHeader header;
+  static const guint8 body[] = { 'u', 0, 'J', 'U', 42, 0, 0, 0 };
+
+  g_assert_true (mpk__wire_decode_header (frame->data, G_MAXUINT64, &header, NULL));
+  header.type_len = 4;      /* "u\0JU" */
+  header.length = sizeof body;
+  payload = g_bytes_new_static (body, sizeof body);
+  value = mpk__wire_decode_variant (&header, payload, &error);
+  g_assert_null (value);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL);
+}
+
+/* Part of a frame is not "ready": poll and mpk_wait wait for the rest instead
+ * of reporting a receive that would block (an event loop would spin). */
+static void
+test_wire_partial_not_ready (void)
+{
+  g_autoptr(GByteArray) frame = encode_frame (g_variant_new_string ("complete"));
+  g_autoptr(MpkConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) msg = NULL;
+  g_autoptr(GPtrArray) ready = NULL;
+  gpointer objects[1];
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  conn = mpk_connection_new_from_fd (sv[0], TRUE, FALSE, NULL);
+  objects[0] = conn;
+  for (guint cut = 8; cut < frame->len; cut += frame->len - 9)
+    {
+      /* Write the first @cut bytes; a receive takes them into its buffer. */
+      g_assert_cmpint (write (sv[1], frame->data, cut), ==, (gssize) cut);
+      g_assert_null (mpk_connection_recv (conn, MPK_NO_WAIT, &error));
+      g_assert_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT);
+      g_clear_error (&error);
+      g_assert_false (mpk_connection_poll (conn, 20000, &error));
+      g_assert_no_error (error);
+      ready = mpk_wait (objects, 1, 20000, &error);
+      g_assert_cmpuint (ready->len, ==, 0);
+      g_clear_pointer (&ready, g_ptr_array_unref);
+
+      /* The rest arrives: now it is ready, and the message is whole. */
+      g_assert_cmpint (write (sv[1], frame->data + cut, frame->len - cut), ==, (gssize) (frame->len - cut));
+      g_assert_true (mpk_connection_poll (conn, MPK_WAIT_FOREVER, &error));
+      msg = mpk_connection_recv (conn, MPK_NO_WAIT, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_string (msg, NULL), ==, "complete");
+      g_clear_pointer (&msg, g_variant_unref);
+    }
+  close (sv[1]);
+}
+
 /* Every prefix of a valid frame stream ends in EOF (at a boundary) or
  * TRUNCATED (inside a frame), never anything else. */
 static void
@@ -305,6 +365,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/wire/header/bad", test_wire_bad_headers);
   g_test_add_func ("/wire/payload/bad-then-good", test_wire_bad_payload_then_good);
   g_test_add_func ("/wire/payload/number-array", test_wire_number_array);
+  g_test_add_func ("/wire/payload/type-with-nul", test_wire_type_with_nul);
+  g_test_add_func ("/wire/partial/not-ready", test_wire_partial_not_ready);
   g_test_add_func ("/wire/truncated/every-prefix", test_wire_truncated);
   g_test_add_func ("/wire/fuzz/seeded", test_wire_fuzz);
   g_test_add_func ("/wire/trace/hook-sees-every-message", test_wire_trace_hook);
