@@ -285,14 +285,9 @@ test_name_default (void)
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  if (!g_test_subprocess ())
-    {
-      g_test_summary ("Default names count per creator: Process-1, Process-2; the first "
-                      "child of Process-1 is Process-1:1");
-      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
-      g_test_trap_assert_passed ();
-      return;
-    }
+  if (!mpk_test_in_subprocess ("Default names count per creator: Process-1, Process-2; the first "
+                               "child of Process-1 is Process-1:1"))
+    return;
 
   mpk_test_channel_init (&channel);
   first = mpk_process_new (NULL, name_child, &channel, NULL);
@@ -606,14 +601,9 @@ test_spawn_failure (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(MpkProcess) failed = NULL;
 
-  if (!g_test_subprocess ())
-    {
-      g_test_summary ("When the child's setup fails, start() is FALSE with MPK_ERROR_SPAWN, "
-                      "the function never runs, no zombie remains, and later starts work");
-      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
-      g_test_trap_assert_passed ();
-      return;
-    }
+  if (!mpk_test_in_subprocess ("When the child's setup fails, start() is FALSE with MPK_ERROR_SPAWN, "
+                               "the function never runs, no zombie remains, and later starts work"))
+    return;
 
   mpk_test_channel_init (&channel);
   failed = mpk_process_new (NULL, name_grandchild, &channel, NULL);

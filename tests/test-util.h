@@ -74,6 +74,20 @@ mpk_test_channel_clear (MpkTestChannel *channel)
 }
 
 /* Returns a started child running @func (@data); asserts that it started. */
+/* Runs the calling test again in a subprocess (fresh process state, a
+ * crash stays contained) and asserts it passed. Returns TRUE inside that
+ * subprocess, where the test body runs; FALSE in the parent, which returns. */
+static inline gboolean
+mpk_test_in_subprocess (const char *summary)
+{
+  if (g_test_subprocess ())
+    return TRUE;
+  g_test_summary (summary);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  return FALSE;
+}
+
 /* A child body that blocks until the parent sends something or closes its end. */
 static inline int
 mpk_test_blocking_child (gpointer data)
