@@ -27,6 +27,8 @@ endif
 
 GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0)
 GLIB_LIBS   := $(shell $(PKG_CONFIG) --libs glib-2.0)
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0)
+JSON_LIBS   := $(shell $(PKG_CONFIG) --libs json-glib-1.0)
 
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wstrict-prototypes \
@@ -55,16 +57,25 @@ TESTS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/test-*.c))
 TEST_SCRIPTS := $(wildcard tests/test-*.sh)
 LAB_DIRS := $(patsubst %/main.c,%,$(wildcard labs/*/main.c))
 LABS     := $(patsubst %,$(BUILD)/%/lab,$(LAB_DIRS))
-TOOLS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tools/*.c))
+TOOLS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tools/*.c)) $(BUILD)/tools/mpk-trace
+TRACE_TOOL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/mpk-trace/*.c))
 BENCHES  := $(patsubst %.c,$(BUILD)/%,$(wildcard bench/*.c))
+DIAGRAMS := $(patsubst labs/%,diagrams/%.dot,$(LAB_DIRS)) $(patsubst labs/%,diagrams/%.svg,$(LAB_DIRS))
+# The benchmark's twin built without the tracer's branches, to show what they cost.
+NOTRACE_OBJS := $(patsubst %.c,$(BUILD)/notrace/%.o,$(LIB_SRCS))
+NOTRACE_BENCH := $(BUILD)/bench/bench-mpkit-notrace
 LIBA     := $(BUILD)/libmpkit.a
 LIBSO    := $(BUILD)/libmpkit.so.$(API)
 
-.PHONY: all check check-asan check-valgrind run bench install uninstall clean
+.PHONY: all check check-asan check-valgrind run bench diagrams install uninstall clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIBA) $(LIBSO) $(TESTS) $(LABS) $(TOOLS) $(BENCHES)
+# `make` also redraws the lab diagrams (committed, so a change in a lab's
+# behaviour shows in review); builds elsewhere (check-asan) leave them alone.
+DIAGRAMS_IN_ALL ?= $(if $(filter build,$(BUILD)),yes,no)
+all: $(LIBA) $(LIBSO) $(TESTS) $(LABS) $(TOOLS) $(BENCHES) $(NOTRACE_BENCH) \
+     $(if $(filter yes,$(DIAGRAMS_IN_ALL)),$(DIAGRAMS))
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -77,6 +88,16 @@ $(BUILD)/%.o: %.c
 	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+$(BUILD)/notrace/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(SAY) "  CC      $< (no tracer)"
+	$(Q)$(CC) $(CPPFLAGS) -D_GNU_SOURCE -DMPK_COMPILATION -DMPK_NO_TRACE -DG_LOG_DOMAIN='"mpk"' \
+	  $(ALL_CFLAGS) -fvisibility=hidden -c -o $@ $<
+
+$(NOTRACE_BENCH): $(BUILD)/bench/bench-mpkit.o $(NOTRACE_OBJS)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 $(LIBA): $(LIB_OBJS)
 	$(SAY) "  AR      $@"
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -86,9 +107,15 @@ $(LIBSO): $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,$(@F) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # Tests, labs, tools and benchmarks link the static library: no LD_LIBRARY_PATH needed.
+# Tests may read trace files, so they get json-glib too.
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(SAY) "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBA)
 	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(JSON_LIBS) $(LDLIBS)
 
 $(BUILD)/labs/%/lab: $(BUILD)/labs/%/main.o $(LIBA)
 	$(SAY) "  LD      $@"
@@ -97,6 +124,16 @@ $(BUILD)/labs/%/lab: $(BUILD)/labs/%/main.o $(LIBA)
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBA)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# mpk-trace reads JSON with json-glib; the library itself never needs it.
+$(BUILD)/tools/mpk-trace/%.o: tools/mpk-trace/%.c
+	@mkdir -p $(@D)
+	$(SAY) "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tools/mpk-trace: $(TRACE_TOOL_OBJS)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(JSON_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 	$(SAY) "  LD      $@"
@@ -133,6 +170,20 @@ bench: all
 	$(Q)tools/ensure-deps.sh bench
 	$(Q)BUILD=$(BUILD) bench/run.sh
 
+# --- diagrams ----------------------------------------------------------------
+
+# Each lab, run with MPK_TRACE=all, drawn by mpk-trace. A .dot file is only
+# rewritten when the drawing changed.
+diagrams: $(DIAGRAMS)
+
+diagrams/%.dot: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/lab-diagram.sh
+	$(SAY) "  TRACE   $@"
+	$(Q)tools/lab-diagram.sh $(BUILD)/labs/$*/lab $(BUILD)/tools/mpk-trace $* $@
+
+diagrams/%.svg: diagrams/%.dot
+	$(SAY) "  DOT     $@"
+	$(Q)dot -Tsvg $< -o $@.tmp && tools/replace-if-changed.sh $@.tmp $@
+
 # --- installing -------------------------------------------------------------
 
 install: $(LIBA) $(LIBSO)
@@ -152,4 +203,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(TESTS:=.d) $(LABS:/lab=/main.d) $(TOOLS:=.d) $(BENCHES:=.d)
+-include $(LIB_OBJS:.o=.d) $(NOTRACE_OBJS:.o=.d) $(TESTS:=.d) $(LABS:/lab=/main.d) $(TOOLS:=.d) $(BENCHES:=.d) $(TRACE_TOOL_OBJS:.o=.d)

@@ -7,7 +7,7 @@
 #   make bench                       # what you normally run
 #   BUILD=build bench/run.sh         # the same, without rebuilding
 #   TRIALS=3 SCALE=0.5 bench/run.sh  # quicker and noisier
-#   ONLY=rtt,spawn bench/run.sh      # some workloads only
+#   ONLY=rtt,spawn bench/run.sh      # some workloads only (ONLY=trace: the tracer's cost)
 #
 # Env: BUILD (default build), TRIALS (default 5), SCALE (iteration multiplier,
 #      default 1), ONLY (comma-separated workloads), PYTHON (default python3).
@@ -21,6 +21,7 @@ ONLY="${ONLY:-}"
 PY="${PYTHON:-python3}"
 OUT="$BUILD/bench"
 C_BENCH="$OUT/bench-mpkit"
+C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
 WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw"
 
 if [ ! -x "$C_BENCH" ]; then
@@ -61,17 +62,41 @@ for w in $WORKLOADS; do
     failed="$failed python:$w"
   fi
 done
+# The tracer's cost on the pipe round trip (2 sends + 2 receives = 4 events):
+# a build without the tracer's branches, the normal build with tracing off,
+# and the normal build with MPK_TRACE=pipe. Interleaved trial by trial, so
+# drift on the host hits all three alike.
+if [ -z "$ONLY" ] || [[ ",$ONLY," == *",trace,"* ]]; then
+  echo "== trace" >&2
+  : > "$OUT/trace.tsv"
+  tdir=$(mktemp -d)
+  for t in $(seq "$TRIALS"); do
+    for variant in notrace off on; do
+      case $variant in
+        notrace) cmd=("$C_NOTRACE") ;;
+        off)     cmd=(env -u MPK_TRACE "$C_BENCH") ;;
+        on)      rm -rf "$tdir/t"; cmd=(env MPK_TRACE=pipe MPK_TRACE_DIR="$tdir/t" "$C_BENCH") ;;
+      esac
+      "${cmd[@]}" --trials 1 --scale "$SCALE" --only rtt | grep -v '^#' \
+        | sed "s/^rtt\t/rtt_$variant\t/" >> "$OUT/trace.tsv" \
+        || failed="$failed trace:$variant"
+    done
+  done
+  rm -rf "$tdir"
+  cat "$OUT/trace.tsv" >&2
+fi
 t_end=$(date +%s)
 {
   echo "run:      $((t_end - t_start)) s, 1-min loadavg $load0 before, $(cut -d' ' -f1 /proc/loadavg) after"
   [ -n "$failed" ] && echo "failed:  $failed"
 } >> "$OUT/env.txt"
 
-"$PY" - "$OUT/c.tsv" "$OUT/py.tsv" "$OUT/env.txt" > "$OUT/table.md" <<'EOF'
+"$PY" - "$OUT/c.tsv" "$OUT/py.tsv" "$OUT/env.txt" "$OUT/trace.tsv" > "$OUT/table.md" <<'EOF'
+import os
 import statistics
 import sys
 
-c_path, py_path, env_path = sys.argv[1:4]
+c_path, py_path, env_path, trace_path = sys.argv[1:5]
 
 # key, label, target ratio (None: shown for information)
 ROWS = [
@@ -89,12 +114,15 @@ ROWS = [
 
 def load(path):
     out = {}
+    if not os.path.exists(path):
+        return out
     with open(path) as f:
         for line in f:
             if not line.strip() or line.startswith("#"):
                 continue
             key, unit, vals = line.rstrip("\n").split("\t")
-            out[key] = (unit, [float(v) for v in vals.split(",")])
+            old = out.get(key, (unit, []))[1]
+            out[key] = (unit, old + [float(v) for v in vals.split(",")])
     return out
 
 
@@ -146,8 +174,23 @@ if "spawn" in py and "spawn_raw" in c:
     best = statistics.median(py["spawn"][1]) / statistics.median(c["spawn_raw"][1])
     lines += ["", "Start+join ceiling in this run: Python's start+join over a bare fork is "
               "%.1fx, the best ratio any fork-based library can reach here." % best]
+tr = load(trace_path)
+if all(k in tr for k in ("rtt_notrace", "rtt_off", "rtt_on")):
+    med = {k: statistics.median(tr[k][1]) for k in ("rtt_notrace", "rtt_off", "rtt_on")}
+    spread = {k: (max(tr[k][1]) - min(tr[k][1])) / med[k] * 50 for k in med}
+    lines += ["", "Tracer cost on the pipe round trip (%d interleaved trials each):" % len(tr["rtt_off"][1]), "",
+              "| build | us/rt | vs. no tracer |", "|---|---|---|"]
+    for k, label in (("rtt_notrace", "built without the tracer (-DMPK_NO_TRACE)"),
+                     ("rtt_off", "normal build, MPK_TRACE unset"),
+                     ("rtt_on", "normal build, MPK_TRACE=pipe")):
+        lines.append("| %s | %s (±%.0f%%) | %+.1f%% |" % (label, fmt(med[k]), spread[k],
+                                                       (med[k] / med["rtt_notrace"] - 1) * 100))
+    lines += ["", "Tracing off costs %+.2f us per round trip (noise: ±%.0f%%); "
+              "tracing on costs %.2f us per event (4 events per round trip)."
+              % (med["rtt_off"] - med["rtt_notrace"], max(spread["rtt_off"], spread["rtt_notrace"]),
+                 (med["rtt_on"] - med["rtt_off"]) / 4)]
 lines += ["", "Trials (raw values):", ""]
-for name, src in (("mpkit", c), ("python", py)):
+for name, src in (("mpkit", c), ("python", py), ("tracer", tr)):
     for key, (unit, vals) in src.items():
         lines.append("    %-6s %-10s %-8s %s" % (name, key, unit, " ".join(fmt(v) for v in vals)))
 print("\n".join(lines))

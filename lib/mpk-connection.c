@@ -106,7 +106,7 @@ connection_new (int fd, gboolean readable, gboolean writable, gboolean is_socket
 {
   MpkConnection *conn = g_new0 (MpkConnection, 1);
 
-  conn->object.type = MPK__OBJECT_CONNECTION;
+  mpk__trace_object_init (&conn->object, MPK__OBJECT_CONNECTION);
   conn->fd = fd;
   conn->readable = readable;
   conn->writable = writable;
@@ -161,6 +161,7 @@ mpk_pipe_new (gboolean        duplex,
     return mpk__set_error_from_errno (error, errno, "socketpair");
   *conn1 = connection_new (sv[0], TRUE, duplex, TRUE);
   *conn2 = connection_new (sv[1], duplex, TRUE, TRUE);
+  (*conn2)->object = (*conn1)->object;    /* one pipe, one name in the trace */
   return TRUE;
 }
 
@@ -420,11 +421,26 @@ write_all (MpkConnection *conn, struct iovec *iov, int n_iov, MpkDeadline deadli
   return TRUE;
 }
 
-/* Frames @header plus up to two payload pieces and sends them in one call. */
+/* Records one message event: "pipe.send" or "pipe.recv" with the id and
+ * Lamport clock of @header and a summary of @msg (or "bytes[N]"). */
+static void
+trace_message (MpkConnection *conn, MpkTraceDirection dir, const MpkWireHeader *header,
+               GVariant *msg, gint64 ts)
+{
+  MpkTraceLine line;
+
+  mpk__trace_begin (&line, dir == MPK__TRACE_OUT ? "pipe.send" : "pipe.recv", ts, header->clock);
+  mpk__trace_add_object (&line, &conn->object);
+  mpk__trace_add_message (&line, dir, header, msg);
+  mpk__trace_end (&line);
+}
+
+/* Frames @header plus up to two payload pieces and sends them in one call.
+ * @msg is what the payload encodes (NULL for bytes), for the tracer only. */
 static gboolean
 send_frame (MpkConnection *conn, MpkWireHeader *header,
             gconstpointer p1, gsize n1, gconstpointer p2, gsize n2,
-            gint64 timeout_us, GError **error)
+            GVariant *msg, gint64 timeout_us, GError **error)
 {
   guint8 head[MPK__WIRE_HEADER_SIZE];
   struct iovec iov[3] = {
@@ -432,11 +448,15 @@ send_frame (MpkConnection *conn, MpkWireHeader *header,
     { (gpointer) p1, n1 },
     { (gpointer) p2, n2 },
   };
+  gint64 ts = 0;
 
   mpk__wire_encode_header (header, head);
+  if (MPK__TRACING (MPK__TRACE_PIPE))
+    ts = mpk__trace_now ();     /* before the write: the receiver reads after it */
   if (!write_all (conn, iov, 3, mpk__deadline_from_timeout (timeout_us), error))
     return FALSE;
-  mpk__trace (MPK__TRACE_SEND, header, conn);
+  if (MPK__TRACING (MPK__TRACE_PIPE))
+    trace_message (conn, MPK__TRACE_OUT, header, msg, ts);
   return TRUE;
 }
 
@@ -486,7 +506,7 @@ mpk_connection_send (MpkConnection  *conn,
   mpk__wire_stamp (&header, MPK__WIRE_KIND_VARIANT, type_len + size);
   header.type_len = type_len;
   return send_frame (conn, &header, type, type_len, g_variant_get_data (value), size,
-                     timeout_us, error);
+                     value, timeout_us, error);
 }
 
 /**
@@ -540,7 +560,7 @@ mpk_connection_send_bytes (MpkConnection  *conn,
     return FALSE;
   mpk__wire_stamp (&header, MPK__WIRE_KIND_BYTES, size);
   return send_frame (conn, &header, (const guint8 *) buf + offset, size, NULL, 0,
-                     timeout_us, error);
+                     NULL, timeout_us, error);
 }
 
 /* --- receiving ------------------------------------------------------------- */
@@ -596,6 +616,16 @@ fill (MpkConnection *conn, gsize want, MpkDeadline deadline, GError **error)
   return 1;
 }
 
+static void
+trace_eof (MpkConnection *conn)
+{
+  MpkTraceLine line;
+
+  mpk__trace_begin (&line, "pipe.eof", 0, 0);
+  mpk__trace_add_object (&line, &conn->object);
+  mpk__trace_end (&line);
+}
+
 /* Makes conn->cur the next frame: consumes and checks its header. A bad or
  * oversized header means the stream cannot be trusted: stop reading. */
 static gboolean
@@ -611,7 +641,11 @@ begin_frame (MpkConnection *conn, MpkDeadline deadline, GError **error)
   if (rc == 0)
     {
       if (conn->rlen == conn->rpos)
-        g_set_error_literal (error, MPK_ERROR, MPK_ERROR_EOF, "end of file: the peer closed the connection");
+        {
+          g_set_error_literal (error, MPK_ERROR, MPK_ERROR_EOF, "end of file: the peer closed the connection");
+          if (MPK__TRACING (MPK__TRACE_PIPE))
+            trace_eof (conn);
+        }
       else
         g_set_error (error, MPK_ERROR, MPK_ERROR_TRUNCATED,
                      "got end of file during a message header (%" G_GSIZE_FORMAT " of %d bytes)",
@@ -696,7 +730,7 @@ read_payload (MpkConnection *conn, MpkDeadline deadline, GError **error)
   return TRUE;
 }
 
-/* Ends the current frame: traces the receive and hands back its payload. */
+/* Ends the current frame: ticks the clock and hands back its payload. */
 static GBytes *
 finish_frame (MpkConnection *conn, MpkWireHeader *header_out)
 {
@@ -705,7 +739,6 @@ finish_frame (MpkConnection *conn, MpkWireHeader *header_out)
 
   *header_out = cur->header;
   header_out->clock = mpk__wire_clock_receive (cur->header.clock);
-  mpk__trace (MPK__TRACE_RECV, &cur->header, conn);
   payload = cur->discard ? NULL : g_bytes_new_take (g_steal_pointer (&cur->data), cur->got);
   /* A zero-length payload never allocated: g_bytes_new_take (NULL, 0) is fine. */
   pending_reset (cur);
@@ -734,6 +767,8 @@ recv_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us,
                    "bad message length: %" G_GUINT64_FORMAT " bytes is over maxlength; "
                    "the message was discarded", conn->cur.header.length);
       finish_frame (conn, header);
+      if (MPK__TRACING (MPK__TRACE_PIPE))
+        trace_message (conn, MPK__TRACE_IN, header, NULL, 0);
       return NULL;
     }
   return finish_frame (conn, header);
@@ -763,6 +798,7 @@ mpk_connection_recv (MpkConnection  *conn,
 {
   g_autoptr(GBytes) payload = NULL;
   MpkWireHeader header;
+  GVariant *msg;
 
   g_return_val_if_fail (conn != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -771,8 +807,12 @@ mpk_connection_recv (MpkConnection  *conn,
   if (payload == NULL)
     return NULL;
   if (header.kind == MPK__WIRE_KIND_BYTES)
-    return g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, payload, TRUE));
-  return mpk__wire_decode_variant (&header, payload, error);
+    msg = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, payload, TRUE));
+  else
+    msg = mpk__wire_decode_variant (&header, payload, error);
+  if (MPK__TRACING (MPK__TRACE_PIPE))
+    trace_message (conn, MPK__TRACE_IN, &header, msg, 0);
+  return msg;
 }
 
 /* Receives a bytes message; a GVariant message is consumed and refused. */
@@ -783,6 +823,8 @@ recv_bytes_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us, GErr
   MpkWireHeader header;
 
   payload = recv_frame (conn, maxlength, timeout_us, &header, error);
+  if (payload != NULL && MPK__TRACING (MPK__TRACE_PIPE))
+    trace_message (conn, MPK__TRACE_IN, &header, NULL, 0);
   if (payload != NULL && header.kind != MPK__WIRE_KIND_BYTES)
     {
       g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-private.h: the internal umbrella (never installed). Everything libmpkit's
- * files share: deadlines, the wire format, the tracer hook, object headers.
+ * files share: deadlines, the wire format, the tracer, object headers.
  * Each prototype says its contract, nng-style. */
 #ifndef MPK_PRIVATE_H
 #define MPK_PRIVATE_H
@@ -55,10 +55,17 @@ typedef enum
 } MpkObjectType;
 
 /* The first member of every waitable struct, so mpk_wait() can tell them apart. */
-typedef struct
+typedef struct _MpkObjectHeader
 {
   MpkObjectType type;
+  guint32       trace_pid;   /* the tracer's object id: creator pid and ... */
+  guint32       trace_n;     /* ... its n-th object (mpk__trace_object_init) */
 } MpkObjectHeader;
+
+/* Gives @object its type and a trace id unique across the processes of a
+ * run. Objects sharing an id (both ends of a pipe) copy the header. */
+G_GNUC_INTERNAL void mpk__trace_object_init (MpkObjectHeader *object,
+                                             MpkObjectType    type);
 
 /* A connection is ready to read without blocking: buffered bytes, or its fd
  * polled readable. Returns the fd to poll, or -1 if it is ready already
@@ -131,30 +138,116 @@ G_GNUC_INTERNAL GVariant *mpk__wire_decode_variant (const MpkWireHeader *header,
  * and restarts sequence numbers at 1; see the pthread_atfork handler.) */
 G_GNUC_INTERNAL guint64 mpk__wire_clock_receive (guint64 seen);
 
-/* --- the tracer hook (mpk-trace.c) ----------------------------------------- */
+/* Ticks the Lamport clock for a local event and returns the new value. */
+G_GNUC_INTERNAL guint64 mpk__wire_clock_tick (void);
+
+/* This process's pid, cached (getpid() is a syscall). */
+G_GNUC_INTERNAL guint32 mpk__wire_pid (void);
+
+/* --- the tracer (mpk-trace.c) ----------------------------------------------
+ *
+ * With MPK_TRACE set, each call that moves data writes one JSON line to this
+ * process's trace file (format: tools/mpk-trace/README.md). Recording an
+ * event for a new object takes a few lines:
+ *
+ *   if (MPK__TRACING (MPK__TRACE_QUEUE))
+ *     {
+ *       MpkTraceLine line;
+ *       mpk__trace_begin (&line, "queue.put", ts, header.clock);
+ *       mpk__trace_add_object (&line, &queue->object);
+ *       mpk__trace_add_message (&line, MPK__TRACE_OUT, &header, item);
+ *       mpk__trace_end (&line);
+ *     }
+ *
+ * Off, MPK__TRACING() is one test of a global word that is always zero, and
+ * nothing else runs: summaries are built only inside the branch. */
 
 typedef enum
 {
-  MPK__TRACE_SEND,
-  MPK__TRACE_RECV,
+  MPK__TRACE_PROC    = 1 << 0,   /* start, spawn, exit, reaped */
+  MPK__TRACE_PIPE    = 1 << 1,   /* Connection send/recv/EOF */
+  MPK__TRACE_QUEUE   = 1 << 2,
+  MPK__TRACE_LOCK    = 1 << 3,
+  MPK__TRACE_VALUE   = 1 << 4,
+  MPK__TRACE_MANAGER = 1 << 5,
+  MPK__TRACE_MSG     = 1 << 6,   /* the messaging layers */
+} MpkTraceCategory;
+
+/* Which categories MPK_TRACE switched on; 0 when tracing is off. Written
+ * once, by the library's constructor, before main() runs. */
+G_GNUC_INTERNAL extern guint mpk__trace_mask;
+
+#ifdef MPK_NO_TRACE   /* the bench's untraced build: no test at all */
+#define MPK__TRACING(cat) FALSE
+#else
+#define MPK__TRACING(cat) G_UNLIKELY ((mpk__trace_mask & (cat)) != 0)
+#endif
+
+typedef enum
+{
+  MPK__TRACE_OUT,   /* the sending side of a message ("dir":"out") */
+  MPK__TRACE_IN,    /* the receiving side ("dir":"in") */
 } MpkTraceDirection;
 
-/* Every message a connection sends or receives passes through mpk__trace()
- * with its header; the tracer (MPK_TRACE) records it there. NULL when
- * tracing is off, so the cost is one predictable branch. */
-typedef void (*MpkTraceHook) (MpkTraceDirection    direction,
-                              const MpkWireHeader *header,
-                              gconstpointer        object);
-G_GNUC_INTERNAL extern MpkTraceHook mpk__trace_hook;
-
-static inline void
-mpk__trace (MpkTraceDirection    direction,
-            const MpkWireHeader *header,
-            gconstpointer        object)
+/* One event line under construction; always a whole JSON object, at most
+ * MPK__TRACE_LINE_MAX bytes with its newline (long strings are shortened).
+ * The fields go after a gap that mpk__trace_end() fills with the common
+ * prefix ("ts", "pid", "seq", ...): seq is taken as the line is written, so
+ * a file's lines are in seq order even when threads record at once. */
+#define MPK__TRACE_LINE_MAX 4096
+#define MPK__TRACE_PREFIX_MAX 160
+typedef struct
 {
-  if (G_UNLIKELY (mpk__trace_hook != NULL))
-    mpk__trace_hook (direction, header, object);
-}
+  gint64      ts;
+  guint64     lc;
+  const char *ev;
+  gsize       len;                       /* bytes used in @buf, gap included */
+  char        buf[MPK__TRACE_LINE_MAX];
+} MpkTraceLine;
+
+/* CLOCK_MONOTONIC in ns. A send is stamped before its write, a receive
+ * after its read, so that ts(send) < ts(recv) always holds. */
+G_GNUC_INTERNAL gint64 mpk__trace_now (void);
+
+/* Starts an event line: ts (0 = now), pid, seq, ev and lc. @lc is the
+ * Lamport clock of the event; 0 ticks the process's clock (local events). */
+G_GNUC_INTERNAL void mpk__trace_begin (MpkTraceLine *line,
+                                       const char   *ev,
+                                       gint64        ts,
+                                       guint64       lc);
+G_GNUC_INTERNAL void mpk__trace_add_int (MpkTraceLine *line,
+                                         const char   *key,
+                                         gint64        value);
+/* Adds "key":"value", JSON-escaped, invalid UTF-8 replaced, shortened to
+ * fit the line. */
+G_GNUC_INTERNAL void mpk__trace_add_str (MpkTraceLine *line,
+                                         const char   *key,
+                                         const char   *value);
+/* "obj":"<kind>:<creator pid>.<n>" for an object made by mpk__trace_object_init(). */
+G_GNUC_INTERNAL void mpk__trace_add_object (MpkTraceLine          *line,
+                                            const struct _MpkObjectHeader *object);
+/* "dir", "msg" (origin pid.seq from @header), "bytes" and "sum": @payload
+ * summarized, or "bytes[N]" when @payload is NULL. */
+G_GNUC_INTERNAL void mpk__trace_add_message (MpkTraceLine        *line,
+                                             MpkTraceDirection    dir,
+                                             const MpkWireHeader *header,
+                                             GVariant            *payload);
+/* Closes the line and writes it with one write(2). */
+G_GNUC_INTERNAL void mpk__trace_end (MpkTraceLine *line);
+
+/* A short, bounded description of @value ("int 42", "str 'hello'",
+ * "bytes[512]", "tuple (1, 'a')"), at most @size - 1 bytes, never
+ * serializing more of a large value than it prints. */
+G_GNUC_INTERNAL void mpk__trace_summarize (GVariant *value,
+                                           char     *out,
+                                           gsize     size);
+
+/* Process events, called by mpk-process.c. */
+G_GNUC_INTERNAL guint64 mpk__trace_reserve_clock (void);
+G_GNUC_INTERNAL void mpk__trace_spawned (pid_t child, const char *name, guint64 lc);
+G_GNUC_INTERNAL void mpk__trace_child_started (void);
+G_GNUC_INTERNAL void mpk__trace_exiting (int code);
+G_GNUC_INTERNAL void mpk__trace_reaped (pid_t child, int status, gboolean lost);
 
 G_END_DECLS
 

@@ -105,7 +105,7 @@ mpk_process_new (const char      *name,
   g_return_val_if_fail (func != NULL, NULL);
 
   process = g_new0 (MpkProcess, 1);
-  process->object.type = MPK__OBJECT_PROCESS;
+  mpk__trace_object_init (&process->object, MPK__OBJECT_PROCESS);
   process->ref_count = 1;
   process->state = STATE_INITIAL;
   process->identity = self.identity != NULL
@@ -185,6 +185,8 @@ try_reap (MpkProcess *process, gboolean block)
                  process->name, (int) process->pid, g_strerror (errno));
       status = 255 << 8;
     }
+  if (MPK__TRACING (MPK__TRACE_PROC))
+    mpk__trace_reaped (process->pid, status, rc < 0);
   mpk_process_ref (process);
   set_exitcode (process, status);
   mpk_process_unref (process);
@@ -281,6 +283,8 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent)
   self.daemon = process->daemon;
   self.parent_pid = parent;
   process->pid = getpid ();            /* our own object knows who we are */
+  if (MPK__TRACING (~0u))
+    mpk__trace_child_started ();       /* our own trace file, under our name */
 
   /* A daemon must not outlive its parent, even one killed by SIGKILL. The
    * kernel ties this to the forking *thread*, so only from the main thread. */
@@ -307,6 +311,8 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent)
   rc = process->func (process->user_data);
   exit_function ();
   fflush (NULL);
+  if (MPK__TRACING (MPK__TRACE_PROC))
+    mpk__trace_exiting (rc & 0xff);
   _exit (rc & 0xff);
 }
 
@@ -348,6 +354,7 @@ mpk_process_start (MpkProcess  *process,
 {
   int status_pipe[2], death_pipe[2] = { -1, -1 };
   pid_t parent = getpid (), pid;
+  guint64 spawn_clock = 0;
 
   g_return_val_if_fail (process != NULL, FALSE);
   g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
@@ -384,6 +391,8 @@ mpk_process_start (MpkProcess  *process,
   if (!self.atexit_done)
     self.atexit_done = atexit (exit_function) == 0;
   process->state = STATE_STARTED;
+  if (MPK__TRACING (MPK__TRACE_PROC))
+    spawn_clock = mpk__trace_reserve_clock ();
 
   fflush (NULL);
   pid = fork ();
@@ -410,6 +419,8 @@ mpk_process_start (MpkProcess  *process,
     }
 
   process->pid = pid;
+  if (MPK__TRACING (MPK__TRACE_PROC))
+    mpk__trace_spawned (pid, process->name, spawn_clock);
   process->sentinel = death_pipe[0] >= 0 ? death_pipe[0] : pidfd_open (pid);
   if (process->sentinel < 0)
     {

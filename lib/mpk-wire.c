@@ -44,6 +44,21 @@ mpk__wire_stamp (MpkWireHeader *header,
 }
 
 guint64
+mpk__wire_clock_tick (void)
+{
+  return __atomic_add_fetch (&wire_clock, 1, __ATOMIC_RELAXED);
+}
+
+guint32
+mpk__wire_pid (void)
+{
+  /* The tracer's constructor may run before ours. */
+  if (G_UNLIKELY (wire_pid == 0))
+    wire_pid = (guint32) getpid ();
+  return wire_pid;
+}
+
+guint64
 mpk__wire_clock_receive (guint64 seen)
 {
   guint64 cur = __atomic_load_n (&wire_clock, __ATOMIC_RELAXED);

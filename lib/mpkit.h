@@ -9,6 +9,7 @@
 #include "mpk-connection.h"
 #include "mpk-process.h"
 #include "mpk-wait.h"
+#include "mpk-trace.h"
 #undef MPK_INSIDE
 
 #endif /* MPKIT_H */

@@ -307,55 +307,6 @@ test_wire_fuzz (void)
   g_rand_free (rand);
 }
 
-typedef struct
-{
-  guint sends;
-  guint recvs;
-  guint64 last_seq;
-  guint64 last_clock;
-} TraceCount;
-
-static TraceCount trace_count;
-
-static void
-count_hook (MpkTraceDirection direction, const MpkWireHeader *header, gconstpointer object)
-{
-  if (direction == MPK__TRACE_SEND)
-    trace_count.sends++;
-  else
-    trace_count.recvs++;
-  trace_count.last_seq = header->seq;
-  trace_count.last_clock = header->clock;
-}
-
-/* Every way of sending and receiving goes through the one tracer hook, with
- * the message identity (pid, seq, clock) the diagram needs. */
-static void
-test_wire_trace_hook (void)
-{
-  g_autoptr(MpkConnection) a = NULL;
-  g_autoptr(MpkConnection) b = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) v = NULL;
-  g_autoptr(GBytes) bytes = NULL;
-  guint8 buf[8];
-
-  g_assert_true (mpk_pipe_new (TRUE, &a, &b, &error));
-  memset (&trace_count, 0, sizeof trace_count);
-  mpk__trace_hook = count_hook;
-  g_assert_true (mpk_connection_send (a, g_variant_new_int32 (7), MPK_WAIT_FOREVER, &error));
-  g_assert_true (mpk_connection_send_bytes (a, "abc", 3, 0, -1, MPK_WAIT_FOREVER, &error));
-  g_assert_true (mpk_connection_send_bytes (a, "defg", 4, 0, -1, MPK_WAIT_FOREVER, &error));
-  g_assert_cmpuint (trace_count.sends, ==, 3);
-  v = mpk_connection_recv (b, MPK_WAIT_FOREVER, &error);
-  bytes = mpk_connection_recv_bytes (b, -1, MPK_WAIT_FOREVER, &error);
-  g_assert_cmpint (mpk_connection_recv_bytes_into (b, buf, sizeof buf, 0, NULL, MPK_WAIT_FOREVER, &error), ==, 4);
-  g_assert_no_error (error);
-  g_assert_cmpuint (trace_count.recvs, ==, 3);
-  g_assert_cmpuint (trace_count.last_seq, >, 0);
-  mpk__trace_hook = NULL;
-}
-
 int
 main (int argc, char *argv[])
 {
@@ -369,7 +320,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/wire/partial/not-ready", test_wire_partial_not_ready);
   g_test_add_func ("/wire/truncated/every-prefix", test_wire_truncated);
   g_test_add_func ("/wire/fuzz/seeded", test_wire_fuzz);
-  g_test_add_func ("/wire/trace/hook-sees-every-message", test_wire_trace_hook);
 
   return g_test_run ();
 }

@@ -3,7 +3,7 @@
 # ensure-deps.sh GROUP...: make sure the Debian packages a make target needs are here.
 # Prints nothing when everything is present. Installs what is missing with apt-get
 # when run as root; otherwise prints the exact command to run and exits 1.
-#   groups: build (compile everything), valgrind (make check-valgrind), bench (make bench)
+#   groups: build (compile everything, draw the diagrams), valgrind (make check-valgrind), bench (make bench)
 set -u
 
 need=""
@@ -19,6 +19,8 @@ for group in "$@"; do
       want make       command -v make
       want pkg-config command -v pkg-config
       want libglib2.0-dev sh -c 'pkg-config --atleast-version=2.74 glib-2.0'
+      want libjson-glib-dev sh -c 'pkg-config --exists json-glib-1.0'
+      want graphviz   command -v dot
       want coreutils  command -v timeout
       ;;
     valgrind) want valgrind command -v valgrind ;;
