@@ -219,10 +219,14 @@ G_GNUC_INTERNAL void mpk__trace_add_int (MpkTraceLine *line,
                                          const char   *key,
                                          gint64        value);
 /* Adds "key":"value", JSON-escaped, invalid UTF-8 replaced, shortened to
- * fit the line. */
+ * fit the line while leaving room for a few more fields. */
 G_GNUC_INTERNAL void mpk__trace_add_str (MpkTraceLine *line,
                                          const char   *key,
                                          const char   *value);
+/* The same for a line's last field, which may fill the line (a mark's text). */
+G_GNUC_INTERNAL void mpk__trace_add_last_str (MpkTraceLine *line,
+                                              const char   *key,
+                                              const char   *value);
 /* "obj":"<kind>:<creator pid>.<n>" for an object made by mpk__trace_object_init(). */
 G_GNUC_INTERNAL void mpk__trace_add_object (MpkTraceLine          *line,
                                             const struct _MpkObjectHeader *object);
@@ -248,6 +252,7 @@ G_GNUC_INTERNAL void mpk__trace_spawned (pid_t child, const char *name, guint64 
 G_GNUC_INTERNAL void mpk__trace_child_started (void);
 G_GNUC_INTERNAL void mpk__trace_exiting (int code);
 G_GNUC_INTERNAL void mpk__trace_reaped (pid_t child, int status, gboolean lost);
+G_GNUC_INTERNAL void mpk__trace_joined (pid_t child);
 
 G_END_DECLS
 

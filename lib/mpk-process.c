@@ -455,6 +455,17 @@ check_started (MpkProcess *process, const char *what)
   return TRUE;
 }
 
+/* A successful join is where the program learns that the child ended: the
+ * trace draws an arrow from the child's end to here. (The reap itself may
+ * happen earlier, at a moment that depends on timing.) */
+static gboolean
+joined (MpkProcess *process)
+{
+  if (MPK__TRACING (MPK__TRACE_PROC))
+    mpk__trace_joined (process->pid);
+  return TRUE;
+}
+
 /**
  * mpk_process_join:
  * @process: a started #MpkProcess
@@ -480,14 +491,14 @@ mpk_process_join (MpkProcess *process,
     return FALSE;
   /* Waiting forever needs no sentinel: waitpid() blocks (and retries EINTR). */
   if (try_reap (process, timeout_us == MPK_WAIT_FOREVER))
-    return TRUE;
+    return joined (process);
   pfd.fd = process->sentinel;
   pfd.events = POLLIN;
   if (pfd.fd < 0)
     return FALSE;
   if (mpk__poll (&pfd, 1, mpk__deadline_from_timeout (timeout_us)) <= 0)
     return FALSE;
-  return try_reap (process, TRUE);
+  return try_reap (process, TRUE) && joined (process);
 }
 
 /**

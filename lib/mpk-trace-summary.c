@@ -95,6 +95,8 @@ print_value (GString *out, GVariant *value)
                     g_variant_type_is_dict_entry (g_variant_type_element (type)) ? "}" : "]");
   else if (g_variant_type_is_tuple (type))
     print_children (out, value, "(", ")");
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTE))
+    g_string_append_printf (out, "%u", g_variant_get_byte (value));   /* not GLib's 0x05 */
   else
     {
       /* Numbers and handles: GLib's own text, which is short. */

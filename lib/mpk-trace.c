@@ -49,12 +49,15 @@ static struct
   GMutex    open_lock;    /* protects fd and fd_pid while a file is opened */
   GMutex    write_lock;   /* makes taking a seq and writing its line one step */
   int       fd;           /* this process's file, -1 until opened */
-  guint32   fd_pid;       /* the process that opened @fd */
-  gboolean  opening;      /* the header and proc.start are being written */
+  guint32   fd_pid;       /* the process whose file @fd is, once its header is written */
   guint64   seq;          /* last event number written (under write_lock) */
   guint32   objects;      /* objects created by this process (atomic) */
   guint64   dropped;      /* events that could not be written (atomic) */
 } trace = { .fd = -1 };
+
+/* Set while this thread writes a new file's first lines: their own
+ * mpk__trace_begin() must not try to open the file again. */
+static __thread gboolean opening;
 
 gint64
 mpk__trace_now (void)
@@ -91,6 +94,14 @@ line_append (MpkTraceLine *line, const char *text, gsize n)
   line->len += n;
 }
 
+/* Ends the object; line_room() always kept these two bytes free. */
+static void
+line_close (MpkTraceLine *line)
+{
+  memcpy (line->buf + line->len, "}\n", 2);
+  line->len += 2;
+}
+
 static void
 line_printf (MpkTraceLine *line, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
@@ -107,10 +118,14 @@ line_printf (MpkTraceLine *line, const char *format, ...)
   line_append (line, tmp, MIN ((gsize) MAX (n, 0), sizeof tmp - 1));
 }
 
+/* Room a string value leaves for the fields after it. */
+#define LATER_FIELDS_ROOM 256
+
 /* Appends @text as a JSON string. Whole characters only: a string that does
- * not fit ends in "…", so the line stays valid JSON and valid UTF-8. */
+ * not fit ends in "…", so the line stays valid JSON and valid UTF-8. The
+ * string leaves @keep bytes free, so that fields added after it are whole. */
 static void
-line_append_json_string (MpkTraceLine *line, const char *text)
+line_append_json_string (MpkTraceLine *line, const char *text, gsize keep)
 {
   g_autofree char *valid = NULL;
   const char *p;
@@ -129,7 +144,7 @@ line_append_json_string (MpkTraceLine *line, const char *text)
       else if ((guchar) *p < 0x20)
         n = g_snprintf (esc, sizeof esc, "\\u%04x", (guint) (guchar) *p), out = esc;
       /* Keep 4 bytes for "…" and the closing quote. */
-      if (n + 4 > line_room (line))
+      if (n + 4 + keep > line_room (line))
         {
           line_append (line, "\xe2\x80\xa6", 3);
           break;
@@ -156,7 +171,14 @@ void
 mpk__trace_add_str (MpkTraceLine *line, const char *key, const char *value)
 {
   line_key (line, key);
-  line_append_json_string (line, value);
+  line_append_json_string (line, value, LATER_FIELDS_ROOM);
+}
+
+void
+mpk__trace_add_last_str (MpkTraceLine *line, const char *key, const char *value)
+{
+  line_key (line, key);
+  line_append_json_string (line, value, 0);
 }
 
 /* --- objects ------------------------------------------------------------------ */
@@ -194,7 +216,7 @@ mpk__trace_add_message (MpkTraceLine        *line,
                         const MpkWireHeader *header,
                         GVariant            *payload)
 {
-  char sum[96];
+  char sum[4 * 64];   /* 48 characters of up to 4 bytes, and "…" */
 
   if (payload != NULL)
     mpk__trace_summarize (payload, sum, sizeof sum);
@@ -238,13 +260,13 @@ write_header (void)
   line.len = MPK__TRACE_PREFIX_MAX;
   line_printf (&line, "{\"v\":1,\"type\":\"proc\",\"pid\":%u,\"ppid\":%d",
                mpk__wire_pid (), (int) getppid ());
-  mpk__trace_add_str (&line, "name", mpk_current_process_get_name ());
   mpk__trace_add_str (&line, "run", trace.run);
   mpk__trace_add_str (&line, "clock", "CLOCK_MONOTONIC");
   mpk__trace_add_str (&line, "boot_id", trace.boot_id);
   mpk__trace_add_int (&line, "t0_mono_ns", mpk__trace_now ());
   mpk__trace_add_int (&line, "t0_real_ns", real_now ());
-  line_append (&line, "}\n", 2);
+  mpk__trace_add_last_str (&line, "name", mpk_current_process_get_name ());
+  line_close (&line);
   write_line (line.buf + MPK__TRACE_PREFIX_MAX, line.len - MPK__TRACE_PREFIX_MAX);
 }
 
@@ -263,7 +285,6 @@ open_file (guint32 pid)
       mpk__trace_mask = 0;
       return;
     }
-  trace.fd_pid = pid;
   write_header ();
   if (mpk__trace_mask & MPK__TRACE_PROC)
     {
@@ -273,6 +294,8 @@ open_file (guint32 pid)
       mpk__trace_add_str (&line, "name", mpk_current_process_get_name ());
       mpk__trace_end (&line);
     }
+  /* Only now may other threads write: the header must be the first line. */
+  __atomic_store_n (&trace.fd_pid, pid, __ATOMIC_RELEASE);
 }
 
 /* Opens this process's file on its first event (a forked child's first
@@ -282,14 +305,14 @@ ensure_open (void)
 {
   guint32 pid = mpk__wire_pid ();
 
-  if (G_LIKELY (trace.fd_pid == pid) || trace.opening)
+  if (G_LIKELY (__atomic_load_n (&trace.fd_pid, __ATOMIC_ACQUIRE) == pid) || opening)
     return;
   g_mutex_lock (&trace.open_lock);
   if (trace.fd_pid != pid)
     {
-      trace.opening = TRUE;
+      opening = TRUE;
       open_file (pid);
-      trace.opening = FALSE;
+      opening = FALSE;
     }
   g_mutex_unlock (&trace.open_lock);
 }
@@ -344,9 +367,7 @@ mpk__trace_end (MpkTraceLine *line)
 {
   char *start;
 
-  /* line_room() always kept these two bytes free. */
-  memcpy (line->buf + line->len, "}\n", 2);
-  line->len += 2;
+  line_close (line);
   if (trace.fd < 0)
     return;
   g_mutex_lock (&trace.write_lock);
@@ -435,6 +456,16 @@ mpk__trace_reaped (pid_t child, int status, gboolean lost)
   mpk__trace_end (&line);
 }
 
+void
+mpk__trace_joined (pid_t child)
+{
+  MpkTraceLine line;
+
+  mpk__trace_begin (&line, "proc.join", 0, 0);
+  mpk__trace_add_int (&line, "child", child);
+  mpk__trace_end (&line);
+}
+
 /* --- the public calls --------------------------------------------------------- */
 
 /**
@@ -489,7 +520,7 @@ mpk_trace_mark (const char *format, ...)
   text = g_strdup_vprintf (format, ap);
   va_end (ap);
   mpk__trace_begin (&line, "mark", 0, 0);
-  mpk__trace_add_str (&line, "text", text);
+  mpk__trace_add_last_str (&line, "text", text);
   mpk__trace_end (&line);
 }
 
@@ -561,7 +592,7 @@ trace_after_fork_child (void)
     close (trace.fd);       /* the parent's file is the parent's */
   trace.fd = -1;
   trace.fd_pid = 0;
-  trace.opening = FALSE;
+  opening = FALSE;
   /* Another thread may have held these at the fork; it does not exist here. */
   g_mutex_init (&trace.open_lock);
   g_mutex_init (&trace.write_lock);
