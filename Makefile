@@ -58,7 +58,7 @@ TEST_SCRIPTS := $(wildcard tests/test-*.sh)
 LAB_DIRS := $(patsubst %/main.c,%,$(wildcard labs/*/main.c))
 LABS     := $(patsubst %,$(BUILD)/%/lab,$(LAB_DIRS))
 TOOLS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tools/*.c)) $(BUILD)/tools/mpk-trace
-TRACE_TOOL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/mpk-trace/*.c))
+TRACE_TOOL_OBJS := $(patsubst tools/mpk-trace/%.c,$(BUILD)/tools/mpk-trace.objs/%.o,$(wildcard tools/mpk-trace/*.c))
 BENCHES  := $(patsubst %.c,$(BUILD)/%,$(wildcard bench/*.c))
 DIAGRAMS := $(patsubst labs/%,diagrams/%.dot,$(LAB_DIRS)) $(patsubst labs/%,diagrams/%.svg,$(LAB_DIRS))
 # The benchmark's twin built without the tracer's branches, to show what they cost.
@@ -126,7 +126,7 @@ $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBA)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # mpk-trace reads JSON with json-glib; the library itself never needs it.
-$(BUILD)/tools/mpk-trace/%.o: tools/mpk-trace/%.c
+$(BUILD)/tools/mpk-trace.objs/%.o: tools/mpk-trace/%.c
 	@mkdir -p $(@D)
 	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<

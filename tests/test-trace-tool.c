@@ -1,0 +1,895 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-trace-tool.c: mpk-trace, run as a subprocess on hand-made trace
+ * folders (tools/mpk-trace/README.md is the format): loading and its errors,
+ * the merge order, and what dot, json and text show. The tool is
+ * $MPK_TRACE_TOOL, else ../tools/mpk-trace next to this binary. */
+
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+/* Trace lines. A header of run "r1" on boot "boot-a" unless said otherwise. */
+#define HDR_RB(pid, ppid, name, t0, run, boot) \
+  "{\"v\":1,\"type\":\"proc\",\"pid\":" #pid ",\"ppid\":" #ppid ",\"name\":\"" name "\"," \
+  "\"run\":\"" run "\",\"clock\":\"CLOCK_MONOTONIC\",\"boot_id\":\"" boot "\"," \
+  "\"t0_mono_ns\":" #t0 ",\"t0_real_ns\":1700000000000000000}"
+#define HDR(pid, ppid, name, t0) HDR_RB (pid, ppid, name, t0, "r1", "boot-a")
+#define EV(pid, seq, lc, ts, ev, extra) \
+  "{\"ts\":" #ts ",\"pid\":" #pid ",\"seq\":" #seq ",\"lc\":" #lc ",\"ev\":\"" ev "\"" extra "}"
+#define MSG(dir, obj, msg, sum) \
+  ",\"dir\":\"" dir "\",\"obj\":\"" obj "\",\"msg\":\"" msg "\",\"bytes\":5,\"sum\":\"" sum "\""
+#define SEND(obj, msg, sum) MSG ("out", obj, msg, sum)
+#define RECV(obj, msg, sum) MSG ("in", obj, msg, sum)
+#define SPAWN(child, name) ",\"child\":" #child ",\"name\":\"" name "\""
+#define EXIT(code) ",\"code\":" #code
+#define KILLED(child) ",\"child\":" #child ",\"status\":\"signal\",\"sig\":\"SIGKILL\",\"signo\":9"
+#define REAPED(child) ",\"child\":" #child ",\"status\":\"exited\",\"code\":0"
+#define TEXT(t) ",\"text\":\"" t "\""
+
+/* The standard run: a parent, two workers of the same name. Messages both
+ * ways, three identical pings in a row (a fold), a send nobody receives,
+ * the second worker killed by SIGKILL; the parent joins the first. */
+static const char * const std_parent[] = {
+  HDR (4100, 1, "parent", 1000000),
+  EV (4100, 1, 1, 1000100, "proc.start", ",\"name\":\"parent\""),
+  EV (4100, 2, 2, 1050000, "proc.spawn", SPAWN (4101, "worker")),
+  EV (4100, 3, 3, 1150000, "proc.spawn", SPAWN (4102, "worker")),
+  EV (4100, 4, 4, 1300000, "pipe.send", SEND ("pipe:4100.1", "4100.4", "str 'hello'")),
+  EV (4100, 5, 5, 1400000, "pipe.send", SEND ("pipe:4100.2", "4100.5", "str 'ping'")),
+  EV (4100, 6, 6, 1401000, "pipe.send", SEND ("pipe:4100.2", "4100.6", "str 'ping'")),
+  EV (4100, 7, 7, 1402000, "pipe.send", SEND ("pipe:4100.2", "4100.7", "str 'ping'")),
+  EV (4100, 8, 9, 1500500, "pipe.recv", RECV ("pipe:4100.1", "4101.3", "int 42")),
+  EV (4100, 9, 10, 1600000, "pipe.send", SEND ("pipe:4100.2", "4100.9", "None")),
+  EV (4100, 10, 11, 1700000, "mark", TEXT ("phase 2")),
+  EV (4100, 11, 12, 1800000, "proc.reaped", REAPED (4101)),
+  EV (4100, 12, 13, 1800100, "proc.join", ",\"child\":4101"),
+  EV (4100, 13, 14, 1900000, "proc.reaped", KILLED (4102)),
+  EV (4100, 14, 15, 1900100, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const std_worker1[] = {
+  HDR (4101, 4100, "worker", 1100000),
+  EV (4101, 1, 3, 1100100, "proc.start", ",\"name\":\"worker\""),
+  EV (4101, 2, 5, 1300500, "pipe.recv", RECV ("pipe:4100.1", "4100.4", "str 'hello'")),
+  EV (4101, 3, 6, 1500000, "pipe.send", SEND ("pipe:4100.1", "4101.3", "int 42")),
+  EV (4101, 4, 7, 1700100, "pipe.eof", ",\"obj\":\"pipe:4100.1\""),
+  EV (4101, 5, 8, 1700200, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const std_worker2[] = {
+  HDR (4102, 4100, "worker", 1200000),
+  EV (4102, 1, 4, 1200100, "proc.start", ",\"name\":\"worker\""),
+  EV (4102, 2, 6, 1400500, "pipe.recv", RECV ("pipe:4100.2", "4100.5", "str 'ping'")),
+  EV (4102, 3, 7, 1401500, "pipe.recv", RECV ("pipe:4100.2", "4100.6", "str 'ping'")),
+  EV (4102, 4, 8, 1402500, "pipe.recv", RECV ("pipe:4100.2", "4100.7", "str 'ping'")),
+  EV (4102, 5, 10, 1650000, "mark", TEXT ("working hard")),
+  NULL
+};
+
+typedef struct
+{
+  char *dir;
+} Fixture;
+
+/* What one run of the tool gave. */
+typedef struct
+{
+  char *out;
+  char *err;
+  int   status;
+} Result;
+
+static void
+result_clear (Result *r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Result, result_clear)
+
+static char *
+tool_path (void)
+{
+  const char *env = g_getenv ("MPK_TRACE_TOOL");
+  g_autofree char *self = NULL, *bindir = NULL;
+
+  if (env != NULL && *env != '\0')
+    return g_strdup (env);
+  self = g_file_read_link ("/proc/self/exe", NULL);
+  g_assert_nonnull (self);
+  bindir = g_path_get_dirname (self);
+  return g_build_filename (bindir, "..", "tools", "mpk-trace", NULL);
+}
+
+/* Runs @argv (argv[0] looked up in PATH) and collects its output. */
+static void
+spawn (Result             *r,
+       const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  int wait_status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &r->out, &r->err, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  r->status = WEXITSTATUS (wait_status);
+}
+
+/* Runs the tool with the arguments (NULL-terminated). */
+static void
+run_tool (Result     *r,
+          const char *first,
+          ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, tool_path ());
+  va_start (args, first);
+  for (arg = first; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  spawn (r, (const char * const *) argv->pdata);
+}
+
+/* Asserts a run that worked and said nothing on stderr. */
+static void
+assert_clean (const Result *r)
+{
+  g_assert_cmpstr (r->err, ==, "");
+  g_assert_cmpint (r->status, ==, 0);
+}
+
+static void
+assert_contains (const char *haystack,
+                 const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("expected to find '%s' in:\n%s", needle, haystack);
+}
+
+static void
+assert_lacks (const char *haystack,
+              const char *needle)
+{
+  if (strstr (haystack, needle) != NULL)
+    g_error ("expected no '%s' in:\n%s", needle, haystack);
+}
+
+/* The msg ids of @merged (JSON lines) in order, like "4100.4 4101.3". */
+static char *
+msg_order (const char *merged)
+{
+  GString *s = g_string_new (NULL);
+  const char *p = merged;
+
+  while ((p = strstr (p, "\"msg\":\"")) != NULL)
+    {
+      p += strlen ("\"msg\":\"");
+      if (s->len > 0)
+        g_string_append_c (s, ' ');
+      g_string_append_len (s, p, strcspn (p, "\""));
+    }
+  return g_string_free (s, FALSE);
+}
+
+/* The "ev" names (or marks' texts) of @merged in order. */
+static char *
+key_order (const char *merged,
+           const char *key)
+{
+  g_autofree char *pattern = g_strdup_printf ("\"%s\":\"", key);
+  GString *s = g_string_new (NULL);
+  const char *p = merged;
+
+  while ((p = strstr (p, pattern)) != NULL)
+    {
+      p += strlen (pattern);
+      if (s->len > 0)
+        g_string_append_c (s, ' ');
+      g_string_append_len (s, p, strcspn (p, "\""));
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+write_lines (const char         *dir,
+             const char         *name,
+             const char * const *lines,
+             gboolean            torn)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  guint i;
+
+  for (i = 0; lines[i] != NULL; i++)
+    g_string_append_printf (s, "%s%s", lines[i], torn && lines[i + 1] == NULL ? "" : "\n");
+  g_file_set_contents (path, s->str, s->len, &error);
+  g_assert_no_error (error);
+}
+
+static void
+write_std (Fixture *f)
+{
+  write_lines (f->dir, "trace-4100.jsonl", std_parent, FALSE);
+  write_lines (f->dir, "trace-4101.jsonl", std_worker1, FALSE);
+  write_lines (f->dir, "trace-4102.jsonl", std_worker2, FALSE);
+}
+
+static void
+fixture_setup (Fixture      *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("mpk-trace-test-XXXXXX", &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture      *f,
+                  gconstpointer data)
+{
+  g_autoptr(GDir) d = g_dir_open (f->dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->dir, name, NULL);
+
+      g_assert_cmpint (g_unlink (path), ==, 0);
+    }
+  g_assert_cmpint (g_rmdir (f->dir), ==, 0);
+  g_free (f->dir);
+}
+
+/* --- commands and usage --------------------------------------------------- */
+
+static void
+test_help (Fixture      *f,
+           gconstpointer data)
+{
+  const char *commands[] = { "merge", "dot", "json", "text" };
+  g_auto(Result) top = { 0 };
+  guint i;
+
+  run_tool (&top, "--help", NULL);
+  assert_clean (&top);
+  assert_contains (top.out, "Commands:");
+  for (i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_auto(Result) r = { 0 };
+
+      run_tool (&r, commands[i], "--help", NULL);
+      assert_clean (&r);
+      assert_contains (r.out, "DIR");
+      assert_contains (r.out, "--run=ID");
+    }
+}
+
+static void
+test_usage_errors (Fixture      *f,
+                   gconstpointer data)
+{
+  g_auto(Result) none = { 0 }, order = { 0 }, nodir = { 0 }, unknown = { 0 };
+
+  write_std (f);
+  run_tool (&none, NULL);
+  g_assert_cmpint (none.status, ==, 2);
+  run_tool (&order, "merge", "--order=sideways", f->dir, NULL);
+  g_assert_cmpint (order.status, ==, 2);
+  assert_contains (order.err, "mpk-trace: --order must be causal or time");
+  run_tool (&nodir, "dot", NULL);
+  g_assert_cmpint (nodir.status, ==, 2);
+  assert_contains (nodir.err, "no folder given");
+  run_tool (&unknown, "frobnicate", f->dir, NULL);
+  g_assert_cmpint (unknown.status, ==, 2);
+  assert_contains (unknown.err, "unknown command 'frobnicate'");
+}
+
+/* --- loading errors -------------------------------------------------------- */
+
+static void
+test_missing_folder (Fixture      *f,
+                     gconstpointer data)
+{
+  g_autofree char *missing = g_build_filename (f->dir, "nowhere", NULL);
+  g_auto(Result) r = { 0 };
+
+  run_tool (&r, "merge", missing, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_cmpstr (r.out, ==, "");
+  assert_contains (r.err, "mpk-trace: ");
+  assert_contains (r.err, missing);
+}
+
+static void
+test_empty_folder (Fixture      *f,
+                   gconstpointer data)
+{
+  g_auto(Result) r = { 0 };
+
+  run_tool (&r, "dot", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  assert_contains (r.err, "mpk-trace: no trace files in ");
+  assert_contains (r.err, "MPK_TRACE=all MPK_TRACE_DIR=");
+}
+
+static void
+test_empty_file (Fixture      *f,
+                 gconstpointer data)
+{
+  const char *nothing[] = { NULL };
+  g_auto(Result) r = { 0 };
+
+  write_std (f);
+  write_lines (f->dir, "trace-4101.jsonl", nothing, FALSE);
+  run_tool (&r, "merge", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  assert_contains (r.err, "trace-4101.jsonl: no header line");
+}
+
+static void
+test_malformed_line (Fixture      *f,
+                     gconstpointer data)
+{
+  const char *cases[][2] = {
+    { "{\"ts\":1,\"pid\":4101,", "trace-4101.jsonl:3: not valid JSON" },
+    { "[1, 2]", "trace-4101.jsonl:3: not a JSON object" },
+    { "{\"ts\":1,\"pid\":4101,\"seq\":\"2\",\"lc\":1,\"ev\":\"mark\",\"text\":\"x\"}",
+      "trace-4101.jsonl:3: key \"seq\" must be an integer, not a string" },
+    { "{\"ts\":1,\"pid\":4101,\"seq\":2,\"lc\":1,\"text\":\"x\"}",
+      "trace-4101.jsonl:3: missing key \"ev\"" },
+    { "{\"ts\":1,\"pid\":4101,\"seq\":2,\"lc\":1,\"ev\":\"proc.spawn\"}",
+      "trace-4101.jsonl:3: missing key \"child\"" },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *lines[] = { std_worker1[0], std_worker1[1], cases[i][0], std_worker1[3], NULL };
+      g_auto(Result) r = { 0 };
+
+      write_std (f);
+      write_lines (f->dir, "trace-4101.jsonl", lines, FALSE);
+      run_tool (&r, "merge", f->dir, NULL);
+      g_assert_cmpint (r.status, ==, 1);
+      g_assert_cmpstr (r.out, ==, "");
+      assert_contains (r.err, cases[i][1]);
+    }
+}
+
+static void
+test_different_boots (Fixture      *f,
+                      gconstpointer data)
+{
+  const char *other[] = { HDR_RB (4102, 4100, "worker", 1200000, "r1", "boot-b"),
+                          std_worker2[1], NULL };
+  g_auto(Result) r = { 0 };
+
+  write_std (f);
+  write_lines (f->dir, "trace-4102.jsonl", other, FALSE);
+  run_tool (&r, "merge", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_cmpstr (r.out, ==, "");
+  assert_contains (r.err, "different boots");
+  assert_contains (r.err, "boot-a");
+  assert_contains (r.err, "boot-b");
+}
+
+static void
+test_different_clocks (Fixture      *f,
+                       gconstpointer data)
+{
+  g_autofree char *header = NULL;
+  const char *lines[] = { NULL, std_worker2[1], NULL };
+  g_auto(Result) r = { 0 };
+  GString *s = g_string_new (std_worker2[0]);
+
+  g_string_replace (s, "CLOCK_MONOTONIC", "CLOCK_BOOTTIME", 1);
+  header = g_string_free (s, FALSE);
+  lines[0] = header;
+  write_std (f);
+  write_lines (f->dir, "trace-4102.jsonl", lines, FALSE);
+  run_tool (&r, "merge", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  assert_contains (r.err, "different clocks (CLOCK_MONOTONIC and CLOCK_BOOTTIME)");
+}
+
+/* --- merging ----------------------------------------------------------------- */
+
+static void
+test_torn_line (Fixture      *f,
+                gconstpointer data)
+{
+  /* The worker died while writing its last line: no newline at the end. */
+  const char *lines[] = { std_worker1[0], std_worker1[1], std_worker1[2],
+                          "{\"ts\":1500000,\"pid\":4101,\"seq\":3,\"lc\":6,\"ev\":\"pipe.se",
+                          NULL };
+  g_auto(Result) r = { 0 }, verbose = { 0 }, d = { 0 };
+  g_autofree char *msgs = NULL;
+
+  write_std (f);
+  write_lines (f->dir, "trace-4101.jsonl", lines, TRUE);
+  run_tool (&r, "merge", f->dir, NULL);
+  assert_clean (&r);
+  assert_lacks (r.out, "\"pid\":4101,\"seq\":3");
+  msgs = msg_order (r.out);
+  g_assert_cmpstr (msgs, ==, "4100.4 4100.5 4100.4 4100.6 4100.5 4100.7 4100.6 4101.3 4100.7 "
+                   "4100.9");
+  run_tool (&verbose, "merge", "--verbose", f->dir, NULL);
+  g_assert_cmpint (verbose.status, ==, 0);
+  assert_contains (verbose.err, "trace-4101.jsonl:4: torn last line dropped");
+  run_tool (&d, "dot", f->dir, NULL);
+  assert_clean (&d);
+  assert_contains (d.out, "1 torn line(s) ignored");
+}
+
+static void
+test_causal_order (Fixture      *f,
+                   gconstpointer data)
+{
+  g_auto(Result) r = { 0 }, again = { 0 };
+  g_autofree char *msgs = NULL;
+
+  write_std (f);
+  run_tool (&r, "merge", f->dir, NULL);
+  assert_clean (&r);
+  /* Each send before its receive; parent's sends in seq order. */
+  msgs = msg_order (r.out);
+  g_assert_cmpstr (msgs, ==, "4100.4 4100.5 4100.4 4100.6 4101.3 4100.5 4100.7 4100.6 4101.3 "
+                   "4100.7 4100.9");
+  assert_contains (r.out, "\"lane\":\"worker (2)\"");
+  assert_contains (r.out, "\"seq\":4,\"lc\":4,\"ev\":\"pipe.send\"");
+  run_tool (&again, "merge", f->dir, NULL);
+  g_assert_cmpstr (again.out, ==, r.out);
+}
+
+/* Two children with equal clocks: not causally ordered, so the lane order
+ * (by spawn) decides, whatever the timestamps say. */
+static void
+test_equal_clocks (Fixture      *f,
+                   gconstpointer data)
+{
+  const char *parent[] = {
+    HDR (10, 1, "main", 1000), EV (10, 1, 1, 1001, "proc.start", ""),
+    EV (10, 2, 2, 1002, "proc.spawn", SPAWN (11, "a")),
+    EV (10, 3, 3, 1003, "proc.spawn", SPAWN (12, "b")), NULL
+  };
+  const char *a[] = {
+    HDR (11, 10, "a", 1100), EV (11, 1, 3, 1101, "proc.start", ""),
+    EV (11, 2, 4, 1102, "mark", TEXT ("a-setup")), EV (11, 3, 5, 9000, "mark", TEXT ("a-late")),
+    EV (11, 4, 6, 9001, "proc.exit", EXIT (0)), NULL
+  };
+  const char *b[] = {
+    HDR (12, 10, "b", 1200), EV (12, 1, 4, 1201, "proc.start", ""),
+    EV (12, 2, 5, 2000, "mark", TEXT ("b-early")), EV (12, 3, 6, 2001, "proc.exit", EXIT (0)), NULL
+  };
+  g_auto(Result) causal = { 0 }, time = { 0 };
+  g_autofree char *c = NULL, *t = NULL;
+
+  write_lines (f->dir, "trace-10.jsonl", parent, FALSE);
+  write_lines (f->dir, "trace-12.jsonl", b, FALSE);
+  write_lines (f->dir, "trace-11.jsonl", a, FALSE);
+  run_tool (&causal, "merge", f->dir, NULL);
+  assert_clean (&causal);
+  c = key_order (causal.out, "text");
+  g_assert_cmpstr (c, ==, "a-setup a-late b-early");
+  assert_contains (causal.out, "\"text\":\"a-late\",\"lane\":\"a\",\"rank\":5}");
+  assert_contains (causal.out, "\"text\":\"b-early\",\"lane\":\"b\",\"rank\":5}");
+  run_tool (&time, "merge", "--order=time", f->dir, NULL);
+  assert_clean (&time);
+  t = key_order (time.out, "text");
+  g_assert_cmpstr (t, ==, "a-setup b-early a-late");
+}
+
+static void
+test_order_time (Fixture      *f,
+                 gconstpointer data)
+{
+  g_auto(Result) r = { 0 }, text = { 0 };
+  g_autofree char *msgs = NULL;
+
+  write_std (f);
+  run_tool (&r, "merge", "--order=time", f->dir, NULL);
+  assert_clean (&r);
+  msgs = msg_order (r.out);
+  g_assert_cmpstr (msgs, ==, "4100.4 4100.4 4100.5 4100.5 4100.6 4100.6 4100.7 4100.7 4101.3 "
+                   "4101.3 4100.9");
+  run_tool (&text, "text", "--order=time", f->dir, NULL);
+  assert_clean (&text);
+  assert_contains (text.out, "   1  parent      start\n");
+}
+
+/* proc.reaped is the child's terminal event: it goes to the child's lane. */
+static void
+test_reaped_lane (Fixture      *f,
+                  gconstpointer data)
+{
+  g_auto(Result) r = { 0 };
+
+  write_std (f);
+  run_tool (&r, "merge", f->dir, NULL);
+  assert_clean (&r);
+  assert_contains (r.out, "\"sig\":\"SIGKILL\",\"signo\":9,\"lane\":\"worker (2)\"");
+  assert_contains (r.out, "\"child\":4101,\"status\":\"exited\",\"code\":0,\"lane\":\"worker\"");
+}
+
+static void
+test_runs (Fixture      *f,
+           gconstpointer data)
+{
+  const char *old[] = { HDR_RB (900, 1, "old-main", 500, "r0", "boot-a"),
+                        EV (900, 1, 1, 501, "mark", TEXT ("from-old")), NULL };
+  g_auto(Result) newest = { 0 }, chosen = { 0 }, missing = { 0 };
+
+  write_std (f);
+  write_lines (f->dir, "trace-900.jsonl", old, FALSE);
+  run_tool (&newest, "merge", f->dir, NULL);
+  g_assert_cmpint (newest.status, ==, 0);
+  assert_contains (newest.err, "mpk-trace: note: using run r1; 1 file(s) of 1 other run(s) "
+                               "ignored (--run=ID to choose)");
+  assert_lacks (newest.out, "from-old");
+  run_tool (&chosen, "merge", "--run=r0", f->dir, NULL);
+  assert_clean (&chosen);
+  assert_contains (chosen.out, "from-old");
+  assert_lacks (chosen.out, "\"parent\"");
+  run_tool (&missing, "merge", "--run=r7", f->dir, NULL);
+  g_assert_cmpint (missing.status, ==, 1);
+  assert_contains (missing.err, "no run 'r7' here; runs: r0, r1");
+}
+
+/* A receive stamped before its send: merged all the same, with a warning. */
+static void
+test_clock_warning (Fixture      *f,
+                    gconstpointer data)
+{
+  const char *worker[] = {
+    std_worker1[0], std_worker1[1],
+    EV (4101, 2, 5, 1299000, "pipe.recv", RECV ("pipe:4100.1", "4100.4", "str 'hello'")),
+    NULL
+  };
+  g_auto(Result) r = { 0 };
+
+  write_std (f);
+  write_lines (f->dir, "trace-4101.jsonl", worker, FALSE);
+  run_tool (&r, "merge", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.err, "mpk-trace: warning: message 4100.4 received before it was sent");
+  assert_contains (r.out, "\"msg\":\"4100.4\",\"bytes\":5,\"sum\":\"str 'hello'\","
+                          "\"lane\":\"worker\",\"rank\":5}");
+}
+
+/* Each receives what the other sends after: a cycle only corrupt input has.
+ * It is broken at the smallest recorded clock, with a warning. */
+static void
+test_cycle (Fixture      *f,
+            gconstpointer data)
+{
+  const char *a[] = {
+    HDR (1, 0, "a", 10), EV (1, 1, 1, 11, "proc.start", ""),
+    EV (1, 2, 5, 12, "pipe.recv", RECV ("pipe:1.1", "Y", "y")),
+    EV (1, 3, 6, 13, "pipe.send", SEND ("pipe:1.1", "X", "x")), NULL
+  };
+  const char *b[] = {
+    HDR (2, 0, "b", 20), EV (2, 1, 1, 21, "proc.start", ""),
+    EV (2, 2, 7, 22, "pipe.recv", RECV ("pipe:1.1", "X", "x")),
+    EV (2, 3, 8, 23, "pipe.send", SEND ("pipe:1.1", "Y", "y")), NULL
+  };
+  g_auto(Result) r = { 0 };
+  g_autofree char *msgs = NULL;
+
+  write_lines (f->dir, "trace-1.jsonl", a, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", b, FALSE);
+  run_tool (&r, "merge", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.err, "the happens-before edges form a cycle; broken at ");
+  assert_contains (r.err, "trace-1.jsonl:3");
+  msgs = msg_order (r.out);
+  g_assert_cmpstr (msgs, ==, "Y X X Y");
+}
+
+/* --- dot ----------------------------------------------------------------------- */
+
+static void
+test_dot_annotations (Fixture      *f,
+                      gconstpointer data)
+{
+  g_auto(Result) r = { 0 }, again = { 0 };
+
+  write_std (f);
+  run_tool (&r, "dot", f->dir, NULL);
+  assert_clean (&r);
+  assert_contains (r.out, "layout=neato, maxiter=0, splines=line, outputorder=edgesfirst");
+  assert_contains (r.out, "label=\"str 'ping' ×3\\l\"");
+  assert_contains (r.out, "label=\"not received\"");
+  assert_contains (r.out, "arrowhead=odot");
+  assert_contains (r.out, "label=\"killed by SIGKILL\"");
+  assert_contains (r.out, "label=\"int 42\\r\"");
+  assert_contains (r.out, "<b>worker (2)</b>");
+  assert_contains (r.out, "label=\"join worker\"");
+  assert_lacks (r.out, "4101");
+  run_tool (&again, "dot", f->dir, NULL);
+  g_assert_cmpstr (again.out, ==, r.out);
+}
+
+static void
+test_dot_missing_exit (Fixture      *f,
+                       gconstpointer data)
+{
+  /* The parent never reaps the second worker, which logs no exit. */
+  const char *parent[] = { std_parent[0], std_parent[1], std_parent[2], std_parent[3], NULL };
+  g_auto(Result) r = { 0 }, t = { 0 };
+
+  write_std (f);
+  write_lines (f->dir, "trace-4100.jsonl", parent, FALSE);
+  run_tool (&r, "dot", f->dir, NULL);
+  assert_clean (&r);
+  assert_contains (r.out, "label=\"no exit recorded\"");
+  run_tool (&t, "text", f->dir, NULL);
+  assert_clean (&t);
+  assert_contains (t.out, "worker (2)  no exit recorded");
+}
+
+static void
+test_unmatched (Fixture      *f,
+                gconstpointer data)
+{
+  /* The worker receives a message whose sender left no trace. */
+  const char *worker[] = {
+    std_worker1[0], std_worker1[1], std_worker1[2], std_worker1[3],
+    EV (4101, 4, 7, 1600000, "pipe.recv", RECV ("pipe:4999.1", "4999.2", "str 'stray'")),
+    std_worker1[5], NULL
+  };
+  g_auto(Result) r = { 0 }, t = { 0 };
+
+  write_std (f);
+  write_lines (f->dir, "trace-4101.jsonl", worker, FALSE);
+  run_tool (&r, "dot", f->dir, NULL);
+  assert_clean (&r);
+  assert_contains (r.out, "label=\"not received\"");
+  assert_contains (r.out, "label=\"?\"");
+  assert_contains (r.out, "label=\"str 'stray'\\l\"");
+  run_tool (&t, "text", f->dir, NULL);
+  assert_clean (&t);
+  assert_contains (t.out, "recv  str 'stray'  <- ?");
+  assert_contains (t.out, "send  None         not received");
+}
+
+static void
+test_unknown_event (Fixture      *f,
+                    gconstpointer data)
+{
+  const char *worker[] = {
+    std_worker1[0], std_worker1[1],
+    EV (4101, 2, 4, 1200000, "lock.acquire", ",\"obj\":\"lock:4100.1\",\"after\":\"4100.3\""),
+    NULL
+  };
+  g_auto(Result) r = { 0 };
+
+  write_std (f);
+  write_lines (f->dir, "trace-4101.jsonl", worker, FALSE);
+  run_tool (&r, "dot", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.out, "label=\"lock.acquire lock#1\"");
+}
+
+static gboolean
+file_exists (const char *dir,
+             const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static char *
+read_file (const char *dir,
+           const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  return text;
+}
+
+/* 23 rows at 8 a page: 3 pages, headers repeated, stubs across pages. */
+static void
+test_dot_pages (Fixture      *f,
+                gconstpointer data)
+{
+  g_autofree char *out = g_build_filename (f->dir, "diagram.dot", NULL);
+  g_autofree char *p1 = NULL, *p2 = NULL;
+  g_auto(Result) r = { 0 }, page2 = { 0 };
+
+  write_std (f);
+  run_tool (&r, "dot", "--max-rows=8", "-o", out, f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.out, ==, "");
+  assert_contains (r.err, "diagram-p1.dot");
+  assert_contains (r.err, "diagram-p3.dot");
+  g_assert_true (file_exists (f->dir, "diagram-p3.dot"));
+  g_assert_false (file_exists (f->dir, "diagram-p4.dot"));
+  g_assert_false (file_exists (f->dir, "diagram.dot"));
+  p1 = read_file (f->dir, "diagram-p1.dot");
+  p2 = read_file (f->dir, "diagram-p2.dot");
+  assert_contains (p1, "(page 1 of 3)");
+  assert_contains (p1, "label=\"→ p2\"");
+  assert_contains (p2, "(cont.)");
+  assert_contains (p2, "label=\"from p1\"");
+  run_tool (&page2, "dot", "--max-rows=8", "--page=2", f->dir, NULL);
+  g_assert_cmpint (page2.status, ==, 0);
+  assert_contains (page2.err, "page 2 of 3");
+  g_assert_cmpstr (page2.out, ==, p2);
+}
+
+static gboolean
+have_program (const char *name)
+{
+  g_autofree char *path = g_find_program_in_path (name);
+
+  return path != NULL;
+}
+
+/* Writes @text into the fixture's folder (not as a trace file). */
+static char *
+write_scratch (Fixture    *f,
+               const char *name,
+               const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (f->dir, name, NULL);
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+/* Renders @dot with Graphviz; it must not say anything. */
+static void
+assert_renders (Fixture    *f,
+                const char *dot)
+{
+  g_autofree char *path = write_scratch (f, "render.dot", dot);
+  const char *argv[] = { "dot", "-Tsvg", "-o", "/dev/null", path, NULL };
+  g_auto(Result) r = { 0 };
+
+  spawn (&r, argv);
+  g_assert_cmpstr (r.err, ==, "");
+  g_assert_cmpint (r.status, ==, 0);
+}
+
+static void
+test_dot_renders (Fixture      *f,
+                  gconstpointer data)
+{
+  g_auto(Result) whole = { 0 }, page = { 0 }, pids = { 0 };
+
+  if (!have_program ("dot"))
+    {
+      g_test_skip ("Graphviz 'dot' is not installed");
+      return;
+    }
+  write_std (f);
+  run_tool (&whole, "dot", f->dir, NULL);
+  assert_clean (&whole);
+  assert_renders (f, whole.out);
+  run_tool (&page, "dot", "--max-rows=8", "--page=2", f->dir, NULL);
+  g_assert_cmpint (page.status, ==, 0);
+  assert_renders (f, page.out);
+  run_tool (&pids, "dot", "--pids", "--times", "--title=a \"quoted\" <title>", f->dir, NULL);
+  assert_clean (&pids);
+  assert_contains (pids.out, "pid 4101");
+  assert_renders (f, pids.out);
+}
+
+/* --- json and text ---------------------------------------------------------- */
+
+static void
+test_json (Fixture      *f,
+           gconstpointer data)
+{
+  g_auto(Result) r = { 0 };
+  const char *p, *bind;
+  guint n_flows = 0;
+
+  write_std (f);
+  run_tool (&r, "json", f->dir, NULL);
+  assert_clean (&r);
+  g_assert_true (g_str_has_prefix (r.out, "{\"traceEvents\":["));
+  assert_contains (r.out, "\"displayTimeUnit\":\"ns\"");
+  assert_contains (r.out, "\"args\":{\"ev\":\"proc.reaped\",\"signal\":\"SIGKILL\"}");
+  /* Every flow_out has a flow_in with the same bind_id. */
+  for (p = r.out; (bind = strstr (p, "\"bind_id\":\"")) != NULL; p = bind + 1)
+    {
+      g_autofree char *id = g_strndup (bind, strlen ("\"bind_id\":\"0x0123456789abcdef\""));
+      g_autofree char *out = g_strconcat (id, ",\"flow_out\":true", NULL);
+      g_autofree char *in = g_strconcat (id, ",\"flow_in\":true", NULL);
+
+      assert_contains (r.out, out);
+      assert_contains (r.out, in);
+      n_flows++;
+    }
+  g_assert_cmpuint (n_flows, ==, 10);
+  if (have_program ("python3"))
+    {
+      g_autofree char *path = write_scratch (f, "trace.json", r.out);
+      const char *argv[] = { "python3", "-m", "json.tool", path, NULL };
+      g_auto(Result) py = { 0 };
+
+      spawn (&py, argv);
+      g_assert_cmpstr (py.err, ==, "");
+      g_assert_cmpint (py.status, ==, 0);
+    }
+  else
+    g_test_message ("python3 missing: JSON syntax not checked");
+}
+
+static void
+test_text (Fixture      *f,
+           gconstpointer data)
+{
+  g_auto(Result) r = { 0 }, pids = { 0 };
+
+  write_std (f);
+  run_tool (&r, "text", f->dir, NULL);
+  assert_clean (&r);
+  assert_contains (r.out, "   5  parent      send  str 'hello'  -> worker      "
+                          "(m1, pipe#1, 5 bytes)\n");
+  assert_contains (r.out, "  22  worker (2)  killed by SIGKILL (reaped by parent)\n");
+  assert_contains (r.out, "worker      EOF pipe#1\n");
+  assert_contains (r.out, "parent      \"phase 2\"\n");
+  /* The join waits for the worker's end, so it comes after it. */
+  assert_contains (r.out, "  19  worker      exit 0 (reaped by parent)\n");
+  assert_contains (r.out, "  23  parent      join worker\n"
+                          "  24  parent      exit 0\n");
+  assert_lacks (r.out, "4100");
+  run_tool (&pids, "text", "--pids", f->dir, NULL);
+  assert_clean (&pids);
+  assert_contains (pids.out, "worker (2) [4102]");
+}
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  ADD ("/trace-tool/usage/help", test_help);
+  ADD ("/trace-tool/usage/errors", test_usage_errors);
+  ADD ("/trace-tool/load/missing-folder", test_missing_folder);
+  ADD ("/trace-tool/load/empty-folder", test_empty_folder);
+  ADD ("/trace-tool/load/empty-file", test_empty_file);
+  ADD ("/trace-tool/load/malformed-line", test_malformed_line);
+  ADD ("/trace-tool/load/different-boots", test_different_boots);
+  ADD ("/trace-tool/load/different-clocks", test_different_clocks);
+  ADD ("/trace-tool/load/torn-line", test_torn_line);
+  ADD ("/trace-tool/load/runs", test_runs);
+  ADD ("/trace-tool/merge/causal", test_causal_order);
+  ADD ("/trace-tool/merge/equal-clocks", test_equal_clocks);
+  ADD ("/trace-tool/merge/time", test_order_time);
+  ADD ("/trace-tool/merge/reaped-lane", test_reaped_lane);
+  ADD ("/trace-tool/merge/clock-warning", test_clock_warning);
+  ADD ("/trace-tool/merge/cycle", test_cycle);
+  ADD ("/trace-tool/dot/annotations", test_dot_annotations);
+  ADD ("/trace-tool/dot/missing-exit", test_dot_missing_exit);
+  ADD ("/trace-tool/dot/unmatched", test_unmatched);
+  ADD ("/trace-tool/dot/unknown-event", test_unknown_event);
+  ADD ("/trace-tool/dot/pages", test_dot_pages);
+  ADD ("/trace-tool/dot/renders", test_dot_renders);
+  ADD ("/trace-tool/json/flows", test_json);
+  ADD ("/trace-tool/text/timeline", test_text);
+  return g_test_run ();
+}

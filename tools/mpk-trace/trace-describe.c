@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* trace-describe.c: the words every renderer uses for lanes and events, so
+ * the text timeline, the DOT diagram and the JSON export say the same thing
+ * ("exit 0", "killed by SIGKILL", "pipe#1", "m3"). */
+
+#include <string.h>
+#include "trace-model.h"
+
+char *
+trace_lane_label (const TraceLane        *lane,
+                  const TraceViewOptions *view)
+{
+  if (view->pids)
+    return g_strdup_printf ("%s [%" G_GINT64_FORMAT "]", lane->name, lane->pid);
+  return g_strdup (lane->name);
+}
+
+/* "send" for pipe.send, "put" for queue.put: the word after the category. */
+const char *
+trace_event_verb (const TraceEvent *event)
+{
+  const char *dot = strrchr (event->ev, '.');
+
+  return dot != NULL ? dot + 1 : event->ev;
+}
+
+/* A child is named by its lane, else by its proc.spawn's name; its pid is
+ * shown only when nothing else is known, or with --pids. */
+static char *
+child_label (const TraceEvent       *event,
+             const TraceViewOptions *view)
+{
+  if (event->child_lane != NULL)
+    return trace_lane_label (event->child_lane, view);
+  if (event->name == NULL)
+    return g_strdup_printf ("pid %" G_GINT64_FORMAT, event->child);
+  if (view->pids)
+    return g_strdup_printf ("%s [%" G_GINT64_FORMAT "]", event->name, event->child);
+  return g_strdup (event->name);
+}
+
+/* How a process ended, from proc.reaped's status. */
+static char *
+reaped_end (const TraceEvent *event)
+{
+  if (g_strcmp0 (event->status, "signal") == 0)
+    return g_strdup_printf ("killed by %s", event->sig);
+  if (g_strcmp0 (event->status, "exited") == 0)
+    return g_strdup_printf ("exit %" G_GINT64_FORMAT, event->code);
+  if (g_strcmp0 (event->status, "lost") == 0)
+    return g_strdup ("exit unknown (reaped elsewhere)");
+  return g_strdup_printf ("ended: %s", event->status);
+}
+
+static char *
+reaped_text (const TraceEvent       *event,
+             const TraceViewOptions *view)
+{
+  g_autofree char *end = reaped_end (event);
+  g_autofree char *child = NULL;
+
+  /* In its own lane the child needs no name; in its parent's it does. */
+  if (event->child_lane != NULL)
+    return g_steal_pointer (&end);
+  child = child_label (event, view);
+  return g_strdup_printf ("reaped %s: %s", child, end);
+}
+
+static char *
+with_object (const char       *what,
+             const TraceEvent *event)
+{
+  if (event->obj_name == NULL)
+    return g_strdup (what);
+  return g_strdup_printf ("%s %s", what, event->obj_name);
+}
+
+/* The text of an event drawn on its lane: "exit 0", "EOF pipe#1", a mark's
+ * text, "killed by SIGKILL", an unknown event's name. */
+char *
+trace_event_local (const TraceEvent       *event,
+                   const TraceViewOptions *view)
+{
+  g_autofree char *child = NULL;
+
+  switch (event->kind)
+    {
+    case TRACE_KIND_START:
+      return g_strdup (trace_is_synthetic (event) ? "start (not recorded)" : "start");
+    case TRACE_KIND_SPAWN:
+      child = child_label (event, view);
+      return g_strdup_printf (event->child_lane != NULL ? "start %s" : "start %s (not traced)",
+                              child);
+    case TRACE_KIND_JOIN:
+      child = child_label (event, view);
+      return g_strdup_printf ("join %s", child);
+    case TRACE_KIND_EXIT:
+      return g_strdup_printf ("exit %" G_GINT64_FORMAT, event->code);
+    case TRACE_KIND_REAPED:
+      return reaped_text (event, view);
+    case TRACE_KIND_EOF:
+      return with_object ("EOF", event);
+    case TRACE_KIND_MARK:
+      return g_strdup (event->text);
+    case TRACE_KIND_DROPPED:
+      return g_strdup_printf ("%" G_GINT64_FORMAT " event(s) dropped%s%s%s", event->n,
+                              event->text != NULL ? " (" : "",
+                              event->text != NULL ? event->text : "",
+                              event->text != NULL ? ")" : "");
+    case TRACE_KIND_NO_EXIT:
+      return g_strdup ("no exit recorded");
+    case TRACE_KIND_SEND:
+    case TRACE_KIND_RECV:
+      return g_strdup (event->sum != NULL ? event->sum : trace_event_verb (event));
+    case TRACE_KIND_OTHER:
+    default:
+      return with_object (event->ev, event);
+    }
+}
+
+/* The facts behind an event, for tooltips and the timeline:
+ * "m3, pipe#1, 7 bytes, +1.234 ms" (times only when asked for). */
+char *
+trace_event_details (const TraceEvent       *event,
+                     const TraceRun         *run,
+                     const TraceViewOptions *view)
+{
+  g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
+
+  if (event->msg_no > 0)
+    g_ptr_array_add (parts, g_strdup_printf ("m%u", event->msg_no));
+  if (event->obj_name != NULL)
+    g_ptr_array_add (parts, g_strdup (event->obj_name));
+  if (event->bytes >= 0)
+    g_ptr_array_add (parts, g_strdup_printf ("%" G_GINT64_FORMAT " bytes", event->bytes));
+  if (view->times && !trace_is_synthetic (event))
+    g_ptr_array_add (parts, g_strdup_printf ("+%.3f ms", (event->ts - run->t0_ns) / 1e6));
+  g_ptr_array_add (parts, NULL);
+  return g_strjoinv (", ", (char **) parts->pdata);
+}
+
+/* Shortens @text to @max_chars characters, ending in "…" when cut. */
+char *
+trace_truncate (const char *text,
+                guint       max_chars)
+{
+  g_autofree char *head = NULL;
+
+  if (g_utf8_strlen (text, -1) <= max_chars)
+    return g_strdup (text);
+  if (max_chars == 0)
+    return g_strdup ("");
+  head = g_utf8_substring (text, 0, max_chars - 1);
+  return g_strconcat (head, "…", NULL);
+}
+
+/* Valid UTF-8 on one line: control characters become spaces. */
+char *
+trace_clean (const char *text)
+{
+  char *clean = g_utf8_make_valid (text, -1);
+  char *p;
+
+  for (p = clean; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  return clean;
+}

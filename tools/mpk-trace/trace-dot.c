@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* trace-dot.c: the sequence diagram as Graphviz DOT with pinned coordinates
+ * (research/anchor-tracing.md §3.3): lane k at x = 0.6 + 2.6k in, row r at
+ * y = -0.4r in, layout=neato, straight lines. Nodes come out in (row, lane)
+ * order and edges in event order, so the text is byte-stable. */
+
+#include <stdio.h>
+#include <string.h>
+#include "trace-render.h"
+
+#define LANE_X0     0.6   /* in */
+#define LANE_GAP    2.6
+#define ROW_H       0.4
+#define AXIS_X      -0.45 /* row numbers, clear of lane 0's widest box */
+#define LABEL_DY    0.12  /* a label sits this far above its arrow's start */
+#define STUB_LEN    1.4   /* arrows to "not received", "?", "→ p2" */
+#define HEADER_ROOM 1.3   /* widest lane name in a header */
+#define BOX_ROOM    1.6   /* widest text in a box on a lane */
+
+/* Lane header fills, and the darker colour of messages a lane sends. */
+static const char * const lane_fill[] = {
+  "#dbe8f7", "#e3f2d9", "#fbe5d6", "#ecdff5", "#fff2c2", "#d7f0ef", "#f6dbe3", "#e6e6e6",
+};
+static const char * const lane_ink[] = {
+  "#1f5fa8", "#3b7d23", "#b2561b", "#7a3fa0", "#8a6d00", "#1b7c78", "#a8325a", "#555555",
+};
+
+/* One page being written. */
+typedef struct
+{
+  TraceRun              *run;
+  TraceRows             *rows;
+  const TraceDotOptions *o;
+  guint                  page;
+  guint                  n_pages;
+  guint                  first;   /* the page's first and last rows */
+  guint                  last;
+  GString               *nodes;
+  GString               *edges;
+  char                 **prev;    /* by lane: the node its lifeline continues from */
+} Dot;
+
+static double
+lane_x (const TraceLane *lane)
+{
+  return LANE_X0 + LANE_GAP * lane->index;
+}
+
+/* Row first - 1 is the top of a page, where continued lanes get headers. */
+static double
+row_y (const Dot *d,
+       guint      row)
+{
+  return -ROW_H * ((double) row - d->first + 1) + 0.0;
+}
+
+static guint
+page_of (const Dot *d,
+         guint      row)
+{
+  return d->o->max_rows > 0 ? (row - 1) / d->o->max_rows + 1 : 1;
+}
+
+static gboolean
+on_page (const Dot *d,
+         guint      row)
+{
+  return row >= d->first && row <= d->last;
+}
+
+static guint
+row_of (const Dot        *d,
+        const TraceEvent *e)
+{
+  return d->rows->row_of[e->pos];
+}
+
+static const char *
+ink (const TraceLane *lane)
+{
+  return lane_ink[lane->index % G_N_ELEMENTS (lane_ink)];
+}
+
+/* Appends @text as a DOT string: quoted, with '"' and '\' escaped and '&'
+ * as "&amp;" (Graphviz reads entities in every label), then @raw_tail (a
+ * justification escape like \l) as it is. */
+static void
+append_quoted (GString    *s,
+               const char *text,
+               const char *raw_tail)
+{
+  g_autofree char *clean = trace_clean (text);
+  const char *p;
+
+  g_string_append_c (s, '"');
+  for (p = clean; *p != '\0'; p++)
+    {
+      if (*p == '&')
+        {
+          g_string_append (s, "&amp;");
+          continue;
+        }
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (s, '\\');
+      g_string_append_c (s, *p);
+    }
+  g_string_append_printf (s, "%s\"", raw_tail);
+}
+
+static void
+node_begin (Dot        *d,
+            const char *id,
+            double      x,
+            double      y)
+{
+  g_string_append_printf (d->nodes, "  %s [pos=\"%.3f,%.3f!\", ", id, x, y + 0.0);
+}
+
+/* Ends a node with its label (a DOT string) and tooltip. */
+static void
+node_end (Dot        *d,
+          const char *label,
+          const char *raw_tail,
+          const char *tooltip)
+{
+  g_string_append (d->nodes, ", label=");
+  append_quoted (d->nodes, label, raw_tail);
+  if (tooltip != NULL)
+    {
+      g_string_append (d->nodes, ", tooltip=");
+      append_quoted (d->nodes, tooltip, "");
+    }
+  g_string_append (d->nodes, "];\n");
+}
+
+static void
+edge (Dot        *d,
+      const char *from,
+      const char *to,
+      const char *attrs,
+      const char *tooltip)
+{
+  g_string_append_printf (d->edges, "  %s -> %s [%s", from, to, attrs);
+  if (tooltip != NULL)
+    {
+      g_string_append (d->edges, ", tooltip=");
+      append_quoted (d->edges, tooltip, "");
+    }
+  g_string_append (d->edges, "];\n");
+}
+
+static char *
+node_id (char  prefix,
+         guint n)
+{
+  return g_strdup_printf ("%c%u", prefix, n);
+}
+
+static char *
+event_tooltip (const Dot        *d,
+               const TraceEvent *e)
+{
+  g_autofree char *lane = trace_lane_label (e->lane, &d->o->view);
+  g_autofree char *local = trace_event_local (e, &d->o->view);
+  g_autofree char *details = trace_event_details (e, d->run, &d->o->view);
+  g_autofree char *what = e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV
+                          ? g_strdup_printf ("%s %s", trace_event_verb (e), local)
+                          : g_steal_pointer (&local);
+
+  if (*details == '\0')
+    return g_strdup_printf ("%u: %s: %s", row_of (d, e), lane, what);
+  return g_strdup_printf ("%u: %s: %s (%s)", row_of (d, e), lane, what, details);
+}
+
+/* A character's width in em, on the wide side of the sans fonts Graphviz
+ * may pick for Helvetica (DejaVu Sans is the widest common one): labels are
+ * cut to fit by this estimate, and one that still overflows just spills
+ * over (fixedsize=shape), without a Graphviz warning. */
+static double
+char_em (gunichar c)
+{
+  if (c == 'W' || c == 'm' || c == 'M' || c == '@' || g_unichar_iswide (c))
+    return 1.0;
+  if (strchr ("il.,:;!|'` ", c) != NULL)
+    return 0.34;
+  if (strchr ("fjrtI()[]{}\"/-", c) != NULL)
+    return 0.45;
+  if (c >= 'A' && c <= 'Z')
+    return 0.78;
+  if (c == 'w')
+    return 0.85;
+  return 0.66;
+}
+
+/* @text cut to fit @room inches at @size points, ending in "…" when cut. */
+static char *
+fit (const char *text,
+     double      room,
+     double      size)
+{
+  double limit = room * 72 / size, used = 0;
+  const char *p, *cut = text;
+  g_autofree char *head = NULL;
+
+  for (p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      used += char_em (g_utf8_get_char (p));
+      if (used > limit)
+        break;
+      if (used <= limit - 1.0)  /* room left for the ellipsis, one em */
+        cut = g_utf8_next_char (p);
+    }
+  if (*p == '\0')
+    return g_strdup (text);
+  head = g_strndup (text, cut - text);
+  return g_strconcat (head, "…", NULL);
+}
+
+/* A lane header: a rounded box, bold name, pid with --pids. */
+static void
+emit_header (Dot             *d,
+             const char      *id,
+             const TraceLane *lane,
+             double           y,
+             gboolean         continued,
+             const char      *tooltip)
+{
+  g_autofree char *cut = fit (lane->name, HEADER_ROOM, 11);  /* 10 pt bold */
+  g_autofree char *clean = trace_clean (cut);
+  g_autofree char *name = g_markup_escape_text (clean, -1);
+  GString *s = d->nodes;
+
+  node_begin (d, id, lane_x (lane), y);
+  g_string_append_printf (s, "shape=box, style=\"rounded,filled\", fillcolor=\"%s\", "
+                          "color=gray40, fontsize=10, width=1.1, height=0.34, "
+                          "margin=\"0.08,0.02\", label=<<b>%s</b>",
+                          lane_fill[lane->index % G_N_ELEMENTS (lane_fill)], name);
+  if (d->o->view.pids || continued)
+    {
+      g_autofree char *pid = d->o->view.pids
+                             ? g_strdup_printf ("pid %" G_GINT64_FORMAT, lane->pid) : g_strdup ("");
+
+      g_string_append_printf (s, "<br/><font point-size=\"8\">%s%s%s</font>", pid,
+                              *pid != '\0' && continued ? " " : "", continued ? "(cont.)" : "");
+    }
+  g_string_append (s, ">");
+  if (tooltip != NULL)
+    {
+      g_string_append (s, ", tooltip=");
+      append_quoted (s, tooltip, "");
+    }
+  g_string_append (s, "];\n");
+}
+
+/* How an event that is not a message end looks on its lane. */
+static const char *
+box_style (const TraceEvent *e)
+{
+  switch (e->kind)
+    {
+    case TRACE_KIND_MARK:
+      return "shape=note, style=filled, fillcolor=\"#fff7c2\", color=\"#c9b200\", fontsize=8";
+    case TRACE_KIND_EXIT:
+      return "shape=box, style=filled, fillcolor=\"#f2f2f2\", color=gray30, fontcolor=gray20";
+    case TRACE_KIND_REAPED:
+      if (g_strcmp0 (e->status, "signal") == 0)
+        return "shape=box, style=filled, fillcolor=\"#fde4e4\", color=red, fontcolor=red";
+      return "shape=box, style=filled, fillcolor=\"#f2f2f2\", color=gray30, fontcolor=gray20";
+    case TRACE_KIND_DROPPED:
+      return "shape=box, style=\"filled,dashed\", fillcolor=white, color=red, fontcolor=red, "
+             "fontsize=8";
+    case TRACE_KIND_NO_EXIT:
+      return "shape=box, style=\"filled,dashed\", fillcolor=white, color=gray50, "
+             "fontcolor=gray35, fontsize=8";
+    default:
+      return "shape=box, style=filled, fillcolor=white, color=gray40, fontcolor=gray20, "
+             "fontsize=8";
+    }
+}
+
+static void
+emit_event_node (Dot        *d,
+                 TraceEvent *e,
+                 const char *id)
+{
+  g_autofree char *tooltip = event_tooltip (d, e);
+  g_autofree char *text = NULL, *cut = NULL;
+
+  if (e->kind == TRACE_KIND_START)
+    return emit_header (d, id, e->lane, row_y (d, row_of (d, e)), FALSE, tooltip);
+  node_begin (d, id, lane_x (e->lane), row_y (d, row_of (d, e)));
+  if (e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV
+      || (e->kind == TRACE_KIND_SPAWN && e->child_lane != NULL))
+    {
+      g_string_append (d->nodes, "shape=point, width=0.07, height=0.07, color=gray20");
+      return node_end (d, "", "", tooltip);
+    }
+  text = trace_event_local (e, &d->o->view);
+  cut = fit (text, BOX_ROOM, 8);
+  g_string_append_printf (d->nodes, "%s, height=0.22, width=0.3, margin=\"0.06,0.02\"",
+                          box_style (e));
+  node_end (d, cut, "", tooltip);
+}
+
+/* A label just above an arrow's start, on the side the arrow goes to, left-
+ * or right-justified so the text never crosses its own arrow. */
+static void
+emit_label (Dot        *d,
+            const char *id,
+            double      x_from,
+            double      x_to,
+            double      y,
+            double      room,
+            const char *text,
+            const char *colour,
+            double      size)
+{
+  gboolean right = x_to >= x_from;
+  double w = room - 0.25;
+  g_autofree char *cut = fit (text, w, size);
+
+  node_begin (d, id, x_from + (right ? 1 : -1) * (0.08 + w / 2), y + LABEL_DY);
+  g_string_append_printf (d->nodes, "shape=plaintext, fixedsize=shape, width=%.3f, height=0.16, "
+                          "fontsize=%g, fontcolor=\"%s\"", w, size, colour);
+  node_end (d, cut, right ? "\\l" : "\\r", NULL);
+}
+
+/* The end of a stub arrow: "not received", "?", "→ p2", "from p1". Its
+ * near edge is at @x_edge and the text runs to @side (+1 right, -1 left,
+ * 0 centred), so the arrow's label above never runs into it. */
+static void
+emit_stub_node (Dot        *d,
+                const char *id,
+                double      x_edge,
+                int         side,
+                double      y,
+                const char *text,
+                const char *colour)
+{
+  double w = 0.1;
+  const char *p;
+
+  for (p = text; *p != '\0'; p = g_utf8_next_char (p))
+    w += char_em (g_utf8_get_char (p)) * 9 / 72;
+  node_begin (d, id, x_edge + side * w / 2, y);
+  g_string_append_printf (d->nodes, "shape=plaintext, fixedsize=shape, width=%.3f, height=0.2, "
+                          "fontsize=9, fontcolor=\"%s\"", w, colour);
+  node_end (d, text, "", NULL);
+}
+
+/* The label of the arrow that starts at @e: the payload summary, "×N" for
+ * a fold. */
+static char *
+arrow_text (const Dot        *d,
+            const TraceEvent *e)
+{
+  g_autofree char *sum = trace_event_local (e, &d->o->view);
+  guint n = e->kind == TRACE_KIND_SEND ? d->rows->fold_n[e->pos] : 1;
+
+  return n > 1 ? g_strdup_printf ("%s ×%u", sum, n) : g_steal_pointer (&sum);
+}
+
+static char *
+arrow_tooltip (const Dot        *d,
+               const TraceEvent *e)
+{
+  g_autofree char *text = arrow_text (d, e);
+  g_autofree char *details = trace_event_details (e, d->run, &d->o->view);
+  const TraceEvent *end = e->kind == TRACE_KIND_SEND ? d->rows->arrow_end[e->pos] : NULL;
+
+  if (end != NULL && end->msg_no != e->msg_no)
+    return g_strdup_printf ("%s (%s; the last is m%u)", text, details, end->msg_no);
+  return g_strdup_printf ("%s (%s)", text, details);
+}
+
+/* An arrow from @e (a send or a spawn) that ends off this page or nowhere:
+ * a short stub toward @toward with @text at its end. */
+static void
+emit_out_stub (Dot        *d,
+               TraceEvent *e,
+               const char *id,
+               double      toward,
+               const char *text,
+               const char *colour,
+               const char *attrs)
+{
+  g_autofree char *stub = node_id ('s', e->pos);
+  double x = lane_x (e->lane);
+
+  int side = toward >= x ? 1 : -1;
+
+  emit_stub_node (d, stub, x + side * STUB_LEN, side, row_y (d, row_of (d, e)), text, colour);
+  edge (d, id, stub, attrs, NULL);
+}
+
+/* An arrow into @e that starts off this page or at an unknown sender: a
+ * stub from @from_x's side with @origin at its start, and the label. */
+static void
+emit_in_stub (Dot        *d,
+              TraceEvent *e,
+              const char *id,
+              double      from_x,
+              const char *origin,
+              const char *label,
+              const char *colour,
+              const char *attrs)
+{
+  g_autofree char *stub = node_id ('r', e->pos), *lid = node_id ('q', e->pos);
+  double x = lane_x (e->lane), y = row_y (d, row_of (d, e));
+  int side = from_x > x ? 1 : -1;
+  double x0 = x + side * STUB_LEN;
+
+  emit_stub_node (d, stub, x0, side, y, origin, colour);
+  if (*label != '\0')
+    emit_label (d, lid, x0, x, y, STUB_LEN, label, colour, 9);
+  edge (d, stub, id, attrs, NULL);
+}
+
+static void
+emit_send (Dot        *d,
+           TraceEvent *e,
+           const char *id)
+{
+  TraceEvent *end = d->rows->arrow_end[e->pos];
+  g_autofree char *text = arrow_text (d, e), *tooltip = arrow_tooltip (d, e);
+  g_autofree char *lid = node_id ('l', e->pos), *attrs = NULL, *to = NULL;
+  double x = lane_x (e->lane), y = row_y (d, row_of (d, e));
+  double x_to = end != NULL ? lane_x (end->lane) : x + STUB_LEN;
+  gboolean whole = end != NULL && on_page (d, row_of (d, end));
+
+  /* A stub's label stops where the stub's text begins. */
+  attrs = g_strdup_printf ("color=\"%s\"", end != NULL ? ink (e->lane) : "red");
+  emit_label (d, lid, x, x_to, y, whole ? LANE_GAP : STUB_LEN, text,
+              end != NULL ? ink (e->lane) : "red", 9);
+  if (end == NULL)
+    {
+      g_autofree char *stub = node_id ('s', e->pos);
+
+      emit_stub_node (d, stub, x + STUB_LEN, 1, y, "not received", "red");
+      return edge (d, id, stub, "color=red, arrowhead=odot", tooltip);
+    }
+  if (!whole)
+    {
+      to = g_strdup_printf ("→ p%u", page_of (d, row_of (d, end)));
+      return emit_out_stub (d, e, id, x_to, to, ink (e->lane), attrs);
+    }
+  to = node_id ('e', end->pos);
+  edge (d, id, to, attrs, tooltip);
+}
+
+/* A receive draws only what its send did not: an arrow from an earlier
+ * page, or from an unknown sender. */
+static void
+emit_recv (Dot        *d,
+           TraceEvent *e,
+           const char *id)
+{
+  TraceEvent *from = d->rows->arrow_from[e->pos];
+  g_autofree char *origin = NULL, *text = NULL, *attrs = NULL;
+
+  if (from == NULL && e->peer != NULL)
+    return;  /* not reached: a drawn receive with a send ends an arrow */
+  if (from != NULL && on_page (d, row_of (d, from)))
+    return;
+  text = arrow_text (d, from != NULL ? from : e);
+  if (from == NULL)
+    return emit_in_stub (d, e, id, lane_x (e->lane) - 1, "?", text, "gray35",
+                         "color=gray35, style=dashed");
+  origin = g_strdup_printf ("from p%u", page_of (d, row_of (d, from)));
+  attrs = g_strdup_printf ("color=\"%s\"", ink (from->lane));
+  emit_in_stub (d, e, id, lane_x (from->lane), origin, text, ink (from->lane), attrs);
+}
+
+#define CREATE_ATTRS "style=dashed, color=gray35, arrowsize=0.6"
+
+/* Process creation: a dashed arrow from the spawn point to the header. */
+static void
+emit_spawn (Dot        *d,
+            TraceEvent *e,
+            const char *id)
+{
+  TraceEvent *head = g_ptr_array_index (e->child_lane->events, 0);
+  g_autofree char *lid = node_id ('l', e->pos), *to = NULL;
+  double x = lane_x (e->lane), x_to = lane_x (e->child_lane);
+
+  emit_label (d, lid, x, x_to, row_y (d, row_of (d, e)), LANE_GAP, "start()", "gray35", 8);
+  if (e->child_lane->spawn != e)
+    return;
+  if (!on_page (d, row_of (d, head)))
+    {
+      to = g_strdup_printf ("→ p%u", page_of (d, row_of (d, head)));
+      return emit_out_stub (d, e, id, x_to, to, "gray35", CREATE_ATTRS);
+    }
+  to = node_id ('e', head->pos);
+  if (row_of (d, head) == row_of (d, e))
+    {
+      /* The header shares this row (trace-rows.c) and is drawn here. */
+      emit_event_node (d, head, to);
+      g_free (d->prev[head->lane->index]);
+      d->prev[head->lane->index] = g_strdup (to);
+    }
+  edge (d, id, to, CREATE_ATTRS, NULL);
+}
+
+static void
+emit_start (Dot        *d,
+            TraceEvent *e,
+            const char *id)
+{
+  TraceEvent *spawn = e->lane->spawn;
+  g_autofree char *origin = NULL;
+
+  if (spawn == NULL || on_page (d, row_of (d, spawn)))
+    return;
+  origin = g_strdup_printf ("from p%u", page_of (d, row_of (d, spawn)));
+  emit_in_stub (d, e, id, lane_x (spawn->lane), origin, "start()", "gray35", CREATE_ATTRS);
+}
+
+/* A join: a dashed arrow from the child's last drawn event (its end) to
+ * the box where the parent learnt of it. */
+static void
+emit_join (Dot        *d,
+           TraceEvent *e,
+           const char *id)
+{
+  guint end_row = d->rows->last_row[e->child_lane->index];
+  TraceEvent *end = g_ptr_array_index (d->rows->rows, end_row - 1);
+  g_autofree char *from = NULL;
+
+  if (!on_page (d, end_row))
+    {
+      from = g_strdup_printf ("from p%u", page_of (d, end_row));
+      return emit_in_stub (d, e, id, lane_x (end->lane), from, "", "gray35", CREATE_ATTRS);
+    }
+  from = node_id ('e', end->pos);
+  edge (d, from, id, CREATE_ATTRS, NULL);
+}
+
+static void
+emit_row (Dot  *d,
+          guint row)
+{
+  TraceEvent *e = g_ptr_array_index (d->rows->rows, row - 1);
+  g_autofree char *id = node_id ('e', e->pos), *axis = node_id ('t', row);
+  g_autofree char *number = g_strdup_printf ("%u", row);
+  char **prev = &d->prev[e->lane->index];
+
+  node_begin (d, axis, AXIS_X, row_y (d, row));
+  g_string_append (d->nodes, "shape=plaintext, fixedsize=shape, width=0.3, height=0.15, "
+                             "fontsize=8, fontcolor=gray50");
+  node_end (d, number, "", NULL);
+  emit_event_node (d, e, id);
+  if (*prev != NULL)
+    edge (d, *prev, id, "arrowhead=none, style=dashed, color=gray60", NULL);
+  g_free (*prev);
+  *prev = g_strdup (id);
+  if (e->kind == TRACE_KIND_SEND)
+    emit_send (d, e, id);
+  else if (e->kind == TRACE_KIND_RECV)
+    emit_recv (d, e, id);
+  else if (e->kind == TRACE_KIND_SPAWN && e->child_lane != NULL)
+    emit_spawn (d, e, id);
+  else if (e->kind == TRACE_KIND_START)
+    emit_start (d, e, id);
+  else if (e->kind == TRACE_KIND_JOIN && e->child_lane != NULL)
+    emit_join (d, e, id);
+}
+
+/* Lanes that started on an earlier page get their header again on top. */
+static void
+emit_continued_headers (Dot *d)
+{
+  guint i;
+
+  for (i = 0; i < d->run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (d->run->lanes, i);
+
+      if (d->rows->first_row[i] >= d->first || d->rows->last_row[i] < d->first)
+        continue;
+      d->prev[i] = node_id ('h', i);
+      emit_header (d, d->prev[i], lane, row_y (d, d->first - 1), TRUE, NULL);
+    }
+}
+
+/* Lanes that go on past the page end in "↓ p2". */
+static void
+emit_continuations (Dot *d)
+{
+  guint i;
+
+  for (i = 0; i < d->run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (d->run->lanes, i);
+      g_autofree char *id = NULL, *text = NULL;
+
+      if (d->rows->first_row[i] > d->last || d->rows->last_row[i] <= d->last)
+        continue;
+      id = node_id ('b', i);
+      text = g_strdup_printf ("↓ p%u", d->page + 1);
+      emit_stub_node (d, id, lane_x (lane), 0, row_y (d, d->last + 1), text, "gray35");
+      edge (d, d->prev[i], id, "arrowhead=none, style=dashed, color=gray60", NULL);
+    }
+}
+
+/* The graph's title, its page, and a banner when events are missing. */
+static void
+append_title (GString   *s,
+              const Dot *d)
+{
+  g_autofree char *clean = trace_clean (d->o->title);
+  g_autofree char *title = g_markup_escape_text (clean, -1);
+
+  g_string_append_printf (s, "<<b>%s</b>", title);
+  if (d->n_pages > 1)
+    g_string_append_printf (s, "  (page %u of %u)", d->page, d->n_pages);
+  if (d->run->n_dropped > 0 || d->run->n_torn > 0)
+    {
+      g_string_append (s, "<br/><font point-size=\"10\" color=\"#c00000\">incomplete trace:");
+      if (d->run->n_dropped > 0)
+        g_string_append_printf (s, " %" G_GINT64_FORMAT " event(s) dropped", d->run->n_dropped);
+      if (d->run->n_torn > 0)
+        g_string_append_printf (s, "%s %u torn line(s) ignored",
+                                d->run->n_dropped > 0 ? ";" : "", d->run->n_torn);
+      g_string_append (s, "</font>");
+    }
+  g_string_append (s, ">");
+}
+
+/* Every node is pinned, so neato's stress iterations would move nothing:
+ * maxiter=0 skips them and renders 1 000 events about 3× faster. */
+static char *
+assemble (Dot *d)
+{
+  GString *s = g_string_new ("digraph trace {\n  graph [layout=neato, maxiter=0, splines=line, "
+                             "outputorder=edgesfirst, pad=0.3, fontname=\"Helvetica\", "
+                             "fontsize=12, labelloc=t, label=");
+
+  append_title (s, d);
+  g_string_append (s, "];\n  node [fontname=\"Helvetica\", fontsize=9];\n"
+                      "  edge [fontname=\"Helvetica\", fontsize=9, arrowsize=0.7];\n\n"
+                      "  // nodes, by row then lane\n");
+  g_string_append_len (s, d->nodes->str, d->nodes->len);
+  g_string_append (s, "\n  // edges, in event order\n");
+  g_string_append_len (s, d->edges->str, d->edges->len);
+  g_string_append (s, "}\n");
+  return g_string_free (s, FALSE);
+}
+
+static char *
+dot_page (TraceRun              *run,
+          TraceRows             *rows,
+          const TraceDotOptions *o,
+          guint                  page,
+          guint                  n_pages)
+{
+  Dot d = { run, rows, o, page, n_pages, 1, rows->rows->len, NULL, NULL, NULL };
+  char *text;
+  guint r;
+
+  if (o->max_rows > 0)
+    {
+      d.first = (page - 1) * o->max_rows + 1;
+      d.last = MIN (page * o->max_rows, rows->rows->len);
+    }
+  d.nodes = g_string_new (NULL);
+  d.edges = g_string_new (NULL);
+  d.prev = g_new0 (char *, run->lanes->len);
+  emit_continued_headers (&d);
+  for (r = d.first; r <= d.last; r++)
+    emit_row (&d, r);
+  emit_continuations (&d);
+  text = assemble (&d);
+  g_string_free (d.nodes, TRUE);
+  g_string_free (d.edges, TRUE);
+  for (r = 0; r < run->lanes->len; r++)
+    g_free (d.prev[r]);  /* not g_strfreev: lanes off this page left holes */
+  g_free (d.prev);
+  return text;
+}
+
+/* FILE.dot -> FILE-p2.dot */
+static char *
+page_path (const char *output,
+           guint       page)
+{
+  g_autofree char *stem = g_str_has_suffix (output, ".dot")
+                          ? g_strndup (output, strlen (output) - 4) : g_strdup (output);
+
+  return g_strdup_printf ("%s-p%u.dot", stem, page);
+}
+
+static gboolean
+write_pages (TraceRun              *run,
+             TraceRows             *rows,
+             const TraceDotOptions *o,
+             guint                  n_pages,
+             GError               **error)
+{
+  guint page;
+
+  for (page = 1; page <= n_pages; page++)
+    {
+      g_autofree char *text = dot_page (run, rows, o, page, n_pages);
+      g_autofree char *path = n_pages > 1 ? page_path (o->output, page) : g_strdup (o->output);
+
+      if (!g_file_set_contents (path, text, -1, error))
+        return FALSE;
+      if (n_pages > 1)
+        g_printerr ("mpk-trace: wrote %s\n", path);
+    }
+  return TRUE;
+}
+
+gboolean
+trace_dot_print (TraceRun              *run,
+                 const TraceDotOptions *options,
+                 GError               **error)
+{
+  g_autoptr(TraceRows) rows = trace_rows_new (run);
+  g_autofree char *text = NULL;
+  guint n_pages = 1;
+
+  if (options->max_rows > 0)
+    n_pages = MAX (1, (rows->rows->len + options->max_rows - 1) / options->max_rows);
+  if (options->output != NULL)
+    return write_pages (run, rows, options, n_pages, error);
+  if (options->page > n_pages)
+    {
+      g_set_error (error, TRACE_ERROR, TRACE_ERROR_USAGE,
+                   "--page=%u: the diagram has %u page(s)", options->page, n_pages);
+      return FALSE;
+    }
+  text = dot_page (run, rows, options, options->page, n_pages);
+  fputs (text, stdout);
+  if (n_pages > 1)
+    trace_note ("page %u of %u (--page=K for another, -o FILE.dot writes them all)",
+                options->page, n_pages);
+  return TRUE;
+}

@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* trace-order.c: turns the loaded files of one run into lanes and a causal
+ * order (README.md, "Merging"): lane sequences, message matching, a Lamport
+ * clock recomputed over the happens-before edges, lane order by creation,
+ * unique lane names, message numbers and object names. */
+
+#include <stdlib.h>
+#include <string.h>
+#include "trace-model.h"
+
+TraceEvent *
+trace__event_new (TraceKind  kind,
+                  TraceLane *writer)
+{
+  TraceEvent *e = g_new0 (TraceEvent, 1);
+
+  e->kind = kind;
+  e->writer = writer;
+  e->lane = writer;
+  e->bytes = -1;
+  return e;
+}
+
+gboolean
+trace_is_synthetic (const TraceEvent *event)
+{
+  return event->line == NULL;
+}
+
+static TraceEvent *
+lane_last (TraceLane *lane)
+{
+  return g_ptr_array_index (lane->events, lane->events->len - 1);
+}
+
+static TraceEvent *
+synthesize (TraceLane *lane,
+            TraceKind  kind,
+            gint64     seq,
+            gint64     lc,
+            gint64     ts)
+{
+  TraceEvent *e = trace__event_new (kind, lane);
+
+  e->ev = kind == TRACE_KIND_START ? "proc.start" : "no-exit";
+  e->name = lane->header_name;
+  e->seq = seq;
+  e->lc = lc;
+  e->ts = ts;
+  g_ptr_array_add (lane->synth, e);
+  return e;
+}
+
+/* Lanes before ranks exist: by start time, then pid. Also the tie-break
+ * order for cycles, which must be fixed before the real order is known. */
+static gint
+compare_lanes_by_start (gconstpointer a,
+                        gconstpointer b)
+{
+  const TraceLane *x = *(TraceLane * const *) a, *y = *(TraceLane * const *) b;
+
+  if (x->t0_mono_ns != y->t0_mono_ns)
+    return x->t0_mono_ns < y->t0_mono_ns ? -1 : 1;
+  if (x->pid != y->pid)
+    return x->pid < y->pid ? -1 : 1;
+  return strcmp (x->path, y->path) != 0 ? strcmp (x->path, y->path)
+                                        : (gint) x->header_lineno - (gint) y->header_lineno;
+}
+
+static void
+reindex_lanes (TraceRun *run)
+{
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    ((TraceLane *) g_ptr_array_index (run->lanes, i))->index = i;
+}
+
+/* pid -> lane; a pid reused inside one run keeps its first lane. */
+static GHashTable *
+map_pids (TraceRun *run)
+{
+  GHashTable *pids = g_hash_table_new (g_int64_hash, g_int64_equal);
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      if (g_hash_table_contains (pids, &lane->pid))
+        trace_warn ("%s: pid %" G_GINT64_FORMAT " appears twice in run %s; "
+                    "events naming it go to its first lane", lane->path, lane->pid, run->id);
+      else
+        g_hash_table_insert (pids, &lane->pid, lane);
+    }
+  return pids;
+}
+
+static TraceLane *
+traced_child (GHashTable *pids,
+              TraceEvent *e)
+{
+  TraceLane *child = g_hash_table_lookup (pids, &e->child);
+
+  return child != e->writer ? child : NULL;
+}
+
+/* A lane starts with proc.start, synthesized if the file lacks it, so every
+ * lane has a header row and a first event for its spawn edge to reach. */
+static void
+fill_own_events (TraceLane  *lane,
+                 GHashTable *pids,
+                 GPtrArray  *reaped)
+{
+  TraceEvent *first = lane->own->len > 0 ? g_ptr_array_index (lane->own, 0) : NULL;
+  guint i;
+
+  lane->events = g_ptr_array_new ();
+  lane->synth = g_ptr_array_new_with_free_func (g_free);
+  lane->joins = g_ptr_array_new ();
+  if (first == NULL || first->kind != TRACE_KIND_START)
+    g_ptr_array_add (lane->events, synthesize (lane, TRACE_KIND_START, 0,
+                                               first != NULL ? first->lc : 0, lane->t0_mono_ns));
+  for (i = 0; i < lane->own->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (lane->own, i);
+
+      if (e->kind == TRACE_KIND_SPAWN || e->kind == TRACE_KIND_REAPED
+          || e->kind == TRACE_KIND_JOIN)
+        e->child_lane = traced_child (pids, e);
+      if (e->kind == TRACE_KIND_REAPED && e->child_lane != NULL)
+        g_ptr_array_add (reaped, e);
+      else
+        g_ptr_array_add (lane->events, e);
+    }
+}
+
+/* A lane that ends without exit or reaped gets a "no exit recorded" footer. */
+static void
+finish_lane (TraceLane *lane)
+{
+  TraceEvent *last = lane_last (lane);
+  gboolean ended = FALSE;
+  guint i;
+
+  for (i = 0; i < lane->events->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (lane->events, i);
+
+      e->lane_pos = i;
+      lane->has_exit |= e->kind == TRACE_KIND_EXIT;
+      ended |= e->kind == TRACE_KIND_EXIT || e->kind == TRACE_KIND_REAPED;
+    }
+  if (!ended)
+    {
+      last = synthesize (lane, TRACE_KIND_NO_EXIT, last->seq + 1, last->lc, last->ts);
+      last->lane_pos = lane->events->len;
+      g_ptr_array_add (lane->events, last);
+    }
+}
+
+/* The name an untraced child is known by: its proc.spawn's, else its pid. */
+static void
+name_untraced_children (TraceLane *lane)
+{
+  g_autoptr(GHashTable) names = g_hash_table_new (g_int64_hash, g_int64_equal);
+  guint i;
+
+  for (i = 0; i < lane->events->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (lane->events, i);
+
+      if (e->kind == TRACE_KIND_SPAWN && e->name != NULL)
+        g_hash_table_insert (names, &e->child, (gpointer) e->name);
+      else if (e->kind == TRACE_KIND_REAPED && e->name == NULL)
+        e->name = g_hash_table_lookup (names, &e->child);
+    }
+}
+
+/* Lane sequences: a proc.reaped is the child's terminal event, so it joins
+ * the child's lane after the child's own events (the parent's reap position
+ * depends on timing and must not make a row there). */
+static void
+build_lanes (TraceRun   *run,
+             GHashTable *pids)
+{
+  g_autoptr(GPtrArray) reaped = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    fill_own_events (g_ptr_array_index (run->lanes, i), pids, reaped);
+  for (i = 0; i < reaped->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (reaped, i);
+
+      e->lane = e->child_lane;
+      g_ptr_array_add (e->lane->events, e);
+    }
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      finish_lane (lane);
+      name_untraced_children (lane);
+    }
+}
+
+/* The first proc.spawn naming a traced child (in lane order, then seq)
+ * creates that child's lane; every proc.join naming it waits for its end. */
+static void
+link_children (TraceRun *run)
+{
+  guint i, j;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (j = 0; j < lane->events->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (lane->events, j);
+
+          if (e->kind == TRACE_KIND_SPAWN && e->child_lane != NULL && e->child_lane->spawn == NULL)
+            e->child_lane->spawn = e;
+          else if (e->kind == TRACE_KIND_JOIN && e->child_lane != NULL)
+            g_ptr_array_add (e->child_lane->joins, e);
+        }
+    }
+}
+
+static void
+pair_message (TraceEvent *send,
+              TraceEvent *recv)
+{
+  send->peer = recv;
+  recv->peer = send;
+  if (recv->ts < send->ts)
+    trace_warn ("message %s received before it was sent (%s:%u is %" G_GINT64_FORMAT
+                " ns before %s:%u); a clock or tracer problem", send->msg, recv->writer->path,
+                recv->lineno, send->ts - recv->ts, send->writer->path, send->lineno);
+}
+
+/* Sends and receives with the same msg id, paired in file order. */
+static void
+match_messages (TraceRun *run)
+{
+  g_autoptr(GHashTable) sends = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                       (GDestroyNotify) g_queue_free);
+  guint pass, i, j;
+
+  for (pass = 0; pass < 2; pass++)
+    for (i = 0; i < run->lanes->len; i++)
+      {
+        TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+        for (j = 0; j < lane->events->len; j++)
+          {
+            TraceEvent *e = g_ptr_array_index (lane->events, j);
+            GQueue *queue = e->msg != NULL ? g_hash_table_lookup (sends, e->msg) : NULL;
+
+            if (pass == 0 && e->kind == TRACE_KIND_SEND)
+              {
+                if (queue == NULL)
+                  g_hash_table_insert (sends, (gpointer) e->msg, queue = g_queue_new ());
+                else if (queue->length == 1)
+                  trace_warn ("message id %s is sent more than once", e->msg);
+                g_queue_push_tail (queue, e);
+              }
+            else if (pass == 1 && e->kind == TRACE_KIND_RECV && queue != NULL && queue->length > 0)
+              pair_message (g_queue_pop_head (queue), e);
+          }
+      }
+}
+
+/* Happens-before predecessors: the lane's previous event, the spawn that
+ * created the lane (for its first event), the send of a receive, the end
+ * of the child a join waited for. At most 3. */
+static guint
+event_preds (TraceEvent  *e,
+             TraceEvent **out)
+{
+  guint n = 0;
+
+  if (e->lane_pos > 0)
+    out[n++] = g_ptr_array_index (e->lane->events, e->lane_pos - 1);
+  else if (e->lane->spawn != NULL)
+    out[n++] = e->lane->spawn;
+  if (e->kind == TRACE_KIND_RECV && e->peer != NULL)
+    out[n++] = e->peer;
+  if (e->kind == TRACE_KIND_JOIN && e->child_lane != NULL)
+    out[n++] = lane_last (e->child_lane);
+  return n;
+}
+
+/* The reverse edges, into @out (emptied first). */
+static void
+event_succs (TraceEvent *e,
+             GPtrArray  *out)
+{
+  g_ptr_array_set_size (out, 0);
+  if (e->lane_pos + 1 < e->lane->events->len)
+    g_ptr_array_add (out, g_ptr_array_index (e->lane->events, e->lane_pos + 1));
+  else
+    g_ptr_array_extend (out, e->lane->joins, NULL, NULL);
+  if (e->kind == TRACE_KIND_SPAWN && e->child_lane != NULL && e->child_lane->spawn == e)
+    g_ptr_array_add (out, g_ptr_array_index (e->child_lane->events, 0));
+  if (e->kind == TRACE_KIND_SEND && e->peer != NULL)
+    g_ptr_array_add (out, e->peer);
+}
+
+/* Kahn's algorithm state; events are numbered through e->pos meanwhile. */
+typedef struct
+{
+  GPtrArray *all;
+  guint     *indeg;
+  gboolean  *done;
+  guint     *cursor;    /* per lane: its first event not done yet */
+  GQueue     ready;
+  GPtrArray *succs;     /* scratch */
+} Ranking;
+
+static void
+rank_one (Ranking    *k,
+          TraceEvent *e)
+{
+  TraceEvent *near[3];
+  guint i, n;
+
+  e->rank = 1;
+  for (i = 0, n = event_preds (e, near); i < n; i++)
+    if (k->done[near[i]->pos])
+      e->rank = MAX (e->rank, near[i]->rank + 1);
+  k->done[e->pos] = TRUE;
+  event_succs (e, k->succs);
+  for (i = 0; i < k->succs->len; i++)
+    {
+      TraceEvent *next = g_ptr_array_index (k->succs, i);
+
+      if (!k->done[next->pos] && --k->indeg[next->pos] == 0)
+        g_queue_push_tail (&k->ready, next);
+    }
+}
+
+/* Nothing is ready but events remain: the edges form a cycle, which only
+ * corrupt or hand-made input has. Take the first pending event of a lane
+ * with the smallest (recorded lc, lane, seq), so lanes keep their order. */
+static TraceEvent *
+break_cycle (Ranking  *k,
+             TraceRun *run)
+{
+  TraceEvent *best = NULL;
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+      TraceEvent *e;
+
+      while (k->cursor[i] < lane->events->len
+             && k->done[((TraceEvent *) g_ptr_array_index (lane->events, k->cursor[i]))->pos])
+        k->cursor[i]++;
+      if (k->cursor[i] == lane->events->len)
+        continue;
+      e = g_ptr_array_index (lane->events, k->cursor[i]);
+      if (best == NULL || e->lc < best->lc)
+        best = e;
+    }
+  trace_warn ("the happens-before edges form a cycle; broken at %s:%u (the input is "
+              "inconsistent)", best->writer->path, best->lineno);
+  return best;
+}
+
+static GPtrArray *
+all_events (TraceRun *run)
+{
+  GPtrArray *all = g_ptr_array_new ();
+  guint i, j;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (j = 0; j < lane->events->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (lane->events, j);
+
+          e->pos = all->len;
+          g_ptr_array_add (all, e);
+        }
+    }
+  return all;
+}
+
+/* rank = 1 + the largest rank of the predecessors: a Lamport clock that
+ * depends only on what happened before what. */
+static void
+compute_ranks (TraceRun *run)
+{
+  TraceEvent *near[3];
+  Ranking k = { all_events (run), NULL, NULL, NULL, G_QUEUE_INIT, g_ptr_array_new () };
+  guint i, n_done = 0;
+
+  k.indeg = g_new0 (guint, k.all->len);
+  k.done = g_new0 (gboolean, k.all->len);
+  k.cursor = g_new0 (guint, run->lanes->len);
+  for (i = 0; i < k.all->len; i++)
+    if ((k.indeg[i] = event_preds (g_ptr_array_index (k.all, i), near)) == 0)
+      g_queue_push_tail (&k.ready, g_ptr_array_index (k.all, i));
+  for (; n_done < k.all->len; n_done++)
+    {
+      TraceEvent *e = g_queue_pop_head (&k.ready);
+
+      rank_one (&k, e != NULL ? e : break_cycle (&k, run));
+    }
+  g_free (k.indeg);
+  g_free (k.done);
+  g_free (k.cursor);
+  g_ptr_array_unref (k.succs);
+  g_ptr_array_unref (k.all);
+}
+
+#define UNPLACED G_MAXUINT
+
+/* Lane order under construction: placed_at[i] is the new place of the lane
+ * whose provisional index is i. */
+typedef struct
+{
+  TraceRun  *run;
+  GPtrArray *order;
+  guint     *placed_at;
+} LaneOrder;
+
+static void
+place_lane (LaneOrder *o,
+            TraceLane *lane)
+{
+  o->placed_at[lane->index] = o->order->len;
+  g_ptr_array_add (o->order, lane);
+}
+
+static gboolean
+spawn_before (LaneOrder  *o,
+              TraceEvent *a,
+              TraceEvent *b)
+{
+  if (a->rank != b->rank)
+    return a->rank < b->rank;
+  if (a->lane != b->lane)
+    return o->placed_at[a->lane->index] < o->placed_at[b->lane->index];
+  return a->seq < b->seq;
+}
+
+/* The earliest spawn, by (rank, parent's place, seq), of an unplaced lane
+ * whose parent is placed. */
+static TraceEvent *
+next_spawn (LaneOrder *o)
+{
+  TraceEvent *best = NULL;
+  guint i;
+
+  for (i = 0; i < o->run->lanes->len; i++)
+    {
+      TraceEvent *spawn = ((TraceLane *) g_ptr_array_index (o->run->lanes, i))->spawn;
+
+      if (o->placed_at[i] == UNPLACED && spawn != NULL
+          && o->placed_at[spawn->lane->index] != UNPLACED
+          && (best == NULL || spawn_before (o, spawn, best)))
+        best = spawn;
+    }
+  return best;
+}
+
+/* Lane order by creation: roots by start time, then children in the order
+ * of their spawns, then the lanes nobody spawned, by start time. */
+static void
+order_lanes (TraceRun   *run,
+             GHashTable *pids)
+{
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  g_autofree guint *placed_at = g_new (guint, run->lanes->len);
+  LaneOrder o = { run, order, placed_at };
+  TraceEvent *spawn;
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    placed_at[i] = UNPLACED;
+  for (i = 0; i < run->lanes->len; i++)
+    if (!g_hash_table_contains (pids, &((TraceLane *) g_ptr_array_index (run->lanes, i))->ppid))
+      place_lane (&o, g_ptr_array_index (run->lanes, i));
+  while ((spawn = next_spawn (&o)) != NULL)
+    place_lane (&o, spawn->child_lane);
+  for (i = 0; i < run->lanes->len; i++)
+    if (placed_at[i] == UNPLACED)
+      place_lane (&o, g_ptr_array_index (run->lanes, i));
+  for (i = 0; i < order->len; i++)
+    run->lanes->pdata[i] = order->pdata[i];
+  reindex_lanes (run);
+}
+
+/* Lane names are the processes' names; a repeated one becomes "name (2)". */
+static void
+name_lanes (TraceRun *run)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (seen, lane->header_name)) + 1;
+
+      g_hash_table_insert (seen, (gpointer) lane->header_name, GUINT_TO_POINTER (n));
+      if (n == 1)
+        lane->name = lane->header_name;
+      else
+        {
+          g_autofree char *name = g_strdup_printf ("%s (%u)", lane->header_name, n);
+
+          lane->name = g_string_chunk_insert_const (run->strings, name);
+        }
+    }
+}
+
+static gint
+compare_causal (gconstpointer a,
+                gconstpointer b)
+{
+  const TraceEvent *x = *(TraceEvent * const *) a, *y = *(TraceEvent * const *) b;
+
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  if (x->lane->index != y->lane->index)
+    return x->lane->index < y->lane->index ? -1 : 1;
+  return (gint) x->lane_pos - (gint) y->lane_pos;
+}
+
+/* "pipe:4100.1" -> "pipe#1": numbered per kind by first appearance. */
+static void
+name_object (TraceRun   *run,
+             GHashTable *names,
+             GHashTable *counts,
+             TraceEvent *e)
+{
+  g_autofree char *kind = NULL, *name = NULL;
+  const char *colon;
+  guint n;
+
+  e->obj_name = g_hash_table_lookup (names, e->obj);
+  if (e->obj_name != NULL)
+    return;
+  colon = strchr (e->obj, ':');
+  kind = colon != NULL ? g_strndup (e->obj, colon - e->obj) : g_strdup (e->obj);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (counts, kind)) + 1;
+  name = g_strdup_printf ("%s#%u", kind, n);
+  e->obj_name = g_string_chunk_insert_const (run->strings, name);
+  g_hash_table_insert (names, (gpointer) e->obj, (gpointer) e->obj_name);
+  g_hash_table_insert (counts, g_steal_pointer (&kind), GUINT_TO_POINTER (n));
+}
+
+/* Sorts every event causally and numbers what the renderers show: message
+ * numbers by the send's place, object names by first appearance. */
+static void
+number_events (TraceRun *run)
+{
+  g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint i;
+
+  run->causal = all_events (run);
+  g_ptr_array_sort (run->causal, compare_causal);
+  for (i = 0; i < run->causal->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (run->causal, i);
+
+      e->pos = i;
+      if (e->kind == TRACE_KIND_SEND)
+        {
+          e->msg_no = ++run->n_sends;
+          if (e->peer != NULL)
+            e->peer->msg_no = e->msg_no;
+        }
+      if (e->obj != NULL)
+        name_object (run, names, counts, e);
+      if (e->kind == TRACE_KIND_DROPPED)
+        run->n_dropped += e->n;
+    }
+}
+
+void
+trace__run_order (TraceRun *run)
+{
+  g_autoptr(GHashTable) pids = NULL;
+  guint i;
+
+  g_ptr_array_sort (run->lanes, compare_lanes_by_start);
+  reindex_lanes (run);
+  pids = map_pids (run);
+  build_lanes (run, pids);
+  link_children (run);
+  match_messages (run);
+  compute_ranks (run);
+  order_lanes (run, pids);
+  name_lanes (run);
+  number_events (run);
+  run->t0_ns = G_MAXINT64;
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      run->t0_ns = MIN (run->t0_ns, lane->t0_mono_ns);
+      run->n_torn += lane->torn;
+    }
+}
+
+static gint
+compare_time (gconstpointer a,
+              gconstpointer b)
+{
+  const TraceEvent *x = *(TraceEvent * const *) a, *y = *(TraceEvent * const *) b;
+
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  if (x->writer->pid != y->writer->pid)
+    return x->writer->pid < y->writer->pid ? -1 : 1;
+  if (x->seq != y->seq)
+    return x->seq < y->seq ? -1 : 1;
+  return (gint) x->pos - (gint) y->pos;
+}
+
+GPtrArray *
+trace_run_sorted (TraceRun  *run,
+                  TraceOrder order,
+                  gboolean   synthetic)
+{
+  GPtrArray *events = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; i < run->causal->len; i++)
+    if (synthetic || !trace_is_synthetic (g_ptr_array_index (run->causal, i)))
+      g_ptr_array_add (events, g_ptr_array_index (run->causal, i));
+  if (order == TRACE_ORDER_TIME)
+    g_ptr_array_sort (events, compare_time);
+  return events;
+}
