@@ -46,6 +46,7 @@ struct _MpkConnection
   gsize           rpos;
   gsize           rlen;
   PendingFrame    cur;
+  guint8          trace_end;    /* 1 or 2 for the ends of mpk_pipe_new(), else 0 */
 };
 
 /* Every open connection of this process. Bytes a process has read into its
@@ -99,6 +100,19 @@ registry_remove (MpkConnection *conn)
   if (registry != NULL)
     g_hash_table_remove (registry, conn);
   g_mutex_unlock (&registry_lock);
+}
+
+/* Records an event of @conn's own: "pipe.eof", "pipe.close". */
+static void
+trace_local (MpkConnection *conn, const char *ev)
+{
+  MpkTraceLine line;
+
+  mpk__trace_begin (&line, ev, 0, 0);
+  mpk__trace_add_object (&line, &conn->object);
+  if (conn->trace_end != 0)
+    mpk__trace_add_int (&line, "end", conn->trace_end);
+  mpk__trace_end (&line);
 }
 
 static MpkConnection *
@@ -162,6 +176,8 @@ mpk_pipe_new (gboolean        duplex,
   *conn1 = connection_new (sv[0], TRUE, duplex, TRUE);
   *conn2 = connection_new (sv[1], duplex, TRUE, TRUE);
   (*conn2)->object = (*conn1)->object;    /* one pipe, one name in the trace */
+  (*conn1)->trace_end = 1;
+  (*conn2)->trace_end = 2;
   return TRUE;
 }
 
@@ -227,6 +243,9 @@ mpk_connection_close (MpkConnection *conn)
     {
       close (conn->fd);
       registry_remove (conn);
+      /* Who closed which end, and when, is what makes EOF arrive (lab 09). */
+      if (MPK__TRACING (MPK__TRACE_PIPE))
+        trace_local (conn, "pipe.close");
     }
   conn->fd = -1;
   g_clear_pointer (&conn->rbuf, g_free);
@@ -616,16 +635,6 @@ fill (MpkConnection *conn, gsize want, MpkDeadline deadline, GError **error)
   return 1;
 }
 
-static void
-trace_eof (MpkConnection *conn)
-{
-  MpkTraceLine line;
-
-  mpk__trace_begin (&line, "pipe.eof", 0, 0);
-  mpk__trace_add_object (&line, &conn->object);
-  mpk__trace_end (&line);
-}
-
 /* Makes conn->cur the next frame: consumes and checks its header. A bad or
  * oversized header means the stream cannot be trusted: stop reading. */
 static gboolean
@@ -644,7 +653,7 @@ begin_frame (MpkConnection *conn, MpkDeadline deadline, GError **error)
         {
           g_set_error_literal (error, MPK_ERROR, MPK_ERROR_EOF, "end of file: the peer closed the connection");
           if (MPK__TRACING (MPK__TRACE_PIPE))
-            trace_eof (conn);
+            trace_local (conn, "pipe.eof");
         }
       else
         g_set_error (error, MPK_ERROR, MPK_ERROR_TRUNCATED,

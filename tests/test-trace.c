@@ -637,7 +637,8 @@ test_record_pipe (void)
   names = ev_names (file);
   g_assert_cmpstr (names, ==,
                    "proc.start pipe.send pipe.send pipe.send pipe.send pipe.send "
-                   "pipe.recv pipe.recv pipe.recv pipe.recv pipe.recv mark proc.exit");
+                   "pipe.recv pipe.recv pipe.recv pipe.recv pipe.recv mark pipe.close pipe.close "
+                   "proc.exit");
   g_assert_cmpstr (get_str (g_ptr_array_index (file->events, 0), "name"), ==, "MainProcess");
 
   sends = trace_events (file, "pipe.send");
@@ -1594,6 +1595,7 @@ test_eof (void)
 {
   g_autoptr(GPtrArray) files = NULL;
   g_autoptr(GPtrArray) sends = NULL;
+  g_autoptr(GPtrArray) closes = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *names = NULL;
   TraceFile *file;
@@ -1611,13 +1613,20 @@ test_eof (void)
   g_assert_cmpuint (files->len, ==, 1);
   file = g_ptr_array_index (files, 0);
   names = ev_names (file);
-  g_assert_cmpstr (names, ==, "proc.start pipe.send pipe.recv pipe.send pipe.recv pipe.eof "
-                              "proc.exit");
+  /* The writer's close comes before the EOF it causes; the last three
+   * closes are g_autoptr's at the end of the workload. */
+  g_assert_cmpstr (names, ==, "proc.start pipe.send pipe.recv pipe.send pipe.close pipe.recv "
+                              "pipe.eof pipe.close pipe.close pipe.close proc.exit");
   sends = trace_events (file, "pipe.send");
   decoy = get_str (g_ptr_array_index (sends, 0), "obj");
   obj = get_str (g_ptr_array_index (sends, 1), "obj");
   g_assert_cmpstr (decoy, !=, obj);
   g_assert_cmpstr (get_str (trace_event (file, "pipe.eof"), "obj"), ==, obj);
+  /* mpk_pipe_new (FALSE, &r, &w): the close is of end 2 (w), the EOF at end 1. */
+  closes = trace_events (file, "pipe.close");
+  g_assert_cmpstr (get_str (g_ptr_array_index (closes, 0), "obj"), ==, obj);
+  g_assert_cmpint (get_int (g_ptr_array_index (closes, 0), "end"), ==, 2);
+  g_assert_cmpint (get_int (trace_event (file, "pipe.eof"), "end"), ==, 1);
   g_assert_false (json_object_has_member (trace_event (file, "pipe.eof"), "msg"));
   remove_tree (dir);
 }

@@ -72,6 +72,8 @@ with_object (const char       *what,
 {
   if (event->obj_name == NULL)
     return g_strdup (what);
+  if (event->end > 0)
+    return g_strdup_printf ("%s %s end %" G_GINT64_FORMAT, what, event->obj_name, event->end);
   return g_strdup_printf ("%s %s", what, event->obj_name);
 }
 
@@ -114,6 +116,10 @@ trace_event_local (const TraceEvent       *event,
       return g_strdup (event->sum != NULL ? event->sum : trace_event_verb (event));
     case TRACE_KIND_OTHER:
     default:
+      /* "pipe.close" on pipe#1 reads "close pipe#1"; without an object
+       * the category stays: "queue.flush". */
+      if (event->obj_name != NULL && strchr (event->ev, '.') != NULL)
+        return with_object (strchr (event->ev, '.') + 1, event);
       return with_object (event->ev, event);
     }
 }

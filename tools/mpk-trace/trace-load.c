@@ -216,6 +216,7 @@ parse_kind_fields (const Line *l,
       || !line_str (l, "obj", FALSE, &e->obj, error)
       || !line_str (l, "sum", FALSE, &e->sum, error)
       || !line_int (l, "bytes", FALSE, &e->bytes, error)
+      || !line_int (l, "end", FALSE, &e->end, error)
       || !line_str (l, "name", FALSE, &e->name, error))
     return FALSE;
   switch (e->kind)

@@ -61,6 +61,7 @@ struct _TraceEvent
   const char *obj;
   const char *sum;
   gint64      bytes;     /* -1 when absent */
+  gint64      end;       /* which end of a pipe (1 or 2); 0 when absent */
   gint64      child;     /* proc.spawn, proc.reaped, proc.join */
   const char *name;      /* proc.start, proc.spawn */
   gint64      code;      /* proc.exit, proc.reaped exited */
