@@ -596,6 +596,44 @@ test_cycle (Fixture      *f,
   g_assert_cmpstr (msgs, ==, "Y X X Y");
 }
 
+/* End of file arrives only after every copy of the other end is closed:
+ * each such close comes before the EOF, though nothing else links them. */
+static void
+test_close_before_eof (Fixture      *f,
+                       gconstpointer data)
+{
+  const char *a[] = {
+    HDR (1, 0, "writer", 10), EV (1, 1, 1, 11, "proc.start", ""),
+    EV (1, 2, 2, 12, "mark", TEXT ("busy")), EV (1, 3, 3, 13, "mark", TEXT ("busy")),
+    EV (1, 4, 4, 14, "pipe.close", ",\"obj\":\"pipe:1.1\",\"end\":2"), NULL
+  };
+  const char *b[] = {
+    HDR (2, 0, "reader", 20), EV (2, 1, 1, 21, "proc.start", ""),
+    EV (2, 2, 2, 22, "pipe.close", ",\"obj\":\"pipe:1.1\",\"end\":2"),
+    EV (2, 3, 3, 23, "pipe.eof", ",\"obj\":\"pipe:1.1\",\"end\":1"), NULL
+  };
+  g_auto(Result) merged = { 0 };
+  g_auto(Result) drawn = { 0 };
+  const char *last_close, *eof;
+
+  write_lines (f->dir, "trace-1.jsonl", a, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", b, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  last_close = strstr (merged.out, "\"lane\":\"writer\",\"rank\":4}");
+  eof = strstr (merged.out, "\"ev\":\"pipe.eof\"");
+  g_assert_nonnull (last_close);
+  g_assert_nonnull (eof);
+  if (eof < last_close)
+    g_error ("expected the writer's close before the reader's EOF, got:\n%s", merged.out);
+  assert_contains (merged.out, "\"end\":1,\"lane\":\"reader\",\"rank\":5}");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  assert_contains (drawn.out, "label=\"EOF pipe#1 end 1\"");
+  assert_contains (drawn.out, "label=\"close pipe#1 end 2\"");
+  assert_contains (drawn.out, "style=dotted");
+}
+
 /* --- dot ----------------------------------------------------------------------- */
 
 static void
@@ -884,6 +922,7 @@ main (int    argc,
   ADD ("/trace-tool/merge/reaped-lane", test_reaped_lane);
   ADD ("/trace-tool/merge/clock-warning", test_clock_warning);
   ADD ("/trace-tool/merge/cycle", test_cycle);
+  ADD ("/trace-tool/merge/close-before-eof", test_close_before_eof);
   ADD ("/trace-tool/dot/annotations", test_dot_annotations);
   ADD ("/trace-tool/dot/missing-exit", test_dot_missing_exit);
   ADD ("/trace-tool/dot/unmatched", test_unmatched);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <mpkit.h>
 
 /* The "global list".  main() creates it empty before starting the child.  fork()
@@ -25,6 +26,9 @@ print_result (const char *where)
                             g_array_index (result, int, i));
   g_string_append (line, "]");
   printf ("%s\n", line->str);
+  /* With MPK_TRACE set, the list becomes a note in this process's lane of
+   * the diagram (diagrams/01-separate-memory.svg); otherwise nothing happens. */
+  mpk_trace_mark ("result: %s", strchr (line->str, '['));
 }
 
 /* The list to square, Python's `mylist`.  The child gets it through user_data. */

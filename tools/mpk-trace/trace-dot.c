@@ -15,7 +15,7 @@
 #define LABEL_DY    0.12  /* a label sits this far above its arrow's start */
 #define STUB_LEN    1.4   /* arrows to "not received", "?", "→ p2" */
 #define HEADER_ROOM 1.3   /* widest lane name in a header */
-#define BOX_ROOM    1.6   /* widest text in a box on a lane */
+#define BOX_ROOM    2.0   /* widest text in a box on a lane (one event per row: no box beside it) */
 
 /* Lane header fills, and the darker colour of messages a lane sends. */
 static const char * const lane_fill[] = {
@@ -536,6 +536,22 @@ emit_join (Dot        *d,
   edge (d, from, id, CREATE_ATTRS, NULL);
 }
 
+/* End of file: a dotted arrow from the close that let it arrive (the last
+ * close of the other end), when both are on this page. */
+static void
+emit_eof (Dot        *d,
+          TraceEvent *e,
+          const char *id)
+{
+  TraceEvent *cause = trace_eof_cause (d->run, e);
+  g_autofree char *from = NULL;
+
+  if (cause == NULL || row_of (d, cause) == 0 || !on_page (d, row_of (d, cause)))
+    return;
+  from = node_id ('e', cause->pos);
+  edge (d, from, id, "style=dotted, color=gray40, arrowhead=vee, arrowsize=0.6", NULL);
+}
+
 static void
 emit_row (Dot  *d,
           guint row)
@@ -564,6 +580,8 @@ emit_row (Dot  *d,
     emit_start (d, e, id);
   else if (e->kind == TRACE_KIND_JOIN && e->child_lane != NULL)
     emit_join (d, e, id);
+  else if (e->kind == TRACE_KIND_EOF)
+    emit_eof (d, e, id);
 }
 
 /* Lanes that started on an earlier page get their header again on top. */

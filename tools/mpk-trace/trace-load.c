@@ -572,6 +572,8 @@ trace_run_free (TraceRun *run)
   if (run == NULL)
     return;
   g_clear_pointer (&run->causal, g_ptr_array_unref);
+  g_clear_pointer (&run->closes, g_hash_table_unref);
+  g_clear_pointer (&run->eofs, g_hash_table_unref);
   g_clear_pointer (&run->lanes, g_ptr_array_unref);
   if (run->strings != NULL)
     g_string_chunk_free (run->strings);

@@ -119,6 +119,8 @@ struct _TraceRun
   guint         n_torn;    /* torn last lines dropped */
   gint64        n_dropped; /* events lost, from trace.dropped */
   guint         n_sends;
+  GHashTable   *closes;    /* "obj end" → GPtrArray of the *.close events of that pipe end */
+  GHashTable   *eofs;      /* "obj end" → GPtrArray of the *.eof events at that pipe end */
 };
 
 typedef struct
@@ -164,6 +166,10 @@ char       *trace_truncate      (const char *text,
                                  guint       max_chars);
 char       *trace_clean         (const char *text);
 gboolean    trace_is_synthetic  (const TraceEvent *event);
+/* For a *.eof: the close of the other end that came last (the one that let
+ * end of file arrive), or NULL if no close of it was recorded. */
+TraceEvent *trace_eof_cause     (const TraceRun   *run,
+                                 const TraceEvent *eof);
 
 /* Internal to loading: trace-order.c computes lanes, ranks and names. */
 void        trace__run_order    (TraceRun *run);

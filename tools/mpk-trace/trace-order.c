@@ -272,31 +272,122 @@ match_messages (TraceRun *run)
       }
 }
 
-/* Happens-before predecessors: the lane's previous event, the spawn that
- * created the lane (for its first event), the send of a receive, the end
- * of the child a join waited for. At most 3. */
-static guint
-event_preds (TraceEvent  *e,
-             TraceEvent **out)
+/* Pipe ends: "pipe.close" of one end and "pipe.eof" at the other. End of
+ * file arrives only once every copy of the other end is closed, so each
+ * such close happens before the EOF. */
+static gboolean
+is_close (const TraceEvent *e)
 {
-  guint n = 0;
+  return e->kind == TRACE_KIND_OTHER && e->obj != NULL && e->end > 0
+         && g_str_has_suffix (e->ev, ".close");
+}
 
+static char *
+end_key (const TraceEvent *e,
+         gboolean          other)
+{
+  return g_strdup_printf ("%s %" G_GINT64_FORMAT, e->obj, other ? 3 - e->end : e->end);
+}
+
+static void
+add_to (GHashTable *table,
+        TraceEvent *e)
+{
+  char *key = end_key (e, FALSE);
+  GPtrArray *list = g_hash_table_lookup (table, key);
+
+  if (list == NULL)
+    g_hash_table_insert (table, key, list = g_ptr_array_new ());
+  else
+    g_free (key);
+  g_ptr_array_add (list, e);
+}
+
+static void
+link_pipe_ends (TraceRun *run)
+{
+  guint i, j;
+
+  run->closes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) g_ptr_array_unref);
+  run->eofs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                     (GDestroyNotify) g_ptr_array_unref);
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (j = 0; j < lane->events->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (lane->events, j);
+
+          if (is_close (e))
+            add_to (run->closes, e);
+          else if (e->kind == TRACE_KIND_EOF && e->obj != NULL && e->end > 0)
+            add_to (run->eofs, e);
+        }
+    }
+}
+
+/* The events of @table at the other end of @e's pipe, or NULL. */
+static GPtrArray *
+other_end (GHashTable       *table,
+           const TraceEvent *e)
+{
+  g_autofree char *key = end_key (e, TRUE);
+
+  return g_hash_table_lookup (table, key);
+}
+
+/* Happens-before predecessors, into @out (emptied first): the lane's
+ * previous event, the spawn that created the lane (for its first event),
+ * the send of a receive, the end of the child a join waited for, the
+ * closes of the other end before an EOF. */
+static void
+event_preds (const TraceRun *run,
+             TraceEvent     *e,
+             GPtrArray      *out)
+{
+  GPtrArray *closes;
+
+  g_ptr_array_set_size (out, 0);
   if (e->lane_pos > 0)
-    out[n++] = g_ptr_array_index (e->lane->events, e->lane_pos - 1);
+    g_ptr_array_add (out, g_ptr_array_index (e->lane->events, e->lane_pos - 1));
   else if (e->lane->spawn != NULL)
-    out[n++] = e->lane->spawn;
+    g_ptr_array_add (out, e->lane->spawn);
   if (e->kind == TRACE_KIND_RECV && e->peer != NULL)
-    out[n++] = e->peer;
+    g_ptr_array_add (out, e->peer);
   if (e->kind == TRACE_KIND_JOIN && e->child_lane != NULL)
-    out[n++] = lane_last (e->child_lane);
-  return n;
+    g_ptr_array_add (out, lane_last (e->child_lane));
+  if (e->kind == TRACE_KIND_EOF && e->end > 0 && (closes = other_end (run->closes, e)) != NULL)
+    g_ptr_array_extend (out, closes, NULL, NULL);
+}
+
+TraceEvent *
+trace_eof_cause (const TraceRun   *run,
+                 const TraceEvent *eof)
+{
+  GPtrArray *closes = eof->end > 0 ? other_end (run->closes, eof) : NULL;
+  TraceEvent *last = NULL;
+  guint i;
+
+  for (i = 0; closes != NULL && i < closes->len; i++)
+    {
+      TraceEvent *c = g_ptr_array_index (closes, i);
+
+      if (last == NULL || c->pos > last->pos)
+        last = c;
+    }
+  return last;
 }
 
 /* The reverse edges, into @out (emptied first). */
 static void
-event_succs (TraceEvent *e,
-             GPtrArray  *out)
+event_succs (const TraceRun *run,
+             TraceEvent     *e,
+             GPtrArray      *out)
 {
+  GPtrArray *eofs;
+
   g_ptr_array_set_size (out, 0);
   if (e->lane_pos + 1 < e->lane->events->len)
     g_ptr_array_add (out, g_ptr_array_index (e->lane->events, e->lane_pos + 1));
@@ -306,35 +397,42 @@ event_succs (TraceEvent *e,
     g_ptr_array_add (out, g_ptr_array_index (e->child_lane->events, 0));
   if (e->kind == TRACE_KIND_SEND && e->peer != NULL)
     g_ptr_array_add (out, e->peer);
+  if (is_close (e) && (eofs = other_end (run->eofs, e)) != NULL)
+    g_ptr_array_extend (out, eofs, NULL, NULL);
 }
 
 /* Kahn's algorithm state; events are numbered through e->pos meanwhile. */
 typedef struct
 {
+  TraceRun  *run;
   GPtrArray *all;
   guint     *indeg;
   gboolean  *done;
   guint     *cursor;    /* per lane: its first event not done yet */
   GQueue     ready;
-  GPtrArray *succs;     /* scratch */
+  GPtrArray *near;      /* scratch */
 } Ranking;
 
 static void
 rank_one (Ranking    *k,
           TraceEvent *e)
 {
-  TraceEvent *near[3];
-  guint i, n;
+  guint i;
 
   e->rank = 1;
-  for (i = 0, n = event_preds (e, near); i < n; i++)
-    if (k->done[near[i]->pos])
-      e->rank = MAX (e->rank, near[i]->rank + 1);
-  k->done[e->pos] = TRUE;
-  event_succs (e, k->succs);
-  for (i = 0; i < k->succs->len; i++)
+  event_preds (k->run, e, k->near);
+  for (i = 0; i < k->near->len; i++)
     {
-      TraceEvent *next = g_ptr_array_index (k->succs, i);
+      TraceEvent *before = g_ptr_array_index (k->near, i);
+
+      if (k->done[before->pos])
+        e->rank = MAX (e->rank, before->rank + 1);
+    }
+  k->done[e->pos] = TRUE;
+  event_succs (k->run, e, k->near);
+  for (i = 0; i < k->near->len; i++)
+    {
+      TraceEvent *next = g_ptr_array_index (k->near, i);
 
       if (!k->done[next->pos] && --k->indeg[next->pos] == 0)
         g_queue_push_tail (&k->ready, next);
@@ -396,16 +494,18 @@ all_events (TraceRun *run)
 static void
 compute_ranks (TraceRun *run)
 {
-  TraceEvent *near[3];
-  Ranking k = { all_events (run), NULL, NULL, NULL, G_QUEUE_INIT, g_ptr_array_new () };
+  Ranking k = { run, all_events (run), NULL, NULL, NULL, G_QUEUE_INIT, g_ptr_array_new () };
   guint i, n_done = 0;
 
   k.indeg = g_new0 (guint, k.all->len);
   k.done = g_new0 (gboolean, k.all->len);
   k.cursor = g_new0 (guint, run->lanes->len);
   for (i = 0; i < k.all->len; i++)
-    if ((k.indeg[i] = event_preds (g_ptr_array_index (k.all, i), near)) == 0)
-      g_queue_push_tail (&k.ready, g_ptr_array_index (k.all, i));
+    {
+      event_preds (run, g_ptr_array_index (k.all, i), k.near);
+      if ((k.indeg[i] = k.near->len) == 0)
+        g_queue_push_tail (&k.ready, g_ptr_array_index (k.all, i));
+    }
   for (; n_done < k.all->len; n_done++)
     {
       TraceEvent *e = g_queue_pop_head (&k.ready);
@@ -415,7 +515,7 @@ compute_ranks (TraceRun *run)
   g_free (k.indeg);
   g_free (k.done);
   g_free (k.cursor);
-  g_ptr_array_unref (k.succs);
+  g_ptr_array_unref (k.near);
   g_ptr_array_unref (k.all);
 }
 
@@ -598,6 +698,7 @@ trace__run_order (TraceRun *run)
   build_lanes (run, pids);
   link_children (run);
   match_messages (run);
+  link_pipe_ends (run);
   compute_ranks (run);
   order_lanes (run, pids);
   name_lanes (run);
