@@ -60,7 +60,7 @@ LABS     := $(patsubst %,$(BUILD)/%/lab,$(LAB_DIRS))
 TOOLS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tools/*.c)) $(BUILD)/tools/mpk-trace
 TRACE_TOOL_OBJS := $(patsubst tools/mpk-trace/%.c,$(BUILD)/tools/mpk-trace.objs/%.o,$(wildcard tools/mpk-trace/*.c))
 BENCHES  := $(patsubst %.c,$(BUILD)/%,$(wildcard bench/*.c))
-DIAGRAMS := $(patsubst labs/%,diagrams/%.dot,$(LAB_DIRS)) $(patsubst labs/%,diagrams/%.svg,$(LAB_DIRS))
+DIAGRAMS := $(foreach ext,dot svg png,$(patsubst labs/%,diagrams/%.$(ext),$(LAB_DIRS)))
 # The benchmark's twin built without the tracer's branches, to show what they cost.
 NOTRACE_OBJS := $(patsubst %.c,$(BUILD)/notrace/%.o,$(LIB_SRCS))
 NOTRACE_BENCH := $(BUILD)/bench/bench-mpkit-notrace
@@ -180,9 +180,14 @@ diagrams/%.dot: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/lab-diagram.s
 	$(SAY) "  TRACE   $@"
 	$(Q)tools/lab-diagram.sh $(BUILD)/labs/$*/lab $(BUILD)/tools/mpk-trace $* $@
 
+# SVG for the handouts; PNG for slides and viewers without SVG.
 diagrams/%.svg: diagrams/%.dot
 	$(SAY) "  DOT     $@"
 	$(Q)dot -Tsvg $< -o $@.tmp && tools/replace-if-changed.sh $@.tmp $@
+
+diagrams/%.png: diagrams/%.dot
+	$(SAY) "  DOT     $@"
+	$(Q)dot -Tpng $< -o $@.tmp && tools/replace-if-changed.sh $@.tmp $@
 
 # --- installing -------------------------------------------------------------
 
