@@ -45,6 +45,7 @@ static struct
 {
   char     *dir;          /* absolute path of the trace folder */
   char     *run;          /* "<root pid>-<root t0 ns>" */
+  pid_t     run_creator;  /* the process that named the run, or 0 if inherited */
   char     *boot_id;
   GMutex    open_lock;    /* protects fd and fd_pid while a file is opened */
   GMutex    write_lock;   /* makes taking a seq and writing its line one step */
@@ -276,8 +277,12 @@ open_file (guint32 pid)
   g_autofree char *name = g_strdup_printf ("trace-%u.jsonl", pid);
   g_autofree char *path = g_build_filename (trace.dir, name, NULL);
 
-  /* O_TRUNC: a pid reused from an earlier run must not inherit its lines. */
-  trace.fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  /* The process that starts a run empties a file left by an earlier run
+   * with the same pid. Any other appends: after an exec, the new program
+   * has the same pid, and its lines (after a header of their own) follow
+   * the old program's instead of erasing them. */
+  trace.fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC
+                         | (trace.run_creator == (pid_t) pid ? O_TRUNC : 0), 0644);
   if (trace.fd < 0)
     {
       g_printerr ("mpk: cannot write trace file %s: %s; tracing is off in pid %u\n",
@@ -632,6 +637,7 @@ trace_init (void)
   trace.boot_id = read_boot_id ();
   /* The first traced process names the run; everything it starts, even
    * through exec, inherits the name and joins the same run. */
+  trace.run_creator = run != NULL ? 0 : getpid ();
   trace.run = run != NULL ? g_strdup (run)
                           : g_strdup_printf ("%d-%" G_GINT64_FORMAT, (int) getpid (),
                                              mpk__trace_now ());

@@ -329,11 +329,29 @@ test_empty_file (Fixture      *f,
   const char *nothing[] = { NULL };
   g_auto(Result) r = { 0 };
 
+  /* A process killed between open() and its header: a warning, and the
+   * other files are merged all the same. */
   write_std (f);
   write_lines (f->dir, "trace-4101.jsonl", nothing, FALSE);
   run_tool (&r, "merge", f->dir, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.err, "trace-4101.jsonl: no complete line (its process died before "
+                          "writing its header); skipped");
+  assert_contains (r.out, "\"lane\":\"parent\"");
+}
+
+/* Only empty files: an error that says so, not a crash. */
+static void
+test_only_empty_files (Fixture      *f,
+                       gconstpointer data)
+{
+  const char *nothing[] = { NULL };
+  g_auto(Result) r = { 0 };
+
+  write_lines (f->dir, "trace-4101.jsonl", nothing, FALSE);
+  run_tool (&r, "dot", f->dir, NULL);
   g_assert_cmpint (r.status, ==, 1);
-  assert_contains (r.err, "trace-4101.jsonl: no header line");
+  assert_contains (r.err, "every trace file is empty");
 }
 
 static void
@@ -911,6 +929,7 @@ main (int    argc,
   ADD ("/trace-tool/load/missing-folder", test_missing_folder);
   ADD ("/trace-tool/load/empty-folder", test_empty_folder);
   ADD ("/trace-tool/load/empty-file", test_empty_file);
+  ADD ("/trace-tool/load/only-empty-files", test_only_empty_files);
   ADD ("/trace-tool/load/malformed-line", test_malformed_line);
   ADD ("/trace-tool/load/different-boots", test_different_boots);
   ADD ("/trace-tool/load/different-clocks", test_different_clocks);

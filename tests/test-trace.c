@@ -1631,10 +1631,71 @@ test_eof (void)
   remove_tree (dir);
 }
 
+/* The program a traced process execs in /trace/exec: this binary again,
+ * told by its first argument to record one mark and stop. */
+#define EXEC_MARK_ARG "--record-mark-after-exec"
+
+static void
+exec_workload (void)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+
+  mpk_trace_mark ("before exec");
+  execl (self, self, EXEC_MARK_ARG, (char *) NULL);
+  g_error ("execl %s: %s", self, g_strerror (errno));
+}
+
+/* An exec keeps the pid: the new program's lines must follow the old
+ * program's in the same file (after a header of their own), not erase
+ * them, and both belong to the same run. */
+static void
+test_exec (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint headers = 0;
+  const char *before, *after;
+
+  if (g_test_subprocess ())
+    {
+      exec_workload ();
+      return;
+    }
+  g_test_summary ("A traced process that execs a traced program keeps both programs' lines");
+  dir = run_traced ("all", 0);
+  {
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name = g_dir_read_name (d);
+
+    g_assert_nonnull (name);
+    g_assert_null (g_dir_read_name (d));   /* one pid, one file */
+    path = g_build_filename (dir, name, NULL);
+  }
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    headers += strstr (*l, "\"type\":\"proc\"") != NULL;
+  g_assert_cmpuint (headers, ==, 2);
+  before = strstr (text, "\"text\":\"before exec\"");
+  after = strstr (text, "\"text\":\"after exec\"");
+  g_assert_nonnull (before);
+  g_assert_nonnull (after);
+  g_assert_true (before < after);
+  remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  /* The far side of /trace/exec: the environment still says MPK_TRACE. */
+  if (argc == 2 && strcmp (argv[1], EXEC_MARK_ARG) == 0)
+    {
+      mpk_trace_mark ("after exec");
+      return 0;
+    }
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   /* Each test chooses its own tracing; the caller's must not leak in. */
@@ -1660,6 +1721,7 @@ main (int   argc,
   g_test_add_func ("/trace/summary/bounded", test_summary_bounded);
   g_test_add_func ("/trace/summary/utf8", test_summary_utf8);
   g_test_add_func ("/trace/eof", test_eof);
+  g_test_add_func ("/trace/exec", test_exec);
   /* Last: a failure here must not hide the others (assertions abort). */
   g_test_add_func ("/trace/long/process-name", test_long_name);
   g_test_add_func ("/trace/long/summary-in-line", test_wide_summary);

@@ -370,12 +370,11 @@ load_file (TraceRun               *run,
           && !load_line (&l, options->verbose, parser, p, nl - p, lanes, &lane, error))
         return FALSE;
     }
+  /* Only whole lines are read, so a file without one was opened by a
+   * process that died before its header was written: nothing to draw. */
   if (lane == NULL)
-    {
-      g_set_error (error, TRACE_ERROR, TRACE_ERROR_FAILED,
-                   "%s: no header line (the file is empty)", path);
-      return FALSE;
-    }
+    trace_warn ("%s: no complete line (its process died before writing its header); "
+                "skipped", path);
   return TRUE;
 }
 
@@ -521,6 +520,12 @@ select_run (TraceRun               *run,
 {
   guint i, n_runs = 0, n_other = 0;
 
+  if (lanes->len == 0)
+    {
+      g_set_error (error, TRACE_ERROR, TRACE_ERROR_FAILED,
+                   "no trace events in %s: every trace file is empty", run->dir);
+      return FALSE;
+    }
   if (options->run_id == NULL && !check_comparable (lanes, error))
     return FALSE;
   run->id = g_strdup (choose_run (lanes, options, &n_runs, error));
