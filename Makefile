@@ -172,13 +172,19 @@ bench: all
 
 # --- diagrams ----------------------------------------------------------------
 
-# Each lab, run with MPK_TRACE=all, drawn by mpk-trace. A .dot file is only
-# rewritten when the drawing changed.
+# Each lab, run with MPK_TRACE=all, drawn by mpk-trace. The .dot file is
+# rewritten (and so its SVG and PNG re-rendered) only when the drawing
+# changed; a stamp in $(BUILD) records that the lab was traced. So a fresh
+# clone, or another Graphviz version, leaves the committed files alone.
 diagrams: $(DIAGRAMS)
 
-diagrams/%.dot: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/lab-diagram.sh
-	$(SAY) "  TRACE   $@"
-	$(Q)tools/lab-diagram.sh $(BUILD)/labs/$*/lab $(BUILD)/tools/mpk-trace $* $@
+$(BUILD)/diagrams/%.stamp: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/lab-diagram.sh
+	@mkdir -p $(@D)
+	$(SAY) "  TRACE   diagrams/$*.dot"
+	$(Q)tools/lab-diagram.sh $(BUILD)/labs/$*/lab $(BUILD)/tools/mpk-trace $* diagrams/$*.dot
+	@touch $@
+
+diagrams/%.dot: $(BUILD)/diagrams/%.stamp ;
 
 # SVG for the handouts; PNG for slides and viewers without SVG.
 diagrams/%.svg: diagrams/%.dot

@@ -408,14 +408,21 @@ mpk__trace_child_started (void)
   ensure_open ();
 }
 
-void
-mpk__trace_exiting (int code)
+/* A local event with one number: proc.exit's code, proc.join's child. */
+static void
+record_number (const char *ev, const char *key, gint64 value)
 {
   MpkTraceLine line;
 
-  mpk__trace_begin (&line, "proc.exit", 0, 0);
-  mpk__trace_add_int (&line, "code", code);
+  mpk__trace_begin (&line, ev, 0, 0);
+  mpk__trace_add_int (&line, key, value);
   mpk__trace_end (&line);
+}
+
+void
+mpk__trace_exiting (int code)
+{
+  record_number ("proc.exit", "code", code);
 }
 
 static const char *
@@ -464,11 +471,7 @@ mpk__trace_reaped (pid_t child, int status, gboolean lost)
 void
 mpk__trace_joined (pid_t child)
 {
-  MpkTraceLine line;
-
-  mpk__trace_begin (&line, "proc.join", 0, 0);
-  mpk__trace_add_int (&line, "child", child);
-  mpk__trace_end (&line);
+  record_number ("proc.join", "child", child);
 }
 
 /* --- the public calls --------------------------------------------------------- */
