@@ -173,8 +173,9 @@ typedef enum
   MPK__TRACE_MSG     = 1 << 6,   /* the messaging layers */
 } MpkTraceCategory;
 
-/* Which categories MPK_TRACE switched on; 0 when tracing is off. Written
- * once, by the library's constructor, before main() runs. */
+/* Which categories MPK_TRACE switched on; 0 when tracing is off. Set by
+ * the library's constructor before main() runs; cleared (for good) in a
+ * process that cannot open its trace file. */
 G_GNUC_INTERNAL extern guint mpk__trace_mask;
 
 #ifdef MPK_NO_TRACE   /* the bench's untraced build: no test at all */

@@ -233,24 +233,32 @@ mpk__trace_add_message (MpkTraceLine        *line,
 /* --- the file ---------------------------------------------------------------- */
 
 /* One write(2) for the whole line: other processes append to their own
- * files, and threads of this one append whole lines (O_APPEND). */
-static void
+ * files, and threads of this one append whole lines (O_APPEND). A line that
+ * cannot be written whole (a full disk) is cut back off the file, so the
+ * next line does not stick to a torn one; it is counted as dropped. */
+static gboolean
 write_line (const char *buf, gsize len)
 {
-  while (len > 0)
+  gsize written = 0;
+
+  while (written < len)
     {
-      gssize n = write (trace.fd, buf, len);
+      gssize n = write (trace.fd, buf + written, len - written);
 
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         {
+          off_t end = lseek (trace.fd, 0, SEEK_END);
+
+          if (written > 0 && end >= (off_t) written)
+            (void) !ftruncate (trace.fd, end - written);
           __atomic_add_fetch (&trace.dropped, 1, __ATOMIC_RELAXED);
-          return;
+          return FALSE;
         }
-      buf += n;
-      len -= n;
+      written += n;
     }
+  return TRUE;
 }
 
 static void
@@ -377,7 +385,8 @@ mpk__trace_end (MpkTraceLine *line)
     return;
   g_mutex_lock (&trace.write_lock);
   start = fill_prefix (line, ++trace.seq);
-  write_line (start, line->buf + line->len - start);
+  if (!write_line (start, line->buf + line->len - start))
+    trace.seq--;     /* seq counts the lines in the file: no gap for a lost one */
   g_mutex_unlock (&trace.write_lock);
 }
 
@@ -615,7 +624,7 @@ static void
 trace_on_exit (int status, void *data)
 {
   if (MPK__TRACING (MPK__TRACE_PROC) && trace.fd_pid == mpk__wire_pid ())
-    mpk__trace_exiting (status);
+    mpk__trace_exiting (status & 0xff);     /* what the parent's waitpid() will see */
 }
 
 /* Runs before main(): the environment is read once, and a process that

@@ -367,8 +367,16 @@ test_malformed_line (Fixture      *f,
       "trace-4101.jsonl:3: missing key \"ev\"" },
     { "{\"ts\":1,\"pid\":4101,\"seq\":2,\"lc\":1,\"ev\":\"proc.spawn\"}",
       "trace-4101.jsonl:3: missing key \"child\"" },
+    { "{\"ts\":-9223372036854775808,\"pid\":4101,\"seq\":2,\"lc\":1,\"ev\":\"mark\"}",
+      "trace-4101.jsonl:3: key \"ts\" must not be negative" },
+    { NULL, "trace-4101.jsonl:3: line of 200000 bytes is over the format's limit of 4096" },
   };
+  /* Deep nesting would overflow json-glib's recursive parser: refused unread. */
+  g_autofree char *open = g_strnfill (100000, '['), *close = g_strnfill (100000, ']');
+  g_autofree char *deep = g_strconcat (open, close, NULL);
   guint i;
+
+  cases[G_N_ELEMENTS (cases) - 1][0] = deep;
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++)
     {

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -1631,6 +1633,53 @@ test_eof (void)
   remove_tree (dir);
 }
 
+/* A "full disk" for one mark: the file may grow 40 more bytes, so the
+ * mark's line is written in part and fails (SIGXFSZ ignored, EFBIG). */
+static void
+full_disk_workload (void)
+{
+  g_autofree char *name = g_strdup_printf ("trace-%d.jsonl", (int) getpid ());
+  g_autofree char *path = g_build_filename (mpk_trace_get_dir (), name, NULL);
+  struct rlimit saved, small;
+  struct stat st;
+
+  signal (SIGXFSZ, SIG_IGN);
+  mpk_trace_mark ("first");
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  small.rlim_cur = st.st_size + 40;
+  small.rlim_max = saved.rlim_max;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &small), ==, 0);
+  mpk_trace_mark ("this note does not fit on the disk");
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  mpk_trace_mark ("after");
+}
+
+/* A line that could not be written whole leaves no torn piece behind: the
+ * file stays valid JSON lines, and the loss is reported in the next line. */
+static void
+test_full_disk (void)
+{
+  g_autoptr(GPtrArray) files = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *names = NULL;
+  TraceFile *file;
+
+  if (g_test_subprocess ())
+    {
+      full_disk_workload ();
+      return;
+    }
+  g_test_summary ("A write that fails half-way (full disk) is cut back and counted as dropped");
+  dir = run_traced ("all", G_TEST_SUBPROCESS_INHERIT_STDERR);
+  files = trace_load (dir);     /* fails the test on any invalid line */
+  file = g_ptr_array_index (files, 0);
+  names = ev_names (file);
+  g_assert_cmpstr (names, ==, "proc.start mark trace.dropped mark proc.exit");
+  g_assert_cmpint (get_int (trace_event (file, "trace.dropped"), "n"), ==, 1);
+  remove_tree (dir);
+}
+
 /* The program a traced process execs in /trace/exec: this binary again,
  * told by its first argument to record one mark and stop. */
 #define EXEC_MARK_ARG "--record-mark-after-exec"
@@ -1722,6 +1771,7 @@ main (int   argc,
   g_test_add_func ("/trace/summary/utf8", test_summary_utf8);
   g_test_add_func ("/trace/eof", test_eof);
   g_test_add_func ("/trace/exec", test_exec);
+  g_test_add_func ("/trace/full-disk", test_full_disk);
   /* Last: a failure here must not hide the others (assertions abort). */
   g_test_add_func ("/trace/long/process-name", test_long_name);
   g_test_add_func ("/trace/long/summary-in-line", test_wide_summary);

@@ -9,6 +9,8 @@
 #include <json-glib/json-glib.h>
 #include "trace-model.h"
 
+#define TRACE_LINE_MAX 4096   /* bytes without the newline (README, "File format") */
+
 G_DEFINE_QUARK (mpk-trace-error-quark, trace_error)
 
 /* One line being read: where it is, for error messages, and its object. */
@@ -116,8 +118,13 @@ line_int (const Line *l,
 
   if (!line_value (l, key, G_TYPE_INT64, required, &node, error))
     return FALSE;
-  if (node != NULL)
-    *out = json_node_get_int (node);
+  if (node == NULL)
+    return TRUE;
+  /* Every number of the format is a count, a pid, a code or a time since
+   * boot: none is negative, and so no difference of two can overflow. */
+  if (json_node_get_int (node) < 0)
+    return line_fail (l, error, "key \"%s\" must not be negative", key);
+  *out = json_node_get_int (node);
   return TRUE;
 }
 
@@ -304,14 +311,25 @@ load_line (Line        *l,
            GError     **error)
 {
   g_autoptr(GError) local = NULL;
+  g_autofree char *canonical = NULL;
   JsonNode *root;
   const char *kind;
 
+  /* The format's own limit; json-glib's recursive parser must not be fed a
+   * line of any length (deep nesting would overflow the stack). */
+  if (len > TRACE_LINE_MAX)
+    return line_fail (l, error, "line of %" G_GSIZE_FORMAT " bytes is over the format's "
+                      "limit of %d", len, TRACE_LINE_MAX);
   if (!json_parser_load_from_data (parser, text, len, &local))
     return line_fail (l, error, "not valid JSON (%s)", local->message);
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return line_fail (l, error, "not a JSON object");
+  /* Kept as json-glib writes it back, not as read: json-glib tolerates
+   * comments and trailing text, which `merge` would otherwise copy. */
+  canonical = json_to_string (root, FALSE);
+  text = canonical;
+  len = strlen (canonical);
   l->obj = json_node_get_object (root);
   kind = line_type (l->obj);
   if (kind != NULL && strcmp (kind, "proc") != 0)

@@ -597,7 +597,8 @@ order_lanes (TraceRun   *run,
   reindex_lanes (run);
 }
 
-/* Lane names are the processes' names; a repeated one becomes "name (2)". */
+/* Lane names are the processes' names, with control characters blanked
+ * (they reach terminals); a repeated one becomes "name (2)". */
 static void
 name_lanes (TraceRun *run)
 {
@@ -607,17 +608,13 @@ name_lanes (TraceRun *run)
   for (i = 0; i < run->lanes->len; i++)
     {
       TraceLane *lane = g_ptr_array_index (run->lanes, i);
-      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (seen, lane->header_name)) + 1;
+      g_autofree char *clean = trace_clean (lane->header_name);
+      const char *base = g_string_chunk_insert_const (run->strings, clean);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (seen, base)) + 1;
+      g_autofree char *name = n == 1 ? g_strdup (base) : g_strdup_printf ("%s (%u)", base, n);
 
-      g_hash_table_insert (seen, (gpointer) lane->header_name, GUINT_TO_POINTER (n));
-      if (n == 1)
-        lane->name = lane->header_name;
-      else
-        {
-          g_autofree char *name = g_strdup_printf ("%s (%u)", lane->header_name, n);
-
-          lane->name = g_string_chunk_insert_const (run->strings, name);
-        }
+      g_hash_table_insert (seen, (gpointer) base, GUINT_TO_POINTER (n));
+      lane->name = g_string_chunk_insert_const (run->strings, name);
     }
 }
 
@@ -641,7 +638,7 @@ name_object (TraceRun   *run,
              GHashTable *counts,
              TraceEvent *e)
 {
-  g_autofree char *kind = NULL, *name = NULL;
+  g_autofree char *kind = NULL, *name = NULL, *clean = NULL;
   const char *colon;
   guint n;
 
@@ -652,7 +649,8 @@ name_object (TraceRun   *run,
   kind = colon != NULL ? g_strndup (e->obj, colon - e->obj) : g_strdup (e->obj);
   n = GPOINTER_TO_UINT (g_hash_table_lookup (counts, kind)) + 1;
   name = g_strdup_printf ("%s#%u", kind, n);
-  e->obj_name = g_string_chunk_insert_const (run->strings, name);
+  clean = trace_clean (name);     /* the kind comes from the file */
+  e->obj_name = g_string_chunk_insert_const (run->strings, clean);
   g_hash_table_insert (names, (gpointer) e->obj, (gpointer) e->obj_name);
   g_hash_table_insert (counts, g_steal_pointer (&kind), GUINT_TO_POINTER (n));
 }
@@ -682,7 +680,7 @@ number_events (TraceRun *run)
       if (e->obj != NULL)
         name_object (run, names, counts, e);
       if (e->kind == TRACE_KIND_DROPPED)
-        run->n_dropped += e->n;
+        run->n_dropped = e->n > G_MAXINT64 - run->n_dropped ? G_MAXINT64 : run->n_dropped + e->n;
     }
 }
 
