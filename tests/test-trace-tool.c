@@ -372,8 +372,8 @@ test_malformed_line (Fixture      *f,
     { NULL, "trace-4101.jsonl:3: line of 200000 bytes is over the format's limit of 4096" },
   };
   /* Deep nesting would overflow json-glib's recursive parser: refused unread. */
-  g_autofree char *open = g_strnfill (100000, '['), *close = g_strnfill (100000, ']');
-  g_autofree char *deep = g_strconcat (open, close, NULL);
+  g_autofree char *opening = g_strnfill (100000, '['), *closing = g_strnfill (100000, ']');
+  g_autofree char *deep = g_strconcat (opening, closing, NULL);
   guint i;
 
   cases[G_N_ELEMENTS (cases) - 1][0] = deep;
