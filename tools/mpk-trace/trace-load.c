@@ -22,30 +22,37 @@ typedef struct
   JsonObject *obj;
 } Line;
 
+/* "mpk-trace: KIND: text" on stderr. */
+static void
+say (const char *kind,
+     const char *format,
+     va_list     args)
+{
+  g_autofree char *text = g_strdup_vprintf (format, args);
+
+  g_printerr ("mpk-trace: %s: %s\n", kind, text);
+}
+
 void
 trace_warn (const char *format,
             ...)
 {
-  g_autofree char *text = NULL;
   va_list args;
 
   va_start (args, format);
-  text = g_strdup_vprintf (format, args);
+  say ("warning", format, args);
   va_end (args);
-  g_printerr ("mpk-trace: warning: %s\n", text);
 }
 
 void
 trace_note (const char *format,
             ...)
 {
-  g_autofree char *text = NULL;
   va_list args;
 
   va_start (args, format);
-  text = g_strdup_vprintf (format, args);
+  say ("note", format, args);
   va_end (args);
-  g_printerr ("mpk-trace: note: %s\n", text);
 }
 
 static gboolean G_GNUC_PRINTF (3, 4)
