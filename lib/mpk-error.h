@@ -29,6 +29,14 @@ G_BEGIN_DECLS
  * @MPK_ERROR_INVALID: an argument or call is invalid in the object's current state
  *   (Python: ValueError, or OSError for a read-only/write-only end)
  * @MPK_ERROR_PEER_CLOSED: the peer closed its end while we were sending (EPIPE)
+ * @MPK_ERROR_EMPTY: a queue had no item before the timeout (Python: queue.Empty)
+ * @MPK_ERROR_FULL: a queue had no free slot before the timeout (Python: queue.Full)
+ * @MPK_ERROR_OWNER_DIED: a process died holding a lock; the state it guarded
+ *   may be half-updated (pthread's EOWNERDEAD; Python's locks stay held forever)
+ * @MPK_ERROR_PEER_DIED: a process this call depends on died (a JoinableQueue
+ *   consumer that took an item and never called task_done)
+ * @MPK_ERROR_TOO_MANY_TASK_DONE: task_done() was called more times than items
+ *   were put (Python: ValueError "task_done() called too many times")
  *
  * Error codes in the %MPK_ERROR domain.
  */
@@ -45,6 +53,11 @@ typedef enum
   MPK_ERROR_SPAWN,
   MPK_ERROR_INVALID,
   MPK_ERROR_PEER_CLOSED,
+  MPK_ERROR_EMPTY,
+  MPK_ERROR_FULL,
+  MPK_ERROR_OWNER_DIED,
+  MPK_ERROR_PEER_DIED,
+  MPK_ERROR_TOO_MANY_TASK_DONE,
 } MpkError;
 
 /**

@@ -8,6 +8,7 @@
 #include "mpkit.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 G_BEGIN_DECLS
@@ -52,6 +53,10 @@ typedef enum
 {
   MPK__OBJECT_CONNECTION = 0x4d504b43,   /* "MPKC" */
   MPK__OBJECT_PROCESS    = 0x4d504b50,   /* "MPKP" */
+  MPK__OBJECT_QUEUE      = 0x4d504b51,   /* "MPKQ" */
+  MPK__OBJECT_LOCK       = 0x4d504b4c,   /* "MPKL" */
+  MPK__OBJECT_EVENT      = 0x4d504b45,   /* "MPKE" */
+  MPK__OBJECT_SEMAPHORE  = 0x4d504b53,   /* "MPKS" */
 } MpkObjectType;
 
 /* The first member of every waitable struct, so mpk_wait() can tell them apart. */
@@ -78,6 +83,87 @@ G_GNUC_INTERNAL int mpk__process_wait_fd (MpkProcess *process);
 
 /* Fault injection for tests: when TRUE the next child fails its setup. */
 G_GNUC_INTERNAL extern gboolean mpk__process_fail_setup_for_testing;
+
+/* Crash points, for the robustness tests: MPK__CRASH_POINT ("queue.put.copied")
+ * marks a place inside a critical section. While mpk__crash_countdown is > 0
+ * every crash point counts it down; the one that brings it to 0 copies its
+ * name into mpk__crash_note (when set: MPK__CRASH_NOTE_SIZE bytes, normally in
+ * shared memory, so the test learns where its victim died) and SIGKILLs its
+ * own process. Off (countdown 0) it costs one load and a branch. The points
+ * and what a death there must leave behind are listed in tests/test-robust.c. */
+#define MPK__CRASH_NOTE_SIZE 64
+G_GNUC_INTERNAL extern int   mpk__crash_countdown;
+G_GNUC_INTERNAL extern char *mpk__crash_note;
+G_GNUC_INTERNAL G_GNUC_NORETURN void mpk__crash_now (const char *where);
+#define MPK__CRASH_POINT(where) \
+  G_STMT_START \
+    { \
+      if (G_UNLIKELY (mpk__crash_countdown > 0) && --mpk__crash_countdown == 0) \
+        mpk__crash_now (where); \
+    } \
+  G_STMT_END
+
+/* --- shared memory and its synchronisation (mpk-shm.c) ------------------
+ *
+ * Objects that processes share live in their own MAP_SHARED|MAP_ANONYMOUS
+ * mapping, made before fork so every child inherits it at the same address.
+ * Locks are robust process-shared pthread mutexes: a holder's death hands
+ * the next locker EOWNERDEAD instead of a hang. Waiting uses a futex word
+ * (MpkShmSignal), not pthread condition variables: a process killed inside
+ * pthread_cond_wait can leave glibc's condvar internals locked or its wake-up
+ * bookkeeping skewed for everyone else, while a dead futex waiter leaves
+ * nothing behind. */
+
+/* Zeroed shared memory of @size bytes (rounded up to pages), or NULL with
+ * MPK_ERROR_FAILED. Free with mpk__shm_free() in each process that maps it. */
+G_GNUC_INTERNAL gpointer mpk__shm_alloc (gsize size, GError **error);
+G_GNUC_INTERNAL void     mpk__shm_free  (gpointer mem, gsize size);
+
+/* Initialises a robust, process-shared mutex of @type (PTHREAD_MUTEX_*).
+ * Returns FALSE with MPK_ERROR_FAILED if the system lacks them. */
+G_GNUC_INTERNAL gboolean mpk__mutex_init (pthread_mutex_t *mutex,
+                                          int              type,
+                                          GError         **error);
+
+/* Locks @mutex by @deadline (MPK__DEADLINE_NEVER: no limit; a past deadline:
+ * one try). Returns 0; EOWNERDEAD (locked: the last holder died, the caller
+ * repairs what it guards and calls pthread_mutex_consistent()); ETIMEDOUT;
+ * EDEADLK (an error-checking mutex this thread holds); or another errno. */
+G_GNUC_INTERNAL int mpk__mutex_lock (pthread_mutex_t *mutex,
+                                     MpkDeadline      deadline);
+
+/* A wake-up word in shared memory. Writers change the state they guard,
+ * then mpk__signal_notify(); waiters use mpk__signal_wait_until(). @waiters
+ * only saves the wake syscall when nobody sleeps: one left counted by a dead
+ * waiter costs a useless wake, never a missed one. */
+typedef struct
+{
+  guint32 seq;       /* futex word: bumped by every notify */
+  guint32 waiters;   /* processes about to sleep or sleeping on @seq */
+} MpkShmSignal;
+
+/* Wakes every waiter of @signal (after the caller published its change). */
+G_GNUC_INTERNAL void mpk__signal_notify (MpkShmSignal *signal);
+
+/* Returns non-zero to stop waiting (that value is returned), 0 to wait on. */
+typedef int (*MpkShmPredicate) (gpointer data);
+
+/* Waits until @pred returns non-zero or @deadline passes (then returns 0).
+ * @pred runs at entry, after every wake-up, and at least every @slice_us
+ * microseconds when @slice_us > 0 (for conditions nobody notifies, such as
+ * a peer's death). It spins briefly before sleeping, which saves the
+ * sleep/wake pair when the other side is only a moment behind. */
+G_GNUC_INTERNAL int mpk__signal_wait_until (MpkShmSignal    *signal,
+                                            MpkShmPredicate  pred,
+                                            gpointer         data,
+                                            MpkDeadline      deadline,
+                                            gint64           slice_us);
+
+/* Sleeps until @deadline on CLOCK_MONOTONIC, through EINTR. */
+G_GNUC_INTERNAL void mpk__sleep_until (MpkDeadline deadline);
+
+/* The calling thread's id (gettid), cached per thread. */
+G_GNUC_INTERNAL guint32 mpk__thread_id (void);
 
 /* --- the wire format (mpk-wire.c) ------------------------------------------ */
 

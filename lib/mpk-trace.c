@@ -199,6 +199,10 @@ object_kind (MpkObjectType type)
     {
     case MPK__OBJECT_CONNECTION: return "pipe";
     case MPK__OBJECT_PROCESS:    return "process";
+    case MPK__OBJECT_QUEUE:      return "queue";
+    case MPK__OBJECT_LOCK:       return "lock";
+    case MPK__OBJECT_EVENT:      return "event";
+    case MPK__OBJECT_SEMAPHORE:  return "semaphore";
     default:                     return "object";
     }
 }

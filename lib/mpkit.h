@@ -9,6 +9,8 @@
 #include "mpk-connection.h"
 #include "mpk-process.h"
 #include "mpk-wait.h"
+#include "mpk-lock.h"
+#include "mpk-queue.h"
 #include "mpk-trace.h"
 #undef MPK_INSIDE
 

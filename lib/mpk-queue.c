@@ -1,0 +1,950 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-queue.c: multiprocessing.Queue, JoinableQueue and SimpleQueue.
+ *
+ * Python's Queue is a pipe, two locks, a semaphore and a feeder thread per
+ * process. Ours is a byte ring in shared memory (mpk-ring.c) and nothing
+ * else: put() copies the item in and returns, get() copies it out. There is
+ * no thread, so an item whose put() returned is in the queue, a process may
+ * exit at once, and an error (a value too big, a timeout) comes back to the
+ * caller of put(). This file holds the API: serialising, deadlines, the
+ * JoinableQueue's task count and the tracer's events. */
+#include "mpk-private.h"
+#include "mpk-ring.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct _MpkQueue
+{
+  MpkObjectHeader object;
+  MpkRing         ring;
+  gint64          maxsize;       /* <= 0: unbounded */
+  gboolean        joinable;
+  gboolean        closed;
+  guint64         max_message_size;
+};
+
+struct _MpkSimpleQueue
+{
+  MpkQueue queue;
+};
+
+#define MAX_BUFFER_SIZE ((gsize) 1 << 28)   /* MpkRing's 24-bit item count needs it */
+#define MIN_BUFFER_SIZE ((gsize) 4096)
+
+static gboolean
+queue_init (MpkQueue *queue,
+            gint64    maxsize,
+            gboolean  joinable,
+            gsize     buffer_size,
+            GError  **error)
+{
+  gsize capacity = MIN_BUFFER_SIZE;
+
+  while (capacity < buffer_size && capacity < MAX_BUFFER_SIZE)
+    capacity <<= 1;
+  mpk__trace_object_init (&queue->object, MPK__OBJECT_QUEUE);
+  if (!mpk__ring_init (&queue->ring, capacity, joinable, &queue->object, error))
+    return FALSE;
+  queue->maxsize = maxsize > 0 ? maxsize : 0;
+  queue->joinable = joinable;
+  queue->max_message_size = MPK_DEFAULT_MAX_MESSAGE_SIZE;
+  return TRUE;
+}
+
+/**
+ * mpk_queue_new_full:
+ * @maxsize: the most items the queue holds at once; 0 or less for no limit
+ * @joinable: %TRUE for a JoinableQueue (task_done() and join())
+ * @buffer_size: bytes of shared buffer (rounded up to a power of two, 4 KiB
+ *   to 256 MiB); items over a quarter of it are streamed through in pieces
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates a queue in shared memory, shared by this process and every process
+ * started after it: Python's `multiprocessing.Queue(maxsize)` or
+ * `JoinableQueue(maxsize)`. Create it before starting the processes that use
+ * it, as the Python documents do.
+ *
+ * Returns: (transfer full): the queue, free with mpk_queue_free(); %NULL with
+ *   @error set if shared memory cannot be had
+ */
+MpkQueue *
+mpk_queue_new_full (gint64    maxsize,
+                    gboolean  joinable,
+                    gsize     buffer_size,
+                    GError  **error)
+{
+  MpkQueue *queue;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  queue = g_new0 (MpkQueue, 1);
+  if (!queue_init (queue, maxsize, joinable, buffer_size, error))
+    g_clear_pointer (&queue, g_free);
+  return queue;
+}
+
+/**
+ * mpk_queue_new:
+ * @maxsize: the most items the queue holds at once; 0 or less for no limit
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates a queue with the default buffer (%MPK_QUEUE_DEFAULT_BUFFER_SIZE),
+ * Python's `multiprocessing.Queue(maxsize)`. See mpk_queue_new_full().
+ *
+ * Returns: (transfer full): the queue, or %NULL with @error set
+ */
+MpkQueue *
+mpk_queue_new (gint64    maxsize,
+               GError  **error)
+{
+  return mpk_queue_new_full (maxsize, FALSE, MPK_QUEUE_DEFAULT_BUFFER_SIZE, error);
+}
+
+/**
+ * mpk_joinable_queue_new:
+ * @maxsize: the most items the queue holds at once; 0 or less for no limit
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates a JoinableQueue, Python's `multiprocessing.JoinableQueue(maxsize)`:
+ * a queue that also counts unfinished tasks (mpk_queue_task_done(),
+ * mpk_queue_join()).
+ *
+ * Returns: (transfer full): the queue, or %NULL with @error set
+ */
+MpkQueue *
+mpk_joinable_queue_new (gint64    maxsize,
+                        GError  **error)
+{
+  return mpk_queue_new_full (maxsize, TRUE, MPK_QUEUE_DEFAULT_BUFFER_SIZE, error);
+}
+
+/**
+ * mpk_queue_close:
+ * @queue: a queue
+ *
+ * Closes this process's handle and unmaps its shared memory here, Python's
+ * `queue.close()`. Other processes keep using the queue. Afterwards put and
+ * get fail with %MPK_ERROR_CLOSED. Idempotent. Nothing is lost: there is no
+ * buffer to flush, since put() has finished when it returns.
+ */
+void
+mpk_queue_close (MpkQueue *queue)
+{
+  g_return_if_fail (queue != NULL);
+
+  if (queue->closed)
+    return;
+  queue->closed = TRUE;
+  mpk__ring_clear (&queue->ring);
+}
+
+/**
+ * mpk_queue_free:
+ * @queue: (nullable): a queue
+ *
+ * Closes @queue in this process (mpk_queue_close()) and frees the handle.
+ */
+void
+mpk_queue_free (MpkQueue *queue)
+{
+  if (queue == NULL)
+    return;
+  mpk_queue_close (queue);
+  g_free (queue);
+}
+
+/**
+ * mpk_queue_is_closed:
+ * @queue: a queue
+ *
+ * Returns: %TRUE after mpk_queue_close() in this process
+ */
+gboolean
+mpk_queue_is_closed (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, TRUE);
+  return queue->closed;
+}
+
+/**
+ * mpk_queue_is_joinable:
+ * @queue: a queue
+ *
+ * Returns: %TRUE for a JoinableQueue
+ */
+gboolean
+mpk_queue_is_joinable (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, FALSE);
+  return queue->joinable;
+}
+
+/**
+ * mpk_queue_get_maxsize:
+ * @queue: a queue
+ *
+ * Returns: the item limit given at creation, 0 for none
+ */
+gint64
+mpk_queue_get_maxsize (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+  return queue->maxsize;
+}
+
+/**
+ * mpk_queue_get_buffer_size:
+ * @queue: a queue
+ *
+ * Returns: the bytes of shared buffer (a power of two)
+ */
+gsize
+mpk_queue_get_buffer_size (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+  return queue->ring.capacity;
+}
+
+/**
+ * mpk_queue_set_max_message_size:
+ * @queue: a queue
+ * @max_size: the largest item, in payload bytes, this process accepts
+ *
+ * Items announced as larger are dropped by get() with %MPK_ERROR_TOO_BIG,
+ * before any memory is set aside for them (shared memory is written by other
+ * processes: its contents are not trusted). Default 1 GiB.
+ */
+void
+mpk_queue_set_max_message_size (MpkQueue *queue,
+                                guint64   max_size)
+{
+  g_return_if_fail (queue != NULL);
+  queue->max_message_size = max_size;
+}
+
+static gboolean
+check_open (MpkQueue *queue, GError **error)
+{
+  if (queue->closed)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_CLOSED, "queue is closed");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+trace_item (MpkQueue            *queue,
+            const char          *ev,
+            MpkTraceDirection    dir,
+            gint64               ts,
+            const MpkWireHeader *header,
+            GVariant            *value)
+{
+  MpkTraceLine line;
+
+  mpk__trace_begin (&line, ev, ts,
+                    dir == MPK__TRACE_OUT ? header->clock
+                                          : mpk__wire_clock_receive (header->clock));
+  mpk__trace_add_object (&line, &queue->object);
+  mpk__trace_add_message (&line, dir, header, value);
+  mpk__trace_end (&line);
+}
+
+/* put() of one item already split into header, type string and data. */
+static gboolean
+queue_put_item (MpkQueue       *queue,
+                MpkWireHeader  *header,
+                const void     *type,
+                gsize           type_len,
+                const void     *data,
+                gsize           size,
+                GVariant       *value,
+                gint64          timeout_us,
+                GError        **error)
+{
+  MpkRingPiece pieces[2] = { { type, type_len }, { data, size } };
+  gint64 ts = 0;
+
+  if (!check_open (queue, error))
+    return FALSE;
+  if (header->length > queue->max_message_size)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_TOO_BIG,
+                   "queue: an item of %" G_GUINT64_FORMAT " bytes is over the limit of %"
+                   G_GUINT64_FORMAT, header->length, queue->max_message_size);
+      return FALSE;
+    }
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    ts = mpk__trace_now ();
+  if (!mpk__ring_put (&queue->ring, header, pieces, G_N_ELEMENTS (pieces), queue->maxsize,
+                      mpk__deadline_from_timeout (timeout_us), error))
+    return FALSE;
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    trace_item (queue, "queue.put", MPK__TRACE_OUT, ts, header, value);
+  return TRUE;
+}
+
+/**
+ * mpk_queue_put:
+ * @queue: a queue
+ * @item: (transfer none): the item; a floating reference is sunk
+ * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Puts @item at the back of the queue, Python's `queue.put(obj, block,
+ * timeout)`. When it returns %TRUE the item is in the queue's shared memory:
+ * no thread finishes the job later, so this process may exit at once and a
+ * process that joins it first never deadlocks. An item larger than the
+ * buffer is streamed through it while consumers read it; then @timeout_us
+ * bounds the whole transfer, and an item cut short by the timeout is
+ * discarded, never delivered in part.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_FULL (no room before the timeout),
+ *   %MPK_ERROR_TIMED_OUT (the timeout expired in the middle of a streamed
+ *   item), %MPK_ERROR_CLOSED, %MPK_ERROR_INVALID (a type string of more
+ *   than 255 characters), %MPK_ERROR_TOO_BIG or %MPK_ERROR_PROTOCOL (the
+ *   queue's shared memory was found corrupt)
+ */
+gboolean
+mpk_queue_put (MpkQueue  *queue,
+               GVariant  *item,
+               gint64     timeout_us,
+               GError   **error)
+{
+  g_autoptr(GVariant) value = NULL;
+  MpkWireHeader header;
+  const char *type;
+  gsize type_len, size;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (item != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  value = g_variant_ref_sink (item);
+  type = g_variant_get_type_string (value);
+  type_len = strlen (type);
+  if (type_len > MPK__WIRE_MAX_TYPE_LEN)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "queue: GVariant type string of %" G_GSIZE_FORMAT
+                   " characters is over the limit of %d", type_len, MPK__WIRE_MAX_TYPE_LEN);
+      return FALSE;
+    }
+  size = g_variant_get_size (value);
+  mpk__wire_stamp (&header, MPK__WIRE_KIND_VARIANT, type_len + size);
+  header.type_len = type_len;
+  return queue_put_item (queue, &header, type, type_len, g_variant_get_data (value), size,
+                         value, timeout_us, error);
+}
+
+/**
+ * mpk_queue_put_nowait:
+ * @queue: a queue
+ * @item: (transfer none): the item; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_queue_put() with %MPK_NO_WAIT, Python's `queue.put_nowait(obj)`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_FULL if there is no room now
+ */
+gboolean
+mpk_queue_put_nowait (MpkQueue  *queue,
+                      GVariant  *item,
+                      GError   **error)
+{
+  return mpk_queue_put (queue, item, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_queue_put_bytes:
+ * @queue: a queue
+ * @data: (array length=size): the bytes
+ * @size: how many
+ * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Puts raw bytes as one item (what `queue.put(b"...")` carries in Python,
+ * without pickling). mpk_queue_get_bytes() takes it out; mpk_queue_get()
+ * returns it as a bytestring (`ay`) variant.
+ *
+ * Returns: %TRUE; %FALSE with an error as for mpk_queue_put()
+ */
+gboolean
+mpk_queue_put_bytes (MpkQueue      *queue,
+                     gconstpointer  data,
+                     gsize          size,
+                     gint64         timeout_us,
+                     GError       **error)
+{
+  MpkWireHeader header;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || size == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  mpk__wire_stamp (&header, MPK__WIRE_KIND_BYTES, size);
+  return queue_put_item (queue, &header, NULL, 0, data, size, NULL, timeout_us, error);
+}
+
+/* get() of one item as its header and payload bytes. */
+static GBytes *
+queue_get_item (MpkQueue       *queue,
+                gboolean        want_bytes,
+                MpkWireHeader  *header,
+                gint64          timeout_us,
+                GError        **error)
+{
+  GBytes *payload;
+
+  if (!check_open (queue, error))
+    return NULL;
+  payload = mpk__ring_get (&queue->ring, want_bytes ? MPK__WIRE_KIND_BYTES : 0,
+                           queue->max_message_size, header,
+                           mpk__deadline_from_timeout (timeout_us), error);
+  return payload;
+}
+
+/**
+ * mpk_queue_get:
+ * @queue: a queue
+ * @timeout_us: microseconds to wait for an item, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Removes and returns the item at the front, Python's `queue.get(block,
+ * timeout)`. Items from one producer come out in the order it put them.
+ * The timeout bounds the whole call, including the reading of a large item.
+ * The item is checked before it is returned: shared memory is writable by
+ * every process that shares the queue, so a corrupt item gives
+ * %MPK_ERROR_PROTOCOL, never a crash.
+ *
+ * Returns: (transfer full): the item; %NULL with %MPK_ERROR_EMPTY (nothing
+ *   before the timeout), %MPK_ERROR_TIMED_OUT (the timeout expired in the
+ *   middle of a streamed item, which is then lost), %MPK_ERROR_CLOSED,
+ *   %MPK_ERROR_TOO_BIG (the item was dropped) or %MPK_ERROR_PROTOCOL
+ */
+GVariant *
+mpk_queue_get (MpkQueue  *queue,
+               gint64     timeout_us,
+               GError   **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  MpkWireHeader header;
+  GVariant *value;
+
+  g_return_val_if_fail (queue != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  payload = queue_get_item (queue, FALSE, &header, timeout_us, error);
+  if (payload == NULL)
+    return NULL;
+  if (header.kind == MPK__WIRE_KIND_BYTES)
+    value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+                                                          payload, TRUE));
+  else if ((value = mpk__wire_decode_variant (&header, payload, error)) == NULL)
+    return NULL;
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    trace_item (queue, "queue.get", MPK__TRACE_IN, mpk__trace_now (), &header, value);
+  else
+    mpk__wire_clock_receive (header.clock);
+  return value;
+}
+
+/**
+ * mpk_queue_get_nowait:
+ * @queue: a queue
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_queue_get() with %MPK_NO_WAIT, Python's `queue.get_nowait()`.
+ *
+ * Returns: (transfer full): the item; %NULL with %MPK_ERROR_EMPTY if none is there now
+ */
+GVariant *
+mpk_queue_get_nowait (MpkQueue  *queue,
+                      GError   **error)
+{
+  return mpk_queue_get (queue, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_queue_get_bytes:
+ * @queue: a queue
+ * @timeout_us: microseconds to wait for an item, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Removes and returns an item put with mpk_queue_put_bytes().
+ *
+ * Returns: (transfer full): the bytes; %NULL with an error as for
+ *   mpk_queue_get(), or %MPK_ERROR_INVALID when the front item is a
+ *   #GVariant (it stays in the queue)
+ */
+GBytes *
+mpk_queue_get_bytes (MpkQueue  *queue,
+                     gint64     timeout_us,
+                     GError   **error)
+{
+  MpkWireHeader header;
+  GBytes *payload;
+
+  g_return_val_if_fail (queue != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  payload = queue_get_item (queue, TRUE, &header, timeout_us, error);
+  if (payload == NULL)
+    return NULL;
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    trace_item (queue, "queue.get", MPK__TRACE_IN, mpk__trace_now (), &header, NULL);
+  else
+    mpk__wire_clock_receive (header.clock);
+  return payload;
+}
+
+/**
+ * mpk_queue_qsize:
+ * @queue: an open queue
+ *
+ * The number of items in the queue, Python's `queue.qsize()`: items whose
+ * put() returned minus items whose get() returned. Exact whenever no put or
+ * get is half-way through, and available on every platform (Python's raises
+ * NotImplementedError on macOS). An item being streamed in is not counted
+ * until its put() finishes.
+ *
+ * Returns: the item count
+ */
+gint64
+mpk_queue_qsize (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+  g_return_val_if_fail (!queue->closed, 0);
+  return mpk__ring_count (&queue->ring);
+}
+
+/**
+ * mpk_queue_empty:
+ * @queue: an open queue
+ *
+ * Returns: %TRUE when the queue holds no item, Python's `queue.empty()`.
+ *   Never wrong right after a put() returned, unlike Python's.
+ */
+gboolean
+mpk_queue_empty (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, TRUE);
+  g_return_val_if_fail (!queue->closed, TRUE);
+  return mpk__ring_count (&queue->ring) == 0;
+}
+
+/**
+ * mpk_queue_full:
+ * @queue: an open queue
+ *
+ * Returns: %TRUE when a bounded queue holds maxsize items, Python's `queue.full()`
+ */
+gboolean
+mpk_queue_full (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (!queue->closed, FALSE);
+  return queue->maxsize > 0 && mpk__ring_count (&queue->ring) >= queue->maxsize;
+}
+
+/**
+ * mpk_queue_get_n_recoveries:
+ * @queue: an open queue
+ *
+ * How many times a process found that another had died holding one of the
+ * queue's locks and repaired the queue (discarding a half-written item,
+ * skipping the rest of a half-read one). Python's Queue cannot do this: its
+ * locks stay held forever.
+ *
+ * Returns: the number of repairs since the queue was made
+ */
+guint
+mpk_queue_get_n_recoveries (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+  g_return_val_if_fail (!queue->closed, 0);
+  return mpk__ring_n_recoveries (&queue->ring);
+}
+
+/* ------------------------------------------------------- JoinableQueue -- */
+
+/**
+ * mpk_queue_task_done:
+ * @queue: an open JoinableQueue
+ * @error: return location for a #GError, or %NULL
+ *
+ * Says that an item taken with get() has been dealt with, Python's
+ * `queue.task_done()`. When the count of unfinished tasks reaches zero,
+ * every join() returns.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TOO_MANY_TASK_DONE when no task is
+ *   unfinished (Python: ValueError)
+ */
+gboolean
+mpk_queue_task_done (MpkQueue  *queue,
+                     GError   **error)
+{
+  guint64 left, lc;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (queue->joinable, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_open (queue, error))
+    return FALSE;
+  lc = mpk__wire_clock_tick ();
+  if (!mpk__ring_task_done (&queue->ring, &left))
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_TOO_MANY_TASK_DONE,
+                           "queue: task_done() called too many times");
+      return FALSE;
+    }
+  /* Recorded before join() is woken: a joiner may end this process at once
+   * (a daemon consumer), and the diagram must still show the last task_done. */
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    {
+      MpkTraceLine line;
+
+      mpk__trace_begin (&line, "queue.task_done", 0, lc);
+      mpk__trace_add_object (&line, &queue->object);
+      mpk__trace_add_int (&line, "left", left);
+      mpk__trace_end (&line);
+    }
+  if (left == 0)
+    mpk__ring_tasks_finished (&queue->ring, lc);
+  return TRUE;
+}
+
+/* The first watched process that died holding unfinished tasks, or NULL. */
+static MpkProcess *
+find_dead_holder (MpkQueue     *queue,
+                  MpkProcess  **watch,
+                  guint         n_watch,
+                  guint64      *held)
+{
+  for (guint i = 0; i < n_watch; i++)
+    {
+      GPid pid = mpk_process_get_pid (watch[i]);
+
+      if (pid <= 0 || mpk_process_is_alive (watch[i]))
+        continue;
+      *held = mpk__ring_unfinished_for (&queue->ring, pid);
+      if (*held > 0)
+        return watch[i];
+    }
+  return NULL;
+}
+
+typedef struct
+{
+  MpkQueue    *queue;
+  MpkProcess **watch;
+  guint        n_watch;
+  MpkProcess  *dead;
+  guint64      held;
+} JoinWait;
+
+static int
+join_ready (gpointer data)
+{
+  JoinWait *wait = data;
+
+  if (mpk__ring_unfinished (&wait->queue->ring) == 0)
+    return 1;
+  wait->dead = find_dead_holder (wait->queue, wait->watch, wait->n_watch, &wait->held);
+  return wait->dead != NULL ? 2 : 0;
+}
+
+/* How often join_full() looks at the watched processes: their deaths wake
+ * nobody, so it polls; 20 ms is quick for a person, cheap for the machine. */
+#define WATCH_SLICE_US (20 * 1000)
+
+/**
+ * mpk_queue_join_full:
+ * @queue: an open JoinableQueue
+ * @watch: (array length=n_watch) (nullable): processes that consume from @queue
+ * @n_watch: the number of @watch
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_queue_join() that also notices a dead consumer. In Python a consumer
+ * that dies between get() and task_done() makes join() hang forever; here,
+ * when one of @watch has exited while holding unfinished tasks (items it
+ * took with get() and never marked done), this fails with
+ * %MPK_ERROR_PEER_DIED within about 20 ms. The count is left as it is: the
+ * caller decides, for instance with mpk_queue_abandon_tasks(), then joins
+ * again. (Tasks are credited to the process that called get(); a
+ * task_done() from another process is taken from that process's own tasks
+ * first, else from any holder's.)
+ *
+ * Returns: %TRUE when no task is unfinished; %FALSE with
+ *   %MPK_ERROR_TIMED_OUT or %MPK_ERROR_PEER_DIED
+ */
+gboolean
+mpk_queue_join_full (MpkQueue     *queue,
+                     MpkProcess  **watch,
+                     guint         n_watch,
+                     gint64        timeout_us,
+                     GError      **error)
+{
+  JoinWait wait = { queue, watch, n_watch, NULL, 0 };
+  int result;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (queue->joinable, FALSE);
+  g_return_val_if_fail (watch != NULL || n_watch == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_open (queue, error))
+    return FALSE;
+  result = mpk__signal_wait_until (mpk__ring_done_signal (&queue->ring), join_ready, &wait,
+                                   mpk__deadline_from_timeout (timeout_us),
+                                   n_watch > 0 ? WATCH_SLICE_US : 0);
+  if (result == 2)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_PEER_DIED,
+                   "queue: process %s (pid %d) died holding %" G_GUINT64_FORMAT
+                   " unfinished task(s)", mpk_process_get_name (wait.dead),
+                   (int) mpk_process_get_pid (wait.dead), wait.held);
+      return FALSE;
+    }
+  if (result == 0)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
+                   "queue: %" G_GUINT64_FORMAT " task(s) still unfinished after the timeout",
+                   mpk__ring_unfinished (&queue->ring));
+      return FALSE;
+    }
+  /* After the task_done() that finished the count, in every diagram. */
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    {
+      MpkTraceLine line;
+
+      mpk__trace_begin (&line, "queue.join", 0,
+                        mpk__wire_clock_receive (mpk__ring_done_clock (&queue->ring)));
+      mpk__trace_add_object (&line, &queue->object);
+      mpk__trace_end (&line);
+    }
+  else
+    mpk__wire_clock_receive (mpk__ring_done_clock (&queue->ring));
+  return TRUE;
+}
+
+/**
+ * mpk_queue_join:
+ * @queue: an open JoinableQueue
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * Waits until every item put has been marked done, Python's `queue.join()`,
+ * but with a timeout (Python's has none).
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TIMED_OUT
+ */
+gboolean
+mpk_queue_join (MpkQueue  *queue,
+                gint64     timeout_us,
+                GError   **error)
+{
+  return mpk_queue_join_full (queue, NULL, 0, timeout_us, error);
+}
+
+/**
+ * mpk_queue_get_unfinished:
+ * @queue: an open JoinableQueue
+ *
+ * Returns: the number of items put and not yet marked done (64-bit: it
+ *   cannot overflow the way Python's semaphore can)
+ */
+guint64
+mpk_queue_get_unfinished (MpkQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+  g_return_val_if_fail (queue->joinable && !queue->closed, 0);
+  return mpk__ring_unfinished (&queue->ring);
+}
+
+/**
+ * mpk_queue_get_unfinished_for:
+ * @queue: an open JoinableQueue
+ * @pid: a process
+ *
+ * Returns: how many items process @pid took with get() and has not marked
+ *   done
+ */
+guint64
+mpk_queue_get_unfinished_for (MpkQueue *queue,
+                              GPid      pid)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+  g_return_val_if_fail (queue->joinable && !queue->closed, 0);
+  return mpk__ring_unfinished_for (&queue->ring, pid);
+}
+
+/**
+ * mpk_queue_abandon_tasks:
+ * @queue: an open JoinableQueue
+ * @pid: a process that will never call task_done() again (it died)
+ *
+ * Writes off the tasks @pid holds: they count as done, so join() can return.
+ *
+ * Returns: how many tasks were written off
+ */
+guint64
+mpk_queue_abandon_tasks (MpkQueue *queue,
+                         GPid      pid)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+  g_return_val_if_fail (queue->joinable && !queue->closed, 0);
+  return mpk__ring_abandon_tasks (&queue->ring, pid, mpk__wire_clock_tick ());
+}
+
+/* --------------------------------------------------------- SimpleQueue -- */
+
+/**
+ * mpk_simple_queue_new:
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates Python's `multiprocessing.SimpleQueue()`: an unbounded queue with
+ * only put, get, empty and close. (Python's has no timeouts; ours does.)
+ *
+ * Returns: (transfer full): the queue, free with mpk_simple_queue_free();
+ *   %NULL with @error set
+ */
+MpkSimpleQueue *
+mpk_simple_queue_new (GError **error)
+{
+  MpkSimpleQueue *queue;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  queue = g_new0 (MpkSimpleQueue, 1);
+  if (!queue_init (&queue->queue, 0, FALSE, MPK_QUEUE_DEFAULT_BUFFER_SIZE, error))
+    g_clear_pointer (&queue, g_free);
+  return queue;
+}
+
+/**
+ * mpk_simple_queue_free:
+ * @queue: (nullable): a queue
+ *
+ * Closes and frees this process's handle; see mpk_queue_free().
+ */
+void
+mpk_simple_queue_free (MpkSimpleQueue *queue)
+{
+  if (queue != NULL)
+    mpk_queue_free (&queue->queue);
+}
+
+/**
+ * mpk_simple_queue_close:
+ * @queue: a queue
+ *
+ * See mpk_queue_close().
+ */
+void
+mpk_simple_queue_close (MpkSimpleQueue *queue)
+{
+  g_return_if_fail (queue != NULL);
+  mpk_queue_close (&queue->queue);
+}
+
+/**
+ * mpk_simple_queue_put:
+ * @queue: a queue
+ * @item: (transfer none): the item; a floating reference is sunk
+ * @timeout_us: microseconds to wait for buffer room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * See mpk_queue_put().
+ *
+ * Returns: %TRUE; %FALSE with @error set
+ */
+gboolean
+mpk_simple_queue_put (MpkSimpleQueue  *queue,
+                      GVariant        *item,
+                      gint64           timeout_us,
+                      GError         **error)
+{
+  g_return_val_if_fail (queue != NULL, FALSE);
+  return mpk_queue_put (&queue->queue, item, timeout_us, error);
+}
+
+/**
+ * mpk_simple_queue_put_bytes:
+ * @queue: a queue
+ * @data: (array length=size): the bytes
+ * @size: how many
+ * @timeout_us: microseconds to wait for buffer room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * See mpk_queue_put_bytes().
+ *
+ * Returns: %TRUE; %FALSE with @error set
+ */
+gboolean
+mpk_simple_queue_put_bytes (MpkSimpleQueue  *queue,
+                            gconstpointer    data,
+                            gsize            size,
+                            gint64           timeout_us,
+                            GError         **error)
+{
+  g_return_val_if_fail (queue != NULL, FALSE);
+  return mpk_queue_put_bytes (&queue->queue, data, size, timeout_us, error);
+}
+
+/**
+ * mpk_simple_queue_get:
+ * @queue: a queue
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * See mpk_queue_get().
+ *
+ * Returns: (transfer full): the item, or %NULL with @error set
+ */
+GVariant *
+mpk_simple_queue_get (MpkSimpleQueue  *queue,
+                      gint64           timeout_us,
+                      GError         **error)
+{
+  g_return_val_if_fail (queue != NULL, NULL);
+  return mpk_queue_get (&queue->queue, timeout_us, error);
+}
+
+/**
+ * mpk_simple_queue_get_bytes:
+ * @queue: a queue
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * See mpk_queue_get_bytes().
+ *
+ * Returns: (transfer full): the bytes, or %NULL with @error set
+ */
+GBytes *
+mpk_simple_queue_get_bytes (MpkSimpleQueue  *queue,
+                            gint64           timeout_us,
+                            GError         **error)
+{
+  g_return_val_if_fail (queue != NULL, NULL);
+  return mpk_queue_get_bytes (&queue->queue, timeout_us, error);
+}
+
+/**
+ * mpk_simple_queue_empty:
+ * @queue: an open queue
+ *
+ * Returns: %TRUE when the queue holds no item (a programming error after
+ *   close, as Python's raises OSError)
+ */
+gboolean
+mpk_simple_queue_empty (MpkSimpleQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, TRUE);
+  g_return_val_if_fail (!queue->queue.closed, TRUE);
+  return mpk__ring_count (&queue->queue.ring) == 0;
+}

@@ -1,0 +1,959 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-ring.c: the shared-memory byte ring under MpkQueue (see mpk-ring.h for
+ * the shape). The rules that make it survive a SIGKILL anywhere:
+ *  - tail is written only by the wlock holder, head only by the rlock
+ *    holder, each with one 64-bit store that commits bytes and count;
+ *  - whatever a holder does before that store is invisible (bytes past tail,
+ *    a journal entry), and its lock's EOWNERDEAD tells the next holder to
+ *    undo or finish it;
+ *  - an item cut short is never delivered: its id goes in `abandoned`, and
+ *    readers drop chunks that do not start an item they are reading.
+ * Everything read from shared memory is checked before use: another
+ * process (or a stray pointer in one) may have written anything there. */
+#include "mpk-ring.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define POS_BITS   40
+#define POS_MASK   ((G_GUINT64_CONSTANT (1) << POS_BITS) - 1)
+#define COUNT_MASK ((G_GUINT64_CONSTANT (1) << (64 - POS_BITS)) - 1)
+
+#define N_HOLDERS  64   /* JoinableQueue: processes whose taken tasks are tracked */
+#define NO_SLOT    G_MAXUINT32
+
+struct _MpkRingShared
+{
+  guint64 capacity;                  /* set at creation; informative only */
+
+  /* The producers' side: written only by the holder of wlock. */
+  pthread_mutex_t wlock __attribute__ ((aligned (64)));
+  guint64 tail;          /* committed end: position | items put << 40 */
+  guint64 next_item;     /* the last item id handed out (ids start at 1) */
+  guint64 writing_item;  /* the item being written, 0 between items */
+  guint64 abandoned;     /* the newest item id cut short: never delivered */
+  guint64 task_journal;  /* JoinableQueue: the tail whose store completes a counted put */
+  guint32 writer_pid;
+
+  /* The consumers' side: written only by the holder of rlock. */
+  pthread_mutex_t rlock __attribute__ ((aligned (64)));
+  guint64 head;          /* consumed end: position | items taken << 40 */
+  guint64 take_journal;  /* JoinableQueue: the head whose store completes a credited get */
+  guint32 take_slot;     /* ... and the holder slot credited */
+  guint32 reader_pid;
+
+  /* Wake-ups, each on its own line so that waiting does not slow the other side. */
+  MpkShmSignal data  __attribute__ ((aligned (64)));   /* tail moved, or an item was abandoned */
+  MpkShmSignal space __attribute__ ((aligned (64)));   /* head moved */
+  MpkShmSignal done  __attribute__ ((aligned (64)));   /* JoinableQueue: no task left */
+
+  /* Any process, with atomic operations. */
+  guint32 recoveries;
+  guint32 broken;        /* set when corrupt data was found: every call fails */
+  guint64 unfinished;    /* JoinableQueue: tasks put and not done */
+  guint64 done_clock;    /* Lamport clock of the task_done that emptied the count */
+  struct
+  {
+    guint32 pid;         /* claimed by a consumer, under rlock */
+    guint32 unused;
+    guint64 count;       /* tasks it took and has not marked done */
+  } holders[N_HOLDERS];
+};
+
+/* Each chunk in the ring starts with this; a record is padded to RECORD_ALIGN. */
+typedef struct
+{
+  guint16 magic;
+  guint16 flags;
+  guint32 len;           /* payload bytes after this header */
+  guint64 item;          /* the item's id */
+} ChunkHeader;
+
+#define CHUNK_MAGIC 0x5143   /* "CQ" */
+#define CHUNK_FIRST 0x1
+#define CHUNK_LAST  0x2
+
+G_STATIC_ASSERT (sizeof (ChunkHeader) == 16);
+
+static inline guint64 word_pos   (guint64 w) { return w & POS_MASK; }
+static inline guint64 word_count (guint64 w) { return w >> POS_BITS; }
+static inline guint64
+word_make (guint64 pos, guint64 count)
+{
+  return (pos & POS_MASK) | ((count & COUNT_MASK) << POS_BITS);
+}
+
+/* Records start on cache lines, so a producer writing one record never
+ * touches the line a consumer is reading the previous one from. */
+#define RECORD_ALIGN 64
+
+static inline guint64
+record_size (guint64 len)
+{
+  return (sizeof (ChunkHeader) + len + RECORD_ALIGN - 1) & ~G_GUINT64_CONSTANT (RECORD_ALIGN - 1);
+}
+
+static gsize
+data_offset (void)
+{
+  return (sizeof (MpkRingShared) + 4095) & ~(gsize) 4095;
+}
+
+gboolean
+mpk__ring_init (MpkRing                *ring,
+                gsize                   capacity,
+                gboolean                joinable,
+                const MpkObjectHeader  *object,
+                GError                **error)
+{
+  MpkRingShared *shm;
+
+  g_assert (capacity >= 4096 && (capacity & (capacity - 1)) == 0);
+  ring->map_size = data_offset () + capacity;
+  shm = mpk__shm_alloc (ring->map_size, error);
+  if (shm == NULL)
+    return FALSE;
+  if (!mpk__mutex_init (&shm->wlock, PTHREAD_MUTEX_ERRORCHECK, error) ||
+      !mpk__mutex_init (&shm->rlock, PTHREAD_MUTEX_ERRORCHECK, error))
+    {
+      mpk__shm_free (shm, ring->map_size);
+      return FALSE;
+    }
+  shm->capacity = capacity;
+  ring->shm = shm;
+  ring->data = (guint8 *) shm + data_offset ();
+  ring->capacity = capacity;
+  ring->max_chunk = capacity / 4 - sizeof (ChunkHeader);
+  ring->joinable = joinable;
+  ring->object = object;
+  return TRUE;
+}
+
+void
+mpk__ring_clear (MpkRing *ring)
+{
+  mpk__shm_free (ring->shm, ring->map_size);
+  ring->shm = NULL;
+  ring->data = NULL;
+}
+
+/* ------------------------------------------------------------ helpers -- */
+
+static void
+ring_write (MpkRing *ring, guint64 pos, const void *src, gsize len)
+{
+  gsize at = pos & (ring->capacity - 1);
+  gsize first = MIN (len, ring->capacity - at);
+
+  memcpy (ring->data + at, src, first);
+  memcpy (ring->data, (const guint8 *) src + first, len - first);
+}
+
+static void
+ring_read (MpkRing *ring, guint64 pos, void *dst, gsize len)
+{
+  gsize at = pos & (ring->capacity - 1);
+  gsize first = MIN (len, ring->capacity - at);
+
+  memcpy (dst, ring->data + at, first);
+  memcpy ((guint8 *) dst + first, ring->data, len - first);
+}
+
+static inline guint64
+load_tail (MpkRing *ring)
+{
+  return __atomic_load_n (&ring->shm->tail, __ATOMIC_ACQUIRE);
+}
+
+static inline guint64
+load_head (MpkRing *ring)
+{
+  return __atomic_load_n (&ring->shm->head, __ATOMIC_ACQUIRE);
+}
+
+/* Cached positions. A producer reads head only when its cached copy
+ * (seen_head) shows too little room, a consumer reads tail only when its
+ * seen_tail shows nothing to read: the other side's line then moves once per
+ * batch, not once per item. A cached word is older than the real one, so it
+ * only ever understates room or data. Each side refreshes its copy on
+ * taking its lock unless it was the last to commit on that side (tail or
+ * head is still its own), which keeps the copy less than one ring behind, so
+ * the 40-bit position arithmetic cannot wrap. */
+
+/* Consumer: bytes committed and not consumed; G_MAXUINT64 if nonsense. */
+static guint64
+consumer_used (MpkRing *ring)
+{
+  guint64 head = word_pos (load_head (ring));
+  guint64 used = (word_pos (ring->seen_tail) - head) & POS_MASK;
+
+  if (used == 0 || used > ring->capacity)
+    {
+      ring->seen_tail = load_tail (ring);
+      used = (word_pos (ring->seen_tail) - head) & POS_MASK;
+    }
+  return used <= ring->capacity ? used : G_MAXUINT64;
+}
+
+static gboolean
+ring_broken (MpkRing *ring, GError **error)
+{
+  if (G_LIKELY (!__atomic_load_n (&ring->shm->broken, __ATOMIC_RELAXED)))
+    return FALSE;
+  g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                       "queue: its shared memory was found corrupt; it can no longer be used");
+  return TRUE;
+}
+
+static gboolean
+set_corrupt (MpkRing *ring, const char *what, GError **error)
+{
+  __atomic_store_n (&ring->shm->broken, 1, __ATOMIC_SEQ_CST);
+  mpk__signal_notify (&ring->shm->data);
+  mpk__signal_notify (&ring->shm->space);
+  g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+               "queue: corrupt shared memory (%s); the queue can no longer be used", what);
+  return FALSE;
+}
+
+static void
+trace_recovery (MpkRing *ring, const char *side, guint32 dead_pid)
+{
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    {
+      MpkTraceLine line;
+
+      mpk__trace_begin (&line, "queue.recovered", 0, 0);
+      mpk__trace_add_object (&line, ring->object);
+      mpk__trace_add_str (&line, "side", side);
+      mpk__trace_add_int (&line, "dead", dead_pid);
+      mpk__trace_end (&line);
+    }
+}
+
+/* Under wlock, just taken from a dead holder: finish or undo its put. */
+static void
+writer_recover (MpkRing *ring)
+{
+  MpkRingShared *shm = ring->shm;
+
+  if (shm->task_journal != 0)
+    {
+      /* It counted a task for an item: keep it only if the item went in. */
+      if (load_tail (ring) != shm->task_journal)
+        __atomic_sub_fetch (&shm->unfinished, 1, __ATOMIC_SEQ_CST);
+      shm->task_journal = 0;
+    }
+  if (shm->writing_item != 0)
+    {
+      __atomic_store_n (&shm->abandoned, shm->writing_item, __ATOMIC_SEQ_CST);
+      shm->writing_item = 0;
+    }
+  pthread_mutex_consistent (&shm->wlock);
+  __atomic_add_fetch (&shm->recoveries, 1, __ATOMIC_SEQ_CST);
+  trace_recovery (ring, "put", shm->writer_pid);
+  /* A reader waiting for the rest of the item must look again. */
+  mpk__signal_notify (&shm->data);
+}
+
+/* Under rlock, just taken from a dead holder: undo a half-made credit. The
+ * chunks left of an item it was reading are skipped by the next reader. */
+static void
+reader_recover (MpkRing *ring)
+{
+  MpkRingShared *shm = ring->shm;
+
+  if (shm->take_journal != 0)
+    {
+      if (load_head (ring) != shm->take_journal && shm->take_slot < N_HOLDERS)
+        __atomic_sub_fetch (&shm->holders[shm->take_slot].count, 1, __ATOMIC_SEQ_CST);
+      shm->take_journal = 0;
+    }
+  pthread_mutex_consistent (&shm->rlock);
+  __atomic_add_fetch (&shm->recoveries, 1, __ATOMIC_SEQ_CST);
+  trace_recovery (ring, "get", shm->reader_pid);
+}
+
+/* Takes wlock or rlock by @deadline, repairing after a dead holder.
+ * Returns 0, or the errno (ETIMEDOUT, ...) with nothing held. */
+static int
+side_lock (MpkRing *ring, pthread_mutex_t *mutex, MpkDeadline deadline)
+{
+  int err = mpk__mutex_lock (mutex, deadline);
+
+  if (err == EOWNERDEAD)
+    {
+      if (mutex == &ring->shm->wlock)
+        writer_recover (ring);
+      else
+        reader_recover (ring);
+      err = 0;
+    }
+  return err == EBUSY ? ETIMEDOUT : err;
+}
+
+/* ---------------------------------------------------------------- put -- */
+
+typedef struct
+{
+  MpkRing *ring;
+  guint64  need;     /* free bytes wanted */
+  gint64   maxsize;  /* or a free slot wanted */
+} SpaceWait;
+
+static int
+space_ready (gpointer data)
+{
+  SpaceWait *wait = data;
+  MpkRing *ring = wait->ring;
+  guint64 tail = load_tail (ring);
+
+  /* First with the cached head; only if that says no, with the real one. */
+  for (int fresh = 0; fresh < 2; fresh++)
+    {
+      guint64 head = ring->seen_head;
+      guint64 used = (word_pos (tail) - word_pos (head)) & POS_MASK;
+
+      if (used <= ring->capacity && ring->capacity - used >= wait->need &&
+          (wait->maxsize <= 0 ||
+           (gint64) ((word_count (tail) - word_count (head)) & COUNT_MASK) < wait->maxsize))
+        return 1;
+      if (fresh == 0)
+        ring->seen_head = load_head (ring);
+      else if (ring->shm->broken || used > ring->capacity)
+        return -1;
+    }
+  return 0;
+}
+
+/* Copies bytes [@offset, @offset + @len) of the item (header, then pieces)
+ * to ring position @pos. */
+static void
+write_item_bytes (MpkRing            *ring,
+                  guint64             pos,
+                  const guint8       *wire,
+                  const MpkRingPiece *pieces,
+                  guint               n_pieces,
+                  guint64             offset,
+                  guint64             len)
+{
+  guint64 start = 0;
+
+  for (guint i = 0; i <= n_pieces && len > 0; i++)
+    {
+      const guint8 *src = i == 0 ? wire : pieces[i - 1].data;
+      guint64 size = i == 0 ? MPK__WIRE_HEADER_SIZE : pieces[i - 1].size;
+
+      if (offset < start + size)
+        {
+          guint64 from = offset - start, n = MIN (len, size - from);
+
+          ring_write (ring, pos, src + from, n);
+          pos += n;
+          offset += n;
+          len -= n;
+        }
+      start += size;
+    }
+}
+
+static void reclaim_abandoned (MpkRing *ring, guint64 item);
+
+/* Gives up the item being written: it will never be delivered. */
+static void
+abandon_item (MpkRing *ring, guint64 item)
+{
+  __atomic_store_n (&ring->shm->abandoned, item, __ATOMIC_SEQ_CST);
+  ring->shm->writing_item = 0;
+  mpk__signal_notify (&ring->shm->data);
+}
+
+/* Writes and commits one chunk. The last chunk's store also counts the item
+ * (and, in a JoinableQueue, its task, with a journal for the gap). */
+static void
+commit_chunk (MpkRing *ring, guint64 item, guint16 flags, guint64 len,
+              const guint8 *wire, const MpkRingPiece *pieces, guint n_pieces, guint64 offset)
+{
+  MpkRingShared *shm = ring->shm;
+  ChunkHeader chunk = { CHUNK_MAGIC, flags, (guint32) len, item };
+  guint64 tail = load_tail (ring), pos = word_pos (tail), next;
+
+  ring_write (ring, pos, &chunk, sizeof chunk);
+  write_item_bytes (ring, pos + sizeof chunk, wire, pieces, n_pieces, offset, len);
+  next = word_make (pos + record_size (len), word_count (tail) + ((flags & CHUNK_LAST) ? 1 : 0));
+  if (flags & CHUNK_LAST)
+    {
+      MPK__CRASH_POINT ("queue.put.copied");
+      if (ring->joinable)
+        {
+          shm->task_journal = next;
+          __atomic_add_fetch (&shm->unfinished, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+  __atomic_store_n (&shm->tail, next, __ATOMIC_RELEASE);
+  ring->my_tail = next;
+  if (flags & CHUNK_LAST)
+    {
+      MPK__CRASH_POINT ("queue.put.committed");
+      shm->task_journal = 0;
+    }
+  else
+    MPK__CRASH_POINT ("queue.put.chunk");
+  mpk__signal_notify (&shm->data);
+}
+
+/* Under wlock: the item's chunks, each once there is room for it. */
+static gboolean
+put_chunks (MpkRing            *ring,
+            const guint8       *wire,
+            const MpkRingPiece *pieces,
+            guint               n_pieces,
+            guint64             total,
+            gint64              maxsize,
+            MpkDeadline         deadline,
+            GError            **error)
+{
+  MpkRingShared *shm = ring->shm;
+  guint64 offset = 0, item;
+  SpaceWait wait = { ring, 0, maxsize };
+  int ready;
+
+  /* A free slot first (maxsize), then room chunk by chunk. */
+  wait.need = record_size (MIN (total, ring->max_chunk));
+  ready = mpk__signal_wait_until (&shm->space, space_ready, &wait, deadline, 0);
+  if (ready < 0)
+    return ring_broken (ring, error) ? FALSE : set_corrupt (ring, "positions", error);
+  if (ready == 0)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_FULL,
+                           "queue: no room for the item before the timeout");
+      return FALSE;
+    }
+  wait.maxsize = 0;
+  item = ++shm->next_item;
+  shm->writing_item = item;
+  while (offset < total)
+    {
+      guint64 len = MIN (total - offset, ring->max_chunk);
+      guint16 flags = (offset == 0 ? CHUNK_FIRST : 0) | (offset + len == total ? CHUNK_LAST : 0);
+
+      wait.need = record_size (len);
+      ready = mpk__signal_wait_until (&shm->space, space_ready, &wait, deadline, 0);
+      if (ready <= 0)
+        {
+          abandon_item (ring, item);
+          if (ready == 0)
+            reclaim_abandoned (ring, item);
+          if (ready < 0)
+            return ring_broken (ring, error) ? FALSE : set_corrupt (ring, "positions", error);
+          g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
+                       "queue: timed out after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                       " bytes; the item was discarded", offset, total);
+          return FALSE;
+        }
+      commit_chunk (ring, item, flags, len, wire, pieces, n_pieces, offset);
+      offset += len;
+    }
+  shm->writing_item = 0;
+  return TRUE;
+}
+
+gboolean
+mpk__ring_put (MpkRing             *ring,
+               MpkWireHeader       *header,
+               const MpkRingPiece  *pieces,
+               guint                n_pieces,
+               gint64               maxsize,
+               MpkDeadline          deadline,
+               GError             **error)
+{
+  guint8 wire[MPK__WIRE_HEADER_SIZE];
+  gboolean ok;
+  int err;
+
+  if (ring_broken (ring, error))
+    return FALSE;
+  mpk__wire_encode_header (header, wire);
+  err = side_lock (ring, &ring->shm->wlock, deadline);
+  if (err == ETIMEDOUT)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_FULL,
+                           "queue: no room before the timeout (another producer was waiting for room)");
+      return FALSE;
+    }
+  if (err != 0)
+    return mpk__set_error_from_errno (error, err, "queue: locking the producers' side");
+  if (load_tail (ring) != ring->my_tail)
+    ring->seen_head = load_head (ring);   /* another producer came between */
+  ring->shm->writer_pid = mpk__wire_pid ();
+  MPK__CRASH_POINT ("queue.put.locked");
+  ok = put_chunks (ring, wire, pieces, n_pieces, MPK__WIRE_HEADER_SIZE + header->length,
+                   maxsize, deadline, error);
+  pthread_mutex_unlock (&ring->shm->wlock);
+  return ok;
+}
+
+/* ---------------------------------------------------------------- get -- */
+
+/* Under rlock: credits the item being taken to this process (JoinableQueue),
+ * journalled so a death before @next is stored can be undone. */
+static void
+credit_take (MpkRing *ring, guint64 next)
+{
+  MpkRingShared *shm = ring->shm;
+  guint32 me = mpk__wire_pid (), slot = NO_SLOT;
+
+  if (!ring->joinable)
+    return;
+  for (guint32 i = 0; i < N_HOLDERS && slot == NO_SLOT; i++)
+    if (shm->holders[i].pid == me)
+      slot = i;
+  /* Else a free slot, or one whose process holds nothing now. Slots are
+   * claimed only under rlock, and a count of 0 only grows under rlock. */
+  for (guint32 i = 0; i < N_HOLDERS && slot == NO_SLOT; i++)
+    if (__atomic_load_n (&shm->holders[i].count, __ATOMIC_SEQ_CST) == 0)
+      {
+        __atomic_store_n (&shm->holders[i].pid, me, __ATOMIC_SEQ_CST);
+        slot = i;
+      }
+  shm->take_slot = slot;
+  shm->take_journal = next;
+  if (slot != NO_SLOT)
+    __atomic_add_fetch (&shm->holders[slot].count, 1, __ATOMIC_SEQ_CST);
+}
+
+static void tasks_finished (MpkRingShared *shm, guint64 lc);
+
+static void
+drop_task (MpkRingShared *shm)
+{
+  guint64 count = __atomic_load_n (&shm->unfinished, __ATOMIC_SEQ_CST);
+
+  while (count > 0)
+    if (__atomic_compare_exchange_n (&shm->unfinished, &count, count - 1, FALSE,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      {
+        if (count == 1)
+          tasks_finished (shm, mpk__wire_clock_tick ());
+        return;
+      }
+}
+
+/* Under rlock: consumes the chunk at head (@len payload bytes). With
+ * @credit, it is the last chunk of an item this get() returns. */
+static void
+consume_chunk (MpkRing *ring, guint16 flags, guint64 len, gboolean credit)
+{
+  MpkRingShared *shm = ring->shm;
+  guint64 head = load_head (ring);
+  guint64 next = word_make (word_pos (head) + record_size (len),
+                            word_count (head) + ((flags & CHUNK_LAST) ? 1 : 0));
+
+  if (credit)
+    credit_take (ring, next);
+  __atomic_store_n (&shm->head, next, __ATOMIC_RELEASE);
+  ring->my_head = next;
+  if (credit)
+    {
+      MPK__CRASH_POINT ("queue.get.committed");
+      shm->take_journal = 0;
+    }
+  else if ((flags & CHUNK_LAST) && ring->joinable)
+    drop_task (shm);   /* a whole item dropped undelivered: nobody will finish its task */
+  mpk__signal_notify (&shm->space);
+}
+
+/* Under wlock, after giving up @item: unless a consumer is busy, take its
+ * chunks out of the ring now, so that a process that only puts finds room
+ * again without waiting for some get() to skip them. Trylock only: a
+ * consumer may hold rlock and wait for wlock's holder, never the reverse. */
+static void
+reclaim_abandoned (MpkRing *ring, guint64 item)
+{
+  int err = pthread_mutex_trylock (&ring->shm->rlock);
+
+  if (err == EOWNERDEAD)
+    reader_recover (ring);
+  else if (err != 0)
+    return;
+  if (load_head (ring) != ring->my_head)
+    ring->seen_tail = load_tail (ring);
+  for (;;)
+    {
+      guint64 used = consumer_used (ring);
+      ChunkHeader chunk;
+
+      if (used == G_MAXUINT64 || used < sizeof chunk)
+        break;
+      ring_read (ring, word_pos (load_head (ring)), &chunk, sizeof chunk);
+      if (chunk.magic != CHUNK_MAGIC || chunk.item != item || chunk.len > ring->max_chunk ||
+          record_size (chunk.len) > used)
+        break;
+      consume_chunk (ring, chunk.flags, chunk.len, FALSE);
+    }
+  pthread_mutex_unlock (&ring->shm->rlock);
+}
+
+typedef struct
+{
+  MpkRing *ring;
+  guint64  item;        /* reading the rest of this item; 0 = waiting for any */
+  gint64   next_check;  /* when to look at the writer again */
+} DataWait;
+
+/* The writer of @item died without anyone noticing? Take wlock for a moment:
+ * EOWNERDEAD repairs the ring (and abandons the item). */
+static void
+check_writer (MpkRing *ring)
+{
+  int err = pthread_mutex_trylock (&ring->shm->wlock);
+
+  if (err == EOWNERDEAD)
+    writer_recover (ring);
+  if (err == 0 || err == EOWNERDEAD)
+    pthread_mutex_unlock (&ring->shm->wlock);
+}
+
+static int
+data_ready (gpointer data)
+{
+  DataWait *wait = data;
+  MpkRing *ring = wait->ring;
+  guint64 used = consumer_used (ring);
+
+  if (used == G_MAXUINT64 || ring->shm->broken)
+    return -1;
+  if (used > 0)
+    return 1;
+  if (wait->item != 0)
+    {
+      if (__atomic_load_n (&ring->shm->abandoned, __ATOMIC_SEQ_CST) >= wait->item)
+        return 2;
+      if (g_get_monotonic_time () >= wait->next_check)
+        {
+          check_writer (ring);
+          wait->next_check = g_get_monotonic_time () + 20000;
+        }
+    }
+  return 0;
+}
+
+/* Reads and checks the chunk header at head (@used bytes are committed). */
+static gboolean
+read_chunk (MpkRing *ring, guint64 used, ChunkHeader *chunk, GError **error)
+{
+  if (used < sizeof *chunk)
+    return set_corrupt (ring, "a partial chunk header", error);
+  ring_read (ring, word_pos (load_head (ring)), chunk, sizeof *chunk);
+  if (chunk->magic != CHUNK_MAGIC || (chunk->flags & ~(CHUNK_FIRST | CHUNK_LAST)) != 0 ||
+      chunk->len > ring->max_chunk || record_size (chunk->len) > used)
+    return set_corrupt (ring, "a bad chunk header", error);
+  return TRUE;
+}
+
+typedef enum
+{
+  READ_DONE,      /* the item is complete */
+  READ_RESTART,   /* the item was abandoned: look for the next one */
+  READ_FAILED,    /* @error is set */
+} ReadResult;
+
+/* Under rlock, after the first chunk of @item: the rest of it into @buf. */
+static ReadResult
+read_rest (MpkRing *ring, guint64 item, guint8 *buf, guint64 got, guint64 length,
+           MpkDeadline deadline, GError **error)
+{
+  DataWait wait = { ring, item, g_get_monotonic_time () + 20000 };
+  ChunkHeader chunk;
+
+  while (got < length)
+    {
+      int ready = mpk__signal_wait_until (&ring->shm->data, data_ready, &wait, deadline, 20000);
+
+      if (ready < 0)
+        return ring_broken (ring, error) ? READ_FAILED
+               : (set_corrupt (ring, "positions", error), READ_FAILED);
+      if (ready == 0)
+        {
+          g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
+                       "queue: timed out after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                       " bytes of an item; the item is lost", got, length);
+          return READ_FAILED;
+        }
+      if (ready == 2)
+        return READ_RESTART;
+      if (!read_chunk (ring, consumer_used (ring), &chunk, error))
+        return READ_FAILED;
+      if (chunk.item != item)
+        return READ_RESTART;   /* its writer gave up and another item began */
+      if (got + chunk.len > length || ((chunk.flags & CHUNK_LAST) != 0) != (got + chunk.len == length))
+        {
+          set_corrupt (ring, "chunk lengths do not add up", error);
+          return READ_FAILED;
+        }
+      ring_read (ring, word_pos (load_head (ring)) + sizeof chunk, buf + got, chunk.len);
+      got += chunk.len;
+      if (chunk.flags & CHUNK_LAST)
+        {
+          MPK__CRASH_POINT ("queue.get.copied");
+          consume_chunk (ring, chunk.flags, chunk.len, TRUE);
+        }
+      else
+        {
+          consume_chunk (ring, chunk.flags, chunk.len, FALSE);
+          MPK__CRASH_POINT ("queue.get.chunk");
+        }
+    }
+  return READ_DONE;
+}
+
+/* Under rlock, with the first chunk of an item at head: reads the item.
+ * Returns the payload, or NULL with READ_RESTART/READ_FAILED in @result. */
+static GBytes *
+read_item (MpkRing *ring, const ChunkHeader *first, int want_kind, guint64 max_length,
+           MpkWireHeader *header, MpkDeadline deadline, ReadResult *result, GError **error)
+{
+  guint64 pos = word_pos (load_head (ring)) + sizeof *first;
+  guint8 wire[MPK__WIRE_HEADER_SIZE];
+  guint8 *buf;
+  guint64 got;
+
+  *result = READ_FAILED;
+  if (first->len < MPK__WIRE_HEADER_SIZE)
+    return (set_corrupt (ring, "an item without its header", error), NULL);
+  ring_read (ring, pos, wire, sizeof wire);
+  if (!mpk__wire_decode_header (wire, max_length, header, error))
+    {
+      /* A bad or oversized item is dropped; its other chunks are skipped. */
+      consume_chunk (ring, first->flags, first->len, FALSE);
+      return NULL;
+    }
+  if (want_kind != 0 && header->kind != want_kind)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "queue: the next item is a GVariant, not bytes; use mpk_queue_get()");
+      return NULL;
+    }
+  got = first->len - MPK__WIRE_HEADER_SIZE;
+  if (got > header->length || ((first->flags & CHUNK_LAST) != 0) != (got == header->length))
+    return (set_corrupt (ring, "chunk lengths do not add up", error), NULL);
+  buf = g_try_malloc (MAX (header->length, 1));
+  if (buf == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_FAILED,
+                   "queue: no memory for an item of %" G_GUINT64_FORMAT " bytes", header->length);
+      return NULL;
+    }
+  ring_read (ring, pos + sizeof wire, buf, got);
+  if (first->flags & CHUNK_LAST)
+    {
+      MPK__CRASH_POINT ("queue.get.copied");
+      consume_chunk (ring, first->flags, first->len, TRUE);
+      *result = READ_DONE;
+    }
+  else
+    {
+      consume_chunk (ring, first->flags, first->len, FALSE);
+      MPK__CRASH_POINT ("queue.get.chunk");
+      *result = read_rest (ring, first->item, buf, got, header->length, deadline, error);
+    }
+  if (*result != READ_DONE)
+    {
+      g_free (buf);
+      return NULL;
+    }
+  return g_bytes_new_take (buf, header->length);
+}
+
+/* Under rlock: skips orphan chunks, then reads the first whole item. */
+static GBytes *
+get_item (MpkRing *ring, int want_kind, guint64 max_length, MpkWireHeader *header,
+          MpkDeadline deadline, GError **error)
+{
+  DataWait wait = { ring, 0, 0 };
+
+  for (;;)
+    {
+      ChunkHeader chunk;
+      ReadResult result;
+      GBytes *payload;
+      int ready = mpk__signal_wait_until (&ring->shm->data, data_ready, &wait, deadline, 0);
+
+      if (ready < 0)
+        return ring_broken (ring, error) ? NULL : (set_corrupt (ring, "positions", error), NULL);
+      if (ready == 0)
+        {
+          g_set_error_literal (error, MPK_ERROR, MPK_ERROR_EMPTY,
+                               "queue: no item before the timeout");
+          return NULL;
+        }
+      if (!read_chunk (ring, consumer_used (ring), &chunk, error))
+        return NULL;
+      if (!(chunk.flags & CHUNK_FIRST))
+        {
+          /* The rest of an item whose writer gave up or whose reader died. */
+          consume_chunk (ring, chunk.flags, chunk.len, FALSE);
+          continue;
+        }
+      payload = read_item (ring, &chunk, want_kind, max_length, header, deadline, &result, error);
+      if (payload != NULL || result != READ_RESTART)
+        return payload;
+    }
+}
+
+GBytes *
+mpk__ring_get (MpkRing        *ring,
+               int             want_kind,
+               guint64         max_length,
+               MpkWireHeader  *header,
+               MpkDeadline     deadline,
+               GError        **error)
+{
+  GBytes *payload;
+  int err;
+
+  if (ring_broken (ring, error))
+    return NULL;
+  err = side_lock (ring, &ring->shm->rlock, deadline);
+  if (err == ETIMEDOUT)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_EMPTY,
+                           "queue: no item before the timeout (another consumer was waiting)");
+      return NULL;
+    }
+  if (err != 0)
+    return (mpk__set_error_from_errno (error, err, "queue: locking the consumers' side"), NULL);
+  if (load_head (ring) != ring->my_head)
+    ring->seen_tail = load_tail (ring);   /* another consumer came between */
+  ring->shm->reader_pid = mpk__wire_pid ();
+  MPK__CRASH_POINT ("queue.get.locked");
+  payload = get_item (ring, want_kind, max_length, header, deadline, error);
+  pthread_mutex_unlock (&ring->shm->rlock);
+  return payload;
+}
+
+gint64
+mpk__ring_count (MpkRing *ring)
+{
+  guint64 tail = load_tail (ring), head = load_head (ring);
+  guint64 count = (word_count (tail) - word_count (head)) & COUNT_MASK;
+
+  /* A reader may count an item a moment before its writer's word shows it. */
+  return count <= COUNT_MASK / 2 ? (gint64) count : 0;
+}
+
+guint
+mpk__ring_n_recoveries (MpkRing *ring)
+{
+  return __atomic_load_n (&ring->shm->recoveries, __ATOMIC_SEQ_CST);
+}
+
+/* ------------------------------------------------------------- tasks -- */
+
+/* Takes one from a holder's count: @pid's own if it has any, else anyone's. */
+static void
+uncredit (MpkRingShared *shm, guint32 pid)
+{
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < N_HOLDERS; i++)
+      {
+        guint64 count = __atomic_load_n (&shm->holders[i].count, __ATOMIC_SEQ_CST);
+
+        if (pass == 0 && __atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) != pid)
+          continue;
+        while (count > 0)
+          if (__atomic_compare_exchange_n (&shm->holders[i].count, &count, count - 1, FALSE,
+                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            return;
+      }
+}
+
+static void
+tasks_finished (MpkRingShared *shm, guint64 lc)
+{
+  guint64 seen = __atomic_load_n (&shm->done_clock, __ATOMIC_SEQ_CST);
+
+  while (seen < lc &&
+         !__atomic_compare_exchange_n (&shm->done_clock, &seen, lc, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    ;
+  mpk__signal_notify (&shm->done);
+}
+
+gboolean
+mpk__ring_task_done (MpkRing *ring,
+                     guint64 *left)
+{
+  MpkRingShared *shm = ring->shm;
+  guint64 count = __atomic_load_n (&shm->unfinished, __ATOMIC_SEQ_CST);
+
+  do
+    if (count == 0 || count > G_MAXINT64)
+      return FALSE;
+  while (!__atomic_compare_exchange_n (&shm->unfinished, &count, count - 1, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+  MPK__CRASH_POINT ("queue.task_done.counted");
+  uncredit (shm, mpk__wire_pid ());
+  *left = count - 1;
+  return TRUE;
+}
+
+void
+mpk__ring_tasks_finished (MpkRing *ring,
+                          guint64  lc)
+{
+  tasks_finished (ring->shm, lc);
+}
+
+guint64
+mpk__ring_unfinished (MpkRing *ring)
+{
+  return __atomic_load_n (&ring->shm->unfinished, __ATOMIC_SEQ_CST);
+}
+
+guint64
+mpk__ring_unfinished_for (MpkRing *ring,
+                          GPid     pid)
+{
+  guint64 sum = 0;
+
+  for (guint i = 0; i < N_HOLDERS; i++)
+    if (__atomic_load_n (&ring->shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
+      sum += __atomic_load_n (&ring->shm->holders[i].count, __ATOMIC_SEQ_CST);
+  return sum;
+}
+
+guint64
+mpk__ring_abandon_tasks (MpkRing *ring,
+                         GPid     pid,
+                         guint64  lc)
+{
+  MpkRingShared *shm = ring->shm;
+  guint64 taken = 0, count, next;
+
+  for (guint i = 0; i < N_HOLDERS; i++)
+    if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
+      taken += __atomic_exchange_n (&shm->holders[i].count, 0, __ATOMIC_SEQ_CST);
+  if (taken == 0)
+    return 0;
+  count = __atomic_load_n (&shm->unfinished, __ATOMIC_SEQ_CST);
+  do
+    next = count > taken ? count - taken : 0;
+  while (!__atomic_compare_exchange_n (&shm->unfinished, &count, next, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+  if (next == 0)
+    tasks_finished (shm, lc);
+  return taken;
+}
+
+MpkShmSignal *
+mpk__ring_done_signal (MpkRing *ring)
+{
+  return &ring->shm->done;
+}
+
+guint64
+mpk__ring_done_clock (MpkRing *ring)
+{
+  return __atomic_load_n (&ring->shm->done_clock, __ATOMIC_SEQ_CST);
+}

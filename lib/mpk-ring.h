@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-ring.h (internal): the shared-memory byte ring under MpkQueue.
+ *
+ * One ring, any number of producers and consumers: producers take turns
+ * under a robust mutex (wlock), consumers under another (rlock), so at any
+ * moment the ring has one writer and one reader, who meet only through two
+ * 64-bit words (tail and head). Each word packs a byte position (40 bits)
+ * and an item count (24 bits), so a single store commits both the bytes and
+ * the count: a process killed anywhere leaves either the old state or the
+ * new one. An item is one or more chunks, each a 16-byte header and up to
+ * capacity/4 bytes; small items are one chunk and move whole, larger ones
+ * stream through while the reader empties the ring. */
+#ifndef MPK_RING_H
+#define MPK_RING_H
+
+#include "mpk-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MpkRingShared MpkRingShared;
+
+typedef struct
+{
+  MpkRingShared         *shm;
+  guint8                *data;       /* the ring's bytes, inside the same mapping */
+  gsize                  map_size;
+  guint64                capacity;   /* this process's copies: never re-read from */
+  guint64                max_chunk;  /* shared memory, which others can scribble on */
+  gboolean               joinable;
+  const MpkObjectHeader *object;     /* the queue, for the tracer's recovery events */
+  /* This process's last look at the other side, so that a put does not
+   * pull the consumers' cache line on every item (nor a get the
+   * producers'). Safe because positions only grow; see mpk-ring.c. */
+  guint64                seen_head;  /* producer: head when last read */
+  guint64                my_tail;    /* producer: the tail this process last stored */
+  guint64                seen_tail;  /* consumer: tail when last read */
+  guint64                my_head;    /* consumer: the head this process last stored */
+} MpkRing;
+
+/* A piece of an item's payload; put() writes them back to back. */
+typedef struct
+{
+  const void *data;
+  gsize       size;
+} MpkRingPiece;
+
+/* Maps a ring of @capacity bytes (a power of two, 4 KiB to 256 MiB).
+ * Returns FALSE with @error set when shared memory cannot be had. */
+G_GNUC_INTERNAL gboolean mpk__ring_init  (MpkRing                *ring,
+                                          gsize                   capacity,
+                                          gboolean                joinable,
+                                          const MpkObjectHeader  *object,
+                                          GError                **error);
+/* Unmaps this process's view; the ring lives on in others. */
+G_GNUC_INTERNAL void     mpk__ring_clear (MpkRing *ring);
+
+/* Appends one item: @header (stamped by the caller; its length is the
+ * pieces' total) then @pieces, waiting by @deadline for a free slot (when
+ * @maxsize > 0) and for room. On FALSE nothing of the item will ever be
+ * delivered: MPK_ERROR_FULL (no room before the deadline, nothing written),
+ * MPK_ERROR_TIMED_OUT (the deadline passed in the middle of a streamed item,
+ * which is discarded), MPK_ERROR_PROTOCOL (the ring is corrupt). */
+G_GNUC_INTERNAL gboolean mpk__ring_put   (MpkRing             *ring,
+                                          MpkWireHeader       *header,
+                                          const MpkRingPiece  *pieces,
+                                          guint                n_pieces,
+                                          gint64               maxsize,
+                                          MpkDeadline          deadline,
+                                          GError             **error);
+
+/* Takes the front item: returns its payload (transfer full) and fills
+ * @header, or NULL with MPK_ERROR_EMPTY, MPK_ERROR_TIMED_OUT (the deadline
+ * passed in the middle of a streamed item; the item is lost), TOO_BIG or
+ * PROTOCOL (the item was dropped; the ring goes on), or MPK_ERROR_INVALID
+ * when @want_kind is not 0 and the front item is of another kind (it stays). */
+G_GNUC_INTERNAL GBytes  *mpk__ring_get   (MpkRing        *ring,
+                                          int             want_kind,
+                                          guint64         max_length,
+                                          MpkWireHeader  *header,
+                                          MpkDeadline     deadline,
+                                          GError        **error);
+
+/* Items committed and not yet taken (exact when nothing is in flight). */
+G_GNUC_INTERNAL gint64   mpk__ring_count        (MpkRing *ring);
+G_GNUC_INTERNAL guint    mpk__ring_n_recoveries (MpkRing *ring);
+
+/* JoinableQueue's task count: put adds one, task_done takes one (FALSE when
+ * it is already 0; @left gets what remains; at 0 the caller then calls
+ * mpk__ring_tasks_finished()). A task is credited to the
+ * process whose get took it, so a dead consumer's tasks can be found. */
+G_GNUC_INTERNAL gboolean      mpk__ring_task_done      (MpkRing *ring,
+                                                        guint64 *left);
+/* After a task_done() that left 0: records its clock @lc, wakes join(). */
+G_GNUC_INTERNAL void          mpk__ring_tasks_finished (MpkRing *ring,
+                                                        guint64  lc);
+G_GNUC_INTERNAL guint64       mpk__ring_unfinished     (MpkRing *ring);
+G_GNUC_INTERNAL guint64       mpk__ring_unfinished_for (MpkRing *ring,
+                                                        GPid     pid);
+G_GNUC_INTERNAL guint64       mpk__ring_abandon_tasks  (MpkRing *ring,
+                                                        GPid     pid,
+                                                        guint64  lc);
+/* Notified when the count reaches 0; the clock of that task_done. */
+G_GNUC_INTERNAL MpkShmSignal *mpk__ring_done_signal    (MpkRing *ring);
+G_GNUC_INTERNAL guint64       mpk__ring_done_clock     (MpkRing *ring);
+
+G_END_DECLS
+
+#endif /* MPK_RING_H */

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-shm.c: the shared-memory core under Lock, Queue and friends: mappings
+ * inherited across fork, robust process-shared mutexes, futex wake-up words,
+ * and the crash points the robustness tests use. (Python builds its locks on
+ * POSIX semaphores, which have no owner, so a dead holder blocks forever.) */
+#include "mpk-private.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int   mpk__crash_countdown = 0;
+char *mpk__crash_note = NULL;
+
+void
+mpk__crash_now (const char *where)
+{
+  if (mpk__crash_note != NULL)
+    {
+      strncpy (mpk__crash_note, where, MPK__CRASH_NOTE_SIZE - 1);
+      mpk__crash_note[MPK__CRASH_NOTE_SIZE - 1] = '\0';
+    }
+  for (;;)
+    kill (getpid (), SIGKILL);
+}
+
+static gsize
+page_round (gsize size)
+{
+  gsize page = (gsize) sysconf (_SC_PAGESIZE);
+
+  return (size + page - 1) / page * page;
+}
+
+gpointer
+mpk__shm_alloc (gsize size, GError **error)
+{
+  void *mem = mmap (NULL, page_round (size), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+  if (mem == MAP_FAILED)
+    {
+      mpk__set_error_from_errno (error, errno, "mmap of shared memory");
+      return NULL;
+    }
+  return mem;
+}
+
+void
+mpk__shm_free (gpointer mem, gsize size)
+{
+  if (mem != NULL)
+    munmap (mem, page_round (size));
+}
+
+gboolean
+mpk__mutex_init (pthread_mutex_t *mutex,
+                 int              type,
+                 GError         **error)
+{
+  pthread_mutexattr_t attr;
+  int err;
+
+  pthread_mutexattr_init (&attr);
+  err = pthread_mutexattr_settype (&attr, type);
+  if (err == 0)
+    err = pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
+  if (err == 0)
+    err = pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
+  if (err == 0)
+    err = pthread_mutex_init (mutex, &attr);
+  pthread_mutexattr_destroy (&attr);
+  if (err != 0)
+    return mpk__set_error_from_errno (error, err, "robust process-shared mutex");
+  return TRUE;
+}
+
+static struct timespec
+deadline_to_timespec (MpkDeadline deadline)
+{
+  struct timespec ts;
+
+  ts.tv_sec = deadline / G_USEC_PER_SEC;
+  ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
+  return ts;
+}
+
+int
+mpk__mutex_lock (pthread_mutex_t *mutex,
+                 MpkDeadline      deadline)
+{
+  struct timespec ts;
+  int err;
+
+  if (deadline == MPK__DEADLINE_NEVER)
+    return pthread_mutex_lock (mutex);
+  /* Uncontended is the common case: no clock read at all. */
+  err = pthread_mutex_trylock (mutex);
+  if (err != EBUSY || deadline <= g_get_monotonic_time ())
+    return err;
+  ts = deadline_to_timespec (deadline);
+  return pthread_mutex_clocklock (mutex, CLOCK_MONOTONIC, &ts);
+}
+
+void
+mpk__signal_notify (MpkShmSignal *signal)
+{
+  /* The fence orders the caller's change before the waiters check; it
+   * pairs with the waiter's increment-then-check. Nobody waiting (the
+   * common case) costs no write to the shared line at all. */
+  __atomic_thread_fence (__ATOMIC_SEQ_CST);
+  if (__atomic_load_n (&signal->waiters, __ATOMIC_SEQ_CST) != 0)
+    {
+      __atomic_add_fetch (&signal->seq, 1, __ATOMIC_SEQ_CST);
+      syscall (SYS_futex, &signal->seq, FUTEX_WAKE, G_MAXINT, NULL, NULL, 0);
+    }
+}
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ __volatile__ ("pause");
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
+/* Before sleeping, look again a few times with growing pauses (about 10 µs
+ * in all here). A peer that is only a moment behind is caught without the
+ * sleep/wake pair (~10 µs each on a VM), and the growing gaps let a producer
+ * commit several items between two looks, instead of fighting the looker
+ * for the cache line on every item. */
+#ifndef SPIN_LOOKS
+#define SPIN_LOOKS 12
+#endif
+#ifndef SPIN_PAUSE
+#define SPIN_PAUSE(look) (1 << MIN (look, 8))
+#endif
+
+int
+mpk__signal_wait_until (MpkShmSignal    *signal,
+                        MpkShmPredicate  pred,
+                        gpointer         data,
+                        MpkDeadline      deadline,
+                        gint64           slice_us)
+{
+  int result;
+
+  for (int look = 0; look < SPIN_LOOKS; look++)
+    {
+      if ((result = pred (data)) != 0)
+        return result;
+      for (int i = 0; i < SPIN_PAUSE (look); i++)
+        cpu_relax ();
+    }
+  for (;;)
+    {
+      MpkDeadline wake_at = deadline;
+      struct timespec ts;
+      guint32 seen;
+      long rc;
+
+      /* waiters before seq, seq before the check: a notifier that the
+       * check misses sees waiters > 0 and changes seq, so the futex call
+       * below returns at once or is woken. */
+      __atomic_add_fetch (&signal->waiters, 1, __ATOMIC_SEQ_CST);
+      seen = __atomic_load_n (&signal->seq, __ATOMIC_SEQ_CST);
+      if ((result = pred (data)) != 0)
+        {
+          __atomic_sub_fetch (&signal->waiters, 1, __ATOMIC_SEQ_CST);
+          return result;
+        }
+      if (slice_us > 0)
+        wake_at = MIN (deadline, g_get_monotonic_time () + slice_us);
+      if (wake_at != MPK__DEADLINE_NEVER)
+        ts = deadline_to_timespec (wake_at);
+      /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so an
+       * EINTR retry never stretches the wait. */
+      rc = syscall (SYS_futex, &signal->seq, FUTEX_WAIT_BITSET, seen,
+                    wake_at == MPK__DEADLINE_NEVER ? NULL : &ts, NULL,
+                    FUTEX_BITSET_MATCH_ANY);
+      __atomic_sub_fetch (&signal->waiters, 1, __ATOMIC_SEQ_CST);
+      if ((result = pred (data)) != 0)
+        return result;
+      if (rc < 0 && errno == ETIMEDOUT && wake_at == deadline)
+        return 0;
+      if (deadline != MPK__DEADLINE_NEVER && g_get_monotonic_time () >= deadline)
+        return 0;
+    }
+}
+
+void
+mpk__sleep_until (MpkDeadline deadline)
+{
+  struct timespec ts = deadline_to_timespec (deadline);
+
+  while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    ;
+}
+
+guint32
+mpk__thread_id (void)
+{
+  static __thread guint32 tid, tid_pid;
+
+  /* A forked child's only thread has a new id: the pid tells. */
+  if (G_UNLIKELY (tid_pid != mpk__wire_pid ()))
+    {
+      tid = (guint32) syscall (SYS_gettid);
+      tid_pid = mpk__wire_pid ();
+    }
+  return tid;
+}
