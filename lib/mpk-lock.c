@@ -331,8 +331,10 @@ mpk_lock_is_recursive (MpkLock *lock)
 
 typedef struct
 {
-  guint32      flag;     /* 1 when set; written by set/clear in any process */
-  MpkShmSignal signal;   /* notified by set */
+  guint32      flag;      /* 1 when set; written by set/clear in any process */
+  MpkShmSignal signal;    /* notified by set */
+  guint64      set_clock; /* for the tracer: the last set's Lamport clock ... */
+  guint64      set_event; /* ... and event id */
 } EventShared;
 
 struct _MpkEvent
@@ -381,16 +383,27 @@ mpk_event_free (MpkEvent *event)
   g_free (event);
 }
 
+/* event.set, or event.wait after the set that woke it. */
 static void
-trace_event (MpkEvent *event, const char *ev)
+trace_event (MpkEvent *event, const char *ev, gboolean woken)
 {
-  if (MPK__TRACING (MPK__TRACE_LOCK))
-    {
-      MpkTraceLine line;
+  EventShared *shm = event->shm;
+  MpkTraceLine line;
+  guint64 lc;
 
-      mpk__trace_begin (&line, ev, 0, 0);
-      mpk__trace_add_object (&line, &event->object);
-      mpk__trace_end (&line);
+  lc = woken ? mpk__wire_clock_receive (__atomic_load_n (&shm->set_clock, __ATOMIC_SEQ_CST))
+             : mpk__wire_clock_tick ();
+  mpk__trace_begin (&line, ev, 0, lc);
+  mpk__trace_add_object (&line, &event->object);
+  if (woken)
+    mpk__trace_add_after (&line, __atomic_load_n (&shm->set_event, __ATOMIC_SEQ_CST));
+  if (woken)
+    mpk__trace_end (&line);
+  else
+    {
+      __atomic_store_n (&shm->set_clock, lc, __ATOMIC_SEQ_CST);
+      __atomic_store_n (&shm->set_event, mpk__trace_event_id (mpk__trace_end (&line)),
+                        __ATOMIC_SEQ_CST);
     }
 }
 
@@ -404,7 +417,8 @@ void
 mpk_event_set (MpkEvent *event)
 {
   g_return_if_fail (event != NULL);
-  trace_event (event, "event.set");
+  if (MPK__TRACING (MPK__TRACE_LOCK))
+    trace_event (event, "event.set", FALSE);
   __atomic_store_n (&event->shm->flag, 1, __ATOMIC_SEQ_CST);
   mpk__signal_notify (&event->shm->signal);
 }
@@ -459,8 +473,8 @@ mpk_event_wait (MpkEvent *event,
   g_return_val_if_fail (event != NULL, FALSE);
   set = mpk__signal_wait_until (&event->shm->signal, event_is_set, event,
                                 mpk__deadline_from_timeout (timeout_us), 0);
-  if (set)
-    trace_event (event, "event.wait");
+  if (set && MPK__TRACING (MPK__TRACE_LOCK))
+    trace_event (event, "event.wait", TRUE);
   return set;
 }
 

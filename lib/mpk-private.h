@@ -323,8 +323,18 @@ G_GNUC_INTERNAL void mpk__trace_add_message (MpkTraceLine        *line,
                                              MpkTraceDirection    dir,
                                              const MpkWireHeader *header,
                                              GVariant            *payload);
-/* Closes the line and writes it with one write(2). */
-G_GNUC_INTERNAL void mpk__trace_end (MpkTraceLine *line);
+/* Closes the line and writes it with one write(2). Returns the line's seq,
+ * or 0 when nothing was written. */
+G_GNUC_INTERNAL guint64 mpk__trace_end (MpkTraceLine *line);
+
+/* Causes that are not messages (the task_done that let a join return, the
+ * set that woke a wait): the cause's recorder keeps
+ * mpk__trace_event_id (seq) in shared memory, and the effect adds
+ * "after":"<pid>.<seq>", which mpk-trace orders and draws as a dotted
+ * arrow. An id of 0 (the cause was not traced) adds nothing. */
+G_GNUC_INTERNAL guint64 mpk__trace_event_id (guint64 seq);
+G_GNUC_INTERNAL void    mpk__trace_add_after (MpkTraceLine *line,
+                                              guint64       event_id);
 
 /* A short, bounded description of @value ("int 42", "str 'hello'",
  * "bytes[512]", "tuple (1, 'a')"), at most @size - 1 bytes, never

@@ -586,7 +586,7 @@ gboolean
 mpk_queue_task_done (MpkQueue  *queue,
                      GError   **error)
 {
-  guint64 left, lc;
+  guint64 left, lc, event_id = 0;
 
   g_return_val_if_fail (queue != NULL, FALSE);
   g_return_val_if_fail (queue->joinable, FALSE);
@@ -610,10 +610,10 @@ mpk_queue_task_done (MpkQueue  *queue,
       mpk__trace_begin (&line, "queue.task_done", 0, lc);
       mpk__trace_add_object (&line, &queue->object);
       mpk__trace_add_int (&line, "left", left);
-      mpk__trace_end (&line);
+      event_id = mpk__trace_event_id (mpk__trace_end (&line));
     }
   if (left == 0)
-    mpk__ring_tasks_finished (&queue->ring, lc);
+    mpk__ring_tasks_finished (&queue->ring, lc, event_id);
   return TRUE;
 }
 
@@ -725,6 +725,7 @@ mpk_queue_join_full (MpkQueue     *queue,
       mpk__trace_begin (&line, "queue.join", 0,
                         mpk__wire_clock_receive (mpk__ring_done_clock (&queue->ring)));
       mpk__trace_add_object (&line, &queue->object);
+      mpk__trace_add_after (&line, mpk__ring_done_event (&queue->ring));
       mpk__trace_end (&line);
     }
   else

@@ -52,6 +52,7 @@ struct _MpkRingShared
   guint32 broken;        /* set when corrupt data was found: every call fails */
   guint64 unfinished;    /* JoinableQueue: tasks put and not done */
   guint64 done_clock;    /* Lamport clock of the task_done that emptied the count */
+  guint64 done_event;    /* ... and its trace event id (mpk__trace_event_id) */
   struct
   {
     guint32 pid;         /* claimed by a consumer, under rlock */
@@ -522,7 +523,7 @@ credit_take (MpkRing *ring, guint64 next)
     __atomic_add_fetch (&shm->holders[slot].count, 1, __ATOMIC_SEQ_CST);
 }
 
-static void tasks_finished (MpkRingShared *shm, guint64 lc);
+static void tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id);
 
 static void
 drop_task (MpkRingShared *shm)
@@ -534,7 +535,7 @@ drop_task (MpkRingShared *shm)
                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
       {
         if (count == 1)
-          tasks_finished (shm, mpk__wire_clock_tick ());
+          tasks_finished (shm, mpk__wire_clock_tick (), 0);
         return;
       }
 }
@@ -869,8 +870,9 @@ uncredit (MpkRingShared *shm, guint32 pid)
 }
 
 static void
-tasks_finished (MpkRingShared *shm, guint64 lc)
+tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id)
 {
+  __atomic_store_n (&shm->done_event, event_id, __ATOMIC_SEQ_CST);
   guint64 seen = __atomic_load_n (&shm->done_clock, __ATOMIC_SEQ_CST);
 
   while (seen < lc &&
@@ -900,9 +902,10 @@ mpk__ring_task_done (MpkRing *ring,
 
 void
 mpk__ring_tasks_finished (MpkRing *ring,
-                          guint64  lc)
+                          guint64  lc,
+                          guint64  event_id)
 {
-  tasks_finished (ring->shm, lc);
+  tasks_finished (ring->shm, lc, event_id);
 }
 
 guint64
@@ -942,7 +945,7 @@ mpk__ring_abandon_tasks (MpkRing *ring,
   while (!__atomic_compare_exchange_n (&shm->unfinished, &count, next, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
   if (next == 0)
-    tasks_finished (shm, lc);
+    tasks_finished (shm, lc, 0);
   return taken;
 }
 
@@ -956,4 +959,10 @@ guint64
 mpk__ring_done_clock (MpkRing *ring)
 {
   return __atomic_load_n (&ring->shm->done_clock, __ATOMIC_SEQ_CST);
+}
+
+guint64
+mpk__ring_done_event (MpkRing *ring)
+{
+  return __atomic_load_n (&ring->shm->done_event, __ATOMIC_SEQ_CST);
 }

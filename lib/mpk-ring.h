@@ -90,9 +90,11 @@ G_GNUC_INTERNAL guint    mpk__ring_n_recoveries (MpkRing *ring);
  * process whose get took it, so a dead consumer's tasks can be found. */
 G_GNUC_INTERNAL gboolean      mpk__ring_task_done      (MpkRing *ring,
                                                         guint64 *left);
-/* After a task_done() that left 0: records its clock @lc, wakes join(). */
+/* After a task_done() that left 0: records its clock @lc and trace event
+ * id (0 when untraced), wakes join(). */
 G_GNUC_INTERNAL void          mpk__ring_tasks_finished (MpkRing *ring,
-                                                        guint64  lc);
+                                                        guint64  lc,
+                                                        guint64  event_id);
 G_GNUC_INTERNAL guint64       mpk__ring_unfinished     (MpkRing *ring);
 G_GNUC_INTERNAL guint64       mpk__ring_unfinished_for (MpkRing *ring,
                                                         GPid     pid);
@@ -102,6 +104,7 @@ G_GNUC_INTERNAL guint64       mpk__ring_abandon_tasks  (MpkRing *ring,
 /* Notified when the count reaches 0; the clock of that task_done. */
 G_GNUC_INTERNAL MpkShmSignal *mpk__ring_done_signal    (MpkRing *ring);
 G_GNUC_INTERNAL guint64       mpk__ring_done_clock     (MpkRing *ring);
+G_GNUC_INTERNAL guint64       mpk__ring_done_event     (MpkRing *ring);
 
 G_END_DECLS
 

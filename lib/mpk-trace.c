@@ -379,19 +379,41 @@ fill_prefix (MpkTraceLine *line, guint64 seq)
   return line->buf + MPK__TRACE_PREFIX_MAX - n;
 }
 
-void
+guint64
 mpk__trace_end (MpkTraceLine *line)
 {
+  guint64 seq = 0;
   char *start;
 
   line_close (line);
   if (trace.fd < 0)
-    return;
+    return 0;
   g_mutex_lock (&trace.write_lock);
   start = fill_prefix (line, ++trace.seq);
-  if (!write_line (start, line->buf + line->len - start))
+  if (write_line (start, line->buf + line->len - start))
+    seq = trace.seq;
+  else
     trace.seq--;     /* seq counts the lines in the file: no gap for a lost one */
   g_mutex_unlock (&trace.write_lock);
+  return seq;
+}
+
+guint64
+mpk__trace_event_id (guint64 seq)
+{
+  return seq == 0 ? 0 : ((guint64) mpk__wire_pid () << 32) | (seq & G_MAXUINT32);
+}
+
+void
+mpk__trace_add_after (MpkTraceLine *line,
+                      guint64       event_id)
+{
+  char id[32];
+
+  if (event_id == 0)
+    return;
+  g_snprintf (id, sizeof id, "%u.%u", (guint) (event_id >> 32), (guint) (event_id & G_MAXUINT32));
+  mpk__trace_add_str (line, "after", id);
 }
 
 /* --- process events ------------------------------------------------------------- */
