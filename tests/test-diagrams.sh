@@ -1,8 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# test-diagrams.sh: every lab, traced five times in a row, draws the same DOT
-# (causal order does not depend on scheduling), that DOT is the committed
-# diagrams/NN-slug.dot, and Graphviz reads it without a warning. Prints TAP.
+# test-diagrams.sh: every lab's diagram, three checks per lab. Prints TAP.
+# A stable lab (diagram=stable, the default in lab.test), traced five times
+# in a row, draws the same DOT (causal order does not depend on scheduling),
+# that DOT is the committed diagrams/NN-slug.dot, and Graphviz reads it
+# without a warning. A lab whose drawing depends on scheduling
+# (diagram=varies: which consumer takes which item) is traced five times
+# too, but each run must have the committed signature diagrams/NN-slug.sig
+# (mpk-trace signature), tools/lab-diagram.sh must leave the committed DOT
+# as it is, and Graphviz must read that DOT without a warning.
 set -u
 BUILD=${BUILD:-build}
 tool=$BUILD/tools/mpk-trace
@@ -24,27 +30,86 @@ all_same() { # all_same NAME: runs 2..5 equal run 1; the first difference goes t
   done
 }
 
-echo "1..$(( $(echo "$labs" | wc -l) * 3 ))"
-for lab in $labs; do
-  name=${lab#labs/}
+# mode LAB: the lab's diagram= key (as tools/lab-diagram.sh reads it).
+mode() {
+  value=$(sed -n 's/^[[:space:]]*diagram[[:space:]]*=[[:space:]]*//p' "$1/lab.test" 2>/dev/null | tail -n 1)
+  echo "${value:-stable}"
+}
+
+stable_checks() { # stable_checks LAB NAME
   runs_ok=1
   for i in 1 2 3 4 5; do
-    if ! tools/lab-diagram.sh "$BUILD/$lab/lab" "$tool" "$name" "$tmp/$name.$i.dot" 2> "$tmp/err"; then
+    if ! tools/lab-diagram.sh "$BUILD/$1/lab" "$tool" "$2" "$tmp/$2.$i.dot" 2> "$tmp/err"; then
       runs_ok=0
       break
     fi
   done
-  if [ $runs_ok = 1 ] && all_same "$name"; then
-    ok "$name: five traced runs draw the same DOT"
+  if [ $runs_ok = 1 ] && all_same "$2"; then
+    ok "$2: five traced runs draw the same DOT"
   else
-    not_ok "$name: five traced runs draw the same DOT" "$tmp/err"
+    not_ok "$2: five traced runs draw the same DOT" "$tmp/err"
   fi
-  if [ -f "$tmp/$name.1.dot" ] && diff -u "diagrams/$name.dot" "$tmp/$name.1.dot" > "$tmp/diff" 2>&1; then
-    ok "$name: the DOT is the committed diagrams/$name.dot"
+  if [ -f "$tmp/$2.1.dot" ] && diff -u "diagrams/$2.dot" "$tmp/$2.1.dot" > "$tmp/diff" 2>&1; then
+    ok "$2: the DOT is the committed diagrams/$2.dot"
   else
-    echo "expected diagrams/$name.dot (committed), got the new drawing; run 'make diagrams' if the change is intended" >> "$tmp/diff"
-    not_ok "$name: the DOT is the committed diagrams/$name.dot" "$tmp/diff"
+    echo "expected diagrams/$2.dot (committed), got the new drawing; run 'make diagrams' if the change is intended" >> "$tmp/diff"
+    not_ok "$2: the DOT is the committed diagrams/$2.dot" "$tmp/diff"
   fi
+}
+
+# Each run starts from copies of the committed DOT and signature, as `make`
+# on a fresh clone does: lab-diagram.sh keeps both when the run's signature
+# is the same, and rewrites both otherwise.
+varies_checks() { # varies_checks LAB NAME
+  : > "$tmp/sigdiff"
+  : > "$tmp/dotdiff"
+  sig_ok=1 dot_ok=1
+  if [ ! -f "diagrams/$2.dot" ] || [ ! -f "diagrams/$2.sig" ]; then
+    echo "diagrams/$2.dot or diagrams/$2.sig is missing; run 'make diagrams'" > "$tmp/sigdiff"
+    cp "$tmp/sigdiff" "$tmp/dotdiff"
+    sig_ok=0 dot_ok=0
+  fi
+  for i in 1 2 3 4 5; do
+    [ -f "diagrams/$2.dot" ] && [ -f "diagrams/$2.sig" ] || break
+    cp "diagrams/$2.dot" "$tmp/$2.$i.dot"
+    cp "diagrams/$2.sig" "$tmp/$2.$i.sig"
+    if ! tools/lab-diagram.sh "$BUILD/$1/lab" "$tool" "$2" "$tmp/$2.$i.dot" 2> "$tmp/err"; then
+      sig_ok=0 dot_ok=0
+      cp "$tmp/err" "$tmp/sigdiff"
+      cp "$tmp/err" "$tmp/dotdiff"
+      break
+    fi
+    if [ $sig_ok = 1 ] && ! diff -u "diagrams/$2.sig" "$tmp/$2.$i.sig" > "$tmp/sigdiff" 2>&1; then
+      echo "run $i: expected the committed diagrams/$2.sig, got the new signature; run 'make diagrams' if the change is intended" >> "$tmp/sigdiff"
+      sig_ok=0
+    fi
+    if [ $dot_ok = 1 ] && ! cmp -s "diagrams/$2.dot" "$tmp/$2.$i.dot"; then
+      echo "run $i: tools/lab-diagram.sh rewrote the DOT (see the signature's check)" > "$tmp/dotdiff"
+      dot_ok=0
+    fi
+  done
+  if [ $sig_ok = 1 ]; then
+    ok "$2: five traced runs have the committed signature diagrams/$2.sig (diagram=varies)"
+  else
+    not_ok "$2: five traced runs have the committed signature diagrams/$2.sig (diagram=varies)" "$tmp/sigdiff"
+  fi
+  if [ $dot_ok = 1 ]; then
+    ok "$2: lab-diagram.sh keeps the committed diagrams/$2.dot"
+  else
+    not_ok "$2: lab-diagram.sh keeps the committed diagrams/$2.dot" "$tmp/dotdiff"
+  fi
+}
+
+echo "1..$(( $(echo "$labs" | wc -l) * 3 ))"
+for lab in $labs; do
+  name=${lab#labs/}
+  case $(mode "$lab") in
+    stable) stable_checks "$lab" "$name" ;;
+    varies) varies_checks "$lab" "$name" ;;
+    *) echo "$lab/lab.test: diagram must be stable or varies" > "$tmp/err"
+       not_ok "$name: five traced runs draw the same DOT" "$tmp/err"
+       not_ok "$name: the DOT is the committed diagrams/$name.dot" "$tmp/err" ;;
+  esac
   if dot -Tsvg "diagrams/$name.dot" -o /dev/null > "$tmp/dot.err" 2>&1 && [ ! -s "$tmp/dot.err" ]; then
     ok "$name: dot -Tsvg reads it without warnings"
   else

@@ -27,6 +27,8 @@
 #define KILLED(child) ",\"child\":" #child ",\"status\":\"signal\",\"sig\":\"SIGKILL\",\"signo\":9"
 #define REAPED(child) ",\"child\":" #child ",\"status\":\"exited\",\"code\":0"
 #define TEXT(t) ",\"text\":\"" t "\""
+#define AFTER(id) ",\"after\":\"" id "\""
+#define QUEUE ",\"obj\":\"queue:1.1\""
 
 /* The standard run: a parent, two workers of the same name. Messages both
  * ways, three identical pings in a row (a fold), a send nobody receives,
@@ -256,7 +258,7 @@ static void
 test_help (Fixture      *f,
            gconstpointer data)
 {
-  const char *commands[] = { "merge", "dot", "json", "text" };
+  const char *commands[] = { "merge", "dot", "json", "text", "signature" };
   g_auto(Result) top = { 0 };
   guint i;
 
@@ -858,6 +860,359 @@ test_dot_renders (Fixture      *f,
   assert_renders (f, pids.out);
 }
 
+/* --- "after": a cause that is not a message ----------------------------------- */
+
+/* A producer puts one item and joins; the consumer gets it and calls
+ * task_done, which lets the join return ("after"). By its own lane the
+ * join would come right after the put, before the consumer's task_done. */
+static const char * const after_producer[] = {
+  HDR (1, 0, "producer", 10),
+  EV (1, 1, 1, 11, "proc.start", ",\"name\":\"producer\""),
+  EV (1, 2, 2, 12, "proc.spawn", SPAWN (2, "consumer")),
+  EV (1, 3, 3, 13, "queue.put", QUEUE MSG ("out", "queue:1.1", "1.3", "int 7")),
+  EV (1, 4, 6, 16, "queue.join", QUEUE AFTER ("2.3")),
+  EV (1, 5, 7, 17, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const after_consumer[] = {
+  HDR (2, 1, "consumer", 12),
+  EV (2, 1, 3, 13, "proc.start", ",\"name\":\"consumer\""),
+  EV (2, 2, 4, 14, "queue.get", QUEUE MSG ("in", "queue:1.1", "1.3", "int 7")),
+  EV (2, 3, 5, 15, "queue.task_done", QUEUE ",\"left\":0"),
+  EV (2, 4, 6, 16, "proc.exit", EXIT (0)),
+  NULL
+};
+
+static void
+write_after (Fixture            *f,
+             const char * const *producer,
+             const char * const *consumer,
+             gboolean            torn)
+{
+  write_lines (f->dir, "trace-1.jsonl", producer, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", consumer, torn);
+}
+
+/* The line of @text that contains @needle (asserted), from its start. */
+static const char *
+line_with (const char *text,
+           const char *needle)
+{
+  const char *p = strstr (text, needle);
+
+  if (p == NULL)
+    g_error ("expected to find '%s' in:\n%s", needle, text);
+  while (p > text && p[-1] != '\n')
+    p--;
+  return p;
+}
+
+static void
+assert_before (const char *text,
+               const char *first,
+               const char *second)
+{
+  if (line_with (text, first) >= line_with (text, second))
+    g_error ("expected '%s' before '%s' in:\n%s", first, second, text);
+}
+
+/* The bind_id ("0x" and 16 hex digits) that ends right before @tail. */
+static char *
+flow_id_before (const char *json,
+                const char *tail)
+{
+  const char *p = strstr (json, tail);
+  gsize len = strlen ("0x0123456789abcdef");
+
+  if (p == NULL || p - json < (gssize) len)
+    g_error ("expected to find '%s' in:\n%s", tail, json);
+  return g_strndup (p - len, len);
+}
+
+static void
+test_after_order (Fixture      *f,
+                  gconstpointer data)
+{
+  g_auto(Result) merged = { 0 }, timeline = { 0 }, drawn = { 0 }, json = { 0 }, sig = { 0 };
+  g_autofree char *out_id = NULL, *in_id = NULL;
+  const char *join;
+
+  write_after (f, after_producer, after_consumer, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  assert_before (merged.out, "\"ev\":\"queue.task_done\"", "\"ev\":\"queue.join\"");
+  /* merge keeps the field; the join's rank is one more than the task_done's. */
+  assert_contains (merged.out, "\"ev\":\"queue.task_done\",\"obj\":\"queue:1.1\",\"left\":0,"
+                               "\"lane\":\"consumer\",\"rank\":5}");
+  assert_contains (merged.out, "\"after\":\"2.3\",\"lane\":\"producer\",\"rank\":6}");
+
+  run_tool (&timeline, "text", f->dir, NULL);
+  assert_clean (&timeline);
+  assert_contains (timeline.out, "   6  consumer  task_done queue#1\n"
+                                 "   7  producer  join queue#1\n");
+
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  /* Nodes are named by causal position: the task_done is e5, the join e6. */
+  assert_contains (drawn.out, "  e5 [pos=\"3.200,-2.000!\", shape=box");
+  assert_contains (drawn.out, "label=\"task_done queue#1\"");
+  join = strstr (drawn.out, "  e5 -> e6 [");
+  g_assert_nonnull (join);
+  g_assert_true (g_str_has_prefix (join, "  e5 -> e6 [style=dotted, color=gray40, "
+                                         "arrowhead=vee, arrowsize=0.6];\n"));
+  if (have_program ("dot"))
+    assert_renders (f, drawn.out);
+
+  run_tool (&json, "json", f->dir, NULL);
+  assert_clean (&json);
+  /* Both become 1 µs slices (flows bind to slices) with one flow id. */
+  assert_contains (json.out, "{\"ph\":\"X\",\"name\":\"task_done queue#1\"");
+  assert_contains (json.out, "{\"ph\":\"X\",\"name\":\"join queue#1\"");
+  out_id = flow_id_before (json.out, "\",\"flow_out\":true,\"args\":{\"ev\":\"queue.task_done\"");
+  in_id = flow_id_before (json.out, "\",\"flow_in\":true,\"args\":{\"ev\":\"queue.join\"");
+  g_assert_cmpstr (out_id, ==, in_id);
+
+  run_tool (&sig, "signature", f->dir, NULL);
+  assert_clean (&sig);
+  assert_contains (sig.out, "  1  producer: join queue#1 (after consumer: task_done queue#1)\n");
+}
+
+/* A cause the run does not hold is ignored, with one note for all: a
+ * process without a file, a torn last line. */
+static void
+test_after_unknown (Fixture      *f,
+                    gconstpointer data)
+{
+  const char *producer[] = {
+    after_producer[0], after_producer[1], after_producer[2], after_producer[3],
+    after_producer[4],
+    EV (1, 5, 7, 17, "mark", TEXT ("x") AFTER ("77.1")),
+    EV (1, 6, 8, 18, "mark", TEXT ("y") AFTER ("2.99")),
+    NULL
+  };
+  /* The consumer's task_done line is torn: the join names a line not read. */
+  const char *consumer[] = {
+    after_consumer[0], after_consumer[1], after_consumer[2],
+    "{\"ts\":15,\"pid\":2,\"seq\":3,\"lc\":5,\"ev\":\"queue.task_d", NULL
+  };
+  g_auto(Result) merged = { 0 }, drawn = { 0 };
+  g_auto(GStrv) notes = NULL;
+
+  write_after (f, producer, consumer, TRUE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  g_assert_cmpint (merged.status, ==, 0);
+  notes = g_strsplit (merged.err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (notes), ==, 2);   /* one line, then "" */
+  assert_contains (notes[0], "mpk-trace: note: 3 \"after\" reference(s) ignored");
+  assert_contains (notes[0], "trace-1.jsonl:5 (\"2.3\")");
+  /* Without its cause the join follows its own lane: right after the put. */
+  assert_contains (merged.out, "\"after\":\"2.3\",\"lane\":\"producer\",\"rank\":4}");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  g_assert_cmpint (drawn.status, ==, 0);
+  assert_lacks (drawn.out, "style=dotted");
+}
+
+/* A malformed "after" is an error of its line. */
+static void
+test_after_malformed (Fixture      *f,
+                      gconstpointer data)
+{
+  const char *bad[] = { "\"x\"", "\"7\"", "\"7.\"", "\".7\"", "\"1.2.3\"", "\"0.1\"",
+                        "\"1.0\"", "\"-1.2\"", "\"01.2\"", "\" 1.2\"", "\"1.2 \"",
+                        "\"99999999999999999999.1\"", "12", "null" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *line = g_strdup_printf ("{\"ts\":16,\"pid\":1,\"seq\":4,\"lc\":6,"
+                                               "\"ev\":\"queue.join\",\"after\":%s}", bad[i]);
+      const char *producer[] = { after_producer[0], after_producer[1], after_producer[2],
+                                 after_producer[3], line, NULL };
+      g_auto(Result) r = { 0 };
+
+      write_after (f, producer, after_consumer, FALSE);
+      run_tool (&r, "text", f->dir, NULL);
+      g_assert_cmpint (r.status, ==, 1);
+      g_assert_cmpstr (r.out, ==, "");
+      assert_contains (r.err, "trace-1.jsonl:5: key \"after\" must be ");
+    }
+}
+
+/* An event naming itself is ignored; a cycle of causes is broken like any
+ * other, with a warning. Every command ends. */
+static void
+test_after_cycle (Fixture      *f,
+                  gconstpointer data)
+{
+  const char *a[] = {
+    HDR (1, 0, "a", 10), EV (1, 1, 1, 11, "proc.start", ""),
+    EV (1, 2, 2, 12, "mark", TEXT ("a2") AFTER ("2.3")),
+    EV (1, 3, 3, 13, "mark", TEXT ("a3") AFTER ("1.3")), NULL
+  };
+  const char *b[] = {
+    HDR (2, 0, "b", 20), EV (2, 1, 1, 21, "proc.start", ""),
+    EV (2, 2, 2, 22, "mark", TEXT ("b2") AFTER ("1.2")),
+    EV (2, 3, 3, 23, "mark", TEXT ("b3")), NULL
+  };
+  const char *commands[] = { "merge", "dot", "json", "text", "signature" };
+  guint i;
+
+  write_lines (f->dir, "trace-1.jsonl", a, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", b, FALSE);
+  for (i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_auto(Result) r = { 0 };
+
+      run_tool (&r, commands[i], f->dir, NULL);
+      g_assert_cmpint (r.status, ==, 0);
+      assert_contains (r.err, "note: 1 \"after\" reference(s) ignored");
+      assert_contains (r.err, "trace-1.jsonl:4 (\"1.3\")");
+      assert_contains (r.err, "the happens-before edges form a cycle; broken at ");
+      if (strcmp (commands[i], "text") == 0)
+        {
+          assert_contains (r.out, "\"a2\"");
+          assert_contains (r.out, "\"a3\"");
+          assert_contains (r.out, "\"b2\"");
+          assert_contains (r.out, "\"b3\"");
+        }
+    }
+}
+
+/* --- signature --------------------------------------------------------------- */
+
+/* Two consumers share the work: which takes which item, and in which
+ * order, changes the diagram but not the signature; a different item does. */
+static void
+test_signature (Fixture      *f,
+                gconstpointer data)
+{
+  const char *parent[] = {
+    HDR (1, 0, "main", 10), EV (1, 1, 1, 11, "proc.start", ""),
+    EV (1, 2, 2, 12, "proc.spawn", SPAWN (2, "worker 1")),
+    EV (1, 3, 3, 13, "proc.spawn", SPAWN (3, "worker 2")),
+    EV (1, 4, 4, 14, "queue.put", MSG ("out", "queue:1.1", "1.4", "int 1")),
+    EV (1, 5, 5, 15, "queue.put", MSG ("out", "queue:1.1", "1.5", "int 2")),
+    EV (1, 6, 9, 20, "queue.get", MSG ("in", "queue:1.2", "2.3", "tuple (1, 1)")),
+    EV (1, 7, 10, 21, "queue.get", MSG ("in", "queue:1.2", "3.3", "tuple (2, 2)")),
+    EV (1, 8, 11, 22, "proc.exit", EXIT (0)), NULL
+  };
+  const char *w1[] = {
+    HDR (2, 1, "worker 1", 12), EV (2, 1, 3, 13, "proc.start", ""),
+    EV (2, 2, 5, 15, "queue.get", MSG ("in", "queue:1.1", "1.4", "int 1")),
+    EV (2, 3, 6, 16, "queue.put", MSG ("out", "queue:1.2", "2.3", "tuple (1, 1)")),
+    EV (2, 4, 7, 17, "proc.exit", EXIT (0)), NULL
+  };
+  const char *w2[] = {
+    HDR (3, 1, "worker 2", 13), EV (3, 1, 4, 14, "proc.start", ""),
+    EV (3, 2, 6, 16, "queue.get", MSG ("in", "queue:1.1", "1.5", "int 2")),
+    EV (3, 3, 7, 17, "queue.put", MSG ("out", "queue:1.2", "3.3", "tuple (2, 2)")),
+    EV (3, 4, 8, 18, "proc.exit", EXIT (0)), NULL
+  };
+  /* The other deal: worker 2 took item 1, worker 1 item 2, and the
+   * results came back the other way round. */
+  const char *parent_b[] = {
+    parent[0], parent[1], parent[2], parent[3], parent[4], parent[5],
+    EV (1, 6, 9, 20, "queue.get", MSG ("in", "queue:1.2", "3.3", "tuple (2, 1)")),
+    EV (1, 7, 10, 21, "queue.get", MSG ("in", "queue:1.2", "2.3", "tuple (1, 2)")),
+    parent[8], NULL
+  };
+  const char *w1_b[] = {
+    w1[0], w1[1],
+    EV (2, 2, 5, 15, "queue.get", MSG ("in", "queue:1.1", "1.5", "int 2")),
+    EV (2, 3, 6, 16, "queue.put", MSG ("out", "queue:1.2", "2.3", "tuple (1, 2)")),
+    w1[4], NULL
+  };
+  const char *w2_b[] = {
+    w2[0], w2[1],
+    EV (3, 2, 6, 16, "queue.get", MSG ("in", "queue:1.1", "1.4", "int 1")),
+    EV (3, 3, 7, 17, "queue.put", MSG ("out", "queue:1.2", "3.3", "tuple (2, 1)")),
+    w2[4], NULL
+  };
+  const char *parent_c[] = {
+    parent[0], parent[1], parent[2], parent[3], parent[4],
+    EV (1, 5, 5, 15, "queue.put", MSG ("out", "queue:1.1", "1.5", "int 3")),
+    parent[6], parent[7], parent[8], NULL
+  };
+  g_auto(Result) a = { 0 }, b = { 0 }, c = { 0 }, dot_a = { 0 }, dot_b = { 0 };
+
+  write_lines (f->dir, "trace-1.jsonl", parent, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", w1, FALSE);
+  write_lines (f->dir, "trace-3.jsonl", w2, FALSE);
+  run_tool (&a, "signature", f->dir, NULL);
+  run_tool (&dot_a, "dot", f->dir, NULL);
+  assert_clean (&a);
+  g_assert_true (g_str_has_prefix (a.out, "# mpk-trace signature 1: COUNT  ROLE: EVENT"));
+  assert_contains (a.out, "\n  1  main: put int 1 -> worker (queue#1)\n");
+  assert_contains (a.out, "\n  2  main: get tuple (#, #) <- worker (queue#2)\n");
+  assert_contains (a.out, "\n  2  worker: exit 0\n");
+  assert_contains (a.out, "\n  1  main: start worker 2\n");
+  assert_lacks (a.out, "worker 1:");
+  /* Sorted, byte order. */
+  assert_before (a.out, "main: exit 0", "main: get tuple");
+  assert_before (a.out, "main: start worker 2", "worker: exit 0");
+
+  write_lines (f->dir, "trace-1.jsonl", parent_b, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", w1_b, FALSE);
+  write_lines (f->dir, "trace-3.jsonl", w2_b, FALSE);
+  run_tool (&b, "signature", f->dir, NULL);
+  run_tool (&dot_b, "dot", f->dir, NULL);
+  assert_clean (&b);
+  g_assert_cmpstr (b.out, ==, a.out);
+  g_assert_cmpstr (dot_b.out, !=, dot_a.out);
+
+  write_lines (f->dir, "trace-1.jsonl", parent_c, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", w1_b, FALSE);
+  write_lines (f->dir, "trace-3.jsonl", w2_b, FALSE);
+  run_tool (&c, "signature", f->dir, NULL);
+  g_assert_cmpint (c.status, ==, 0);
+  g_assert_cmpstr (c.out, !=, a.out);
+  assert_contains (c.out, "main: put int 3 -> worker (queue#1)");
+}
+
+/* A repair its process did not live to use (the parent's exit killed the
+ * daemons one by one) depends on the order of the kills: left out. A
+ * repair followed by work is kept. */
+static void
+test_signature_repairs (Fixture      *f,
+                        gconstpointer data)
+{
+  const char *parent[] = {
+    HDR (1, 0, "main", 10), EV (1, 1, 1, 11, "proc.start", ""),
+    EV (1, 2, 2, 12, "proc.spawn", SPAWN (2, "worker 1")),
+    EV (1, 3, 3, 13, "proc.spawn", SPAWN (3, "worker 2")),
+    EV (1, 4, 6, 20, "proc.reaped", ",\"child\":2,\"status\":\"signal\",\"sig\":\"SIGTERM\""),
+    EV (1, 5, 7, 21, "proc.reaped", ",\"child\":3,\"status\":\"signal\",\"sig\":\"SIGTERM\""),
+    EV (1, 6, 8, 22, "proc.exit", EXIT (0)), NULL
+  };
+  const char *w1[] = {
+    HDR (2, 1, "worker 1", 12), EV (2, 1, 3, 13, "proc.start", ""), NULL
+  };
+  const char *w2[] = {
+    HDR (3, 1, "worker 2", 13), EV (3, 1, 4, 14, "proc.start", ""),
+    EV (3, 2, 5, 15, "queue.recovered", ",\"obj\":\"queue:1.1\",\"side\":\"get\",\"dead\":2"),
+    NULL
+  };
+  const char *w2_used[] = {
+    w2[0], w2[1], w2[2], EV (3, 3, 6, 16, "mark", TEXT ("got the lock")), NULL
+  };
+  g_auto(Result) unused = { 0 }, used = { 0 }, drawn = { 0 };
+
+  write_lines (f->dir, "trace-1.jsonl", parent, FALSE);
+  write_lines (f->dir, "trace-2.jsonl", w1, FALSE);
+  write_lines (f->dir, "trace-3.jsonl", w2, FALSE);
+  run_tool (&unused, "signature", f->dir, NULL);
+  assert_clean (&unused);
+  assert_lacks (unused.out, "recovered");
+  assert_contains (unused.out, "  2  worker: killed by SIGTERM (reaped by main)\n");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_contains (drawn.out, "label=\"recovered queue#1\"");
+  write_lines (f->dir, "trace-3.jsonl", w2_used, FALSE);
+  run_tool (&used, "signature", f->dir, NULL);
+  assert_clean (&used);
+  assert_contains (used.out, "  1  worker: recovered queue#1\n");
+  assert_contains (used.out, "  1  worker: \"got the lock\"\n");
+}
+
 /* --- json and text ---------------------------------------------------------- */
 
 static void
@@ -950,6 +1305,12 @@ main (int    argc,
   ADD ("/trace-tool/merge/clock-warning", test_clock_warning);
   ADD ("/trace-tool/merge/cycle", test_cycle);
   ADD ("/trace-tool/merge/close-before-eof", test_close_before_eof);
+  ADD ("/trace-tool/after/order", test_after_order);
+  ADD ("/trace-tool/after/unknown", test_after_unknown);
+  ADD ("/trace-tool/after/malformed", test_after_malformed);
+  ADD ("/trace-tool/after/cycle", test_after_cycle);
+  ADD ("/trace-tool/signature/scheduling", test_signature);
+  ADD ("/trace-tool/signature/repairs", test_signature_repairs);
   ADD ("/trace-tool/dot/annotations", test_dot_annotations);
   ADD ("/trace-tool/dot/missing-exit", test_dot_missing_exit);
   ADD ("/trace-tool/dot/unmatched", test_unmatched);

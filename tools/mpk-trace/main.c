@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-trace: merges the per-process trace files of one run (MPK_TRACE=all)
  * and draws them: merged JSON lines, a Graphviz sequence diagram, Perfetto
- * JSON, a text timeline. Exit status: 0 done, 1 bad input, 2 bad usage. */
+ * JSON, a text timeline, a signature that ignores scheduling. Exit status:
+ * 0 done, 1 bad input, 2 bad usage. */
 
 #include <locale.h>
 #include <stdio.h>
@@ -71,6 +72,11 @@ static const Command commands[] = {
   { "text", "A timeline for the terminal, one line per event.",
     "Columns: step, lane, event, payload summary, peer, (message, object, bytes).",
     { load_entries, order_entries, view_entries, NULL } },
+  { "signature", "What the run did, without who did it or when: sorted lines \"COUNT  ROLE: EVENT\".",
+    "Two runs whose scheduler dealt the work out differently give the same lines: lanes are "
+    "named by role (the process name without a trailing number), and what a role of several "
+    "lanes sends or marks has its numbers written as #.",
+    { load_entries, NULL } },
 };
 
 static void
@@ -82,7 +88,7 @@ print_usage (FILE *out)
                 "Merges and draws the trace files (trace-*.jsonl) that MPK_TRACE=all "
                 "MPK_TRACE_DIR=DIR wrote.\n\nCommands:\n");
   for (i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+    fprintf (out, "  %-9s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\n'mpk-trace COMMAND --help' shows a command's options.\n");
 }
 
@@ -145,6 +151,8 @@ run_command (const Command *cmd,
     return trace_dot_print (run, &dot, error);
   if (strcmp (cmd->name, "json") == 0)
     return trace_json_print (run, error);
+  if (strcmp (cmd->name, "signature") == 0)
+    return trace_signature_print (run, error);
   return trace_text_print (run, &view, error);
 }
 

@@ -192,6 +192,19 @@ char_em (gunichar c)
   return 0.66;
 }
 
+/* The estimated width of @text at @size points, in inches. */
+static double
+text_width (const char *text,
+            double      size)
+{
+  double em = 0;
+  const char *p;
+
+  for (p = text; *p != '\0'; p = g_utf8_next_char (p))
+    em += char_em (g_utf8_get_char (p));
+  return em * size / 72;
+}
+
 /* @text cut to fit @room inches at @size points, ending in "…" when cut. */
 static char *
 fit (const char *text,
@@ -319,9 +332,13 @@ emit_label (Dot        *d,
   double w = room - 0.25;
   g_autofree char *cut = fit (text, w, size);
 
+  /* As wide as the text, white: drawn after the edges, it hides the bits
+   * of other arrows that cross it, so the text stays readable. */
+  w = MIN (w, text_width (cut, size) + 0.06);
   node_begin (d, id, x_from + (right ? 1 : -1) * (0.08 + w / 2), y + LABEL_DY);
   g_string_append_printf (d->nodes, "shape=plaintext, fixedsize=shape, width=%.3f, height=0.16, "
-                          "fontsize=%g, fontcolor=\"%s\"", w, size, colour);
+                          "margin=0, style=filled, fillcolor=white, fontsize=%g, "
+                          "fontcolor=\"%s\"", w, size, colour);
   node_end (d, cut, right ? "\\l" : "\\r", NULL);
 }
 
@@ -536,6 +553,8 @@ emit_join (Dot        *d,
   edge (d, from, id, CREATE_ATTRS, NULL);
 }
 
+#define CAUSE_ATTRS "style=dotted, color=gray40, arrowhead=vee, arrowsize=0.6"
+
 /* End of file: a dotted arrow from the close that let it arrive (the last
  * close of the other end), when both are on this page. */
 static void
@@ -549,7 +568,22 @@ emit_eof (Dot        *d,
   if (cause == NULL || row_of (d, cause) == 0 || !on_page (d, row_of (d, cause)))
     return;
   from = node_id ('e', cause->pos);
-  edge (d, from, id, "style=dotted, color=gray40, arrowhead=vee, arrowsize=0.6", NULL);
+  edge (d, from, id, CAUSE_ATTRS, NULL);
+}
+
+/* An "after" cause (the task_done that let a join return, the set that
+ * woke a wait): the same dotted arrow, when both ends are on this page. */
+static void
+emit_after (Dot        *d,
+            TraceEvent *e,
+            const char *id)
+{
+  g_autofree char *from = NULL;
+
+  if (row_of (d, e->cause) == 0 || !on_page (d, row_of (d, e->cause)))
+    return;
+  from = node_id ('e', e->cause->pos);
+  edge (d, from, id, CAUSE_ATTRS, NULL);
 }
 
 static void
@@ -582,6 +616,8 @@ emit_row (Dot  *d,
     emit_join (d, e, id);
   else if (e->kind == TRACE_KIND_EOF)
     emit_eof (d, e, id);
+  if (e->cause != NULL)
+    emit_after (d, e, id);
 }
 
 /* Lanes that started on an earlier page get their header again on top. */

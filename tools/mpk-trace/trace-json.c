@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* trace-json.c: `mpk-trace json`: Chrome/Perfetto trace-event JSON
  * (research/anchor-tracing.md §3.4). A process per lane; sends and receives
- * are 1 µs slices tied by flow events, everything else is an instant. */
+ * are 1 µs slices tied by flow events, and so are an "after" cause and its
+ * effects; everything else is an instant. */
 
 #include <stdio.h>
 #include <string.h>
@@ -109,14 +110,65 @@ add_message (Export           *x,
   json_builder_end_object (x->b);
 }
 
+static gboolean
+is_message (const TraceEvent *e)
+{
+  return e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV;
+}
+
+/* An "after" cause and its effect are tied by a flow when neither is a
+ * message (a slice has one flow id) and the cause has no cause of its own. */
+static gboolean
+has_after_flow (const TraceEvent *effect)
+{
+  return effect->cause != NULL && !is_message (effect) && !is_message (effect->cause)
+         && effect->cause->cause == NULL;
+}
+
+/* The flow id of @e as a cause ("flow_out") or an effect ("flow_in"), or
+ * NULL when it is neither. */
+static char *
+after_flow (const Export     *x,
+            const TraceEvent *e,
+            const char      **direction)
+{
+  GPtrArray *effects = g_hash_table_lookup (x->run->effects, e);
+  const TraceEvent *cause = NULL;
+  g_autofree char *key = NULL;
+  guint i;
+
+  if (has_after_flow (e))
+    cause = e->cause, *direction = "flow_in";
+  for (i = 0; cause == NULL && effects != NULL && i < effects->len; i++)
+    if (has_after_flow (g_ptr_array_index (effects, i)))
+      cause = e, *direction = "flow_out";
+  if (cause == NULL)
+    return NULL;
+  key = g_strdup_printf ("after %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, cause->writer->pid,
+                         cause->seq);
+  return bind_id (key);
+}
+
+/* Anything but a message: an instant, or a 1 µs slice when a flow ties it
+ * to its "after" cause or effect (Perfetto binds flows to slices only). */
 static void
 add_instant (Export           *x,
              const TraceEvent *e)
 {
   g_autofree char *text = trace_event_local (e, &plain_view);
+  const char *direction = NULL;
+  g_autofree char *flow = after_flow (x, e, &direction);
 
-  begin_event (x, e, "i", text);
-  member_str (x->b, "s", "t");
+  begin_event (x, e, flow != NULL ? "X" : "i", text);
+  if (flow != NULL)
+    {
+      member_int (x->b, "dur", 1);
+      member_str (x->b, "bind_id", flow);
+      json_builder_set_member_name (x->b, direction);
+      json_builder_add_boolean_value (x->b, TRUE);
+    }
+  else
+    member_str (x->b, "s", "t");
   json_builder_set_member_name (x->b, "args");
   json_builder_begin_object (x->b);
   member_str (x->b, "ev", e->ev);
@@ -174,7 +226,7 @@ trace_json_print (TraceRun  *run,
     {
       TraceEvent *e = g_ptr_array_index (events, i);
 
-      if (e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV)
+      if (is_message (e))
         add_message (&x, e);
       else
         add_instant (&x, e);

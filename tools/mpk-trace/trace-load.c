@@ -217,6 +217,47 @@ classify (const char *ev,
   return TRACE_KIND_OTHER;
 }
 
+/* Reads a positive decimal number of at most 18 digits (no sign, no
+ * leading zero) from *@p, moving *@p past it. */
+static gboolean
+parse_id_part (const char **p,
+               gint64      *out)
+{
+  const char *start = *p;
+
+  *out = 0;
+  while (g_ascii_isdigit (**p) && *p - start < 18)
+    *out = *out * 10 + (*(*p)++ - '0');
+  return *p > start && *out > 0 && *start != '0' && !g_ascii_isdigit (**p);
+}
+
+/* "after":"<pid>.<seq>", the event that caused this one (README, "File
+ * format"): both parts positive integers. */
+static gboolean
+parse_after (const Line *l,
+             TraceEvent *e,
+             GError    **error)
+{
+  const char *after = NULL, *p;
+
+  if (!line_str (l, "after", FALSE, &after, error))
+    return FALSE;
+  if (after == NULL)
+    return TRUE;
+  p = after;
+  if (!parse_id_part (&p, &e->after_pid) || *p++ != '.'
+      || !parse_id_part (&p, &e->after_seq) || *p != '\0')
+    {
+      g_autofree char *clean = trace_clean (after);
+      g_autofree char *shown = trace_truncate (clean, 40);
+
+      e->after_pid = e->after_seq = 0;
+      return line_fail (l, error, "key \"after\" must be \"<pid>.<seq>\" (two positive "
+                        "integers), not \"%s\"", shown);
+    }
+  return TRUE;
+}
+
 /* The keys each kind needs beyond the common ones (README, "Events recorded"). */
 static gboolean
 parse_kind_fields (const Line *l,
@@ -226,7 +267,8 @@ parse_kind_fields (const Line *l,
   gboolean is_msg = e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV;
   gboolean exited;
 
-  if (!line_str (l, "msg", is_msg, &e->msg, error)
+  if (!parse_after (l, e, error)
+      || !line_str (l, "msg", is_msg, &e->msg, error)
       || !line_str (l, "obj", FALSE, &e->obj, error)
       || !line_str (l, "sum", FALSE, &e->sum, error)
       || !line_int (l, "bytes", FALSE, &e->bytes, error)
@@ -604,6 +646,7 @@ trace_run_free (TraceRun *run)
   g_clear_pointer (&run->causal, g_ptr_array_unref);
   g_clear_pointer (&run->closes, g_hash_table_unref);
   g_clear_pointer (&run->eofs, g_hash_table_unref);
+  g_clear_pointer (&run->effects, g_hash_table_unref);
   g_clear_pointer (&run->lanes, g_ptr_array_unref);
   if (run->strings != NULL)
     g_string_chunk_free (run->strings);

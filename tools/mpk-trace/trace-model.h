@@ -69,6 +69,8 @@ struct _TraceEvent
   const char *sig;       /* proc.reaped signal: "SIGKILL" */
   const char *text;      /* mark text, trace.dropped why */
   gint64      n;         /* trace.dropped */
+  gint64      after_pid; /* "after":"<pid>.<seq>": the event that caused this one; */
+  gint64      after_seq; /* after_seq 0 when absent */
 
   /* ordering */
   TraceLane  *lane;      /* where it is drawn: the writer, except proc.reaped */
@@ -79,6 +81,7 @@ struct _TraceEvent
   guint       msg_no;    /* m<N>: the send's position among sends, from 1; 0 = none */
   const char *obj_name;  /* "pipe#1", or NULL */
   TraceLane  *child_lane;/* proc.spawn, proc.reaped, proc.join: the child's lane if traced */
+  TraceEvent *cause;     /* the event "after" names, if it is in this run; else NULL */
 };
 
 /* One traced process: its header, its own events and the events drawn in
@@ -121,6 +124,7 @@ struct _TraceRun
   guint         n_sends;
   GHashTable   *closes;    /* "obj end" → GPtrArray of the *.close events of that pipe end */
   GHashTable   *eofs;      /* "obj end" → GPtrArray of the *.eof events at that pipe end */
+  GHashTable   *effects;   /* TraceEvent → GPtrArray of the events whose "after" names it */
 };
 
 typedef struct

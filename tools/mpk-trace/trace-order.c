@@ -328,6 +328,96 @@ link_pipe_ends (TraceRun *run)
     }
 }
 
+/* The recorded event @seq of @lane (its file's events are in seq order), or NULL. */
+static TraceEvent *
+find_seq (TraceLane *lane,
+          gint64     seq)
+{
+  guint lo = 0, hi = lane->own->len;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      TraceEvent *e = g_ptr_array_index (lane->own, mid);
+
+      if (e->seq == seq)
+        return e;
+      if (e->seq < seq)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return NULL;
+}
+
+/* The event "<pid>.<seq>" names: in the pid's first lane, else in a later
+ * lane of the same pid (a reused pid, an exec). */
+static TraceEvent *
+find_event (TraceRun   *run,
+            GHashTable *pids,
+            gint64      pid,
+            gint64      seq)
+{
+  TraceLane *first = g_hash_table_lookup (pids, &pid);
+  TraceEvent *e = first != NULL ? find_seq (first, seq) : NULL;
+  guint i;
+
+  for (i = 0; first != NULL && e == NULL && i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      if (lane != first && lane->pid == pid)
+        e = find_seq (lane, seq);
+    }
+  return e;
+}
+
+/* "after" edges: an effect names its cause by pid and seq. A name this run
+ * does not hold (a process that left no file, a torn line, another run) or
+ * the effect itself is ignored, with one note for them all. */
+static void
+link_causes (TraceRun   *run,
+             GHashTable *pids)
+{
+  TraceEvent *first_bad = NULL;
+  guint i, j, n_bad = 0;
+
+  run->effects = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                        (GDestroyNotify) g_ptr_array_unref);
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (j = 0; j < lane->own->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (lane->own, j);
+          TraceEvent *cause;
+          GPtrArray *list;
+
+          if (e->after_seq == 0)
+            continue;
+          cause = find_event (run, pids, e->after_pid, e->after_seq);
+          if (cause == NULL || cause == e)
+            {
+              first_bad = first_bad != NULL ? first_bad : e;
+              n_bad++;
+              continue;
+            }
+          e->cause = cause;
+          list = g_hash_table_lookup (run->effects, cause);
+          if (list == NULL)
+            g_hash_table_insert (run->effects, cause, list = g_ptr_array_new ());
+          g_ptr_array_add (list, e);
+        }
+    }
+  if (n_bad > 0)
+    trace_note ("%u \"after\" reference(s) ignored: each names no event of this run (its "
+                "process left no file, or its line was torn) or the event itself; the first "
+                "is %s:%u (\"%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "\")", n_bad,
+                first_bad->writer->path, first_bad->lineno, first_bad->after_pid,
+                first_bad->after_seq);
+}
+
 /* The events of @table at the other end of @e's pipe, or NULL. */
 static GPtrArray *
 other_end (GHashTable       *table,
@@ -341,7 +431,7 @@ other_end (GHashTable       *table,
 /* Happens-before predecessors, into @out (emptied first): the lane's
  * previous event, the spawn that created the lane (for its first event),
  * the send of a receive, the end of the child a join waited for, the
- * closes of the other end before an EOF. */
+ * closes of the other end before an EOF, the cause "after" names. */
 static void
 event_preds (const TraceRun *run,
              TraceEvent     *e,
@@ -360,6 +450,8 @@ event_preds (const TraceRun *run,
     g_ptr_array_add (out, lane_last (e->child_lane));
   if (e->kind == TRACE_KIND_EOF && e->end > 0 && (closes = other_end (run->closes, e)) != NULL)
     g_ptr_array_extend (out, closes, NULL, NULL);
+  if (e->cause != NULL)
+    g_ptr_array_add (out, e->cause);
 }
 
 TraceEvent *
@@ -386,7 +478,7 @@ event_succs (const TraceRun *run,
              TraceEvent     *e,
              GPtrArray      *out)
 {
-  GPtrArray *eofs;
+  GPtrArray *eofs, *effects;
 
   g_ptr_array_set_size (out, 0);
   if (e->lane_pos + 1 < e->lane->events->len)
@@ -399,6 +491,8 @@ event_succs (const TraceRun *run,
     g_ptr_array_add (out, e->peer);
   if (is_close (e) && (eofs = other_end (run->eofs, e)) != NULL)
     g_ptr_array_extend (out, eofs, NULL, NULL);
+  if ((effects = g_hash_table_lookup (run->effects, e)) != NULL)
+    g_ptr_array_extend (out, effects, NULL, NULL);
 }
 
 /* Kahn's algorithm state; events are numbered through e->pos meanwhile. */
@@ -697,6 +791,7 @@ trace__run_order (TraceRun *run)
   link_children (run);
   match_messages (run);
   link_pipe_ends (run);
+  link_causes (run, pids);
   compute_ranks (run);
   order_lanes (run, pids);
   name_lanes (run);

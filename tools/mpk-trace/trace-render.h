@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* trace-render.h: mpk-trace's outputs (merged JSON lines, DOT, Perfetto
- * JSON, a text timeline) and the row layout the diagram is drawn on. Every
+ * JSON, a text timeline, a signature) and the row layout the diagram is drawn on. Every
  * output is deterministic: the same folder gives the same bytes. */
 #ifndef MPK_TRACE_RENDER_H
 #define MPK_TRACE_RENDER_H
@@ -45,6 +45,8 @@ gboolean   trace_json_print   (TraceRun  *run,
 gboolean   trace_text_print   (TraceRun               *run,
                                const TraceViewOptions *view,
                                GError                **error);
+gboolean   trace_signature_print (TraceRun  *run,
+                                  GError   **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TraceRows, trace_rows_free)
 

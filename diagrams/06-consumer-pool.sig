@@ -1,0 +1,20 @@
+# mpk-trace signature 1: COUNT  ROLE: EVENT (tools/mpk-trace/README.md)
+  1  MainProcess: exit 0
+  1  MainProcess: join consumer 1
+  1  MainProcess: join consumer 2
+  1  MainProcess: join queue#1 (after consumer: task_done queue#1)
+  1  MainProcess: put int 1 -> consumer (queue#1)
+  1  MainProcess: put int 2 -> consumer (queue#1)
+  1  MainProcess: put int 3 -> consumer (queue#1)
+  1  MainProcess: put int 4 -> consumer (queue#1)
+  1  MainProcess: start
+  1  MainProcess: start consumer 1
+  1  MainProcess: start consumer 2
+  1  consumer: get int 1 <- MainProcess (queue#1)
+  1  consumer: get int 2 <- MainProcess (queue#1)
+  1  consumer: get int 3 <- MainProcess (queue#1)
+  1  consumer: get int 4 <- MainProcess (queue#1)
+  2  consumer: killed by SIGTERM (reaped by MainProcess)
+  2  consumer: start
+  4  consumer: task_done queue#1
+# drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)
