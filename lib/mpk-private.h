@@ -114,6 +114,11 @@ G_GNUC_INTERNAL G_GNUC_NORETURN void mpk__crash_now (const char *where);
  * bookkeeping skewed for everyone else, while a dead futex waiter leaves
  * nothing behind. */
 
+/* The longest any shared-memory wait sleeps before it looks again: what a
+ * process killed between changing shared state and waking its waiters (or
+ * woken and killed before it could act) costs the others, at most. */
+#define MPK__RECHECK_US (20 * 1000)
+
 /* Zeroed shared memory of @size bytes (rounded up to pages), or NULL with
  * MPK_ERROR_FAILED. Free with mpk__shm_free() in each process that maps it. */
 G_GNUC_INTERNAL gpointer mpk__shm_alloc (gsize size, GError **error);
@@ -151,8 +156,9 @@ typedef int (*MpkShmPredicate) (gpointer data);
 /* Waits until @pred returns non-zero or @deadline passes (then returns 0).
  * @pred runs at entry, after every wake-up, and at least every @slice_us
  * microseconds when @slice_us > 0 (for conditions nobody notifies, such as
- * a peer's death). It spins briefly before sleeping, which saves the
- * sleep/wake pair when the other side is only a moment behind. */
+ * a peer's death) and at least every MPK__RECHECK_US. It spins briefly
+ * before sleeping, which saves the sleep/wake pair when the other side is
+ * only a moment behind. */
 G_GNUC_INTERNAL int mpk__signal_wait_until (MpkShmSignal    *signal,
                                             MpkShmPredicate  pred,
                                             gpointer         data,

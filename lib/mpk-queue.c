@@ -582,38 +582,40 @@ mpk_queue_get_n_recoveries (MpkQueue *queue)
  * Returns: %TRUE; %FALSE with %MPK_ERROR_TOO_MANY_TASK_DONE when no task is
  *   unfinished (Python: ValueError)
  */
+static guint64
+record_task_done (gpointer data, guint64 left, guint64 prev)
+{
+  MpkQueue *queue = data;
+  MpkTraceLine line;
+
+  if (!MPK__TRACING (MPK__TRACE_QUEUE))
+    return 0;
+  mpk__trace_begin (&line, "queue.task_done", 0, 0);
+  mpk__trace_add_object (&line, &queue->object);
+  mpk__trace_add_int (&line, "left", left);
+  /* The count is one shared number, so task_dones happen one after the
+   * other; across processes that order is worth drawing. */
+  if ((prev >> 32) != mpk__wire_pid ())
+    mpk__trace_add_after (&line, prev);
+  return mpk__trace_event_id (mpk__trace_end (&line));
+}
+
 gboolean
 mpk_queue_task_done (MpkQueue  *queue,
                      GError   **error)
 {
-  guint64 left, lc, event_id = 0;
-
   g_return_val_if_fail (queue != NULL, FALSE);
   g_return_val_if_fail (queue->joinable, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!check_open (queue, error))
     return FALSE;
-  lc = mpk__wire_clock_tick ();
-  if (!mpk__ring_task_done (&queue->ring, &left))
+  if (!mpk__ring_task_done (&queue->ring, mpk__wire_clock_tick (), record_task_done, queue))
     {
       g_set_error_literal (error, MPK_ERROR, MPK_ERROR_TOO_MANY_TASK_DONE,
                            "queue: task_done() called too many times");
       return FALSE;
     }
-  /* Recorded before join() is woken: a joiner may end this process at once
-   * (a daemon consumer), and the diagram must still show the last task_done. */
-  if (MPK__TRACING (MPK__TRACE_QUEUE))
-    {
-      MpkTraceLine line;
-
-      mpk__trace_begin (&line, "queue.task_done", 0, lc);
-      mpk__trace_add_object (&line, &queue->object);
-      mpk__trace_add_int (&line, "left", left);
-      event_id = mpk__trace_event_id (mpk__trace_end (&line));
-    }
-  if (left == 0)
-    mpk__ring_tasks_finished (&queue->ring, lc, event_id);
   return TRUE;
 }
 
@@ -642,9 +644,15 @@ typedef struct
   MpkQueue    *queue;
   MpkProcess **watch;
   guint        n_watch;
+  gint64       next_look;
   MpkProcess  *dead;
   guint64      held;
 } JoinWait;
+
+/* How often join_full() looks at the watched processes and at the queue's
+ * locks: deaths wake nobody, so it polls; 20 ms is quick for a person and
+ * cheap for the machine. */
+#define WATCH_SLICE_US (20 * 1000)
 
 static int
 join_ready (gpointer data)
@@ -653,13 +661,17 @@ join_ready (gpointer data)
 
   if (mpk__ring_unfinished (&wait->queue->ring) == 0)
     return 1;
+  if (g_get_monotonic_time () < wait->next_look)
+    return 0;
+  wait->next_look = g_get_monotonic_time () + WATCH_SLICE_US;
+  /* A producer that died half-way through a put still counts its task
+   * until someone repairs the queue; nobody else may be coming. */
+  mpk__ring_repair (&wait->queue->ring);
+  if (mpk__ring_unfinished (&wait->queue->ring) == 0)
+    return 1;
   wait->dead = find_dead_holder (wait->queue, wait->watch, wait->n_watch, &wait->held);
   return wait->dead != NULL ? 2 : 0;
 }
-
-/* How often join_full() looks at the watched processes: their deaths wake
- * nobody, so it polls; 20 ms is quick for a person, cheap for the machine. */
-#define WATCH_SLICE_US (20 * 1000)
 
 /**
  * mpk_queue_join_full:
@@ -689,7 +701,7 @@ mpk_queue_join_full (MpkQueue     *queue,
                      gint64        timeout_us,
                      GError      **error)
 {
-  JoinWait wait = { queue, watch, n_watch, NULL, 0 };
+  JoinWait wait = { queue, watch, n_watch, 0, NULL, 0 };
   int result;
 
   g_return_val_if_fail (queue != NULL, FALSE);
@@ -700,8 +712,7 @@ mpk_queue_join_full (MpkQueue     *queue,
   if (!check_open (queue, error))
     return FALSE;
   result = mpk__signal_wait_until (mpk__ring_done_signal (&queue->ring), join_ready, &wait,
-                                   mpk__deadline_from_timeout (timeout_us),
-                                   n_watch > 0 ? WATCH_SLICE_US : 0);
+                                   mpk__deadline_from_timeout (timeout_us), WATCH_SLICE_US);
   if (result == 2)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_PEER_DIED,

@@ -50,14 +50,25 @@ struct _MpkRingShared
   /* Any process, with atomic operations. */
   guint32 recoveries;
   guint32 broken;        /* set when corrupt data was found: every call fails */
-  guint64 unfinished;    /* JoinableQueue: tasks put and not done */
+
+  /* JoinableQueue. Unfinished = put_tasks - (dropped + loose_done + the
+   * holders' done): every change is one add to one word, so a death between
+   * two steps cannot leave the sum wrong. Read the subtracted words first:
+   * a sum read while others move is then too high (join waits a moment
+   * longer), never too low (join would return early). */
+  pthread_mutex_t tlock; /* task_done() and abandon_tasks() one at a time */
+  guint64 put_tasks;     /* one per put (wlock holder, journalled by task_journal) */
+  guint64 dropped_tasks; /* items dropped undelivered (any process) */
+  guint64 loose_done;    /* task_done()s that no holder slot could take (tlock) */
+  guint64 last_task_event; /* trace id of the latest task_done (tlock) */
   guint64 done_clock;    /* Lamport clock of the task_done that emptied the count */
   guint64 done_event;    /* ... and its trace event id (mpk__trace_event_id) */
   struct
   {
     guint32 pid;         /* claimed by a consumer, under rlock */
     guint32 unused;
-    guint64 count;       /* tasks it took and has not marked done */
+    guint64 taken;       /* items it took (rlock holder, journalled by take_journal) */
+    guint64 done;        /* task_done()s credited to it (tlock holder) */
   } holders[N_HOLDERS];
 };
 
@@ -115,7 +126,8 @@ mpk__ring_init (MpkRing                *ring,
   if (shm == NULL)
     return FALSE;
   if (!mpk__mutex_init (&shm->wlock, PTHREAD_MUTEX_ERRORCHECK, error) ||
-      !mpk__mutex_init (&shm->rlock, PTHREAD_MUTEX_ERRORCHECK, error))
+      !mpk__mutex_init (&shm->rlock, PTHREAD_MUTEX_ERRORCHECK, error) ||
+      !mpk__mutex_init (&shm->tlock, PTHREAD_MUTEX_ERRORCHECK, error))
     {
       mpk__shm_free (shm, ring->map_size);
       return FALSE;
@@ -242,7 +254,7 @@ writer_recover (MpkRing *ring)
     {
       /* It counted a task for an item: keep it only if the item went in. */
       if (load_tail (ring) != shm->task_journal)
-        __atomic_sub_fetch (&shm->unfinished, 1, __ATOMIC_SEQ_CST);
+        __atomic_sub_fetch (&shm->put_tasks, 1, __ATOMIC_SEQ_CST);
       shm->task_journal = 0;
     }
   if (shm->writing_item != 0)
@@ -267,12 +279,14 @@ reader_recover (MpkRing *ring)
   if (shm->take_journal != 0)
     {
       if (load_head (ring) != shm->take_journal && shm->take_slot < N_HOLDERS)
-        __atomic_sub_fetch (&shm->holders[shm->take_slot].count, 1, __ATOMIC_SEQ_CST);
+        __atomic_sub_fetch (&shm->holders[shm->take_slot].taken, 1, __ATOMIC_SEQ_CST);
       shm->take_journal = 0;
     }
   pthread_mutex_consistent (&shm->rlock);
   __atomic_add_fetch (&shm->recoveries, 1, __ATOMIC_SEQ_CST);
   trace_recovery (ring, "get", shm->reader_pid);
+  /* It may have freed room and died before saying so. */
+  mpk__signal_notify (&shm->space);
 }
 
 /* Takes wlock or rlock by @deadline, repairing after a dead holder.
@@ -388,7 +402,7 @@ commit_chunk (MpkRing *ring, guint64 item, guint16 flags, guint64 len,
       if (ring->joinable)
         {
           shm->task_journal = next;
-          __atomic_add_fetch (&shm->unfinished, 1, __ATOMIC_SEQ_CST);
+          __atomic_add_fetch (&shm->put_tasks, 1, __ATOMIC_SEQ_CST);
         }
     }
   __atomic_store_n (&shm->tail, next, __ATOMIC_RELEASE);
@@ -496,6 +510,29 @@ mpk__ring_put (MpkRing             *ring,
 
 /* ---------------------------------------------------------------- get -- */
 
+/* How many items @slot's process took and has not marked done. */
+static guint64
+holder_outstanding (MpkRingShared *shm, guint slot)
+{
+  guint64 done = __atomic_load_n (&shm->holders[slot].done, __ATOMIC_SEQ_CST);
+  guint64 taken = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
+
+  return taken > done ? taken - done : 0;
+}
+
+static guint64
+tasks_unfinished (MpkRingShared *shm)
+{
+  guint64 done = __atomic_load_n (&shm->dropped_tasks, __ATOMIC_SEQ_CST)
+                 + __atomic_load_n (&shm->loose_done, __ATOMIC_SEQ_CST);
+  guint64 put;
+
+  for (guint i = 0; i < N_HOLDERS; i++)
+    done += __atomic_load_n (&shm->holders[i].done, __ATOMIC_SEQ_CST);
+  put = __atomic_load_n (&shm->put_tasks, __ATOMIC_SEQ_CST);
+  return put > done ? put - done : 0;
+}
+
 /* Under rlock: credits the item being taken to this process (JoinableQueue),
  * journalled so a death before @next is stored can be undone. */
 static void
@@ -510,9 +547,9 @@ credit_take (MpkRing *ring, guint64 next)
     if (shm->holders[i].pid == me)
       slot = i;
   /* Else a free slot, or one whose process holds nothing now. Slots are
-   * claimed only under rlock, and a count of 0 only grows under rlock. */
+   * claimed only under rlock, and only rlock's holder adds to taken. */
   for (guint32 i = 0; i < N_HOLDERS && slot == NO_SLOT; i++)
-    if (__atomic_load_n (&shm->holders[i].count, __ATOMIC_SEQ_CST) == 0)
+    if (holder_outstanding (shm, i) == 0)
       {
         __atomic_store_n (&shm->holders[i].pid, me, __ATOMIC_SEQ_CST);
         slot = i;
@@ -520,24 +557,18 @@ credit_take (MpkRing *ring, guint64 next)
   shm->take_slot = slot;
   shm->take_journal = next;
   if (slot != NO_SLOT)
-    __atomic_add_fetch (&shm->holders[slot].count, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch (&shm->holders[slot].taken, 1, __ATOMIC_SEQ_CST);
 }
 
 static void tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id);
 
+/* A whole item was dropped undelivered: nobody will finish its task. */
 static void
 drop_task (MpkRingShared *shm)
 {
-  guint64 count = __atomic_load_n (&shm->unfinished, __ATOMIC_SEQ_CST);
-
-  while (count > 0)
-    if (__atomic_compare_exchange_n (&shm->unfinished, &count, count - 1, FALSE,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-      {
-        if (count == 1)
-          tasks_finished (shm, mpk__wire_clock_tick (), 0);
-        return;
-      }
+  __atomic_add_fetch (&shm->dropped_tasks, 1, __ATOMIC_SEQ_CST);
+  if (tasks_unfinished (shm) == 0)
+    tasks_finished (shm, mpk__wire_clock_tick (), 0);
 }
 
 /* Under rlock: consumes the chunk at head (@len payload bytes). With
@@ -696,7 +727,8 @@ read_rest (MpkRing *ring, guint64 item, guint8 *buf, guint64 got, guint64 length
       got += chunk.len;
       if (chunk.flags & CHUNK_LAST)
         {
-          MPK__CRASH_POINT ("queue.get.copied");
+          /* Not "get.copied": the item's first pieces are gone already. */
+          MPK__CRASH_POINT ("queue.get.chunk");
           consume_chunk (ring, chunk.flags, chunk.len, TRUE);
         }
       else
@@ -851,30 +883,12 @@ mpk__ring_n_recoveries (MpkRing *ring)
 
 /* ------------------------------------------------------------- tasks -- */
 
-/* Takes one from a holder's count: @pid's own if it has any, else anyone's. */
-static void
-uncredit (MpkRingShared *shm, guint32 pid)
-{
-  for (int pass = 0; pass < 2; pass++)
-    for (guint i = 0; i < N_HOLDERS; i++)
-      {
-        guint64 count = __atomic_load_n (&shm->holders[i].count, __ATOMIC_SEQ_CST);
-
-        if (pass == 0 && __atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) != pid)
-          continue;
-        while (count > 0)
-          if (__atomic_compare_exchange_n (&shm->holders[i].count, &count, count - 1, FALSE,
-                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-            return;
-      }
-}
-
 static void
 tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id)
 {
-  __atomic_store_n (&shm->done_event, event_id, __ATOMIC_SEQ_CST);
   guint64 seen = __atomic_load_n (&shm->done_clock, __ATOMIC_SEQ_CST);
 
+  __atomic_store_n (&shm->done_event, event_id, __ATOMIC_SEQ_CST);
   while (seen < lc &&
          !__atomic_compare_exchange_n (&shm->done_clock, &seen, lc, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -882,36 +896,69 @@ tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id)
   mpk__signal_notify (&shm->done);
 }
 
-gboolean
-mpk__ring_task_done (MpkRing *ring,
-                     guint64 *left)
+/* tlock is held only for a few loads and one add: a death inside leaves
+ * either the add done or not, and nothing to repair. */
+static void
+tasks_lock (MpkRingShared *shm)
 {
-  MpkRingShared *shm = ring->shm;
-  guint64 count = __atomic_load_n (&shm->unfinished, __ATOMIC_SEQ_CST);
-
-  do
-    if (count == 0 || count > G_MAXINT64)
-      return FALSE;
-  while (!__atomic_compare_exchange_n (&shm->unfinished, &count, count - 1, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-  MPK__CRASH_POINT ("queue.task_done.counted");
-  uncredit (shm, mpk__wire_pid ());
-  *left = count - 1;
-  return TRUE;
+  if (mpk__mutex_lock (&shm->tlock, MPK__DEADLINE_NEVER) == EOWNERDEAD)
+    {
+      pthread_mutex_consistent (&shm->tlock);
+      __atomic_add_fetch (&shm->recoveries, 1, __ATOMIC_SEQ_CST);
+    }
 }
 
-void
-mpk__ring_tasks_finished (MpkRing *ring,
-                          guint64  lc,
-                          guint64  event_id)
+/* The slot a task_done() of @pid is credited to: its own, else any holder's. */
+static guint32
+done_slot (MpkRingShared *shm, guint32 pid)
 {
-  tasks_finished (ring->shm, lc, event_id);
+  for (guint32 i = 0; i < N_HOLDERS; i++)
+    if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == pid
+        && holder_outstanding (shm, i) > 0)
+      return i;
+  for (guint32 i = 0; i < N_HOLDERS; i++)
+    if (holder_outstanding (shm, i) > 0)
+      return i;
+  return NO_SLOT;
+}
+
+gboolean
+mpk__ring_task_done (MpkRing           *ring,
+                     guint64            lc,
+                     MpkRingTaskRecord  record,
+                     gpointer           data)
+{
+  MpkRingShared *shm = ring->shm;
+  guint64 left, event = 0;
+  guint32 slot;
+
+  tasks_lock (shm);
+  if (tasks_unfinished (shm) == 0)
+    {
+      pthread_mutex_unlock (&shm->tlock);
+      return FALSE;
+    }
+  slot = done_slot (shm, mpk__wire_pid ());
+  __atomic_add_fetch (slot != NO_SLOT ? &shm->holders[slot].done : &shm->loose_done, 1,
+                      __ATOMIC_SEQ_CST);
+  MPK__CRASH_POINT ("queue.task_done.counted");
+  left = tasks_unfinished (shm);
+  /* Recorded before join() is woken: a joiner may end this process at
+   * once (a daemon consumer), and the diagram must still show it. */
+  if (record != NULL)
+    event = record (data, left, __atomic_load_n (&shm->last_task_event, __ATOMIC_SEQ_CST));
+  if (event != 0)
+    __atomic_store_n (&shm->last_task_event, event, __ATOMIC_SEQ_CST);
+  if (left == 0)
+    tasks_finished (shm, lc, event);
+  pthread_mutex_unlock (&shm->tlock);
+  return TRUE;
 }
 
 guint64
 mpk__ring_unfinished (MpkRing *ring)
 {
-  return __atomic_load_n (&ring->shm->unfinished, __ATOMIC_SEQ_CST);
+  return tasks_unfinished (ring->shm);
 }
 
 guint64
@@ -922,7 +969,7 @@ mpk__ring_unfinished_for (MpkRing *ring,
 
   for (guint i = 0; i < N_HOLDERS; i++)
     if (__atomic_load_n (&ring->shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
-      sum += __atomic_load_n (&ring->shm->holders[i].count, __ATOMIC_SEQ_CST);
+      sum += holder_outstanding (ring->shm, i);
   return sum;
 }
 
@@ -932,21 +979,33 @@ mpk__ring_abandon_tasks (MpkRing *ring,
                          guint64  lc)
 {
   MpkRingShared *shm = ring->shm;
-  guint64 taken = 0, count, next;
+  guint64 written_off = 0;
 
+  tasks_lock (shm);
   for (guint i = 0; i < N_HOLDERS; i++)
     if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
-      taken += __atomic_exchange_n (&shm->holders[i].count, 0, __ATOMIC_SEQ_CST);
-  if (taken == 0)
-    return 0;
-  count = __atomic_load_n (&shm->unfinished, __ATOMIC_SEQ_CST);
-  do
-    next = count > taken ? count - taken : 0;
-  while (!__atomic_compare_exchange_n (&shm->unfinished, &count, next, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-  if (next == 0)
+      {
+        guint64 n = holder_outstanding (shm, i);
+
+        __atomic_add_fetch (&shm->holders[i].done, n, __ATOMIC_SEQ_CST);
+        written_off += n;
+      }
+  if (written_off > 0 && tasks_unfinished (shm) == 0)
     tasks_finished (shm, lc, 0);
-  return taken;
+  pthread_mutex_unlock (&shm->tlock);
+  return written_off;
+}
+
+void
+mpk__ring_repair (MpkRing *ring)
+{
+  int err = pthread_mutex_trylock (&ring->shm->rlock);
+
+  if (err == EOWNERDEAD)
+    reader_recover (ring);
+  if (err == 0 || err == EOWNERDEAD)
+    pthread_mutex_unlock (&ring->shm->rlock);
+  check_writer (ring);
 }
 
 MpkShmSignal *

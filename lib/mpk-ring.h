@@ -84,23 +84,29 @@ G_GNUC_INTERNAL GBytes  *mpk__ring_get   (MpkRing        *ring,
 G_GNUC_INTERNAL gint64   mpk__ring_count        (MpkRing *ring);
 G_GNUC_INTERNAL guint    mpk__ring_n_recoveries (MpkRing *ring);
 
-/* JoinableQueue's task count: put adds one, task_done takes one (FALSE when
- * it is already 0; @left gets what remains; at 0 the caller then calls
- * mpk__ring_tasks_finished()). A task is credited to the
- * process whose get took it, so a dead consumer's tasks can be found. */
-G_GNUC_INTERNAL gboolean      mpk__ring_task_done      (MpkRing *ring,
-                                                        guint64 *left);
-/* After a task_done() that left 0: records its clock @lc and trace event
- * id (0 when untraced), wakes join(). */
-G_GNUC_INTERNAL void          mpk__ring_tasks_finished (MpkRing *ring,
-                                                        guint64  lc,
-                                                        guint64  event_id);
+/* JoinableQueue's task count: put adds one, task_done takes one. A task is
+ * credited to the process whose get took it, so a dead consumer's tasks
+ * can be found. */
+
+/* Records a task_done in the trace (called with the task lock held, after
+ * the count went down, before join() is woken): @left tasks remain, @prev
+ * is the previous task_done's event id. Returns this one's id, or 0. */
+typedef guint64 (*MpkRingTaskRecord) (gpointer data, guint64 left, guint64 prev);
+
+/* Takes one task (its Lamport clock @lc); FALSE when none is unfinished. */
+G_GNUC_INTERNAL gboolean      mpk__ring_task_done      (MpkRing           *ring,
+                                                        guint64            lc,
+                                                        MpkRingTaskRecord  record,
+                                                        gpointer           data);
 G_GNUC_INTERNAL guint64       mpk__ring_unfinished     (MpkRing *ring);
 G_GNUC_INTERNAL guint64       mpk__ring_unfinished_for (MpkRing *ring,
                                                         GPid     pid);
 G_GNUC_INTERNAL guint64       mpk__ring_abandon_tasks  (MpkRing *ring,
                                                         GPid     pid,
                                                         guint64  lc);
+/* Repairs the ring now if a process died holding one of its locks (the
+ * next put or get would do it anyway), for waiters that cannot wait for that. */
+G_GNUC_INTERNAL void          mpk__ring_repair         (MpkRing *ring);
 /* Notified when the count reaches 0; the clock of that task_done. */
 G_GNUC_INTERNAL MpkShmSignal *mpk__ring_done_signal    (MpkRing *ring);
 G_GNUC_INTERNAL guint64       mpk__ring_done_clock     (MpkRing *ring);

@@ -97,14 +97,25 @@ mpk__mutex_lock (pthread_mutex_t *mutex,
   struct timespec ts;
   int err;
 
-  if (deadline == MPK__DEADLINE_NEVER)
-    return pthread_mutex_lock (mutex);
   /* Uncontended is the common case: no clock read at all. */
   err = pthread_mutex_trylock (mutex);
-  if (err != EBUSY || deadline <= g_get_monotonic_time ())
+  if (err != EBUSY)
     return err;
-  ts = deadline_to_timespec (deadline);
-  return pthread_mutex_clocklock (mutex, CLOCK_MONOTONIC, &ts);
+  /* Then in slices, even to wait forever: a waiter the unlock woke that
+   * dies before taking the lock takes the wake-up with it, and the other
+   * waiters would sleep on although the lock is free (the kernel's robust
+   * futex handling covers dead holders, not dead wakees). */
+  for (;;)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (deadline <= now)
+        return ETIMEDOUT;
+      ts = deadline_to_timespec (MIN (deadline, now + MPK__RECHECK_US));
+      err = pthread_mutex_clocklock (mutex, CLOCK_MONOTONIC, &ts);
+      if (err != ETIMEDOUT)
+        return err;
+    }
 }
 
 void
@@ -176,8 +187,10 @@ mpk__signal_wait_until (MpkShmSignal    *signal,
           __atomic_sub_fetch (&signal->waiters, 1, __ATOMIC_SEQ_CST);
           return result;
         }
-      if (slice_us > 0)
-        wake_at = MIN (deadline, g_get_monotonic_time () + slice_us);
+      /* Never one long sleep: a notifier killed between its change and its
+       * notify leaves no wake-up behind, only the change to find. */
+      wake_at = MIN (deadline, g_get_monotonic_time ()
+                               + (slice_us > 0 ? MIN (slice_us, MPK__RECHECK_US) : MPK__RECHECK_US));
       if (wake_at != MPK__DEADLINE_NEVER)
         ts = deadline_to_timespec (wake_at);
       /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so an
