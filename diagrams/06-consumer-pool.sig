@@ -1,4 +1,6 @@
 # mpk-trace signature 1: COUNT  ROLE: EVENT (tools/mpk-trace/README.md)
+  1  MainProcess: SIGTERM consumer 1
+  1  MainProcess: SIGTERM consumer 2
   1  MainProcess: exit 0
   1  MainProcess: join consumer 1
   1  MainProcess: join consumer 2
@@ -14,7 +16,9 @@
   1  consumer: get int 2 <- MainProcess (queue#1)
   1  consumer: get int 3 <- MainProcess (queue#1)
   1  consumer: get int 4 <- MainProcess (queue#1)
-  2  consumer: killed by SIGTERM (reaped by MainProcess)
+  1  consumer: killed by SIGTERM (reaped by MainProcess) (after MainProcess: SIGTERM consumer 1)
+  1  consumer: killed by SIGTERM (reaped by MainProcess) (after MainProcess: SIGTERM consumer 2)
   2  consumer: start
-  4  consumer: task_done queue#1
+  1  consumer: task_done queue#1
+  3  consumer: task_done queue#1 (after consumer: task_done queue#1)
 # drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)

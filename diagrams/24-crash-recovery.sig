@@ -1,4 +1,5 @@
 # mpk-trace signature 1: COUNT  ROLE: EVENT (tools/mpk-trace/README.md)
+  1  MainProcess: SIGKILL worker 1
   1  MainProcess: exit 0
   6  MainProcess: get tuple (#, #) <- worker (queue#2)
   1  MainProcess: join worker 1
@@ -25,9 +26,9 @@
   1  worker: get int 4 <- MainProcess (queue#1)
   1  worker: get int 5 <- MainProcess (queue#1)
   1  worker: get int 6 <- MainProcess (queue#1)
-  1  worker: killed by SIGKILL (reaped by MainProcess)
+  1  worker: killed by SIGKILL (reaped by MainProcess) (after MainProcess: SIGKILL worker 1)
   6  worker: put tuple (#, #) -> MainProcess (queue#2)
-  1  worker: recovered queue#1
+  1  worker: recovered queue#1 (after MainProcess: SIGKILL worker 1)
   1  worker: set event#1
   3  worker: start
 # drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)

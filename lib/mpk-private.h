@@ -354,7 +354,10 @@ G_GNUC_INTERNAL guint64 mpk__trace_reserve_clock (void);
 G_GNUC_INTERNAL void mpk__trace_spawned (pid_t child, const char *name, guint64 lc);
 G_GNUC_INTERNAL void mpk__trace_child_started (void);
 G_GNUC_INTERNAL void mpk__trace_exiting (int code);
-G_GNUC_INTERNAL void mpk__trace_reaped (pid_t child, int status, gboolean lost);
+G_GNUC_INTERNAL void mpk__trace_reaped (pid_t child, int status, gboolean lost,
+                                        guint64 after);
+/* proc.signal: this process sends @sig to @child. Returns its event id. */
+G_GNUC_INTERNAL guint64 mpk__trace_signal (pid_t child, int sig);
 G_GNUC_INTERNAL void mpk__trace_joined (pid_t child);
 
 G_END_DECLS

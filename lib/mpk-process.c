@@ -37,6 +37,7 @@ struct _MpkProcess
   GPid            pid;             /* 0 until started */
   int             sentinel;        /* pidfd, or the read end of a death pipe */
   int             exitcode;        /* MPK_EXITCODE_NONE until reaped */
+  guint64         signal_event;    /* tracer: our last proc.signal to it, for its end */
 };
 
 /* What this process knows about itself. Reset in every forked child. */
@@ -186,7 +187,8 @@ try_reap (MpkProcess *process, gboolean block)
       status = 255 << 8;
     }
   if (MPK__TRACING (MPK__TRACE_PROC))
-    mpk__trace_reaped (process->pid, status, rc < 0);
+    mpk__trace_reaped (process->pid, status, rc < 0,
+                       WIFSIGNALED (status) ? process->signal_event : 0);
   mpk_process_ref (process);
   set_exitcode (process, status);
   mpk_process_unref (process);
@@ -553,7 +555,12 @@ send_signal (MpkProcess *process, int sig, GError **error)
    * pid 0 would signal our whole process group: never. */
   if (process->pid <= 0)
     return TRUE;
-  if (process->exitcode != MPK_EXITCODE_NONE || kill (process->pid, sig) == 0 || errno == ESRCH)
+  if (process->exitcode != MPK_EXITCODE_NONE)
+    return TRUE;
+  /* Recorded first: the child's end, drawn from its reaping, follows it. */
+  if (MPK__TRACING (MPK__TRACE_PROC))
+    process->signal_event = mpk__trace_signal (process->pid, sig);
+  if (kill (process->pid, sig) == 0 || errno == ESRCH)
     return TRUE;
   return mpk__set_error_from_errno (error, errno, "kill");
 }

@@ -594,9 +594,8 @@ record_task_done (gpointer data, guint64 left, guint64 prev)
   mpk__trace_add_object (&line, &queue->object);
   mpk__trace_add_int (&line, "left", left);
   /* The count is one shared number, so task_dones happen one after the
-   * other; across processes that order is worth drawing. */
-  if ((prev >> 32) != mpk__wire_pid ())
-    mpk__trace_add_after (&line, prev);
+   * other (the diagram draws that across processes only). */
+  mpk__trace_add_after (&line, prev);
   return mpk__trace_event_id (mpk__trace_end (&line));
 }
 

@@ -479,13 +479,27 @@ signal_name (int signo)
 
 /* The parent's view of a child's end, from waitpid(): the only record of a
  * child killed by a signal. @lost: someone else reaped it, status unknown. */
+guint64
+mpk__trace_signal (pid_t child, int sig)
+{
+  const char *name = signal_name (sig);
+  g_autofree char *fallback = g_strdup_printf ("SIG%d", sig);
+  MpkTraceLine line;
+
+  mpk__trace_begin (&line, "proc.signal", 0, 0);
+  mpk__trace_add_int (&line, "child", child);
+  mpk__trace_add_str (&line, "sig", name != NULL ? name : fallback);
+  return mpk__trace_event_id (mpk__trace_end (&line));
+}
+
 void
-mpk__trace_reaped (pid_t child, int status, gboolean lost)
+mpk__trace_reaped (pid_t child, int status, gboolean lost, guint64 after)
 {
   MpkTraceLine line;
 
   mpk__trace_begin (&line, "proc.reaped", 0, 0);
   mpk__trace_add_int (&line, "child", child);
+  mpk__trace_add_after (&line, after);
   if (WIFSIGNALED (status))
     {
       const char *name = signal_name (WTERMSIG (status));

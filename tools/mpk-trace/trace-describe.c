@@ -96,6 +96,9 @@ trace_event_local (const TraceEvent       *event,
     case TRACE_KIND_JOIN:
       child = child_label (event, view);
       return g_strdup_printf ("join %s", child);
+    case TRACE_KIND_SIGNAL:
+      child = child_label (event, view);
+      return g_strdup_printf ("%s %s", event->sig, child);
     case TRACE_KIND_EXIT:
       return g_strdup_printf ("exit %" G_GINT64_FORMAT, event->code);
     case TRACE_KIND_REAPED:

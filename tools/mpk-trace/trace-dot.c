@@ -572,7 +572,8 @@ emit_eof (Dot        *d,
 }
 
 /* An "after" cause (the task_done that let a join return, the set that
- * woke a wait): the same dotted arrow, when both ends are on this page. */
+ * woke a wait): the same dotted arrow, when both ends are on this page and
+ * in different lanes (down one lane, the order says it already). */
 static void
 emit_after (Dot        *d,
             TraceEvent *e,
@@ -580,7 +581,8 @@ emit_after (Dot        *d,
 {
   g_autofree char *from = NULL;
 
-  if (row_of (d, e->cause) == 0 || !on_page (d, row_of (d, e->cause)))
+  if (e->cause->lane == e->lane || row_of (d, e->cause) == 0
+      || !on_page (d, row_of (d, e->cause)))
     return;
   from = node_id ('e', e->cause->pos);
   edge (d, from, id, CAUSE_ATTRS, NULL);

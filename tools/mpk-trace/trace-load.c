@@ -201,7 +201,7 @@ classify (const char *ev,
   static const struct { const char *ev; TraceKind kind; } names[] = {
     { "proc.start", TRACE_KIND_START }, { "proc.spawn", TRACE_KIND_SPAWN },
     { "proc.exit", TRACE_KIND_EXIT }, { "proc.reaped", TRACE_KIND_REAPED },
-    { "proc.join", TRACE_KIND_JOIN },
+    { "proc.join", TRACE_KIND_JOIN }, { "proc.signal", TRACE_KIND_SIGNAL },
     { "mark", TRACE_KIND_MARK }, { "trace.dropped", TRACE_KIND_DROPPED },
   };
   guint i;
@@ -273,13 +273,17 @@ parse_kind_fields (const Line *l,
       || !line_str (l, "sum", FALSE, &e->sum, error)
       || !line_int (l, "bytes", FALSE, &e->bytes, error)
       || !line_int (l, "end", FALSE, &e->end, error)
-      || !line_str (l, "name", FALSE, &e->name, error))
+      || !line_str (l, "name", FALSE, &e->name, error)
+      || !line_int (l, "dead", FALSE, &e->dead, error))
     return FALSE;
   switch (e->kind)
     {
     case TRACE_KIND_SPAWN:
     case TRACE_KIND_JOIN:
       return line_int (l, "child", TRUE, &e->child, error);
+    case TRACE_KIND_SIGNAL:
+      return line_int (l, "child", TRUE, &e->child, error)
+             && line_str (l, "sig", TRUE, &e->sig, error);
     case TRACE_KIND_EXIT:
       return line_int (l, "code", TRUE, &e->code, error);
     case TRACE_KIND_REAPED:

@@ -31,6 +31,7 @@ typedef enum
   TRACE_KIND_EXIT,
   TRACE_KIND_REAPED,
   TRACE_KIND_JOIN,     /* proc.join: the parent learns the child ended */
+  TRACE_KIND_SIGNAL,   /* proc.signal: the parent sends a child SIGTERM/SIGKILL */
   TRACE_KIND_SEND,     /* any event with "dir":"out" */
   TRACE_KIND_RECV,     /* any event with "dir":"in" */
   TRACE_KIND_EOF,
@@ -71,6 +72,7 @@ struct _TraceEvent
   gint64      n;         /* trace.dropped */
   gint64      after_pid; /* "after":"<pid>.<seq>": the event that caused this one; */
   gint64      after_seq; /* after_seq 0 when absent */
+  gint64      dead;      /* *.recovered: the pid whose death was repaired; 0 when absent */
 
   /* ordering */
   TraceLane  *lane;      /* where it is drawn: the writer, except proc.reaped */

@@ -126,7 +126,7 @@ fill_own_events (TraceLane  *lane,
       TraceEvent *e = g_ptr_array_index (lane->own, i);
 
       if (e->kind == TRACE_KIND_SPAWN || e->kind == TRACE_KIND_REAPED
-          || e->kind == TRACE_KIND_JOIN)
+          || e->kind == TRACE_KIND_JOIN || e->kind == TRACE_KIND_SIGNAL)
         e->child_lane = traced_child (pids, e);
       if (e->kind == TRACE_KIND_REAPED && e->child_lane != NULL)
         g_ptr_array_add (reaped, e);
@@ -372,13 +372,38 @@ find_event (TraceRun   *run,
   return e;
 }
 
+/* The latest proc.signal sent to each pid, for the repairs ("dead":pid)
+ * that a killed process's death caused: the kill happened before them. */
+static GHashTable *
+last_signals (TraceRun *run)
+{
+  GHashTable *signals = g_hash_table_new (g_int64_hash, g_int64_equal);
+
+  for (guint i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (guint j = 0; j < lane->own->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (lane->own, j);
+
+          if (e->kind == TRACE_KIND_SIGNAL)
+            g_hash_table_insert (signals, &e->child, e);
+        }
+    }
+  return signals;
+}
+
 /* "after" edges: an effect names its cause by pid and seq. A name this run
  * does not hold (a process that left no file, a torn line, another run) or
- * the effect itself is ignored, with one note for them all. */
+ * the effect itself is ignored, with one note for them all. An event that
+ * repaired after a dead process ("dead":pid) without naming a cause gets the
+ * signal that killed it, when the trace has one. */
 static void
 link_causes (TraceRun   *run,
              GHashTable *pids)
 {
+  g_autoptr(GHashTable) signals = last_signals (run);
   TraceEvent *first_bad = NULL;
   guint i, j, n_bad = 0;
 
@@ -394,6 +419,9 @@ link_causes (TraceRun   *run,
           TraceEvent *cause;
           GPtrArray *list;
 
+          if (e->after_seq == 0 && e->dead > 0
+              && (cause = g_hash_table_lookup (signals, &e->dead)) != NULL)
+            goto link;
           if (e->after_seq == 0)
             continue;
           cause = find_event (run, pids, e->after_pid, e->after_seq);
@@ -403,6 +431,7 @@ link_causes (TraceRun   *run,
               n_bad++;
               continue;
             }
+        link:
           e->cause = cause;
           list = g_hash_table_lookup (run->effects, cause);
           if (list == NULL)
