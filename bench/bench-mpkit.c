@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-mpkit.c: the mpkit side of `make bench`.  The same workloads as
  * bench/bench_mp.py runs with Python's multiprocessing: Pipe round trip,
- * one-way streaming of 64 B and 1 MiB messages, Process start+join.
+ * one-way streaming of 64 B and 1 MiB messages, Process start+join,
+ * Queue / SimpleQueue / JoinableQueue throughput (P producers -> C
+ * consumers) and a shared counter under a Lock.
  *
  * Output: one line per measurement, '#' lines are comments:
  *   key <TAB> unit <TAB> v1,v2,...   (one value per trial)
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +27,7 @@
 static int    opt_trials = 5;
 static double opt_scale = 1.0;
 static char  *opt_only = NULL;
+static gint64 opt_count = 0;   /* > 0: items per trial, no probes (profiling) */
 
 /* The arguments of a child process.  Filled in by the parent before
  * mpk_process_start(); the child reads its fork()ed copy. */
@@ -96,7 +100,7 @@ new_pipe (MpkConnection **parent_end,
 static MpkProcess *
 start_child (const char     *name,
              MpkProcessFunc  func,
-             ChildArgs      *args)
+             gpointer        args)
 {
   GError *error = NULL;
   MpkProcess *p;
@@ -435,6 +439,370 @@ spawn_raw_trial (gint64 count)
   return (double) (t1 - t0);
 }
 
+/* --- 5. queues: P producers -> C consumers ------------------------------- */
+
+/* The workloads of the perf anchors (research/perf-anchors.md, rows 3 and 4;
+ * anchor-bench/raw_limits.c queue_trial/counter_trial and py_mp_bench.py):
+ * every trial forks its processes, each says "ready" and waits at a gate;
+ * the parent starts the clock and opens the gate; the clock stops when the
+ * last consumer has its last item (each consumer records the time in shared
+ * memory), or, for a JoinableQueue, when join() returns in the parent after
+ * every producer is done.  Figure: total items / that time. */
+
+typedef enum
+{
+  QK_QUEUE,      /* MpkQueue (mp.Queue) */
+  QK_SIMPLE,     /* MpkSimpleQueue (mp.SimpleQueue) */
+  QK_JOINABLE,   /* MpkQueue from mpk_joinable_queue_new, task_done per item */
+} QueueKind;
+
+typedef enum
+{
+  ITEM_BYTES,    /* put_bytes / get_bytes: a new GBytes per item */
+  ITEM_VARIANT,  /* put of a new "ay" GVariant / get of a GVariant */
+} ItemKind;
+
+#define MAX_GROUP 8
+
+/* Watchdog: the calls under test block with MPK_WAIT_FOREVER, as Python's
+ * do, so a lost wake-up in the library would hang `make bench`.  Each group
+ * trial arms alarm() in the parent and in every child (alarms are not
+ * inherited across fork): SIGALRM kills the hung process, the parent then
+ * reports the child's exit status (or the shell reports "Alarm clock"). */
+#define GROUP_WATCHDOG_S 120
+
+/* In MAP_SHARED memory: what the children report back. */
+typedef struct
+{
+  gint64 tend[MAX_GROUP];  /* monotonic us when worker i did its last item */
+  gint64 counter;          /* lockcnt: incremented under the lock */
+  gint64 bad_items;        /* items of the wrong size seen by consumers */
+} GroupShared;
+
+/* The arguments of a queue or counter worker (the child reads its copy). */
+typedef struct
+{
+  MpkQueue       *queue;
+  MpkSimpleQueue *squeue;
+  MpkLock        *lock;
+  MpkSemaphore   *done;      /* QK_JOINABLE: each producer releases it once */
+  GroupShared    *shared;
+  int             ready_fd;  /* write end: one byte when at the gate */
+  int             gate_rd;   /* read end of the gate: EOF = go */
+  int             gate_wr;   /* the gate's write end, closed by the child */
+  int             index;     /* consumer or counter worker index */
+  gint64          count;     /* items to put or get, increments to do */
+  gsize           size;      /* item bytes */
+  ItemKind        item;
+  QueueKind       qkind;
+} GroupArgs;
+
+static gboolean
+write_byte (int fd)
+{
+  ssize_t r;
+
+  do
+    r = write (fd, "r", 1);
+  while (r < 0 && errno == EINTR);
+  return r == 1;
+}
+
+/* Child side of the start gate: say "ready", then block until the parent
+ * closes its write end (read() returns 0 once every copy is closed). */
+static void
+gate_wait (GroupArgs *a)
+{
+  char c;
+
+  alarm (GROUP_WATCHDOG_S);
+  if (!write_byte (a->ready_fd))
+    g_error ("bench-mpkit child: ready: %s", g_strerror (errno));
+  close (a->gate_wr);
+  while (read (a->gate_rd, &c, 1) < 0 && errno == EINTR)
+    ;
+  close (a->gate_rd);
+}
+
+static int
+queue_producer_child (gpointer user_data)
+{
+  GroupArgs *a = user_data;
+  GError *error = NULL;
+  guint8 *buf = g_malloc (a->size);
+  gint64 i;
+
+  memset (buf, 'x', a->size);
+  gate_wait (a);
+  for (i = 0; i < a->count; i++)
+    {
+      gboolean ok;
+
+      if (a->item == ITEM_VARIANT)
+        {
+          /* A new value per item, as Python pickles each put() anew. */
+          GVariant *v;
+
+          if (a->size <= 4096)
+            v = g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, buf, a->size, 1);
+          else
+            v = g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, buf, a->size,
+                                         TRUE, NULL, NULL);
+          g_variant_ref_sink (v);
+          if (a->qkind == QK_SIMPLE)
+            ok = mpk_simple_queue_put (a->squeue, v, MPK_WAIT_FOREVER, &error);
+          else
+            ok = mpk_queue_put (a->queue, v, MPK_WAIT_FOREVER, &error);
+          g_variant_unref (v);
+        }
+      else if (a->qkind == QK_SIMPLE)
+        ok = mpk_simple_queue_put_bytes (a->squeue, buf, a->size,
+                                         MPK_WAIT_FOREVER, &error);
+      else
+        ok = mpk_queue_put_bytes (a->queue, buf, a->size, MPK_WAIT_FOREVER,
+                                  &error);
+      if (!ok)
+        return child_failed ("queue put", error);
+    }
+  if (a->qkind == QK_JOINABLE && !mpk_semaphore_release (a->done, &error))
+    return child_failed ("semaphore release", error);
+  g_free (buf);
+  return 0;
+}
+
+static int
+queue_consumer_child (gpointer user_data)
+{
+  GroupArgs *a = user_data;
+  GError *error = NULL;
+  gint64 i, bad = 0;
+
+  gate_wait (a);
+  for (i = 0; i < a->count; i++)
+    {
+      gsize got;
+
+      if (a->item == ITEM_VARIANT)
+        {
+          GVariant *v = a->qkind == QK_SIMPLE
+            ? mpk_simple_queue_get (a->squeue, MPK_WAIT_FOREVER, &error)
+            : mpk_queue_get (a->queue, MPK_WAIT_FOREVER, &error);
+
+          if (v == NULL)
+            return child_failed ("queue get", error);
+          got = g_variant_get_size (v);
+          g_variant_unref (v);
+        }
+      else
+        {
+          GBytes *b = a->qkind == QK_SIMPLE
+            ? mpk_simple_queue_get_bytes (a->squeue, MPK_WAIT_FOREVER, &error)
+            : mpk_queue_get_bytes (a->queue, MPK_WAIT_FOREVER, &error);
+
+          if (b == NULL)
+            return child_failed ("queue get_bytes", error);
+          got = g_bytes_get_size (b);
+          g_bytes_unref (b);
+        }
+      if (G_UNLIKELY (got != a->size))
+        bad++;
+      if (a->qkind == QK_JOINABLE && !mpk_queue_task_done (a->queue, &error))
+        return child_failed ("task_done", error);
+    }
+  a->shared->tend[a->index] = g_get_monotonic_time ();
+  __atomic_add_fetch (&a->shared->bad_items, bad, __ATOMIC_SEQ_CST);
+  return 0;
+}
+
+static int
+counter_child (gpointer user_data)
+{
+  GroupArgs *a = user_data;
+  GError *error = NULL;
+  gint64 i;
+
+  gate_wait (a);
+  for (i = 0; i < a->count; i++)
+    {
+      if (!mpk_lock_acquire (a->lock, MPK_WAIT_FOREVER, &error))
+        return child_failed ("lock acquire", error);
+      a->shared->counter++;
+      if (!mpk_lock_release (a->lock, &error))
+        return child_failed ("lock release", error);
+    }
+  a->shared->tend[a->index] = g_get_monotonic_time ();
+  return 0;
+}
+
+/* Forks the workers of one trial (n_producers running producer, then
+ * n_consumers running consumer; consumer may be NULL), waits until all are
+ * at the gate, opens it and returns the time it did so. */
+static gint64
+group_start (GroupArgs      *base,
+             int             n_producers,
+             MpkProcessFunc  producer,
+             gint64          per_producer,
+             int             n_consumers,
+             MpkProcessFunc  consumer,
+             gint64          per_consumer,
+             MpkProcess    **procs)
+{
+  GroupArgs args[2 * MAX_GROUP];
+  int ready[2], gate[2];
+  int i, n = n_producers + n_consumers;
+  gint64 t0;
+
+  g_assert (n <= 2 * MAX_GROUP && n_consumers <= MAX_GROUP);
+  alarm (GROUP_WATCHDOG_S);   /* cancelled by the trial when it is done */
+  if (pipe (ready) != 0 || pipe (gate) != 0)
+    g_error ("bench-mpkit: pipe: %s", g_strerror (errno));
+  for (i = 0; i < n; i++)
+    {
+      gboolean is_producer = i < n_producers;
+
+      args[i] = *base;
+      args[i].ready_fd = ready[1];
+      args[i].gate_rd = gate[0];
+      args[i].gate_wr = gate[1];
+      args[i].index = is_producer ? i : i - n_producers;
+      args[i].count = is_producer ? per_producer : per_consumer;
+      procs[i] = start_child (is_producer ? "bench-producer" : "bench-consumer",
+                              is_producer ? producer : consumer,
+                              &args[i]);
+    }
+  close (ready[1]);
+  close (gate[0]);
+  for (i = 0; i < n; i++)
+    {
+      char c;
+      ssize_t r = read (ready[0], &c, 1);
+
+      if (r < 0 && errno == EINTR)
+        i--;
+      else if (r != 1)
+        g_error ("bench-mpkit: a worker died before the gate");
+    }
+  close (ready[0]);
+  t0 = g_get_monotonic_time ();
+  close (gate[1]);   /* go */
+  return t0;
+}
+
+static GroupShared *
+shared_new (void)
+{
+  GroupShared *s = mmap (NULL, sizeof *s, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+  if (s == MAP_FAILED)
+    g_error ("bench-mpkit: mmap: %s", g_strerror (errno));
+  memset (s, 0, sizeof *s);
+  return s;
+}
+
+/* total items from n_producers to n_consumers (total divisible by both).
+ * Returns the elapsed microseconds, gate to last item (or to join()). */
+static double
+queue_trial (gint64    total,
+             gsize     size,
+             QueueKind qkind,
+             ItemKind  item,
+             int       n_producers,
+             int       n_consumers)
+{
+  MpkProcess *procs[2 * MAX_GROUP];
+  GroupArgs base = { 0 };
+  GError *error = NULL;
+  gint64 t0, t1 = 0;
+  int i;
+
+  base.shared = shared_new ();
+  base.size = size;
+  base.item = item;
+  base.qkind = qkind;
+  switch (qkind)
+    {
+    case QK_SIMPLE:
+      base.squeue = mpk_simple_queue_new (&error);
+      check_error ("mpk_simple_queue_new", error);
+      break;
+    case QK_JOINABLE:
+      base.queue = mpk_joinable_queue_new (0, &error);
+      check_error ("mpk_joinable_queue_new", error);
+      base.done = mpk_semaphore_new (0, &error);
+      check_error ("mpk_semaphore_new", error);
+      break;
+    case QK_QUEUE:
+    default:
+      base.queue = mpk_queue_new (0, &error);
+      check_error ("mpk_queue_new", error);
+      break;
+    }
+
+  t0 = group_start (&base, n_producers, queue_producer_child, total / n_producers,
+                    n_consumers, queue_consumer_child, total / n_consumers, procs);
+  if (qkind == QK_JOINABLE)
+    {
+      /* Like the anchor: wait for every producer, then join(). */
+      for (i = 0; i < n_producers; i++)
+        if (!mpk_semaphore_acquire (base.done, MPK_WAIT_FOREVER, &error))
+          check_error ("mpk_semaphore_acquire", error);
+      if (!mpk_queue_join (base.queue, MPK_WAIT_FOREVER, &error))
+        check_error ("mpk_queue_join", error);
+      t1 = g_get_monotonic_time ();
+    }
+  for (i = 0; i < n_producers + n_consumers; i++)
+    join_child (procs[i]);
+  if (qkind != QK_JOINABLE)
+    for (i = 0; i < n_consumers; i++)
+      t1 = MAX (t1, base.shared->tend[i]);
+  if (base.shared->bad_items != 0)
+    g_error ("bench-mpkit: %" G_GINT64_FORMAT " items of the wrong size",
+             base.shared->bad_items);
+
+  if (base.squeue != NULL)
+    mpk_simple_queue_free (base.squeue);
+  if (base.queue != NULL)
+    mpk_queue_free (base.queue);
+  if (base.done != NULL)
+    mpk_semaphore_free (base.done);
+  munmap (base.shared, sizeof *base.shared);
+  alarm (0);
+  return (double) MAX (t1 - t0, 1);
+}
+
+/* --- 6. shared counter under a Lock ------------------------------------- */
+
+/* total increments of a counter in shared memory, split over n_procs
+ * processes, each doing acquire, ++, release.  Returns the elapsed
+ * microseconds from the gate to the last worker done. */
+static double
+counter_trial (gint64 total,
+               int    n_procs)
+{
+  MpkProcess *procs[MAX_GROUP];
+  GroupArgs base = { 0 };
+  GError *error = NULL;
+  gint64 t0, t1 = 0;
+  int i;
+
+  base.shared = shared_new ();
+  base.lock = mpk_lock_new (&error);
+  check_error ("mpk_lock_new", error);
+  t0 = group_start (&base, 0, NULL, 0, n_procs, counter_child, total / n_procs, procs);
+  for (i = 0; i < n_procs; i++)
+    join_child (procs[i]);
+  for (i = 0; i < n_procs; i++)
+    t1 = MAX (t1, base.shared->tend[i]);
+  if (base.shared->counter != total / n_procs * n_procs)
+    g_error ("bench-mpkit: counter is %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT,
+             base.shared->counter, total / n_procs * n_procs);
+  mpk_lock_free (base.lock);
+  munmap (base.shared, sizeof *base.shared);
+  alarm (0);
+  return (double) MAX (t1 - t0, 1);
+}
+
 /* --- driver -------------------------------------------------------------- */
 
 /* rtt_1cpu: pin this process, and so the child it forks, to one CPU.  The
@@ -466,6 +834,8 @@ typedef enum
   W_STREAM,
   W_SPAWN,
   W_SPAWN_RAW,
+  W_QUEUE,
+  W_COUNTER,
 } WorkloadKind;
 
 typedef struct
@@ -476,8 +846,12 @@ typedef struct
   gboolean      use_bytes;  /* W_RTT: send_bytes instead of send */
   gboolean      one_cpu;    /* W_RTT: both processes on one CPU */
   RecvKind      recv;       /* W_STREAM */
-  gsize         size;       /* W_STREAM: payload bytes */
+  gsize         size;       /* W_STREAM, W_QUEUE: payload bytes */
   gint64        max_count;  /* items per trial at --scale 1, at most */
+  QueueKind     qkind;      /* W_QUEUE */
+  ItemKind      item;       /* W_QUEUE */
+  int           producers;  /* W_QUEUE; W_COUNTER: 0 */
+  int           consumers;  /* W_QUEUE; W_COUNTER: the processes */
 } Workload;
 
 /* Iteration counts: at most max_count, fewer if a probe says a trial would
@@ -485,15 +859,38 @@ typedef struct
 #define TRIAL_TARGET_US 400000.0
 
 static const Workload workloads[] = {
-  { "rtt",       "us/rt",   W_RTT,    FALSE, FALSE, 0, 0, 10000 },
-  { "rtt_1cpu",  "us/rt",   W_RTT,    FALSE, TRUE,  0, 0, 10000 },
-  { "rtt_bytes", "us/rt",   W_RTT,    TRUE,  FALSE, 0, 0, 10000 },
-  { "stream64",  "msg/s",   W_STREAM, FALSE, FALSE, RECV_BYTES,   64, 150000 },
-  { "stream64v", "msg/s",   W_STREAM, FALSE, FALSE, RECV_VARIANT, 64, 150000 },
-  { "stream1m",  "MB/s",    W_STREAM, FALSE, FALSE, RECV_BYTES,   1 << 20, 3000 },
-  { "stream1mv", "MB/s",    W_STREAM, FALSE, FALSE, RECV_VARIANT, 1 << 20, 3000 },
-  { "spawn",     "ms/proc", W_SPAWN,  FALSE, FALSE, 0, 0, 300 },
-  { "spawn_raw", "ms/proc", W_SPAWN_RAW, FALSE, FALSE, 0, 0, 300 },
+  { "rtt",       "us/rt",   W_RTT,    FALSE, FALSE, 0, 0, 10000,
+    0, 0, 0, 0 },
+  { "rtt_1cpu",  "us/rt",   W_RTT,    FALSE, TRUE,  0, 0, 10000,
+    0, 0, 0, 0 },
+  { "rtt_bytes", "us/rt",   W_RTT,    TRUE,  FALSE, 0, 0, 10000,
+    0, 0, 0, 0 },
+  { "stream64",  "msg/s",   W_STREAM, FALSE, FALSE, RECV_BYTES,   64, 150000,
+    0, 0, 0, 0 },
+  { "stream64v", "msg/s",   W_STREAM, FALSE, FALSE, RECV_VARIANT, 64, 150000,
+    0, 0, 0, 0 },
+  { "stream1m",  "MB/s",    W_STREAM, FALSE, FALSE, RECV_BYTES,   1 << 20, 3000,
+    0, 0, 0, 0 },
+  { "stream1mv", "MB/s",    W_STREAM, FALSE, FALSE, RECV_VARIANT, 1 << 20, 3000,
+    0, 0, 0, 0 },
+  { "spawn",     "ms/proc", W_SPAWN,  FALSE, FALSE, 0, 0, 300,
+    0, 0, 0, 0 },
+  { "spawn_raw", "ms/proc", W_SPAWN_RAW, FALSE, FALSE, 0, 0, 300,
+    0, 0, 0, 0 },
+  { "q1p1c",     "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
+    QK_QUEUE,    ITEM_BYTES,   1, 1 },
+  { "q1p1cv",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
+    QK_QUEUE,    ITEM_VARIANT, 1, 1 },
+  { "q2p2c",     "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
+    QK_QUEUE,    ITEM_BYTES,   2, 2 },
+  { "sq1p1c",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
+    QK_SIMPLE,   ITEM_BYTES,   1, 1 },
+  { "jq1p1c",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
+    QK_JOINABLE, ITEM_BYTES,   1, 1 },
+  { "q1m",       "MB/s",    W_QUEUE,  FALSE, FALSE, 0, 1 << 20, 3000,
+    QK_QUEUE,    ITEM_BYTES,   1, 1 },
+  { "lockcnt",   "incr/s",  W_COUNTER, FALSE, FALSE, 0, 0, 20000000,
+    0,           0,            0, 2 },
 };
 
 /* Runs one trial of count items; returns the elapsed microseconds. */
@@ -509,6 +906,11 @@ run_trial (const Workload *w,
       return stream_trial (count, w->size, w->recv);
     case W_SPAWN_RAW:
       return spawn_raw_trial (count);
+    case W_QUEUE:
+      return queue_trial (count, w->size, w->qkind, w->item, w->producers,
+                          w->consumers);
+    case W_COUNTER:
+      return counter_trial (count, w->consumers);
     case W_SPAWN:
     default:
       return spawn_trial (count);
@@ -526,13 +928,26 @@ figure (const Workload *w,
     case W_RTT:
       return elapsed_us / count;
     case W_STREAM:
+    case W_QUEUE:
+    case W_COUNTER:
       if (w->size >= 4096)
         return count * (double) w->size / elapsed_us;  /* bytes/us = MB/s */
-      return count / (elapsed_us / 1e6);
+      return count / (elapsed_us / 1e6);               /* items/s, incr/s */
     case W_SPAWN:
     default:
       return elapsed_us / 1e3 / count;
     }
+}
+
+/* count rounded down so that it splits evenly over the producers and the
+ * consumers (or the counter's processes). */
+static gint64
+even_count (const Workload *w,
+            gint64          count)
+{
+  gint64 m = (gint64) MAX (w->producers, 1) * MAX (w->consumers, 1);
+
+  return MAX (count - count % m, m);
 }
 
 static void
@@ -545,15 +960,33 @@ run_workload (const Workload *w)
 
   if (w->one_cpu)
     pin_to_cpu (0);
+  if (opt_count > 0)
+    {
+      /* --count: exactly this many per trial, no probes, so that counters
+       * (perf stat, strace -c) divide by a known number of items. */
+      count = even_count (w, opt_count);
+      printf ("# %s: %" G_GINT64_FORMAT " per trial (--count)\n", w->key, count);
+      goto trials;
+    }
   /* Two probes of 1% of the cap, not reported; the faster one counts, as
    * the first also pays for warming up (page faults, lazy binding). */
-  probe = MAX (w->max_count / 100, 2);
+  probe = even_count (w, MAX (w->max_count / 100, 2));
+  if (w->kind == W_QUEUE || w->kind == W_COUNTER)
+    {
+      /* Group workloads: 1% can be a few ms, where the gate's wake-ups and
+       * first-touch faults dominate; grow the probe to >= 1/8 of a trial. */
+      probe = even_count (w, MAX (w->max_count / 1000, 2));
+      while (probe < w->max_count / 10
+             && run_trial (w, probe) < TRIAL_TARGET_US / 8)
+        probe = even_count (w, probe * 4);
+    }
   per_item = run_trial (w, probe) / probe;
   per_item = MIN (per_item, run_trial (w, probe) / probe);
   count = (gint64) MIN ((double) w->max_count, TRIAL_TARGET_US / MAX (per_item, 1e-3));
-  count = scaled (MAX (count, 2));
+  count = even_count (w, scaled (MAX (count, 2)));
   printf ("# %s: %" G_GINT64_FORMAT " per trial (probe: %.3g us each)\n",
           w->key, count, per_item);
+trials:
   for (t = 0; t < opt_trials; t++)
     v[t] = figure (w, count, run_trial (w, count));
   if (w->one_cpu)
@@ -571,9 +1004,12 @@ main (int   argc,
       "Trials per measurement (default 5)", "N" },
     { "scale", 's', 0, G_OPTION_ARG_DOUBLE, &opt_scale,
       "Multiply every iteration count by F (default 1)", "F" },
+    { "count", 'n', 0, G_OPTION_ARG_INT64, &opt_count,
+      "Exactly N items per trial, no probes (for perf stat / strace -c)", "N" },
     { "only", 'o', 0, G_OPTION_ARG_STRING, &opt_only,
       "Comma-separated workloads: rtt,rtt_1cpu,rtt_bytes,stream64,stream64v,"
-      "stream1m,stream1mv,spawn", "KEYS" },
+      "stream1m,stream1mv,spawn,spawn_raw,q1p1c,q1p1cv,q2p2c,sq1p1c,jq1p1c,"
+      "q1m,lockcnt", "KEYS" },
     { NULL }
   };
   GOptionContext *ctx;

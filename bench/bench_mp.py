@@ -13,6 +13,17 @@ and the 'fork' start method (the Linux default up to Python 3.13):
   stream1m   one-way stream, send_bytes/recv_bytes of 1 MiB     MB/s
   stream1mv  one-way stream, send/recv of a 1 MiB bytes         MB/s
   spawn      Process(target=noop).start() + join()              ms/proc
+  q1p1c      Queue 1 producer -> 1 consumer, put/get of 64 B bytes  items/s
+  q1p1cv     the same (the C side puts GVariants instead of bytes)  items/s
+  q2p2c      Queue 2 producers -> 2 consumers, 64 B                 items/s
+  sq1p1c     SimpleQueue 1 -> 1, 64 B                               items/s
+  jq1p1c     JoinableQueue 1 -> 1, 64 B, task_done per item, join   items/s
+  q1m        Queue 1 -> 1, 1 MiB bytes items                        MB/s
+  lockcnt    Value('i') += 1 under get_lock(), 2 processes          incr/s
+
+The queue and counter workloads are the perf anchors' (anchor-bench/
+py_mp_bench.py queue_trial / counter_trial), with a "ready" handshake
+instead of the anchor's sleep(0.05) before the gate opens.
 
 Output: one line per measurement, '#' lines are comments:
   key <TAB> unit <TAB> v1,v2,...   (one value per trial)
@@ -138,6 +149,96 @@ def spawn_trial(count):
     return clock() - t0
 
 
+# --- 5. queues: P producers -> C consumers (the anchors' queue_trial) -------
+
+def q_producer(q, n, size, ready, go, done):
+    item = b"x" * size
+    ready.release()
+    go.wait()
+    put = q.put
+    for _ in range(n):
+        put(item)
+    done.release()
+
+
+def q_consumer(q, n, size, ready, go, tends, idx, joinable):
+    ready.release()
+    go.wait()
+    get = q.get
+    if joinable:
+        td = q.task_done
+        for _ in range(n):
+            m = get()
+            td()
+    else:
+        for _ in range(n):
+            m = get()
+    tends[idx] = clock()
+    if len(m) != size:
+        sys.exit("bench_mp: queue got %d bytes, want %d" % (len(m), size))
+
+
+def queue_trial(kind, P, C, total, size):
+    """total items from P producers to C consumers; returns the seconds from
+    the gate to the last consumer's last get (JoinableQueue: to join())."""
+    q = getattr(CTX, kind)()
+    joinable = kind == "JoinableQueue"
+    ready, go, done = CTX.Semaphore(0), CTX.Event(), CTX.Semaphore(0)
+    tends = CTX.RawArray("d", C)
+    procs = [CTX.Process(target=q_producer, args=(q, total // P, size, ready, go, done))
+             for _ in range(P)]
+    procs += [CTX.Process(target=q_consumer,
+                          args=(q, total // C, size, ready, go, tends, i, joinable))
+              for i in range(C)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    t0 = clock()
+    go.set()
+    if joinable:  # end = q.join() returning after the last task_done
+        for _ in range(P):
+            done.acquire()
+        q.join()
+        t1 = clock()
+    for p in procs:
+        join_child(p)
+    if not joinable:  # end = last consumer done
+        t1 = max(tends)
+    return t1 - t0
+
+
+# --- 6. shared counter: Value('i') under get_lock() (the anchors') -----------
+
+def ctr_child(v, n, ready, go, tends, idx):
+    lock = v.get_lock()
+    ready.release()
+    go.wait()
+    for _ in range(n):
+        with lock:
+            v.value += 1
+    tends[idx] = clock()
+
+
+def counter_trial(procs, total):
+    n = total // procs
+    v = CTX.Value("i", 0)
+    ready, go = CTX.Semaphore(0), CTX.Event()
+    tends = CTX.RawArray("d", procs)
+    ps = [CTX.Process(target=ctr_child, args=(v, n, ready, go, tends, i)) for i in range(procs)]
+    for p in ps:
+        p.start()
+    for _ in ps:
+        ready.acquire()
+    t0 = clock()
+    go.set()
+    for p in ps:
+        join_child(p)
+    if v.value != n * procs:
+        sys.exit("bench_mp: counter is %d, want %d" % (v.value, n * procs))
+    return max(tends) - t0
+
+
 # --- driver -----------------------------------------------------------------
 
 def main():
@@ -152,16 +253,25 @@ def main():
     trials = max(1, args.trials)
     only = [k for k in args.only.split(",") if k]
 
-    def run(key, unit, trial, max_count, figure):
+    def run(key, unit, trial, max_count, figure, split=1, grow=False):
         """Two probes (1% of max_count, not reported; the faster counts, the
         first also warms up) set the count per trial: at most max_count,
-        fewer if a trial would exceed ~0.4 s."""
+        fewer if a trial would exceed ~0.4 s.  Counts are multiples of
+        split (so they divide evenly over producers and consumers)."""
         if only and key not in only:
             return
-        probe = max(max_count // 100, 2)
+        even = lambda n: max(split, n - n % split)
+        probe = even(max(max_count // 100, 2))
+        if grow:
+            # Group workloads: 1% can be a few ms, where the gate's wake-ups
+            # and the feeder thread's start dominate; grow the probe to
+            # >= 1/8 of a trial (same rule as bench-mpkit.c).
+            probe = even(max(max_count // 1000, 2))
+            while probe < max_count // 10 and trial(probe) < TRIAL_TARGET_S / 8:
+                probe = even(probe * 4)
         per_item = min(trial(probe), trial(probe)) / probe
         count = max(2, min(max_count, int(TRIAL_TARGET_S / max(per_item, 1e-9))))
-        count = scaled(count)
+        count = even(scaled(count))
         print("# %s: %d per trial (probe: %.3g us each)" % (key, count, per_item * 1e6),
               flush=True)
         emit(key, unit, [figure(count, trial(count)) for _ in range(trials)])
@@ -187,6 +297,18 @@ def main():
     run("stream1m", "MB/s", lambda n: stream_trial(n, mib, True), 3000, mbs)
     run("stream1mv", "MB/s", lambda n: stream_trial(n, mib, False), 3000, mbs)
     run("spawn", "ms/proc", spawn_trial, 300, per_proc)
+    # The C side of q1p1cv puts GVariants; Python's put pickles either way.
+    for key, kind, P, C, size, cap, fig in (
+            ("q1p1c", "Queue", 1, 1, 64, 200000, msgs),
+            ("q1p1cv", "Queue", 1, 1, 64, 200000, msgs),
+            ("q2p2c", "Queue", 2, 2, 64, 200000, msgs),
+            ("sq1p1c", "SimpleQueue", 1, 1, 64, 200000, msgs),
+            ("jq1p1c", "JoinableQueue", 1, 1, 64, 200000, msgs),
+            ("q1m", "Queue", 1, 1, mib, 3000, mbs)):
+        run(key, "MB/s" if size >= 4096 else "items/s",
+            lambda n, kind=kind, P=P, C=C, size=size: queue_trial(kind, P, C, n, size),
+            cap, fig, split=P * C, grow=True)
+    run("lockcnt", "incr/s", lambda n: counter_trial(2, n), 400000, msgs, split=2, grow=True)
 
 
 if __name__ == "__main__":

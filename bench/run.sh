@@ -10,7 +10,10 @@
 #   ONLY=rtt,spawn bench/run.sh      # some workloads only (ONLY=trace: the tracer's cost)
 #
 # Env: BUILD (default build), TRIALS (default 5), SCALE (iteration multiplier,
-#      default 1), ONLY (comma-separated workloads), PYTHON (default python3).
+#      default 1), ONLY (comma-separated workloads), PYTHON (default python3),
+#      RAW_LIMITS_SRC (the perf anchors' raw_limits.c, for the ring_raw row;
+#      default ../shared/anchor-bench/raw_limits.c next to the checkout; when
+#      it is missing the row says n/a).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -22,7 +25,14 @@ PY="${PYTHON:-python3}"
 OUT="$BUILD/bench"
 C_BENCH="$OUT/bench-mpkit"
 C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
-WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw"
+WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw
+           q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt"
+# ring_raw: the anchors' raw shared-memory ring (pshared mutex + 2 condvars,
+# 64 B items), built from their source and run here, so that mpkit's Queue is
+# compared with it on the same machine in the same run. Not part of mpkit.
+RAW_SRC="${RAW_LIMITS_SRC:-$HERE/../../shared/anchor-bench/raw_limits.c}"
+RAW_SRC="$(realpath -m "$RAW_SRC")"
+RAW_BIN="$OUT/raw_limits"
 
 if [ ! -x "$C_BENCH" ]; then
   echo "bench/run.sh: $C_BENCH is not built; run 'make bench'" >&2
@@ -31,6 +41,8 @@ fi
 mkdir -p "$OUT"
 : > "$OUT/c.tsv"
 : > "$OUT/py.tsv"
+: > "$OUT/ring_raw.txt"
+rm -f "$OUT/trace.tsv"     # a run without the trace rows must not show an old one
 
 {
   echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -42,6 +54,37 @@ mkdir -p "$OUT"
   echo "trials:   $TRIALS  scale: $SCALE  only: ${ONLY:-all}"
 } > "$OUT/env.txt"
 
+# Builds raw_limits.c (as the anchors do: gcc -O2 -pthread) and runs its queue
+# group; its ring figures go to c.tsv as ring_raw (1P->1C) and ring_raw_2p2c.
+# Anything missing leaves a reason in ring_raw.txt: the row then says n/a.
+run_ring_raw() {
+  if [ ! -r "$RAW_SRC" ]; then
+    echo "source not found: $RAW_SRC" > "$OUT/ring_raw.txt"
+    echo "bench/run.sh: ring_raw: n/a ($RAW_SRC not found; set RAW_LIMITS_SRC)" >&2
+    return 0
+  fi
+  if [ ! -x "$RAW_BIN" ] || [ "$RAW_SRC" -nt "$RAW_BIN" ]; then
+    if ! gcc -O2 -pthread -Wall -o "$RAW_BIN" "$RAW_SRC" >&2; then
+      echo "could not build $RAW_SRC" > "$OUT/ring_raw.txt"
+      echo "bench/run.sh: ring_raw: n/a (build failed)" >&2
+      rm -f "$RAW_BIN"
+      return 0
+    fi
+  fi
+  # The queue group also times two pipe-based queues (~10 s); kept in raw_limits.tsv.
+  if ! "$RAW_BIN" --only queue --trials "$TRIALS" --scale "$SCALE" > "$OUT/raw_limits.tsv"; then
+    echo "raw_limits failed" > "$OUT/ring_raw.txt"
+    echo "bench/run.sh: ring_raw: n/a (raw_limits failed)" >&2
+    return 0
+  fi
+  sed -n -e 's/^c\.queue\.ring_mutex_condvar\.1p1c\t/ring_raw\t/p' \
+         -e 's/^c\.queue\.ring_mutex_condvar\.2p2c\t/ring_raw_2p2c\t/p' \
+      "$OUT/raw_limits.tsv" | tee -a "$OUT/c.tsv" >&2
+  grep -q "^ring_raw$(printf '\t')" "$OUT/c.tsv" \
+    || echo "no c.queue.ring_mutex_condvar.1p1c line in raw_limits output" > "$OUT/ring_raw.txt"
+  echo "anchor:   ring_raw from $RAW_SRC ($(sha256sum "$RAW_SRC" | cut -c1-12))" >> "$OUT/env.txt"
+}
+
 t_start=$(date +%s)
 load0="$(cut -d' ' -f1 /proc/loadavg)"
 failed=""
@@ -50,6 +93,10 @@ for w in $WORKLOADS; do
     continue
   fi
   echo "== $w" >&2
+  if [ "$w" = ring_raw ]; then
+    run_ring_raw
+    continue
+  fi
   # C first, then Python, back to back: both see the same state of the host.
   if ! "$C_BENCH" --trials "$TRIALS" --scale "$SCALE" --only "$w" \
        | tee -a "$OUT/c.tsv" >&2; then
@@ -91,12 +138,13 @@ t_end=$(date +%s)
   [ -n "$failed" ] && echo "failed:  $failed"
 } >> "$OUT/env.txt"
 
-"$PY" - "$OUT/c.tsv" "$OUT/py.tsv" "$OUT/env.txt" "$OUT/trace.tsv" > "$OUT/table.md" <<'EOF'
+"$PY" - "$OUT/c.tsv" "$OUT/py.tsv" "$OUT/env.txt" "$OUT/trace.tsv" "$OUT/ring_raw.txt" \
+    > "$OUT/table.md" <<'EOF'
 import os
 import statistics
 import sys
 
-c_path, py_path, env_path, trace_path = sys.argv[1:5]
+c_path, py_path, env_path, trace_path, ring_path = sys.argv[1:6]
 
 # key, label, target ratio (None: shown for information)
 ROWS = [
@@ -109,6 +157,20 @@ ROWS = [
     ("stream1mv", "stream 1 MiB, send/recv (GVariant ay / pickled bytes)", 8.0),
     ("spawn", "Process start+join (fork)", 15.0),
     ("spawn_raw", "bare fork+_exit+waitpid, no library (the floor)", None),
+    ("q1p1c", "Queue 1P->1C, 64 B, put_bytes/get_bytes (Python: put/get of bytes)", 30.0),
+    ("q1p1cv", "Queue 1P->1C, 64 B GVariant ay, put/get (Python: put/get of bytes)", None),
+    ("q2p2c", "Queue 2P->2C, 64 B, put_bytes/get_bytes", 20.0),
+    ("sq1p1c", "SimpleQueue 1P->1C, 64 B, put_bytes/get_bytes", None),
+    ("jq1p1c", "JoinableQueue 1P->1C, 64 B, task_done per item, join", 25.0),
+    ("q1m", "Queue 1P->1C, 1 MiB items, put_bytes/get_bytes", 5.0),
+    ("lockcnt", "counter in shm, 2 procs, Lock acquire/++/release (Python: Value get_lock)", 25.0),
+    ("ring_raw", "raw shm ring (anchor) 1P->1C: no library, pshared mutex + 2 condvars", None),
+    ("ring_raw_2p2c", "raw shm ring (anchor) 2P->2C", None),
+]
+# Derived: (numerator key, denominator key, label, target), both from c.tsv.
+DERIVED = [
+    ("q1p1c", "ring_raw", "mpkit Queue 1P->1C / raw ring", 0.5),
+    ("q2p2c", "ring_raw_2p2c", "mpkit Queue 2P->2C / raw ring 2P->2C", None),
 ]
 
 
@@ -146,14 +208,29 @@ def cell(entry):
 
 
 c, py = load(c_path), load(py_path)
+ring_na = open(ring_path).read().strip() if os.path.exists(ring_path) else ""
 lines = ["```", open(env_path).read().rstrip(), "```", "",
          "Median of the trials; (±x%) = half the min..max range over the median.",
          "ratio = mpkit speed / Python speed (for us/rt and ms/proc: Python time / mpkit time),",
          "so >1 means mpkit is faster.", "",
          "| workload | mpkit | Python | ratio | target | met? |",
          "|---|---|---|---|---|---|"]
+def med(src, key):
+    return statistics.median(src[key][1]) if key in src else None
+
+
+def met_cell(ratio, target):
+    if target is None:
+        return "-"
+    if ratio is None:
+        return "n/a"
+    return "yes" if ratio >= target else "**no**"
+
+
 for key, label, target in ROWS:
     if key not in c and key not in py:
+        if key == "ring_raw" and ring_na:
+            lines.append("| %s (`%s`) | n/a (%s) | - | n/a | - | - |" % (label, key, ring_na))
         continue
     cm, ct = cell(c.get(key))
     pm, pt = cell(py.get(key))
@@ -170,6 +247,23 @@ for key, label, target in ROWS:
     else:
         met = "yes" if ratio >= target else "**no**"
     lines.append("| %s (`%s`) | %s | %s | %s | %s | %s |" % (label, key, ct, pt, rt, tt, met))
+# Derived rows: mpkit's Queue against the raw ring of the same run.
+for num, den, label, target in DERIVED:
+    if num not in c:
+        continue
+    if den not in c and not (ring_na and target is not None):
+        continue
+    nm, den_m = med(c, num), med(c, den)
+    ratio = nm / den_m if nm and den_m else None
+    lines.append("| %s (`%s/%s`) | %s | raw ring: %s | %s | %s | %s |" % (
+        label, num, den, cell(c.get(num))[1],
+        cell(c.get(den))[1] if den in c else "n/a (%s)" % ring_na,
+        "%.2fx" % ratio if ratio is not None else "n/a",
+        ">= %gx" % target if target else "-", met_cell(ratio, target)))
+if "q1p1c" in py and "ring_raw" in c:
+    lines += ["", "Queue ceiling in this run: the raw ring over Python's Queue 1P->1C is %.0fx "
+              "(the anchors' pooled figure: 50x); mpkit's q1p1c target is 30x."
+              % (med(c, "ring_raw") / med(py, "q1p1c"))]
 if "spawn" in py and "spawn_raw" in c:
     best = statistics.median(py["spawn"][1]) / statistics.median(c["spawn_raw"][1])
     lines += ["", "Start+join ceiling in this run: Python's start+join over a bare fork is "
@@ -192,7 +286,7 @@ if all(k in tr for k in ("rtt_notrace", "rtt_off", "rtt_on")):
 lines += ["", "Trials (raw values):", ""]
 for name, src in (("mpkit", c), ("python", py), ("tracer", tr)):
     for key, (unit, vals) in src.items():
-        lines.append("    %-6s %-10s %-8s %s" % (name, key, unit, " ".join(fmt(v) for v in vals)))
+        lines.append("    %-6s %-13s %-8s %s" % (name, key, unit, " ".join(fmt(v) for v in vals)))
 print("\n".join(lines))
 EOF
 rc=$?

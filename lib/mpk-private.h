@@ -81,6 +81,10 @@ G_GNUC_INTERNAL int mpk__connection_wait_fd (MpkConnection *conn,
 /* The process's sentinel fd, or -1 if it has not started or is closed. */
 G_GNUC_INTERNAL int mpk__process_wait_fd (MpkProcess *process);
 
+/* For tests: the shared mapping behind @queue (control block, then ring). */
+G_GNUC_INTERNAL gpointer mpk__queue_get_shared_for_testing (MpkQueue *queue,
+                                                           gsize    *size);
+
 /* Fault injection for tests: when TRUE the next child fails its setup. */
 G_GNUC_INTERNAL extern gboolean mpk__process_fail_setup_for_testing;
 
@@ -138,13 +142,15 @@ G_GNUC_INTERNAL int mpk__mutex_lock (pthread_mutex_t *mutex,
                                      MpkDeadline      deadline);
 
 /* A wake-up word in shared memory. Writers change the state they guard,
- * then mpk__signal_notify(); waiters use mpk__signal_wait_until(). @waiters
- * only saves the wake syscall when nobody sleeps: one left counted by a dead
- * waiter costs a useless wake, never a missed one. */
+ * then mpk__signal_notify(); waiters use mpk__signal_wait_until(). A waiter
+ * raises @sleepers before it sleeps; the first notify after that takes the
+ * flag down and wakes everybody, so a sleep costs one wake syscall however
+ * many notifies follow before the sleeper runs again (on a shared CPU that
+ * can be thousands). A flag left up by a dead waiter costs one useless wake. */
 typedef struct
 {
-  guint32 seq;       /* futex word: bumped by every notify */
-  guint32 waiters;   /* processes about to sleep or sleeping on @seq */
+  guint32 seq;        /* futex word: bumped by every notify that wakes */
+  guint32 sleepers;   /* 1 while someone may be asleep on @seq */
 } MpkShmSignal;
 
 /* Wakes every waiter of @signal (after the caller published its change). */

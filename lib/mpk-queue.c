@@ -568,6 +568,16 @@ mpk_queue_get_n_recoveries (MpkQueue *queue)
   return mpk__ring_n_recoveries (&queue->ring);
 }
 
+/* For tests that scribble on a queue's shared memory (what a buggy or
+ * hostile process could do): the mapping and its size. */
+gpointer
+mpk__queue_get_shared_for_testing (MpkQueue *queue,
+                                   gsize    *size)
+{
+  *size = queue->ring.map_size;
+  return queue->ring.shm;
+}
+
 /* ------------------------------------------------------- JoinableQueue -- */
 
 /**

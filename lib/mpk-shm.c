@@ -121,11 +121,12 @@ mpk__mutex_lock (pthread_mutex_t *mutex,
 void
 mpk__signal_notify (MpkShmSignal *signal)
 {
-  /* The fence orders the caller's change before the waiters check; it
-   * pairs with the waiter's increment-then-check. Nobody waiting (the
-   * common case) costs no write to the shared line at all. */
+  /* The fence orders the caller's change before the flag check; it pairs
+   * with the waiter's raise-then-check. Nobody asleep (the common case)
+   * costs no write to the shared line at all. */
   __atomic_thread_fence (__ATOMIC_SEQ_CST);
-  if (__atomic_load_n (&signal->waiters, __ATOMIC_SEQ_CST) != 0)
+  if (__atomic_load_n (&signal->sleepers, __ATOMIC_SEQ_CST) != 0
+      && __atomic_exchange_n (&signal->sleepers, 0, __ATOMIC_SEQ_CST) != 0)
     {
       __atomic_add_fetch (&signal->seq, 1, __ATOMIC_SEQ_CST);
       syscall (SYS_futex, &signal->seq, FUTEX_WAKE, G_MAXINT, NULL, NULL, 0);
@@ -177,16 +178,13 @@ mpk__signal_wait_until (MpkShmSignal    *signal,
       guint32 seen;
       long rc;
 
-      /* waiters before seq, seq before the check: a notifier that the
-       * check misses sees waiters > 0 and changes seq, so the futex call
+      /* The flag before seq, seq before the check: a notifier that the
+       * check misses finds the flag up and changes seq, so the futex call
        * below returns at once or is woken. */
-      __atomic_add_fetch (&signal->waiters, 1, __ATOMIC_SEQ_CST);
+      __atomic_store_n (&signal->sleepers, 1, __ATOMIC_SEQ_CST);
       seen = __atomic_load_n (&signal->seq, __ATOMIC_SEQ_CST);
       if ((result = pred (data)) != 0)
-        {
-          __atomic_sub_fetch (&signal->waiters, 1, __ATOMIC_SEQ_CST);
-          return result;
-        }
+        return result;
       /* Never one long sleep: a notifier killed between its change and its
        * notify leaves no wake-up behind, only the change to find. */
       wake_at = MIN (deadline, g_get_monotonic_time ()
@@ -198,7 +196,6 @@ mpk__signal_wait_until (MpkShmSignal    *signal,
       rc = syscall (SYS_futex, &signal->seq, FUTEX_WAIT_BITSET, seen,
                     wake_at == MPK__DEADLINE_NEVER ? NULL : &ts, NULL,
                     FUTEX_BITSET_MATCH_ANY);
-      __atomic_sub_fetch (&signal->waiters, 1, __ATOMIC_SEQ_CST);
       if ((result = pred (data)) != 0)
         return result;
       if (rc < 0 && errno == ETIMEDOUT && wake_at == deadline)
