@@ -110,6 +110,18 @@ mpk_queue_new (gint64    maxsize,
  * a queue that also counts unfinished tasks (mpk_queue_task_done(),
  * mpk_queue_join()).
  *
+ * What the count does when a process dies:
+ * - a producer killed inside put() adds no task (its item is discarded);
+ * - a consumer killed inside get() before it took the item leaves the item
+ *   (and its task) for another consumer;
+ * - a consumer killed after get() took the item, before task_done() (or in
+ *   the middle of a streamed item), leaves the task unfinished for good. The
+ *   queue knows which process took it: mpk_queue_get_unfinished_for() counts
+ *   it, mpk_queue_join_full() fails with %MPK_ERROR_PEER_DIED instead of
+ *   waiting, and mpk_queue_abandon_tasks() writes it off;
+ * - an item the queue itself drops undelivered (the rest of a streamed item
+ *   whose reader died, a corrupt or oversized item) counts as done.
+ *
  * Returns: (transfer full): the queue, or %NULL with @error set
  */
 MpkQueue *
