@@ -114,8 +114,8 @@ mpk_queue_new (gint64    maxsize,
  * - a producer killed inside put() adds no task (its item is discarded);
  * - a consumer killed inside get() before it took the item leaves the item
  *   (and its task) for another consumer;
- * - a consumer killed after get() took the item, before task_done() (or in
- *   the middle of a streamed item), leaves the task unfinished for good. The
+ * - a consumer killed after get() took the item, before task_done(),
+ *   leaves the task unfinished for good. The
  *   queue knows which process took it: mpk_queue_get_unfinished_for() counts
  *   it, mpk_queue_join_full() fails with %MPK_ERROR_PEER_DIED instead of
  *   waiting, and mpk_queue_abandon_tasks() writes it off;
