@@ -26,18 +26,21 @@ struct _MpkRingShared
 {
   guint64 capacity;                  /* set at creation; informative only */
 
-  /* The producers' side: written only by the holder of wlock. */
+  /* The producers' side: written only by the holder of wlock. tail, which
+   * consumers read all the time, has a line of its own, so that taking
+   * wlock (a write to its line) does not pull it away from them. */
+  guint64 tail __attribute__ ((aligned (64)));   /* committed end: position | items put << 40 */
   pthread_mutex_t wlock __attribute__ ((aligned (64)));
-  guint64 tail;          /* committed end: position | items put << 40 */
   guint64 next_item;     /* the last item id handed out (ids start at 1) */
   guint64 writing_item;  /* the item being written, 0 between items */
   guint64 abandoned;     /* the newest item id cut short: never delivered */
   guint64 task_journal;  /* JoinableQueue: the tail whose store completes a counted put */
   guint32 writer_pid;
 
-  /* The consumers' side: written only by the holder of rlock. */
+  /* The consumers' side: written only by the holder of rlock; head alone
+   * on its line, as tail. */
+  guint64 head __attribute__ ((aligned (64)));   /* consumed end: position | items taken << 40 */
   pthread_mutex_t rlock __attribute__ ((aligned (64)));
-  guint64 head;          /* consumed end: position | items taken << 40 */
   guint64 take_journal;  /* JoinableQueue: the head whose store completes a credited get */
   guint32 take_slot;     /* ... and the holder slot credited */
   guint32 reader_pid;
