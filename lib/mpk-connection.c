@@ -512,6 +512,15 @@ mpk_connection_send (MpkConnection  *conn,
   value = g_variant_ref_sink (msg);
   if (!check_usable (conn, FALSE, error))
     return FALSE;
+  /* The receiver refuses a value not in normal form; send the normal form.
+   * Values from GLib's constructors are normal already: no cost. */
+  if (!g_variant_is_normal_form (value))
+    {
+      GVariant *normal = g_variant_ref_sink (g_variant_get_normal_form (value));
+
+      g_variant_unref (value);
+      value = normal;
+    }
   type = g_variant_get_type_string (value);
   type_len = strlen (type);
   if (type_len > MPK__WIRE_MAX_TYPE_LEN)

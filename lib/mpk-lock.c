@@ -185,8 +185,6 @@ mpk_lock_acquire_full (MpkLock   *lock,
     *owner_died = FALSE;
   deadline = mpk__deadline_from_timeout (timeout_us);
   err = mpk__mutex_lock (&lock->shm->mutex, deadline);
-  if (err == EBUSY && !lock->recursive && held_by_me (lock->shm))
-    err = EDEADLK;   /* trylock says EBUSY where a blocking lock says EDEADLK */
   switch (err)
     {
     case 0:
@@ -202,7 +200,6 @@ mpk_lock_acquire_full (MpkLock   *lock,
         }
       mpk__sleep_until (deadline);
       G_GNUC_FALLTHROUGH;
-    case EBUSY:
     case ETIMEDOUT:
       g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
                    "lock: still held by process %u after the timeout", lock->shm->holder_pid);
@@ -281,7 +278,9 @@ mpk_lock_release (MpkLock  *lock,
  *
  * Whether some thread, in any process, holds @lock (Python 3.14's
  * `lock.locked()`). A lock whose holder died still counts as held until
- * someone acquires it (and learns that the holder died).
+ * someone acquires it (and learns that the holder died). When no holder is
+ * recorded the answer comes from trying the lock for an instant, so a
+ * no-wait acquire elsewhere at that very instant can fail.
  *
  * Returns: %TRUE if the lock is held
  */

@@ -135,20 +135,18 @@ mpk_joinable_queue_new (gint64    maxsize,
  * mpk_queue_close:
  * @queue: a queue
  *
- * Closes this process's handle and unmaps its shared memory here, Python's
- * `queue.close()`. Other processes keep using the queue. Afterwards put and
- * get fail with %MPK_ERROR_CLOSED. Idempotent. Nothing is lost: there is no
- * buffer to flush, since put() has finished when it returns.
+ * Closes this process's handle, Python's `queue.close()`: afterwards put
+ * and get fail with %MPK_ERROR_CLOSED here, while other processes keep
+ * using the queue. Idempotent. Nothing is lost: there is no buffer to
+ * flush, since put() has finished when it returns. A call already waiting
+ * in another thread of this process finishes normally; the shared memory
+ * is unmapped by mpk_queue_free().
  */
 void
 mpk_queue_close (MpkQueue *queue)
 {
   g_return_if_fail (queue != NULL);
-
-  if (queue->closed)
-    return;
   queue->closed = TRUE;
-  mpk__ring_clear (&queue->ring);
 }
 
 /**
@@ -163,6 +161,7 @@ mpk_queue_free (MpkQueue *queue)
   if (queue == NULL)
     return;
   mpk_queue_close (queue);
+  mpk__ring_clear (&queue->ring);
   g_free (queue);
 }
 
@@ -335,6 +334,16 @@ mpk_queue_put (MpkQueue  *queue,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   value = g_variant_ref_sink (item);
+  /* get() refuses a value not in normal form (as data from elsewhere, it
+   * cannot be trusted otherwise); send the normal form of such a value.
+   * Values from GLib's constructors are normal already: no cost. */
+  if (!g_variant_is_normal_form (value))
+    {
+      GVariant *normal = g_variant_ref_sink (g_variant_get_normal_form (value));
+
+      g_variant_unref (value);
+      value = normal;
+    }
   type = g_variant_get_type_string (value);
   type_len = strlen (type);
   if (type_len > MPK__WIRE_MAX_TYPE_LEN)
@@ -434,7 +443,9 @@ queue_get_item (MpkQueue       *queue,
  * Returns: (transfer full): the item; %NULL with %MPK_ERROR_EMPTY (nothing
  *   before the timeout), %MPK_ERROR_TIMED_OUT (the timeout expired in the
  *   middle of a streamed item, which is then lost), %MPK_ERROR_CLOSED,
- *   %MPK_ERROR_TOO_BIG (the item was dropped) or %MPK_ERROR_PROTOCOL
+ *   %MPK_ERROR_TOO_BIG (the item was dropped), %MPK_ERROR_PROTOCOL (a
+ *   corrupt item, dropped; or corrupt shared positions, after which the
+ *   queue stays unusable) or %MPK_ERROR_FAILED (no memory for the item)
  */
 GVariant *
 mpk_queue_get (MpkQueue  *queue,
@@ -455,7 +466,12 @@ mpk_queue_get (MpkQueue  *queue,
     value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
                                                           payload, TRUE));
   else if ((value = mpk__wire_decode_variant (&header, payload, error)) == NULL)
-    return NULL;
+    {
+      /* Taken but unusable: nobody will call task_done() for it. */
+      if (queue->joinable)
+        mpk__ring_task_done (&queue->ring, mpk__wire_clock_tick (), NULL, NULL);
+      return NULL;
+    }
   if (MPK__TRACING (MPK__TRACE_QUEUE))
     trace_item (queue, "queue.get", MPK__TRACE_IN, mpk__trace_now (), &header, value);
   else
@@ -592,18 +608,6 @@ mpk__queue_get_shared_for_testing (MpkQueue *queue,
 
 /* ------------------------------------------------------- JoinableQueue -- */
 
-/**
- * mpk_queue_task_done:
- * @queue: an open JoinableQueue
- * @error: return location for a #GError, or %NULL
- *
- * Says that an item taken with get() has been dealt with, Python's
- * `queue.task_done()`. When the count of unfinished tasks reaches zero,
- * every join() returns.
- *
- * Returns: %TRUE; %FALSE with %MPK_ERROR_TOO_MANY_TASK_DONE when no task is
- *   unfinished (Python: ValueError)
- */
 static guint64
 record_task_done (gpointer data, guint64 left, guint64 prev)
 {
@@ -621,6 +625,19 @@ record_task_done (gpointer data, guint64 left, guint64 prev)
   return mpk__trace_event_id (mpk__trace_end (&line));
 }
 
+/**
+ * mpk_queue_task_done:
+ * @queue: an open JoinableQueue
+ * @error: return location for a #GError, or %NULL
+ *
+ * Says that an item taken with get() has been dealt with, Python's
+ * `queue.task_done()`. When the count of unfinished tasks reaches zero,
+ * every join() returns.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TOO_MANY_TASK_DONE when no task is
+ *   unfinished (Python: ValueError), %MPK_ERROR_CLOSED, or
+ *   %MPK_ERROR_PROTOCOL (the queue's shared memory is damaged)
+ */
 gboolean
 mpk_queue_task_done (MpkQueue  *queue,
                      GError   **error)
@@ -631,13 +648,20 @@ mpk_queue_task_done (MpkQueue  *queue,
 
   if (!check_open (queue, error))
     return FALSE;
-  if (!mpk__ring_task_done (&queue->ring, mpk__wire_clock_tick (), record_task_done, queue))
+  switch (mpk__ring_task_done (&queue->ring, mpk__wire_clock_tick (), record_task_done, queue))
     {
+    case MPK__RING_TASK_DONE:
+      return TRUE;
+    case MPK__RING_TASK_NONE_LEFT:
       g_set_error_literal (error, MPK_ERROR, MPK_ERROR_TOO_MANY_TASK_DONE,
                            "queue: task_done() called too many times");
       return FALSE;
+    case MPK__RING_TASK_FAILED:
+    default:
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                           "queue: the task count's lock in shared memory is damaged");
+      return FALSE;
     }
-  return TRUE;
 }
 
 /* The first watched process that died holding unfinished tasks, or NULL. */
@@ -713,7 +737,7 @@ join_ready (gpointer data)
  * first, else from any holder's.)
  *
  * Returns: %TRUE when no task is unfinished; %FALSE with
- *   %MPK_ERROR_TIMED_OUT or %MPK_ERROR_PEER_DIED
+ *   %MPK_ERROR_TIMED_OUT, %MPK_ERROR_PEER_DIED or %MPK_ERROR_CLOSED
  */
 gboolean
 mpk_queue_join_full (MpkQueue     *queue,
@@ -774,7 +798,7 @@ mpk_queue_join_full (MpkQueue     *queue,
  * Waits until every item put has been marked done, Python's `queue.join()`,
  * but with a timeout (Python's has none).
  *
- * Returns: %TRUE; %FALSE with %MPK_ERROR_TIMED_OUT
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TIMED_OUT or %MPK_ERROR_CLOSED
  */
 gboolean
 mpk_queue_join (MpkQueue  *queue,

@@ -34,14 +34,16 @@ struct _MpkRingShared
   guint64 next_item;     /* the last item id handed out (ids start at 1) */
   guint64 writing_item;  /* the item being written, 0 between items */
   guint64 abandoned;     /* the newest item id cut short: never delivered */
-  guint64 task_journal;  /* JoinableQueue: the tail whose store completes a counted put */
+  guint64 task_journal;  /* JoinableQueue: the tail whose store completes a counted put ... */
+  guint64 task_journal_count; /* ... and put_tasks before it was counted */
   guint32 writer_pid;
 
   /* The consumers' side: written only by the holder of rlock; head alone
    * on its line, as tail. */
   guint64 head __attribute__ ((aligned (64)));   /* consumed end: position | items taken << 40 */
   pthread_mutex_t rlock __attribute__ ((aligned (64)));
-  guint64 take_journal;  /* JoinableQueue: the head whose store completes a credited get */
+  guint64 take_journal;  /* JoinableQueue: the head whose store completes a credited get ... */
+  guint64 take_journal_count; /* ... and the slot's taken before the credit */
   guint32 take_slot;     /* ... and the holder slot credited */
   guint32 reader_pid;
 
@@ -255,8 +257,11 @@ writer_recover (MpkRing *ring)
 
   if (shm->task_journal != 0)
     {
-      /* It counted a task for an item: keep it only if the item went in. */
-      if (load_tail (ring) != shm->task_journal)
+      /* It counted (or was about to count) a task for an item: keep it
+       * only if the item went in. Only wlock's holder adds to put_tasks,
+       * so the value tells whether the add happened. */
+      if (load_tail (ring) != shm->task_journal
+          && __atomic_load_n (&shm->put_tasks, __ATOMIC_SEQ_CST) == shm->task_journal_count + 1)
         __atomic_sub_fetch (&shm->put_tasks, 1, __ATOMIC_SEQ_CST);
       shm->task_journal = 0;
     }
@@ -281,8 +286,12 @@ reader_recover (MpkRing *ring)
 
   if (shm->take_journal != 0)
     {
-      if (load_head (ring) != shm->take_journal && shm->take_slot < N_HOLDERS)
-        __atomic_sub_fetch (&shm->holders[shm->take_slot].taken, 1, __ATOMIC_SEQ_CST);
+      guint32 slot = shm->take_slot;
+
+      if (load_head (ring) != shm->take_journal && slot < N_HOLDERS
+          && __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST)
+             == shm->take_journal_count + 1)
+        __atomic_sub_fetch (&shm->holders[slot].taken, 1, __ATOMIC_SEQ_CST);
       shm->take_journal = 0;
     }
   pthread_mutex_consistent (&shm->rlock);
@@ -404,7 +413,8 @@ commit_chunk (MpkRing *ring, guint64 item, guint16 flags, guint64 len,
       MPK__CRASH_POINT ("queue.put.copied");
       if (ring->joinable)
         {
-          shm->task_journal = next;
+          shm->task_journal_count = __atomic_load_n (&shm->put_tasks, __ATOMIC_SEQ_CST);
+          __atomic_store_n (&shm->task_journal, next, __ATOMIC_SEQ_CST);
           __atomic_add_fetch (&shm->put_tasks, 1, __ATOMIC_SEQ_CST);
         }
     }
@@ -449,6 +459,9 @@ put_chunks (MpkRing            *ring,
     }
   wait.maxsize = 0;
   item = ++shm->next_item;
+  /* Ids only grow; readers rely on it to tell a new item from an old one. */
+  if (item == 0 || item <= __atomic_load_n (&shm->abandoned, __ATOMIC_SEQ_CST))
+    return set_corrupt (ring, "item ids", error);
   shm->writing_item = item;
   while (offset < total)
     {
@@ -558,7 +571,9 @@ credit_take (MpkRing *ring, guint64 next)
         slot = i;
       }
   shm->take_slot = slot;
-  shm->take_journal = next;
+  if (slot != NO_SLOT)
+    shm->take_journal_count = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
+  __atomic_store_n (&shm->take_journal, next, __ATOMIC_SEQ_CST);
   if (slot != NO_SLOT)
     __atomic_add_fetch (&shm->holders[slot].taken, 1, __ATOMIC_SEQ_CST);
 }
@@ -900,15 +915,20 @@ tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id)
 }
 
 /* tlock is held only for a few loads and one add: a death inside leaves
- * either the add done or not, and nothing to repair. */
-static void
+ * either the add done or not, and nothing to repair. FALSE (nothing held)
+ * if the mutex itself is damaged. */
+static gboolean
 tasks_lock (MpkRingShared *shm)
 {
-  if (mpk__mutex_lock (&shm->tlock, MPK__DEADLINE_NEVER) == EOWNERDEAD)
+  int err = mpk__mutex_lock (&shm->tlock, MPK__DEADLINE_NEVER);
+
+  if (err == EOWNERDEAD)
     {
       pthread_mutex_consistent (&shm->tlock);
       __atomic_add_fetch (&shm->recoveries, 1, __ATOMIC_SEQ_CST);
+      err = 0;
     }
+  return err == 0;
 }
 
 /* The slot a task_done() of @pid is credited to: its own, else any holder's. */
@@ -925,7 +945,7 @@ done_slot (MpkRingShared *shm, guint32 pid)
   return NO_SLOT;
 }
 
-gboolean
+MpkRingTaskResult
 mpk__ring_task_done (MpkRing           *ring,
                      guint64            lc,
                      MpkRingTaskRecord  record,
@@ -935,11 +955,12 @@ mpk__ring_task_done (MpkRing           *ring,
   guint64 left, event = 0;
   guint32 slot;
 
-  tasks_lock (shm);
+  if (!tasks_lock (shm))
+    return MPK__RING_TASK_FAILED;
   if (tasks_unfinished (shm) == 0)
     {
       pthread_mutex_unlock (&shm->tlock);
-      return FALSE;
+      return MPK__RING_TASK_NONE_LEFT;
     }
   slot = done_slot (shm, mpk__wire_pid ());
   __atomic_add_fetch (slot != NO_SLOT ? &shm->holders[slot].done : &shm->loose_done, 1,
@@ -955,7 +976,7 @@ mpk__ring_task_done (MpkRing           *ring,
   if (left == 0)
     tasks_finished (shm, lc, event);
   pthread_mutex_unlock (&shm->tlock);
-  return TRUE;
+  return MPK__RING_TASK_DONE;
 }
 
 guint64
@@ -984,7 +1005,8 @@ mpk__ring_abandon_tasks (MpkRing *ring,
   MpkRingShared *shm = ring->shm;
   guint64 written_off = 0;
 
-  tasks_lock (shm);
+  if (!tasks_lock (shm))
+    return 0;
   for (guint i = 0; i < N_HOLDERS; i++)
     if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
       {

@@ -71,7 +71,9 @@ G_GNUC_INTERNAL gboolean mpk__ring_put   (MpkRing             *ring,
 /* Takes the front item: returns its payload (transfer full) and fills
  * @header, or NULL with MPK_ERROR_EMPTY, MPK_ERROR_TIMED_OUT (the deadline
  * passed in the middle of a streamed item; the item is lost), TOO_BIG or
- * PROTOCOL (the item was dropped; the ring goes on), or MPK_ERROR_INVALID
+ * PROTOCOL for a bad item header (the item was dropped; the ring goes on),
+ * PROTOCOL for corrupt positions or chunks (the ring is broken for good),
+ * FAILED (no memory for the item, a damaged mutex), or MPK_ERROR_INVALID
  * when @want_kind is not 0 and the front item is of another kind (it stays). */
 G_GNUC_INTERNAL GBytes  *mpk__ring_get   (MpkRing        *ring,
                                           int             want_kind,
@@ -93,8 +95,15 @@ G_GNUC_INTERNAL guint    mpk__ring_n_recoveries (MpkRing *ring);
  * is the previous task_done's event id. Returns this one's id, or 0. */
 typedef guint64 (*MpkRingTaskRecord) (gpointer data, guint64 left, guint64 prev);
 
-/* Takes one task (its Lamport clock @lc); FALSE when none is unfinished. */
-G_GNUC_INTERNAL gboolean      mpk__ring_task_done      (MpkRing           *ring,
+typedef enum
+{
+  MPK__RING_TASK_DONE,
+  MPK__RING_TASK_NONE_LEFT,   /* no task was unfinished */
+  MPK__RING_TASK_FAILED,      /* the task lock is damaged */
+} MpkRingTaskResult;
+
+/* Takes one task (its Lamport clock @lc). */
+G_GNUC_INTERNAL MpkRingTaskResult mpk__ring_task_done  (MpkRing           *ring,
                                                         guint64            lc,
                                                         MpkRingTaskRecord  record,
                                                         gpointer           data);

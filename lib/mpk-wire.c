@@ -64,8 +64,9 @@ mpk__wire_clock_receive (guint64 seen)
   guint64 cur = __atomic_load_n (&wire_clock, __ATOMIC_RELAXED);
   guint64 next;
 
+  /* A clock read from shared memory may be garbage: saturate, never wrap. */
   do
-    next = MAX (cur, seen) + 1;
+    next = MAX (cur, seen) == G_MAXUINT64 ? G_MAXUINT64 : MAX (cur, seen) + 1;
   while (!__atomic_compare_exchange_n (&wire_clock, &cur, next, TRUE,
                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED));
   return next;
@@ -169,7 +170,7 @@ mpk__wire_decode_header (const guint8   in[MPK__WIRE_HEADER_SIZE],
   if (header->length > max_length)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_TOO_BIG,
-                   "message of %" G_GUINT64_FORMAT " bytes exceeds the connection's limit of %"
+                   "message of %" G_GUINT64_FORMAT " bytes exceeds the receiver's limit of %"
                    G_GUINT64_FORMAT " bytes", header->length, max_length);
       return FALSE;
     }
