@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -118,19 +119,61 @@ mpk__mutex_lock (pthread_mutex_t *mutex,
     }
 }
 
+/* The wake-up handshake needs a full barrier between a notifier's change
+ * and its look at the sleepers flag, and between a waiter's raising of the
+ * flag and its look at the state. A fence on every notify stalls the
+ * producer until its stores have reached the consumer (most of a put's
+ * time). Linux can move that cost to the rare side: a waiter about to sleep
+ * asks membarrier(2) to run a barrier on every CPU that runs a registered
+ * process, so registered notifiers need only keep the compiler in order.
+ * A process where membarrier is missing (old kernel, valgrind) keeps the
+ * fence; a mix can at worst cost one 20 ms re-check, never a hang. */
+static int asym_state;      /* 0 unknown, 1 registered, -1 unavailable */
+static pid_t asym_pid;      /* the process asym_state is about (fork resets it) */
+
+static gboolean
+asym_registered (void)
+{
+  if (G_UNLIKELY (asym_pid != (pid_t) mpk__wire_pid ()))
+    {
+      long cmds = syscall (SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+      asym_state = -1;
+      if (cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED)
+          && syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
+        asym_state = 1;
+      asym_pid = mpk__wire_pid ();
+      return FALSE;   /* this first time, fence anyway: barriers sent before
+                       * the registration did not reach this process */
+    }
+  return asym_state > 0;
+}
+
 void
 mpk__signal_notify (MpkShmSignal *signal)
 {
-  /* The fence orders the caller's change before the flag check; it pairs
-   * with the waiter's raise-then-check. Nobody asleep (the common case)
-   * costs no write to the shared line at all. */
-  __atomic_thread_fence (__ATOMIC_SEQ_CST);
+  /* Orders the caller's change before the flag check (see above). Nobody
+   * asleep (the common case) costs no write to the shared line at all. */
+  if (asym_registered ())
+    __atomic_signal_fence (__ATOMIC_SEQ_CST);
+  else
+    __atomic_thread_fence (__ATOMIC_SEQ_CST);
   if (__atomic_load_n (&signal->sleepers, __ATOMIC_SEQ_CST) != 0
       && __atomic_exchange_n (&signal->sleepers, 0, __ATOMIC_SEQ_CST) != 0)
     {
       __atomic_add_fetch (&signal->seq, 1, __ATOMIC_SEQ_CST);
       syscall (SYS_futex, &signal->seq, FUTEX_WAKE, G_MAXINT, NULL, NULL, 0);
     }
+}
+
+/* The waiter's half: after raising the flag, a barrier on every CPU that
+ * runs a registered notifier. */
+static void
+barrier_everywhere (void)
+{
+  if (!asym_registered ()
+      || syscall (SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0)
+    __atomic_thread_fence (__ATOMIC_SEQ_CST);
 }
 
 static inline void
@@ -182,6 +225,7 @@ mpk__signal_wait_until (MpkShmSignal    *signal,
        * check misses finds the flag up and changes seq, so the futex call
        * below returns at once or is woken. */
       __atomic_store_n (&signal->sleepers, 1, __ATOMIC_SEQ_CST);
+      barrier_everywhere ();
       seen = __atomic_load_n (&signal->seq, __ATOMIC_SEQ_CST);
       if ((result = pred (data)) != 0)
         return result;
