@@ -52,23 +52,26 @@ struct _MpkRingShared
   MpkShmSignal space __attribute__ ((aligned (64)));   /* head moved */
   MpkShmSignal done  __attribute__ ((aligned (64)));   /* JoinableQueue: no task left */
 
-  /* Any process, with atomic operations. */
+  /* Any process, with atomic operations; read by every call, rarely written. */
+  guint32 broken __attribute__ ((aligned (64)));  /* corrupt data was found: every call fails */
   guint32 recoveries;
-  guint32 broken;        /* set when corrupt data was found: every call fails */
 
   /* JoinableQueue. Unfinished = put_tasks - (dropped + loose_done + the
    * holders' done): every change is one add to one word, so a death between
    * two steps cannot leave the sum wrong. Read the subtracted words first:
    * a sum read while others move is then too high (join waits a moment
    * longer), never too low (join would return early). */
-  pthread_mutex_t tlock; /* task_done() and abandon_tasks() one at a time */
-  guint64 put_tasks;     /* one per put (wlock holder, journalled by task_journal) */
+  guint64 put_tasks __attribute__ ((aligned (64)));   /* one per put (wlock holder,
+                                                       * journalled by task_journal) */
+  pthread_mutex_t tlock __attribute__ ((aligned (64))); /* task_done() and
+                                                         * abandon_tasks() one at a time */
   guint64 dropped_tasks; /* items dropped undelivered (any process) */
   guint64 loose_done;    /* task_done()s that no holder slot could take (tlock) */
   guint64 last_task_event; /* trace id of the latest task_done (tlock) */
   guint64 done_clock;    /* Lamport clock of the task_done that emptied the count */
   guint64 done_event;    /* ... and its trace event id (mpk__trace_event_id) */
-  struct
+  guint32 n_slots;       /* holders[] used so far: the sums stop there (rlock) */
+  struct __attribute__ ((aligned (64)))   /* a line each: consumers write their own */
   {
     guint32 pid;         /* claimed by a consumer, under rlock */
     guint32 unused;
@@ -536,14 +539,23 @@ holder_outstanding (MpkRingShared *shm, guint slot)
   return taken > done ? taken - done : 0;
 }
 
+/* How many holder slots have ever been claimed: a run with one consumer
+ * sums one slot, not N_HOLDERS, on every task_done. */
+static guint
+slots_in_use (MpkRingShared *shm)
+{
+  return MIN (__atomic_load_n (&shm->n_slots, __ATOMIC_SEQ_CST), N_HOLDERS);
+}
+
 static guint64
 tasks_unfinished (MpkRingShared *shm)
 {
   guint64 done = __atomic_load_n (&shm->dropped_tasks, __ATOMIC_SEQ_CST)
                  + __atomic_load_n (&shm->loose_done, __ATOMIC_SEQ_CST);
+  guint n = slots_in_use (shm);
   guint64 put;
 
-  for (guint i = 0; i < N_HOLDERS; i++)
+  for (guint i = 0; i < n; i++)
     done += __atomic_load_n (&shm->holders[i].done, __ATOMIC_SEQ_CST);
   put = __atomic_load_n (&shm->put_tasks, __ATOMIC_SEQ_CST);
   return put > done ? put - done : 0;
@@ -559,7 +571,7 @@ credit_take (MpkRing *ring, guint64 next)
 
   if (!ring->joinable)
     return;
-  for (guint32 i = 0; i < N_HOLDERS && slot == NO_SLOT; i++)
+  for (guint32 i = 0; i < slots_in_use (shm) && slot == NO_SLOT; i++)
     if (shm->holders[i].pid == me)
       slot = i;
   /* Else a free slot, or one whose process holds nothing now. Slots are
@@ -568,6 +580,8 @@ credit_take (MpkRing *ring, guint64 next)
     if (holder_outstanding (shm, i) == 0)
       {
         __atomic_store_n (&shm->holders[i].pid, me, __ATOMIC_SEQ_CST);
+        if (i >= slots_in_use (shm))
+          __atomic_store_n (&shm->n_slots, i + 1, __ATOMIC_SEQ_CST);
         slot = i;
       }
   shm->take_slot = slot;
@@ -935,11 +949,13 @@ tasks_lock (MpkRingShared *shm)
 static guint32
 done_slot (MpkRingShared *shm, guint32 pid)
 {
-  for (guint32 i = 0; i < N_HOLDERS; i++)
+  guint32 n = slots_in_use (shm);
+
+  for (guint32 i = 0; i < n; i++)
     if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == pid
         && holder_outstanding (shm, i) > 0)
       return i;
-  for (guint32 i = 0; i < N_HOLDERS; i++)
+  for (guint32 i = 0; i < n; i++)
     if (holder_outstanding (shm, i) > 0)
       return i;
   return NO_SLOT;
@@ -957,7 +973,8 @@ mpk__ring_task_done (MpkRing           *ring,
 
   if (!tasks_lock (shm))
     return MPK__RING_TASK_FAILED;
-  if (tasks_unfinished (shm) == 0)
+  left = tasks_unfinished (shm);
+  if (left == 0)
     {
       pthread_mutex_unlock (&shm->tlock);
       return MPK__RING_TASK_NONE_LEFT;
@@ -966,7 +983,8 @@ mpk__ring_task_done (MpkRing           *ring,
   __atomic_add_fetch (slot != NO_SLOT ? &shm->holders[slot].done : &shm->loose_done, 1,
                       __ATOMIC_SEQ_CST);
   MPK__CRASH_POINT ("queue.task_done.counted");
-  left = tasks_unfinished (shm);
+  /* Puts may have come in between; only a 0 needs the exact figure. */
+  left = left > 1 ? left - 1 : tasks_unfinished (shm);
   /* Recorded before join() is woken: a joiner may end this process at
    * once (a daemon consumer), and the diagram must still show it. */
   if (record != NULL)
@@ -991,7 +1009,7 @@ mpk__ring_unfinished_for (MpkRing *ring,
 {
   guint64 sum = 0;
 
-  for (guint i = 0; i < N_HOLDERS; i++)
+  for (guint i = 0; i < slots_in_use (ring->shm); i++)
     if (__atomic_load_n (&ring->shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
       sum += holder_outstanding (ring->shm, i);
   return sum;
@@ -1007,7 +1025,7 @@ mpk__ring_abandon_tasks (MpkRing *ring,
 
   if (!tasks_lock (shm))
     return 0;
-  for (guint i = 0; i < N_HOLDERS; i++)
+  for (guint i = 0; i < slots_in_use (shm); i++)
     if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
       {
         guint64 n = holder_outstanding (shm, i);
