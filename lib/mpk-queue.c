@@ -474,7 +474,7 @@ mpk_queue_get (MpkQueue  *queue,
     }
   if (MPK__TRACING (MPK__TRACE_QUEUE))
     trace_item (queue, "queue.get", MPK__TRACE_IN, mpk__trace_now (), &header, value);
-  else
+  else if (MPK__TRACING (~0u))
     mpk__wire_clock_receive (header.clock);
   return value;
 }
@@ -523,7 +523,7 @@ mpk_queue_get_bytes (MpkQueue  *queue,
     return NULL;
   if (MPK__TRACING (MPK__TRACE_QUEUE))
     trace_item (queue, "queue.get", MPK__TRACE_IN, mpk__trace_now (), &header, NULL);
-  else
+  else if (MPK__TRACING (~0u))
     mpk__wire_clock_receive (header.clock);
   return payload;
 }
@@ -648,7 +648,8 @@ mpk_queue_task_done (MpkQueue  *queue,
 
   if (!check_open (queue, error))
     return FALSE;
-  switch (mpk__ring_task_done (&queue->ring, mpk__wire_clock_tick (), record_task_done, queue))
+  switch (mpk__ring_task_done (&queue->ring, MPK__TRACING (~0u) ? mpk__wire_clock_tick () : 0,
+                               record_task_done, queue))
     {
     case MPK__RING_TASK_DONE:
       return TRUE;
@@ -784,7 +785,7 @@ mpk_queue_join_full (MpkQueue     *queue,
       mpk__trace_add_after (&line, mpk__ring_done_event (&queue->ring));
       mpk__trace_end (&line);
     }
-  else
+  else if (MPK__TRACING (~0u))
     mpk__wire_clock_receive (mpk__ring_done_clock (&queue->ring));
   return TRUE;
 }

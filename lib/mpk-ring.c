@@ -30,6 +30,8 @@ struct _MpkRingShared
    * consumers read all the time, has a line of its own, so that taking
    * wlock (a write to its line) does not pull it away from them. */
   guint64 tail __attribute__ ((aligned (64)));   /* committed end: position | items put << 40 */
+  guint64 put_tasks;     /* JoinableQueue: one per put (journalled by task_journal); beside
+                          * tail because whoever reads one soon reads the other */
   pthread_mutex_t wlock __attribute__ ((aligned (64)));
   guint64 next_item;     /* the last item id handed out (ids start at 1) */
   guint64 writing_item;  /* the item being written, 0 between items */
@@ -56,13 +58,11 @@ struct _MpkRingShared
   guint32 broken __attribute__ ((aligned (64)));  /* corrupt data was found: every call fails */
   guint32 recoveries;
 
-  /* JoinableQueue. Unfinished = put_tasks - (dropped + loose_done + the
+  /* JoinableQueue. Unfinished = put_tasks (beside tail) - (dropped + loose_done + the
    * holders' done): every change is one add to one word, so a death between
    * two steps cannot leave the sum wrong. Read the subtracted words first:
    * a sum read while others move is then too high (join waits a moment
    * longer), never too low (join would return early). */
-  guint64 put_tasks __attribute__ ((aligned (64)));   /* one per put (wlock holder,
-                                                       * journalled by task_journal) */
   pthread_mutex_t tlock __attribute__ ((aligned (64))); /* task_done() and
                                                          * abandon_tasks() one at a time */
   guint64 dropped_tasks; /* items dropped undelivered (any process) */
@@ -94,6 +94,17 @@ typedef struct
 #define CHUNK_LAST  0x2
 
 G_STATIC_ASSERT (sizeof (ChunkHeader) == 16);
+
+/* Adds to a word only one lock's holder changes: a load and a store, no
+ * locked instruction (which would stall until every earlier store, a
+ * whole item's worth, had reached the other CPU). Stores by one process
+ * become visible in order, so a journal written just before still
+ * describes it if the writer dies in between. */
+static inline void
+owned_add (guint64 *word, guint64 delta)
+{
+  __atomic_store_n (word, __atomic_load_n (word, __ATOMIC_RELAXED) + delta, __ATOMIC_RELEASE);
+}
 
 static inline guint64 word_pos   (guint64 w) { return w & POS_MASK; }
 static inline guint64 word_count (guint64 w) { return w >> POS_BITS; }
@@ -265,7 +276,7 @@ writer_recover (MpkRing *ring)
        * so the value tells whether the add happened. */
       if (load_tail (ring) != shm->task_journal
           && __atomic_load_n (&shm->put_tasks, __ATOMIC_SEQ_CST) == shm->task_journal_count + 1)
-        __atomic_sub_fetch (&shm->put_tasks, 1, __ATOMIC_SEQ_CST);
+        owned_add (&shm->put_tasks, -1);
       shm->task_journal = 0;
     }
   if (shm->writing_item != 0)
@@ -294,7 +305,7 @@ reader_recover (MpkRing *ring)
       if (load_head (ring) != shm->take_journal && slot < N_HOLDERS
           && __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST)
              == shm->take_journal_count + 1)
-        __atomic_sub_fetch (&shm->holders[slot].taken, 1, __ATOMIC_SEQ_CST);
+        owned_add (&shm->holders[slot].taken, -1);
       shm->take_journal = 0;
     }
   pthread_mutex_consistent (&shm->rlock);
@@ -417,8 +428,8 @@ commit_chunk (MpkRing *ring, guint64 item, guint16 flags, guint64 len,
       if (ring->joinable)
         {
           shm->task_journal_count = __atomic_load_n (&shm->put_tasks, __ATOMIC_SEQ_CST);
-          __atomic_store_n (&shm->task_journal, next, __ATOMIC_SEQ_CST);
-          __atomic_add_fetch (&shm->put_tasks, 1, __ATOMIC_SEQ_CST);
+          __atomic_store_n (&shm->task_journal, next, __ATOMIC_RELEASE);
+          owned_add (&shm->put_tasks, 1);
         }
     }
   __atomic_store_n (&shm->tail, next, __ATOMIC_RELEASE);
@@ -587,9 +598,9 @@ credit_take (MpkRing *ring, guint64 next)
   shm->take_slot = slot;
   if (slot != NO_SLOT)
     shm->take_journal_count = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
-  __atomic_store_n (&shm->take_journal, next, __ATOMIC_SEQ_CST);
+  __atomic_store_n (&shm->take_journal, next, __ATOMIC_RELEASE);
   if (slot != NO_SLOT)
-    __atomic_add_fetch (&shm->holders[slot].taken, 1, __ATOMIC_SEQ_CST);
+    owned_add (&shm->holders[slot].taken, 1);
 }
 
 static void tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id);
@@ -598,7 +609,7 @@ static void tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id);
 static void
 drop_task (MpkRingShared *shm)
 {
-  __atomic_add_fetch (&shm->dropped_tasks, 1, __ATOMIC_SEQ_CST);
+  owned_add (&shm->dropped_tasks, 1);   /* under rlock */
   if (tasks_unfinished (shm) == 0)
     tasks_finished (shm, mpk__wire_clock_tick (), 0);
 }
@@ -980,8 +991,7 @@ mpk__ring_task_done (MpkRing           *ring,
       return MPK__RING_TASK_NONE_LEFT;
     }
   slot = done_slot (shm, mpk__wire_pid ());
-  __atomic_add_fetch (slot != NO_SLOT ? &shm->holders[slot].done : &shm->loose_done, 1,
-                      __ATOMIC_SEQ_CST);
+  owned_add (slot != NO_SLOT ? &shm->holders[slot].done : &shm->loose_done, 1);
   MPK__CRASH_POINT ("queue.task_done.counted");
   /* Puts may have come in between; only a 0 needs the exact figure. */
   left = left > 1 ? left - 1 : tasks_unfinished (shm);
@@ -1030,7 +1040,7 @@ mpk__ring_abandon_tasks (MpkRing *ring,
       {
         guint64 n = holder_outstanding (shm, i);
 
-        __atomic_add_fetch (&shm->holders[i].done, n, __ATOMIC_SEQ_CST);
+        owned_add (&shm->holders[i].done, n);
         written_off += n;
       }
   if (written_off > 0 && tasks_unfinished (shm) == 0)
