@@ -12,8 +12,7 @@
 
 /* Every blocking call in a child, and every join in the parent, is bounded by
  * this: a broken library fails a test instead of hanging it. */
-#define CHILD_TIMEOUT_US (10 * G_USEC_PER_SEC)
-#define JOIN_TIMEOUT_US  (10 * G_USEC_PER_SEC)
+#define CHILD_TIMEOUT_US MPK_TEST_CHILD_TIMEOUT_US
 
 /* Timing bounds: a call with timeout T must fail after at least T and at most
  * T + LATE_US; a call that must not block returns within QUICK_US. */
@@ -24,14 +23,6 @@
 
 #define N_INCREMENTS 10000
 #define N_COUNTERS   4
-
-static gboolean
-under_valgrind (void)
-{
-  const char *v = g_getenv ("MPK_VALGRIND");
-
-  return v != NULL && g_strcmp0 (v, "0") != 0;
-}
 
 /* Valgrind runs everything much slower: upper time bounds get this much room. */
 static gint64
@@ -94,38 +85,6 @@ extra_slack_us (void)
 
 /* --- process helpers --------------------------------------------------------- */
 
-/* The first thing every child does: if the test process dies (a failed
- * assertion aborts it), the child is killed instead of outliving it. */
-static void
-child_guard (void)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () != mpk_parent_process_get_pid ())
-    _exit (1);
-}
-
-/* Joins @process within JOIN_TIMEOUT_US (killing it if it overruns), checks
- * its exit code and drops the reference. */
-static void
-join_child (MpkProcess *process,
-            int         expected_exitcode)
-{
-  gboolean exited = mpk_process_join (process, JOIN_TIMEOUT_US);
-  int exitcode;
-
-  if (!exited)
-    {
-      g_printerr ("%s did not exit within %d s: killing it\n",
-                  mpk_process_get_name (process), (int) (JOIN_TIMEOUT_US / G_USEC_PER_SEC));
-      mpk_process_kill (process, NULL);
-      mpk_process_join (process, MPK_WAIT_FOREVER);
-    }
-  exitcode = mpk_process_get_exitcode (process);
-  mpk_process_unref (process);
-  g_assert_true (exited);
-  g_assert_cmpint (exitcode, ==, expected_exitcode);
-}
-
 static void
 kill_child (MpkProcess *process)
 {
@@ -133,46 +92,6 @@ kill_child (MpkProcess *process)
 
   g_assert_true (mpk_process_kill (process, &error));
   g_assert_no_error (error);
-}
-
-/* Sends @word to the other side (parent side: asserts). */
-static void
-parent_say (MpkTestChannel *channel,
-            const char     *word)
-{
-  mpk_test_send (channel->parent, g_variant_new_string (word));
-}
-
-/* Waits (bounded) for @word from the child. */
-static void
-parent_expect (MpkTestChannel *channel,
-               const char     *word)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) v = NULL;
-
-  v = mpk_connection_recv (channel->parent, CHILD_TIMEOUT_US, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (v);
-  g_assert_cmpstr (g_variant_get_type_string (v), ==, "s");
-  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, word);
-}
-
-static gboolean
-child_say (MpkTestChannel *channel,
-           const char     *word)
-{
-  return mpk_connection_send (channel->child, g_variant_new_string (word),
-                              CHILD_TIMEOUT_US, NULL);
-}
-
-/* Waits (bounded) for the parent's next message or EOF; TRUE for a message. */
-static gboolean
-child_wait (MpkTestChannel *channel)
-{
-  g_autoptr(GVariant) v = mpk_connection_recv (channel->child, CHILD_TIMEOUT_US, NULL);
-
-  return v != NULL;
 }
 
 static gint *
@@ -955,27 +874,6 @@ test_shared_counter (gconstpointer data)
   g_clear_pointer (&args.lock, mpk_lock_free);
   g_clear_pointer (&args.sem, mpk_semaphore_free);
   munmap (counter, sizeof (gint));
-}
-
-/* A library bug that blocks the test process itself (a wait that should
- * fail at once) ends the run here rather than at run-tests.sh's timeout;
- * the children follow through child_guard(). Alarms are not inherited by
- * fork(), and g_test_trap_subprocess() children arm their own. */
-static void
-watchdog_fired (int signum)
-{
-  static const char msg[] = "watchdog: the test binary ran too long (a hang?)\n";
-
-  if (write (STDERR_FILENO, msg, sizeof msg - 1) < 0)
-    _exit (125);
-  _exit (125);
-}
-
-static void
-arm_watchdog (void)
-{
-  signal (SIGALRM, watchdog_fired);
-  alarm (under_valgrind () ? 300 : 60);
 }
 
 int

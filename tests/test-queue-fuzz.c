@@ -76,14 +76,6 @@ static const char *const code_names[N_CODES] = {
   "OWNER_DIED", "PEER_DIED", "TOO_MANY_TASK_DONE",
 };
 
-static gboolean
-under_valgrind (void)
-{
-  const char *v = g_getenv ("MPK_VALGRIND");
-
-  return v != NULL && *v != '\0' && strcmp (v, "0") != 0;
-}
-
 /* How long past its timeout a call may return: 200 ms, more under valgrind. */
 static gint64
 late_limit_us (void)

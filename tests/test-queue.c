@@ -26,17 +26,9 @@
 #define N_WORKERS   4
 #define SENTINEL    G_MAXUINT64
 
-static gboolean
-under_valgrind (void)
-{
-  const char *v = g_getenv ("MPK_VALGRIND");
-
-  return v != NULL && g_strcmp0 (v, "0") != 0;
-}
-
 /* Every blocking call in a child, and every join in the parent, is bounded by
  * this: a broken library fails a test instead of hanging it. */
-#define CHILD_TIMEOUT_US ((under_valgrind () ? 60 : 10) * G_USEC_PER_SEC)
+#define CHILD_TIMEOUT_US MPK_TEST_CHILD_TIMEOUT_US
 
 /* Valgrind runs everything much slower: upper time bounds get this much room. */
 static gint64
@@ -96,76 +88,6 @@ extra_slack_us (void)
 #define T2_WINDOW     T2_US - EARLY_US, T2_US + LATE_US
 
 /* --- process helpers --------------------------------------------------------- */
-
-/* The first thing every child does: if the test process dies (a failed
- * assertion aborts it), the child is killed instead of outliving it. */
-static void
-child_guard (void)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () != mpk_parent_process_get_pid ())
-    _exit (1);
-}
-
-/* Joins @process within CHILD_TIMEOUT_US (killing it if it overruns), checks
- * its exit code and drops the reference. */
-static void
-join_child (MpkProcess *process,
-            int         expected_exitcode)
-{
-  gboolean exited = mpk_process_join (process, CHILD_TIMEOUT_US);
-  int exitcode;
-
-  if (!exited)
-    {
-      g_printerr ("%s did not exit in time: killing it\n", mpk_process_get_name (process));
-      mpk_process_kill (process, NULL);
-      mpk_process_join (process, MPK_WAIT_FOREVER);
-    }
-  exitcode = mpk_process_get_exitcode (process);
-  mpk_process_unref (process);
-  g_assert_true (exited);
-  g_assert_cmpint (exitcode, ==, expected_exitcode);
-}
-
-static void
-parent_say (MpkTestChannel *channel,
-            const char     *word)
-{
-  mpk_test_send (channel->parent, g_variant_new_string (word));
-}
-
-/* Waits (bounded) for @word from the child. */
-static void
-parent_expect (MpkTestChannel *channel,
-               const char     *word)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) v = NULL;
-
-  v = mpk_connection_recv (channel->parent, CHILD_TIMEOUT_US, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (v);
-  g_assert_cmpstr (g_variant_get_type_string (v), ==, "s");
-  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, word);
-}
-
-static gboolean
-child_say (MpkTestChannel *channel,
-           const char     *word)
-{
-  return mpk_connection_send (channel->child, g_variant_new_string (word),
-                              CHILD_TIMEOUT_US, NULL);
-}
-
-/* Waits (bounded) for the parent's next message; FALSE on EOF or timeout. */
-static gboolean
-child_wait (MpkTestChannel *channel)
-{
-  g_autoptr(GVariant) v = mpk_connection_recv (channel->child, CHILD_TIMEOUT_US, NULL);
-
-  return v != NULL;
-}
 
 static gpointer
 shared_alloc (gsize size)
@@ -1812,27 +1734,6 @@ test_no_recoveries (void)
   g_assert_cmpint (mpk_queue_qsize (args.queue), ==, 0);
   g_assert_cmpuint (mpk_queue_get_n_recoveries (args.queue), ==, 0);
   mpk_queue_free (args.queue);
-}
-
-/* A library bug that blocks the test process itself (a wait that should
- * fail at once) ends the run here rather than at run-tests.sh's timeout;
- * the children follow through child_guard(). Alarms are not inherited by
- * fork(), and g_test_trap_subprocess() children arm their own. */
-static void
-watchdog_fired (int signum)
-{
-  static const char msg[] = "watchdog: the test binary ran too long (a hang?)\n";
-
-  if (write (STDERR_FILENO, msg, sizeof msg - 1) < 0)
-    _exit (125);
-  _exit (125);
-}
-
-static void
-arm_watchdog (void)
-{
-  signal (SIGALRM, watchdog_fired);
-  alarm (under_valgrind () ? 300 : 60);
 }
 
 int

@@ -53,13 +53,6 @@ extern char *mpk__crash_note;
 
 /* --- common helpers --------------------------------------------------------- */
 
-static gboolean
-under_valgrind (void)
-{
-  const char *v = g_getenv ("MPK_VALGRIND");
-  return v != NULL && *v != '\0' && strcmp (v, "0") != 0;
-}
-
 /* Loop counts, scaled down ~10x under valgrind. */
 static guint
 scaled (guint n)

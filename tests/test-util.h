@@ -4,8 +4,10 @@
 #ifndef MPK_TEST_UTIL_H
 #define MPK_TEST_UTIL_H
 
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <glib.h>
 #include <mpkit.h>
 
@@ -169,6 +171,116 @@ mpk_test_assert_recv_bytes (MpkConnection *conn,
   g_assert_nonnull (bytes);
   g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), data, len);
   g_bytes_unref (bytes);
+}
+
+/* MPK_VALGRIND is set (and not "0"): everything runs many times slower. */
+static inline gboolean
+under_valgrind (void)
+{
+  const char *v = g_getenv ("MPK_VALGRIND");
+
+  return v != NULL && *v != '\0' && g_strcmp0 (v, "0") != 0;
+}
+
+/* --- word handshakes between a parent and its child ------------------------
+ * The robustness and lock tests step a child through a scenario with short
+ * words on an MpkTestChannel. Every wait is bounded, so no test can hang. */
+
+#define MPK_TEST_CHILD_TIMEOUT_US ((under_valgrind () ? 60 : 10) * G_USEC_PER_SEC)
+
+/* Sends @word to the child (asserts). */
+static inline void
+parent_say (MpkTestChannel *channel,
+            const char     *word)
+{
+  mpk_test_send (channel->parent, g_variant_new_string (word));
+}
+
+/* Waits (bounded) for @word from the child. */
+static inline void
+parent_expect (MpkTestChannel *channel,
+               const char     *word)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  v = mpk_connection_recv (channel->parent, MPK_TEST_CHILD_TIMEOUT_US, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (v);
+  g_assert_cmpstr (g_variant_get_type_string (v), ==, "s");
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, word);
+}
+
+/* Sends @word to the parent; FALSE if it could not. */
+static inline gboolean
+child_say (MpkTestChannel *channel,
+           const char     *word)
+{
+  return mpk_connection_send (channel->child, g_variant_new_string (word),
+                              MPK_TEST_CHILD_TIMEOUT_US, NULL);
+}
+
+/* Waits (bounded) for the parent's next message; FALSE on EOF or timeout. */
+static inline gboolean
+child_wait (MpkTestChannel *channel)
+{
+  g_autoptr(GVariant) v = mpk_connection_recv (channel->child, MPK_TEST_CHILD_TIMEOUT_US, NULL);
+
+  return v != NULL;
+}
+
+/* --- helpers of the forking tests (queue, lock, robustness, fuzz) ----------- */
+
+/* The first thing every child does: if the test process dies (a failed
+ * assertion aborts it), the child is killed instead of outliving it. */
+static inline void
+child_guard (void)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != mpk_parent_process_get_pid ())
+    _exit (1);
+}
+
+/* Joins @process within MPK_TEST_CHILD_TIMEOUT_US (killing it if it
+ * overruns), checks its exit code and drops the reference. */
+static inline void
+join_child (MpkProcess *process,
+            int         expected_exitcode)
+{
+  gboolean exited = mpk_process_join (process, MPK_TEST_CHILD_TIMEOUT_US);
+  int exitcode;
+
+  if (!exited)
+    {
+      g_printerr ("%s did not exit in time: killing it\n", mpk_process_get_name (process));
+      mpk_process_kill (process, NULL);
+      mpk_process_join (process, MPK_WAIT_FOREVER);
+    }
+  exitcode = mpk_process_get_exitcode (process);
+  mpk_process_unref (process);
+  g_assert_true (exited);
+  g_assert_cmpint (exitcode, ==, expected_exitcode);
+}
+
+/* A library bug that blocks the test process itself (a wait that should
+ * fail at once) ends the run here rather than at run-tests.sh's timeout;
+ * the children follow through child_guard(). Alarms are not inherited by
+ * fork(), and g_test_trap_subprocess() children arm their own. */
+static inline void
+mpk_test_watchdog_fired (int signum)
+{
+  static const char msg[] = "watchdog: the test binary ran too long (a hang?)\n";
+
+  if (write (STDERR_FILENO, msg, sizeof msg - 1) < 0)
+    _exit (125);
+  _exit (125);
+}
+
+static inline void
+arm_watchdog (void)
+{
+  signal (SIGALRM, mpk_test_watchdog_fired);
+  alarm (under_valgrind () ? 300 : 60);
 }
 
 #endif /* MPK_TEST_UTIL_H */
