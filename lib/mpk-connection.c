@@ -500,41 +500,20 @@ mpk_connection_send (MpkConnection  *conn,
                      gint64          timeout_us,
                      GError        **error)
 {
-  g_autoptr(GVariant) value = NULL;
-  const char *type;
-  MpkWireHeader header;
-  gsize type_len, size;
+  MpkWireOutgoing out;
+  gboolean ok;
 
   g_return_val_if_fail (conn != NULL, FALSE);
   g_return_val_if_fail (msg != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  value = g_variant_ref_sink (msg);
-  if (!check_usable (conn, FALSE, error))
+  if (!mpk__wire_outgoing_init (&out, msg, error))
     return FALSE;
-  /* The receiver refuses a value not in normal form; send the normal form.
-   * Values from GLib's constructors are normal already: no cost. */
-  if (!g_variant_is_normal_form (value))
-    {
-      GVariant *normal = g_variant_ref_sink (g_variant_get_normal_form (value));
-
-      g_variant_unref (value);
-      value = normal;
-    }
-  type = g_variant_get_type_string (value);
-  type_len = strlen (type);
-  if (type_len > MPK__WIRE_MAX_TYPE_LEN)
-    {
-      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
-                   "GVariant type string of %" G_GSIZE_FORMAT " characters is over the limit of %d",
-                   type_len, MPK__WIRE_MAX_TYPE_LEN);
-      return FALSE;
-    }
-  size = g_variant_get_size (value);
-  mpk__wire_stamp (&header, MPK__WIRE_KIND_VARIANT, type_len + size);
-  header.type_len = type_len;
-  return send_frame (conn, &header, type, type_len, g_variant_get_data (value), size,
-                     value, timeout_us, error);
+  ok = check_usable (conn, FALSE, error)
+       && send_frame (conn, &out.header, out.type, out.type_len, out.data, out.size,
+                      out.value, timeout_us, error);
+  mpk__wire_outgoing_clear (&out);
+  return ok;
 }
 
 /**

@@ -224,6 +224,25 @@ G_GNUC_INTERNAL gboolean mpk__wire_decode_header (const guint8   in[MPK__WIRE_HE
                                                   MpkWireHeader *header,
                                                   GError       **error);
 
+/* A GVariant made ready to send: its normal form (a receiver refuses any
+ * other), its type string, and a stamped VARIANT header for both. */
+typedef struct
+{
+  GVariant      *value;      /* owned: unref with mpk__wire_outgoing_clear() */
+  const char    *type;       /* inside @value's type */
+  gsize          type_len;
+  gconstpointer  data;       /* @value's serialized bytes */
+  gsize          size;
+  MpkWireHeader  header;
+} MpkWireOutgoing;
+
+/* Sinks @msg and fills @out. FALSE with MPK_ERROR_INVALID (nothing to
+ * clear) when the type string is over MPK__WIRE_MAX_TYPE_LEN. */
+G_GNUC_INTERNAL gboolean mpk__wire_outgoing_init  (MpkWireOutgoing  *out,
+                                                   GVariant         *msg,
+                                                   GError          **error);
+G_GNUC_INTERNAL void     mpk__wire_outgoing_clear (MpkWireOutgoing  *out);
+
 /* Builds a GVariant from a VARIANT payload (type string then data) taken
  * from untrusted bytes: checks the type string and that the data is in
  * normal form. Returns (transfer full) or NULL with MPK_ERROR_PROTOCOL. */

@@ -324,40 +324,19 @@ mpk_queue_put (MpkQueue  *queue,
                gint64     timeout_us,
                GError   **error)
 {
-  g_autoptr(GVariant) value = NULL;
-  MpkWireHeader header;
-  const char *type;
-  gsize type_len, size;
+  MpkWireOutgoing out;
+  gboolean ok;
 
   g_return_val_if_fail (queue != NULL, FALSE);
   g_return_val_if_fail (item != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  value = g_variant_ref_sink (item);
-  /* get() refuses a value not in normal form (as data from elsewhere, it
-   * cannot be trusted otherwise); send the normal form of such a value.
-   * Values from GLib's constructors are normal already: no cost. */
-  if (!g_variant_is_normal_form (value))
-    {
-      GVariant *normal = g_variant_ref_sink (g_variant_get_normal_form (value));
-
-      g_variant_unref (value);
-      value = normal;
-    }
-  type = g_variant_get_type_string (value);
-  type_len = strlen (type);
-  if (type_len > MPK__WIRE_MAX_TYPE_LEN)
-    {
-      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
-                   "queue: GVariant type string of %" G_GSIZE_FORMAT
-                   " characters is over the limit of %d", type_len, MPK__WIRE_MAX_TYPE_LEN);
-      return FALSE;
-    }
-  size = g_variant_get_size (value);
-  mpk__wire_stamp (&header, MPK__WIRE_KIND_VARIANT, type_len + size);
-  header.type_len = type_len;
-  return queue_put_item (queue, &header, type, type_len, g_variant_get_data (value), size,
-                         value, timeout_us, error);
+  if (!mpk__wire_outgoing_init (&out, item, error))
+    return FALSE;
+  ok = queue_put_item (queue, &out.header, out.type, out.type_len, out.data, out.size,
+                       out.value, timeout_us, error);
+  mpk__wire_outgoing_clear (&out);
+  return ok;
 }
 
 /**

@@ -248,3 +248,43 @@ mpk__wire_decode_variant (const MpkWireHeader *header,
     }
   return g_steal_pointer (&value);
 }
+
+gboolean
+mpk__wire_outgoing_init (MpkWireOutgoing  *out,
+                         GVariant         *msg,
+                         GError          **error)
+{
+  GVariant *value = g_variant_ref_sink (msg);
+
+  /* Values from GLib's constructors are normal already: no cost. */
+  if (!g_variant_is_normal_form (value))
+    {
+      GVariant *normal = g_variant_ref_sink (g_variant_get_normal_form (value));
+
+      g_variant_unref (value);
+      value = normal;
+    }
+  out->type = g_variant_get_type_string (value);
+  out->type_len = strlen (out->type);
+  if (out->type_len > MPK__WIRE_MAX_TYPE_LEN)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "GVariant type string of %" G_GSIZE_FORMAT
+                   " characters is over the limit of %d", out->type_len, MPK__WIRE_MAX_TYPE_LEN);
+      g_variant_unref (value);
+      out->value = NULL;
+      return FALSE;
+    }
+  out->value = value;
+  out->size = g_variant_get_size (value);
+  out->data = g_variant_get_data (value);
+  mpk__wire_stamp (&out->header, MPK__WIRE_KIND_VARIANT, out->type_len + out->size);
+  out->header.type_len = out->type_len;
+  return TRUE;
+}
+
+void
+mpk__wire_outgoing_clear (MpkWireOutgoing *out)
+{
+  g_clear_pointer (&out->value, g_variant_unref);
+}
