@@ -628,7 +628,7 @@ mpk_queue_task_done (MpkQueue  *queue,
   if (!check_open (queue, error))
     return FALSE;
   switch (mpk__ring_task_done (&queue->ring, MPK__TRACING (~0u) ? mpk__wire_clock_tick () : 0,
-                               record_task_done, queue))
+                               MPK__TRACING (MPK__TRACE_QUEUE) ? record_task_done : NULL, queue))
     {
     case MPK__RING_TASK_DONE:
       return TRUE;

@@ -90,7 +90,7 @@ G_GNUC_INTERNAL guint    mpk__ring_n_recoveries (MpkRing *ring);
  * credited to the process whose get took it, so a dead consumer's tasks
  * can be found. */
 
-/* Records a task_done in the trace (called with the task lock held, after
+/* Records a task_done in the trace (NULL when untraced; called with the task lock held, after
  * the count went down, before join() is woken): @left tasks remain, @prev
  * is the previous task_done's event id. Returns this one's id, or 0. */
 typedef guint64 (*MpkRingTaskRecord) (gpointer data, guint64 left, guint64 prev);
