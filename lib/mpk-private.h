@@ -57,6 +57,7 @@ typedef enum
   MPK__OBJECT_LOCK       = 0x4d504b4c,   /* "MPKL" */
   MPK__OBJECT_EVENT      = 0x4d504b45,   /* "MPKE" */
   MPK__OBJECT_SEMAPHORE  = 0x4d504b53,   /* "MPKS" */
+  MPK__OBJECT_VALUE      = 0x4d504b56,   /* "MPKV": Value and Array */
 } MpkObjectType;
 
 /* The first member of every waitable struct, so mpk_wait() can tell them apart. */

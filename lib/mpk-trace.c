@@ -203,6 +203,7 @@ object_kind (MpkObjectType type)
     case MPK__OBJECT_LOCK:       return "lock";
     case MPK__OBJECT_EVENT:      return "event";
     case MPK__OBJECT_SEMAPHORE:  return "semaphore";
+    case MPK__OBJECT_VALUE:      return "value";
     default:                     return "object";
     }
 }

@@ -11,6 +11,7 @@
 #include "mpk-wait.h"
 #include "mpk-lock.h"
 #include "mpk-queue.h"
+#include "mpk-value.h"
 #include "mpk-trace.h"
 #undef MPK_INSIDE
 
