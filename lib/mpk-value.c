@@ -149,10 +149,10 @@ typedef union
   double  d;
 } Number;
 
+/* The number stored at @p in @array's type. */
 static Number
-load_item (MpkArray *array, gsize index)
+decode_item (MpkArray *array, const guint8 *p)
 {
-  guint8 *p = array->data + index * array->item_size;
   Number n = { 0 };
 
   switch (array->typecode)
@@ -173,6 +173,12 @@ load_item (MpkArray *array, gsize index)
     default: g_assert_not_reached ();
     }
   return n;
+}
+
+static Number
+load_item (MpkArray *array, gsize index)
+{
+  return decode_item (array, array->data + index * array->item_size);
 }
 
 static void
@@ -301,15 +307,23 @@ add_item (MpkArray *array, gsize index, gint64 delta)
 
   if (!locked && array->lock == NULL && array_kind (array) != KIND_FLOAT)
     {
-      /* Raw: the CPU makes it atomic (wrapping like C does). */
+      /* Raw: the CPU makes it atomic (wrapping like C does); before and
+       * after are this add's own, whatever other processes add meanwhile. */
+      union { guint8 b; guint16 h; guint32 i; guint64 q; } old, new;
+
       switch (array->item_size)
         {
-        case 1: __atomic_fetch_add ((guint8 *) p, (guint8) delta, __ATOMIC_SEQ_CST); break;
-        case 2: __atomic_fetch_add ((guint16 *) p, (guint16) delta, __ATOMIC_SEQ_CST); break;
-        case 4: __atomic_fetch_add ((guint32 *) p, (guint32) delta, __ATOMIC_SEQ_CST); break;
-        default: __atomic_fetch_add ((guint64 *) p, (guint64) delta, __ATOMIC_SEQ_CST); break;
+        case 1: old.b = __atomic_fetch_add ((guint8 *) p, (guint8) delta, __ATOMIC_SEQ_CST);
+                new.b = old.b + (guint8) delta; break;
+        case 2: old.h = __atomic_fetch_add ((guint16 *) p, (guint16) delta, __ATOMIC_SEQ_CST);
+                new.h = old.h + (guint16) delta; break;
+        case 4: old.i = __atomic_fetch_add ((guint32 *) p, (guint32) delta, __ATOMIC_SEQ_CST);
+                new.i = old.i + (guint32) delta; break;
+        default: old.q = __atomic_fetch_add ((guint64 *) p, (guint64) delta, __ATOMIC_SEQ_CST);
+                 new.q = old.q + (guint64) delta; break;
         }
-      after = load_item (array, index);
+      before = decode_item (array, (const guint8 *) &old);
+      after = decode_item (array, (const guint8 *) &new);
     }
   else
     {
