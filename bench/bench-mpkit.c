@@ -3,7 +3,8 @@
  * bench/bench_mp.py runs with Python's multiprocessing: Pipe round trip,
  * one-way streaming of 64 B and 1 MiB messages, Process start+join,
  * Queue / SimpleQueue / JoinableQueue throughput (P producers -> C
- * consumers) and a shared counter under a Lock.
+ * consumers), a shared counter under a Lock, a Value('i') incremented
+ * with mpk_value_add, and element-wise access to an 8 MiB Array('d').
  *
  * Output: one line per measurement, '#' lines are comments:
  *   key <TAB> unit <TAB> v1,v2,...   (one value per trial)
@@ -476,6 +477,8 @@ typedef struct
 {
   gint64 tend[MAX_GROUP];  /* monotonic us when worker i did its last item */
   gint64 counter;          /* lockcnt: incremented under the lock */
+  gint64 read_us;          /* arrayew: the reader's element-wise read time */
+  double read_sum;         /* arrayew: the sum of what it read */
   gint64 bad_items;        /* items of the wrong size seen by consumers */
 } GroupShared;
 
@@ -485,6 +488,8 @@ typedef struct
   MpkQueue       *queue;
   MpkSimpleQueue *squeue;
   MpkLock        *lock;
+  MpkValue       *value;     /* valinc: mpk_value_add instead of lock/++/unlock */
+  MpkArray       *array;     /* arrayew */
   MpkSemaphore   *done;      /* QK_JOINABLE: each producer releases it once */
   GroupShared    *shared;
   int             ready_fd;  /* write end: one byte when at the gate */
@@ -622,6 +627,13 @@ counter_child (gpointer user_data)
   gint64 i;
 
   gate_wait (a);
+  if (a->value != NULL)
+    {
+      for (i = 0; i < a->count; i++)
+        mpk_value_add (a->value, 1);   /* the lock is taken inside */
+      a->shared->tend[a->index] = g_get_monotonic_time ();
+      return 0;
+    }
   for (i = 0; i < a->count; i++)
     {
       if (!mpk_lock_acquire (a->lock, MPK_WAIT_FOREVER, &error))
@@ -777,8 +789,9 @@ queue_trial (gint64    total,
  * processes, each doing acquire, ++, release.  Returns the elapsed
  * microseconds from the gate to the last worker done. */
 static double
-counter_trial (gint64 total,
-               int    n_procs)
+counter_trial (gint64   total,
+               int      n_procs,
+               gboolean use_value)
 {
   MpkProcess *procs[MAX_GROUP];
   GroupArgs base = { 0 };
@@ -787,20 +800,125 @@ counter_trial (gint64 total,
   int i;
 
   base.shared = shared_new ();
-  base.lock = mpk_lock_new (&error);
-  check_error ("mpk_lock_new", error);
+  if (use_value)
+    {
+      /* valinc: Value('i') with its own (recursive) lock. */
+      base.value = mpk_value_new ('i', &error);
+      check_error ("mpk_value_new", error);
+    }
+  else
+    {
+      base.lock = mpk_lock_new (&error);
+      check_error ("mpk_lock_new", error);
+    }
   t0 = group_start (&base, 0, NULL, 0, n_procs, counter_child, total / n_procs, procs);
   for (i = 0; i < n_procs; i++)
     join_child (procs[i]);
   for (i = 0; i < n_procs; i++)
     t1 = MAX (t1, base.shared->tend[i]);
+  if (use_value)
+    base.shared->counter = mpk_value_get_int (base.value);
   if (base.shared->counter != total / n_procs * n_procs)
     g_error ("bench-mpkit: counter is %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT,
              base.shared->counter, total / n_procs * n_procs);
-  mpk_lock_free (base.lock);
+  if (base.lock != NULL)
+    mpk_lock_free (base.lock);
+  if (base.value != NULL)
+    mpk_value_free (base.value);
   munmap (base.shared, sizeof *base.shared);
   alarm (0);
   return (double) MAX (t1 - t0, 1);
+}
+
+/* --- 7. Array('d') of 8 MiB, element-wise --------------------------------- */
+
+/* The perf anchors' row 5 (anchor-bench/py_mp_bench.py bench_array, mode
+ * "elem"): an Array('d') of 1 Mi doubles (8 MiB); the parent writes items
+ * 0..count-1 one at a time (arr[i] = 2.5), then a second process, which
+ * has already faulted the whole array in with an untimed copy, reads them
+ * one at a time (s += arr[i]).  Each call takes the array's lock, as
+ * Python's synchronized wrapper does per item.  The parent times the
+ * writes, the reader times the reads. */
+
+#define ARRAY_ITEMS (1 << 20)
+
+static double array_last_write_us, array_last_read_us;
+
+static int
+array_reader_child (gpointer user_data)
+{
+  GroupArgs *a = user_data;
+  gsize bytes = mpk_array_get_length (a->array) * mpk_array_get_item_size (a->array);
+  guint8 *dst = g_malloc (bytes);
+  double s = 0.0;
+  gint64 i, t0;
+
+  /* Fault the shared pages into this process, untimed (the anchor's
+   * dst[:] = mv). */
+  memcpy (dst, mpk_array_get_pointer (a->array), bytes);
+  gate_wait (a);   /* "ready"; the gate opens once the parent has written */
+  t0 = g_get_monotonic_time ();
+  for (i = 0; i < a->count; i++)
+    s += mpk_array_get_double (a->array, i);
+  a->shared->read_us = g_get_monotonic_time () - t0;
+  a->shared->read_sum = s;
+  g_free (dst);
+  return 0;
+}
+
+/* count items written then read; returns write + read microseconds and
+ * leaves each half in array_last_write_us / array_last_read_us. */
+static double
+array_trial (gint64 count)
+{
+  GroupArgs a = { 0 };
+  GError *error = NULL;
+  MpkProcess *p;
+  int ready[2], gate[2];
+  gint64 i, t0, t1;
+  char c;
+  ssize_t r;
+
+  count = MIN (count, ARRAY_ITEMS);
+  alarm (GROUP_WATCHDOG_S);
+  a.shared = shared_new ();
+  a.array = mpk_array_new ('d', ARRAY_ITEMS, &error);
+  check_error ("mpk_array_new", error);
+  /* Python's Array() zeroes its memory with memset when it makes it, so
+   * the parent's pages are already touched when it writes: do the same. */
+  memset (mpk_array_get_pointer (a.array), 0, (gsize) ARRAY_ITEMS * sizeof (double));
+  if (pipe (ready) != 0 || pipe (gate) != 0)
+    g_error ("bench-mpkit: pipe: %s", g_strerror (errno));
+  a.ready_fd = ready[1];
+  a.gate_rd = gate[0];
+  a.gate_wr = gate[1];
+  a.count = count;
+  p = start_child ("bench-array-reader", array_reader_child, &a);
+  close (ready[1]);
+  close (gate[0]);
+  do
+    r = read (ready[0], &c, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1)
+    g_error ("bench-mpkit: the array reader died before the gate");
+  close (ready[0]);
+
+  t0 = g_get_monotonic_time ();
+  for (i = 0; i < count; i++)
+    mpk_array_set_double (a.array, i, 2.5, NULL);   /* the lock per item */
+  t1 = g_get_monotonic_time ();
+  close (gate[1]);   /* go: the reader reads */
+  join_child (p);
+
+  if (a.shared->read_sum != 2.5 * count)
+    g_error ("bench-mpkit: array reader summed %g, want %g",
+             a.shared->read_sum, 2.5 * count);
+  array_last_write_us = (double) MAX (t1 - t0, 1);
+  array_last_read_us = (double) MAX (a.shared->read_us, 1);
+  mpk_array_free (a.array);
+  munmap (a.shared, sizeof *a.shared);
+  alarm (0);
+  return array_last_write_us + array_last_read_us;
 }
 
 /* --- driver -------------------------------------------------------------- */
@@ -836,6 +954,7 @@ typedef enum
   W_SPAWN_RAW,
   W_QUEUE,
   W_COUNTER,
+  W_ARRAY,
 } WorkloadKind;
 
 typedef struct
@@ -852,6 +971,7 @@ typedef struct
   ItemKind      item;       /* W_QUEUE */
   int           producers;  /* W_QUEUE; W_COUNTER: 0 */
   int           consumers;  /* W_QUEUE; W_COUNTER: the processes */
+  gboolean      value_add;  /* W_COUNTER: mpk_value_add on an MpkValue */
 } Workload;
 
 /* Iteration counts: at most max_count, fewer if a probe says a trial would
@@ -860,37 +980,42 @@ typedef struct
 
 static const Workload workloads[] = {
   { "rtt",       "us/rt",   W_RTT,    FALSE, FALSE, 0, 0, 10000,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "rtt_1cpu",  "us/rt",   W_RTT,    FALSE, TRUE,  0, 0, 10000,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "rtt_bytes", "us/rt",   W_RTT,    TRUE,  FALSE, 0, 0, 10000,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "stream64",  "msg/s",   W_STREAM, FALSE, FALSE, RECV_BYTES,   64, 150000,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "stream64v", "msg/s",   W_STREAM, FALSE, FALSE, RECV_VARIANT, 64, 150000,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "stream1m",  "MB/s",    W_STREAM, FALSE, FALSE, RECV_BYTES,   1 << 20, 3000,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "stream1mv", "MB/s",    W_STREAM, FALSE, FALSE, RECV_VARIANT, 1 << 20, 3000,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "spawn",     "ms/proc", W_SPAWN,  FALSE, FALSE, 0, 0, 300,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "spawn_raw", "ms/proc", W_SPAWN_RAW, FALSE, FALSE, 0, 0, 300,
-    0, 0, 0, 0 },
+    0, 0, 0, 0, FALSE },
   { "q1p1c",     "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_QUEUE,    ITEM_BYTES,   1, 1 },
+    QK_QUEUE,    ITEM_BYTES,   1, 1, FALSE },
   { "q1p1cv",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_QUEUE,    ITEM_VARIANT, 1, 1 },
+    QK_QUEUE,    ITEM_VARIANT, 1, 1, FALSE },
   { "q2p2c",     "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_QUEUE,    ITEM_BYTES,   2, 2 },
+    QK_QUEUE,    ITEM_BYTES,   2, 2, FALSE },
   { "sq1p1c",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_SIMPLE,   ITEM_BYTES,   1, 1 },
+    QK_SIMPLE,   ITEM_BYTES,   1, 1, FALSE },
   { "jq1p1c",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_JOINABLE, ITEM_BYTES,   1, 1 },
+    QK_JOINABLE, ITEM_BYTES,   1, 1, FALSE },
   { "q1m",       "MB/s",    W_QUEUE,  FALSE, FALSE, 0, 1 << 20, 3000,
-    QK_QUEUE,    ITEM_BYTES,   1, 1 },
+    QK_QUEUE,    ITEM_BYTES,   1, 1, FALSE },
   { "lockcnt",   "incr/s",  W_COUNTER, FALSE, FALSE, 0, 0, 20000000,
-    0,           0,            0, 2 },
+    0,           0,            0, 2, FALSE },
+  { "valinc",    "incr/s",  W_COUNTER, FALSE, FALSE, 0, 0, 20000000,
+    0,           0,            0, 2, TRUE },
+  /* Emits arrayew_w and arrayew_r (MB/s of 8-byte items) from the same trials. */
+  { "arrayew",   "MB/s",    W_ARRAY,  FALSE, FALSE, 0, 8, ARRAY_ITEMS,
+    0,           0,            0, 0, FALSE },
 };
 
 /* Runs one trial of count items; returns the elapsed microseconds. */
@@ -910,7 +1035,9 @@ run_trial (const Workload *w,
       return queue_trial (count, w->size, w->qkind, w->item, w->producers,
                           w->consumers);
     case W_COUNTER:
-      return counter_trial (count, w->consumers);
+      return counter_trial (count, w->consumers, w->value_add);
+    case W_ARRAY:
+      return array_trial (count);
     case W_SPAWN:
     default:
       return spawn_trial (count);
@@ -929,6 +1056,8 @@ figure (const Workload *w,
       return elapsed_us / count;
     case W_STREAM:
     case W_QUEUE:
+    case W_ARRAY:
+      return count * (double) w->size / elapsed_us;    /* bytes/us = MB/s */
     case W_COUNTER:
       if (w->size >= 4096)
         return count * (double) w->size / elapsed_us;  /* bytes/us = MB/s */
@@ -954,6 +1083,7 @@ static void
 run_workload (const Workload *w)
 {
   double *v = g_new (double, opt_trials);
+  double *vr = g_new (double, opt_trials);   /* W_ARRAY: the read half */
   gint64 probe, count;
   double per_item;
   int t;
@@ -987,12 +1117,35 @@ run_workload (const Workload *w)
   printf ("# %s: %" G_GINT64_FORMAT " per trial (probe: %.3g us each)\n",
           w->key, count, per_item);
 trials:
+  if (w->kind == W_ARRAY && count > w->max_count)
+    {
+      count = w->max_count;   /* the array has no more items */
+      printf ("# %s: capped at %" G_GINT64_FORMAT " (every item)\n", w->key, count);
+    }
   for (t = 0; t < opt_trials; t++)
-    v[t] = figure (w, count, run_trial (w, count));
+    {
+      v[t] = figure (w, count, run_trial (w, count));
+      if (w->kind == W_ARRAY)
+        {
+          v[t] = figure (w, count, array_last_write_us);
+          vr[t] = figure (w, count, array_last_read_us);
+        }
+    }
   if (w->one_cpu)
     pin_to_cpu (-1);
-  emit (w->key, w->unit, v, opt_trials);
+  if (w->kind == W_ARRAY)
+    {
+      char *kw = g_strconcat (w->key, "_w", NULL), *kr = g_strconcat (w->key, "_r", NULL);
+
+      emit (kw, w->unit, v, opt_trials);
+      emit (kr, w->unit, vr, opt_trials);
+      g_free (kw);
+      g_free (kr);
+    }
+  else
+    emit (w->key, w->unit, v, opt_trials);
   g_free (v);
+  g_free (vr);
 }
 
 int
@@ -1009,7 +1162,7 @@ main (int   argc,
     { "only", 'o', 0, G_OPTION_ARG_STRING, &opt_only,
       "Comma-separated workloads: rtt,rtt_1cpu,rtt_bytes,stream64,stream64v,"
       "stream1m,stream1mv,spawn,spawn_raw,q1p1c,q1p1cv,q2p2c,sq1p1c,jq1p1c,"
-      "q1m,lockcnt", "KEYS" },
+      "q1m,lockcnt,valinc,arrayew (= arrayew_w,arrayew_r)", "KEYS" },
     { NULL }
   };
   GOptionContext *ctx;
@@ -1033,7 +1186,9 @@ main (int   argc,
   fflush (stdout);
 
   for (i = 0; i < G_N_ELEMENTS (workloads); i++)
-    if (wanted (workloads[i].key))
+    if (wanted (workloads[i].key)
+        || (workloads[i].kind == W_ARRAY
+            && (wanted ("arrayew_w") || wanted ("arrayew_r"))))
       run_workload (&workloads[i]);
 
   g_free (opt_only);

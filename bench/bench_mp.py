@@ -20,9 +20,13 @@ and the 'fork' start method (the Linux default up to Python 3.13):
   jq1p1c     JoinableQueue 1 -> 1, 64 B, task_done per item, join   items/s
   q1m        Queue 1 -> 1, 1 MiB bytes items                        MB/s
   lockcnt    Value('i') += 1 under get_lock(), 2 processes          incr/s
+  valinc     the same workload (the C side uses mpk_value_add)       incr/s
+  arrayew    Array('d') of 8 MiB (1 Mi items), element-wise: the parent
+             writes a[i] = 2.5, then a second process reads x = a[i];
+             two rows, arrayew_w and arrayew_r                       MB/s
 
-The queue and counter workloads are the perf anchors' (anchor-bench/
-py_mp_bench.py queue_trial / counter_trial), with a "ready" handshake
+The queue, counter and array workloads are the perf anchors' (anchor-bench/
+py_mp_bench.py queue_trial / counter_trial / bench_array "elem"), with a "ready" handshake
 instead of the anchor's sleep(0.05) before the gate opens.
 
 Output: one line per measurement, '#' lines are comments:
@@ -239,6 +243,49 @@ def counter_trial(procs, total):
     return max(tends) - t0
 
 
+# --- 7. Array('d') of 8 MiB, element-wise (the anchors' row 5, "elem") -----
+
+ARRAY_ITEMS = 1 << 20
+
+
+def arr_reader(arr, n, conn):
+    obj = arr.get_obj()
+    mv = memoryview(obj).cast("B")
+    dst = bytearray(len(mv))
+    dst[:] = mv  # fault the shared pages into this process, untimed
+    conn.send_bytes(b"r")
+    conn.recv_bytes()  # go: the parent has written
+    t0 = clock()
+    s = 0.0
+    for i in range(n):
+        s += arr[i]  # each item goes through the wrapper's RLock
+    t1 = clock()
+    conn.send((t1 - t0, s))
+
+
+def array_trial(n):
+    """n items written by the parent, then read by a second process;
+    returns (write seconds, read seconds)."""
+    n = min(n, ARRAY_ITEMS)
+    arr = CTX.Array("d", ARRAY_ITEMS)
+    conn, child_end = CTX.Pipe()
+    p = CTX.Process(target=arr_reader, args=(arr, n, child_end))
+    p.start()
+    child_end.close()
+    conn.recv_bytes()  # ready
+    t0 = clock()
+    for i in range(n):
+        arr[i] = 2.5  # each item goes through the wrapper's RLock
+    t1 = clock()
+    conn.send_bytes(b"g")
+    rd, s = conn.recv()
+    join_child(p)
+    conn.close()
+    if s != 2.5 * n:
+        sys.exit("bench_mp: array reader summed %g, want %g" % (s, 2.5 * n))
+    return t1 - t0, rd
+
+
 # --- driver -----------------------------------------------------------------
 
 def main():
@@ -309,6 +356,20 @@ def main():
             lambda n, kind=kind, P=P, C=C, size=size: queue_trial(kind, P, C, n, size),
             cap, fig, split=P * C, grow=True)
     run("lockcnt", "incr/s", lambda n: counter_trial(2, n), 400000, msgs, split=2, grow=True)
+    # valinc: the same Python workload as lockcnt (Value's own lock);
+    # the C side differs (mpk_value_add on an MpkValue).
+    run("valinc", "incr/s", lambda n: counter_trial(2, n), 400000, msgs, split=2, grow=True)
+    if not only or {"arrayew", "arrayew_w", "arrayew_r"} & set(only):
+        # One trial gives both rows; the probe sizes write + read together.
+        probe = max(ARRAY_ITEMS // 100, 2)
+        per_item = min(sum(array_trial(probe)), sum(array_trial(probe))) / probe
+        count = max(2, min(ARRAY_ITEMS, int(TRIAL_TARGET_S / max(per_item, 1e-9))))
+        count = min(ARRAY_ITEMS, scaled(count))
+        print("# arrayew: %d per trial (probe: %.3g us each)" % (count, per_item * 1e6),
+              flush=True)
+        res = [array_trial(count) for _ in range(trials)]
+        emit("arrayew_w", "MB/s", [count * 8 / w / 1e6 for w, r in res])
+        emit("arrayew_r", "MB/s", [count * 8 / r / 1e6 for w, r in res])
 
 
 if __name__ == "__main__":

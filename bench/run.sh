@@ -26,7 +26,9 @@ OUT="$BUILD/bench"
 C_BENCH="$OUT/bench-mpkit"
 C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
 WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw
-           q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt"
+           q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt valinc arrayew"
+# arrayew gives two rows (arrayew_w, arrayew_r) from the same trials; ONLY
+# accepts arrayew, arrayew_w or arrayew_r for it.
 # ring_raw: the anchors' raw shared-memory ring (pshared mutex + 2 condvars,
 # 64 B items), built from their source and run here, so that mpkit's Queue is
 # compared with it on the same machine in the same run. Not part of mpkit.
@@ -89,7 +91,8 @@ t_start=$(date +%s)
 load0="$(cut -d' ' -f1 /proc/loadavg)"
 failed=""
 for w in $WORKLOADS; do
-  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$w,"* ]]; then
+  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$w,"* ]] \
+     && ! { [ "$w" = arrayew ] && [[ ",$ONLY," == *",arrayew_w,"* || ",$ONLY," == *",arrayew_r,"* ]]; }; then
     continue
   fi
   echo "== $w" >&2
@@ -164,6 +167,9 @@ ROWS = [
     ("jq1p1c", "JoinableQueue 1P->1C, 64 B, task_done per item, join", 25.0),
     ("q1m", "Queue 1P->1C, 1 MiB items, put_bytes/get_bytes", 5.0),
     ("lockcnt", "counter in shm, 2 procs, Lock acquire/++/release (Python: Value get_lock)", 25.0),
+    ("valinc", "Value('i'), 2 procs, mpk_value_add (Python: with get_lock(): v.value += 1)", 25.0),
+    ("arrayew_w", "Array('d') 8 MiB, element-wise write, lock per item (Python: a[i] = x)", 100.0),
+    ("arrayew_r", "Array('d') 8 MiB, element-wise read in a 2nd process (Python: x = a[i])", 100.0),
     ("ring_raw", "raw shm ring (anchor) 1P->1C: no library, pshared mutex + 2 condvars", None),
     ("ring_raw_2p2c", "raw shm ring (anchor) 2P->2C", None),
 ]
