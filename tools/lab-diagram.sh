@@ -37,7 +37,8 @@ if ! MPK_TRACE=all MPK_TRACE_DIR="$dir/trace" timeout -k 5 60 "$lab" > "$dir/std
   cat "$dir/stderr" >&2
   exit 1
 fi
-"$tool" dot --title="$name" "$dir/trace" > "$dir/out.dot"
+# One page whatever its length: a lab diagram is never cut short silently.
+"$tool" dot --max-rows=0 --title="$name" "$dir/trace" > "$dir/out.dot"
 if [ "$mode" = stable ]; then
   # Untouched when the drawing is the same: make then leaves its SVG alone.
   cmp -s "$dir/out.dot" "$out" 2>/dev/null || cp "$dir/out.dot" "$out"
