@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -198,6 +199,27 @@ cpu_relax (void)
 #define SPIN_PAUSE(look) (1 << MIN (look, 8))
 #endif
 
+/* Spinning only helps when the peer can run at the same time: a process
+ * allowed on one CPU (taskset, a 1-CPU machine) would only burn the time
+ * slice its peer needs. Asked once per process. */
+static int
+spin_looks (void)
+{
+  static int looks = -1;
+  static pid_t looks_pid;
+
+  if (G_UNLIKELY (looks < 0 || looks_pid != (pid_t) mpk__wire_pid ()))
+    {
+      cpu_set_t set;
+
+      looks = SPIN_LOOKS;
+      if (sched_getaffinity (0, sizeof set, &set) == 0 && CPU_COUNT (&set) <= 1)
+        looks = 0;
+      looks_pid = mpk__wire_pid ();
+    }
+  return looks;
+}
+
 int
 mpk__signal_wait_until (MpkShmSignal    *signal,
                         MpkShmPredicate  pred,
@@ -205,9 +227,9 @@ mpk__signal_wait_until (MpkShmSignal    *signal,
                         MpkDeadline      deadline,
                         gint64           slice_us)
 {
-  int result;
+  int result, looks = spin_looks ();
 
-  for (int look = 0; look < SPIN_LOOKS; look++)
+  for (int look = 0; look < looks; look++)
     {
       if ((result = pred (data)) != 0)
         return result;
