@@ -11,9 +11,7 @@
   1  MainProcess: join adder 2
   1  MainProcess: join adder 2 (2)
   1  MainProcess: join adder 2 (3)
-  1  MainProcess: read value#1
-  1  MainProcess: read value#2
-  1  MainProcess: read value#3
+  3  MainProcess: read value##: #
   1  MainProcess: release lock#1
   1  MainProcess: release lock#2
   1  MainProcess: release lock#3
@@ -29,16 +27,14 @@
   4  adder: acquire lock#1
   6  adder: acquire lock#2
   2  adder: acquire lock#3
-  2  adder: add value#3
+  2  adder: add value##: # → #
   6  adder: exit 0
   6  adder: exit 0 (reaped by MainProcess)
-  2  adder: read value#1
-  2  adder: read value#2
+  4  adder: read value##: #
   4  adder: release lock#1
   6  adder: release lock#2
   2  adder: release lock#3
   6  adder: start
   6  adder: wait event#1 (after MainProcess: set event#1)
-  2  adder: write value#1
-  2  adder: write value#2
+  4  adder: write value##: # → #
 # drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)

@@ -77,6 +77,23 @@ with_object (const char       *what,
   return g_strdup_printf ("%s %s", what, event->obj_name);
 }
 
+/* A shared number's access, with its numbers: "write value#1[2]: 0 → 9",
+ * "read value#1: 42", "add value#1: 41 → 42". */
+static char *
+value_text (const TraceEvent *event)
+{
+  const char *verb = trace_event_verb (event);
+  g_autofree char *item = NULL;
+
+  item = event->index >= 0
+         ? g_strdup_printf ("%s[%" G_GINT64_FORMAT "]",
+                            event->obj_name != NULL ? event->obj_name : "value", event->index)
+         : g_strdup (event->obj_name != NULL ? event->obj_name : "value");
+  if (event->new_text == NULL)
+    return g_strdup_printf ("%s %s: %s", verb, item, event->old_text);
+  return g_strdup_printf ("%s %s: %s → %s", verb, item, event->old_text, event->new_text);
+}
+
 /* The text of an event drawn on its lane: "exit 0", "EOF pipe#1", a mark's
  * text, "killed by SIGKILL", an unknown event's name. */
 char *
@@ -119,6 +136,8 @@ trace_event_local (const TraceEvent       *event,
       return g_strdup (event->sum != NULL ? event->sum : trace_event_verb (event));
     case TRACE_KIND_OTHER:
     default:
+      if (event->old_text != NULL)
+        return value_text (event);
       /* "pipe.close" on pipe#1 reads "close pipe#1"; without an object
        * the category stays: "queue.flush". */
       if (event->obj_name != NULL && strchr (event->ev, '.') != NULL)

@@ -274,7 +274,10 @@ parse_kind_fields (const Line *l,
       || !line_int (l, "bytes", FALSE, &e->bytes, error)
       || !line_int (l, "end", FALSE, &e->end, error)
       || !line_str (l, "name", FALSE, &e->name, error)
-      || !line_int (l, "dead", FALSE, &e->dead, error))
+      || !line_int (l, "dead", FALSE, &e->dead, error)
+      || !line_int (l, "index", FALSE, &e->index, error)
+      || !line_str (l, "old", FALSE, &e->old_text, error)
+      || !line_str (l, "new", FALSE, &e->new_text, error))
     return FALSE;
   switch (e->kind)
     {

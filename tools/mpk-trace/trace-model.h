@@ -73,6 +73,9 @@ struct _TraceEvent
   gint64      after_pid; /* "after":"<pid>.<seq>": the event that caused this one; */
   gint64      after_seq; /* after_seq 0 when absent */
   gint64      dead;      /* *.recovered: the pid whose death was repaired; 0 when absent */
+  gint64      index;     /* value.*: the array item; -1 when absent (a Value) */
+  const char *old_text;  /* value.*: the number before ... */
+  const char *new_text;  /* ... and after (not on value.read) */
 
   /* ordering */
   TraceLane  *lane;      /* where it is drawn: the writer, except proc.reaped */

@@ -18,6 +18,7 @@ trace__event_new (TraceKind  kind,
   e->writer = writer;
   e->lane = writer;
   e->bytes = -1;
+  e->index = -1;
   return e;
 }
 

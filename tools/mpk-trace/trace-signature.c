@@ -97,6 +97,13 @@ describe (const Signature  *sig,
       return g_strdup_printf ("\"%s\"", words);
     }
   local = trace_event_local (e, &plain_view);
+  /* A shared number: what it held depends on who got there first, even
+   * when one process reads it. */
+  if (e->old_text != NULL)
+    {
+      words = trace_clean (local);
+      return mask_numbers (words);
+    }
   words = trace_clean (local);
   if (e->kind == TRACE_KIND_REAPED && e->lane != e->writer)
     return g_strdup_printf ("%s (reaped by %s)", words, sig->role[e->writer->index]);
