@@ -283,4 +283,42 @@ arm_watchdog (void)
   alarm (under_valgrind () ? 300 : 60);
 }
 
+/* --- timed failures ---------------------------------------------------------- */
+
+/* Valgrind runs everything much slower: upper time bounds get this much room. */
+static inline gint64
+extra_slack_us (void)
+{
+  return under_valgrind () ? G_USEC_PER_SEC : 0;
+}
+
+/* Asserts that @elapsed (µs) lies in [@lo, @hi + slack]; prints both on failure. */
+#define ASSERT_DURATION(elapsed, lo, hi) \
+  G_STMT_START \
+    { \
+      gint64 elapsed_us = (elapsed); \
+      gint64 least_us = (lo); \
+      gint64 most_us = (hi) + extra_slack_us (); \
+      g_assert_cmpint (elapsed_us, >=, least_us); \
+      g_assert_cmpint (elapsed_us, <=, most_us); \
+    } \
+  G_STMT_END
+
+/* Asserts that evaluating @call (a gboolean) fails with @code in @error_var
+ * after [lo, hi] µs (the window may be given as one macro: "lo, hi"). */
+#define ASSERT_FAILS_IN(call, error_var, code, ...) \
+  ASSERT_FAILS_IN_ (call, error_var, code, __VA_ARGS__)
+#define ASSERT_FAILS_IN_(call, error_var, code, lo, hi) \
+  G_STMT_START \
+    { \
+      gint64 start_ = g_get_monotonic_time (); \
+      gboolean succeeded = (call); \
+      gint64 end_ = g_get_monotonic_time (); \
+      g_assert_false (succeeded); \
+      g_assert_error ((error_var), MPK_ERROR, (code)); \
+      g_clear_error (&(error_var)); \
+      ASSERT_DURATION (end_ - start_, (lo), (hi)); \
+    } \
+  G_STMT_END
+
 #endif /* MPK_TEST_UTIL_H */
