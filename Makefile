@@ -25,8 +25,8 @@ ifneq ($(DEPS_RC),0)
 $(error mpkit: required packages are missing, see above)
 endif
 
-GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0)
-GLIB_LIBS   := $(shell $(PKG_CONFIG) --libs glib-2.0)
+GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 gio-2.0 gio-unix-2.0)
+GLIB_LIBS   := $(shell $(PKG_CONFIG) --libs glib-2.0 gio-2.0 gio-unix-2.0)
 JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0)
 JSON_LIBS   := $(shell $(PKG_CONFIG) --libs json-glib-1.0)
 

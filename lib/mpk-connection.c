@@ -47,7 +47,11 @@ struct _MpkConnection
   gsize           rlen;
   PendingFrame    cur;
   guint8          trace_end;    /* 1 or 2 for the ends of mpk_pipe_new(), else 0 */
+  gboolean        untraced;     /* a layer above records its own events (Manager) */
 };
+
+/* Whether @conn records pipe events itself. */
+#define TRACING_PIPE(conn) (MPK__TRACING (MPK__TRACE_PIPE) && !(conn)->untraced)
 
 /* Every open connection of this process. Bytes a process has read into its
  * buffer are its own: a forked child must not see them a second time, so
@@ -244,7 +248,7 @@ mpk_connection_close (MpkConnection *conn)
       close (conn->fd);
       registry_remove (conn);
       /* Who closed which end, and when, is what makes EOF arrive (lab 09). */
-      if (MPK__TRACING (MPK__TRACE_PIPE))
+      if (TRACING_PIPE (conn))
         trace_local (conn, "pipe.close");
     }
   conn->fd = -1;
@@ -470,11 +474,11 @@ send_frame (MpkConnection *conn, MpkWireHeader *header,
   gint64 ts = 0;
 
   mpk__wire_encode_header (header, head);
-  if (MPK__TRACING (MPK__TRACE_PIPE))
+  if (TRACING_PIPE (conn))
     ts = mpk__trace_now ();     /* before the write: the receiver reads after it */
   if (!write_all (conn, iov, 3, mpk__deadline_from_timeout (timeout_us), error))
     return FALSE;
-  if (MPK__TRACING (MPK__TRACE_PIPE))
+  if (TRACING_PIPE (conn))
     trace_message (conn, MPK__TRACE_OUT, header, msg, ts);
   return TRUE;
 }
@@ -500,20 +504,13 @@ mpk_connection_send (MpkConnection  *conn,
                      gint64          timeout_us,
                      GError        **error)
 {
-  MpkWireOutgoing out;
-  gboolean ok;
+  MpkWireHeader header;
 
   g_return_val_if_fail (conn != NULL, FALSE);
   g_return_val_if_fail (msg != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!mpk__wire_outgoing_init (&out, msg, error))
-    return FALSE;
-  ok = check_usable (conn, FALSE, error)
-       && send_frame (conn, &out.header, out.type, out.type_len, out.data, out.size,
-                      out.value, timeout_us, error);
-  mpk__wire_outgoing_clear (&out);
-  return ok;
+  return mpk__connection_send_header (conn, msg, timeout_us, &header, error);
 }
 
 /**
@@ -640,7 +637,7 @@ begin_frame (MpkConnection *conn, MpkDeadline deadline, GError **error)
       if (conn->rlen == conn->rpos)
         {
           g_set_error_literal (error, MPK_ERROR, MPK_ERROR_EOF, "end of file: the peer closed the connection");
-          if (MPK__TRACING (MPK__TRACE_PIPE))
+          if (TRACING_PIPE (conn))
             trace_local (conn, "pipe.eof");
         }
       else
@@ -764,7 +761,7 @@ recv_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us,
                    "bad message length: %" G_GUINT64_FORMAT " bytes is over maxlength; "
                    "the message was discarded", conn->cur.header.length);
       finish_frame (conn, header);
-      if (MPK__TRACING (MPK__TRACE_PIPE))
+      if (TRACING_PIPE (conn))
         trace_message (conn, MPK__TRACE_IN, header, NULL, 0);
       return NULL;
     }
@@ -807,7 +804,7 @@ mpk_connection_recv (MpkConnection  *conn,
     msg = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, payload, TRUE));
   else
     msg = mpk__wire_decode_variant (&header, payload, error);
-  if (MPK__TRACING (MPK__TRACE_PIPE))
+  if (TRACING_PIPE (conn))
     trace_message (conn, MPK__TRACE_IN, &header, msg, 0);
   return msg;
 }
@@ -820,7 +817,7 @@ recv_bytes_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us, GErr
   MpkWireHeader header;
 
   payload = recv_frame (conn, maxlength, timeout_us, &header, error);
-  if (payload != NULL && MPK__TRACING (MPK__TRACE_PIPE))
+  if (payload != NULL && TRACING_PIPE (conn))
     trace_message (conn, MPK__TRACE_IN, &header, NULL, 0);
   if (payload != NULL && header.kind != MPK__WIRE_KIND_BYTES)
     {
@@ -982,4 +979,52 @@ mpk__connection_wait_fd (MpkConnection *conn,
   /* A closed end is "ready": a receive on it fails at once with CLOSED. */
   *ready = conn->fd < 0 || conn->read_shut || frame_buffered (conn);
   return *ready ? -1 : conn->fd;
+}
+
+/* --- for layers that record their own events (the Manager) ---------------- */
+
+void
+mpk__connection_set_untraced (MpkConnection *conn)
+{
+  conn->untraced = TRUE;
+}
+
+gboolean
+mpk__connection_send_header (MpkConnection  *conn,
+                             GVariant       *msg,
+                             gint64          timeout_us,
+                             MpkWireHeader  *header_out,
+                             GError        **error)
+{
+  MpkWireOutgoing out;
+  gboolean ok;
+
+  if (!mpk__wire_outgoing_init (&out, msg, error))
+    return FALSE;
+  ok = check_usable (conn, FALSE, error)
+       && send_frame (conn, &out.header, out.type, out.type_len, out.data, out.size,
+                      out.value, timeout_us, error);
+  *header_out = out.header;
+  mpk__wire_outgoing_clear (&out);
+  return ok;
+}
+
+GVariant *
+mpk__connection_recv_header (MpkConnection  *conn,
+                             gint64          timeout_us,
+                             MpkWireHeader  *header_out,
+                             GError        **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+
+  payload = recv_frame (conn, -1, timeout_us, header_out, error);
+  if (payload == NULL)
+    return NULL;
+  if (header_out->kind != MPK__WIRE_KIND_VARIANT)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                           "expected a GVariant message, got raw bytes");
+      return NULL;
+    }
+  return mpk__wire_decode_variant (header_out, payload, error);
 }

@@ -29,3 +29,21 @@ mpk__set_error_from_errno (GError     **error,
   g_set_error (error, MPK_ERROR, code, "%s: %s", what, g_strerror (saved_errno));
   return FALSE;
 }
+
+const char *
+mpk__error_code_name (const GError *error)
+{
+  static const char *const names[] = {
+    "FAILED", "CLOSED", "TIMED_OUT", "EOF", "TRUNCATED", "PROTOCOL", "TOO_BIG",
+    "BUFFER_TOO_SHORT", "SPAWN", "INVALID", "PEER_CLOSED", "EMPTY", "FULL",
+    "OWNER_DIED", "PEER_DIED", "TOO_MANY_TASK_DONE", "AUTH", "REFUSED",
+    "DISCONNECTED", "INDEX", "KEY", "REMOTE", "STALE_HANDLE",
+  };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (names) == MPK_ERROR_STALE_HANDLE + 1);
+  if (error->domain != MPK_ERROR)
+    return g_quark_to_string (error->domain);
+  if (error->code < 0 || (gsize) error->code >= G_N_ELEMENTS (names))
+    return "UNKNOWN";
+  return names[error->code];
+}

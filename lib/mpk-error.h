@@ -37,6 +37,19 @@ G_BEGIN_DECLS
  *   consumer that took an item and never called task_done)
  * @MPK_ERROR_TOO_MANY_TASK_DONE: task_done() was called more times than items
  *   were put (Python: ValueError "task_done() called too many times")
+ * @MPK_ERROR_AUTH: authentication with a manager failed: a wrong key on
+ *   either side, or a malformed handshake (Python: AuthenticationError)
+ * @MPK_ERROR_REFUSED: nothing listens at the manager's address
+ *   (Python: ConnectionRefusedError / FileNotFoundError)
+ * @MPK_ERROR_DISCONNECTED: the manager went away during or between calls
+ *   (Python raises EOFError, BrokenPipeError or ConnectionResetError)
+ * @MPK_ERROR_INDEX: a manager list index is out of range (Python: IndexError)
+ * @MPK_ERROR_KEY: a manager dict has no such key, or a namespace no such
+ *   name (Python: KeyError / AttributeError)
+ * @MPK_ERROR_REMOTE: the manager could not run the call: no such type or
+ *   method, or arguments of the wrong type (Python: RemoteError)
+ * @MPK_ERROR_STALE_HANDLE: a proxy names an object the manager no longer
+ *   holds, or one from an earlier run of a restarted manager
  *
  * Error codes in the %MPK_ERROR domain.
  */
@@ -58,6 +71,13 @@ typedef enum
   MPK_ERROR_OWNER_DIED,
   MPK_ERROR_PEER_DIED,
   MPK_ERROR_TOO_MANY_TASK_DONE,
+  MPK_ERROR_AUTH,
+  MPK_ERROR_REFUSED,
+  MPK_ERROR_DISCONNECTED,
+  MPK_ERROR_INDEX,
+  MPK_ERROR_KEY,
+  MPK_ERROR_REMOTE,
+  MPK_ERROR_STALE_HANDLE,
 } MpkError;
 
 /**

@@ -7,6 +7,7 @@
 
 #include "mpkit.h"
 
+#include <gio/gio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/types.h>
@@ -58,6 +59,7 @@ typedef enum
   MPK__OBJECT_EVENT      = 0x4d504b45,   /* "MPKE" */
   MPK__OBJECT_SEMAPHORE  = 0x4d504b53,   /* "MPKS" */
   MPK__OBJECT_VALUE      = 0x4d504b56,   /* "MPKV": Value and Array */
+  MPK__OBJECT_MANAGER    = 0x4d504b4d,   /* "MPKM": not waitable; a trace id */
 } MpkObjectType;
 
 /* The first member of every waitable struct, so mpk_wait() can tell them apart. */
@@ -385,6 +387,135 @@ G_GNUC_INTERNAL void mpk__trace_reaped (pid_t child, int status, gboolean lost,
 /* proc.signal: this process sends @sig to @child. Returns its event id. */
 G_GNUC_INTERNAL guint64 mpk__trace_signal (pid_t child, int sig);
 G_GNUC_INTERNAL void mpk__trace_joined (pid_t child);
+
+/* --- the Manager (mpk-manager*.c) -----------------------------------------
+ *
+ * A client's call is one request frame and one reply frame on a socket
+ * (an MpkConnection over the socket's fd, so frames get the wire's checks):
+ *   request (ttxsv): server generation, object id (0 = the manager itself),
+ *                    how long the server may block (µs, -1 forever), method,
+ *                    arguments (a tuple)
+ *   reply   (bv):    TRUE and the result, or FALSE and (sis): the GError's
+ *                    domain name, code and message
+ * Before either, the handshake (mpk__manager_auth_*) proves both sides know
+ * the key; until it succeeds no frame may exceed 256 bytes. */
+
+/* The largest payload before authentication: 256 bytes per frame in all. */
+#define MPK__MANAGER_PREAUTH_MAX (256 - MPK__WIRE_HEADER_SIZE)
+/* How long a new connection may take to authenticate, on either side. */
+#define MPK__MANAGER_AUTH_TIMEOUT_US (5 * G_USEC_PER_SEC)
+#define MPK__MANAGER_KEY_SIZE 32
+
+/* Fills @buf with @len bytes from the kernel's CSPRNG (getrandom). */
+G_GNUC_INTERNAL void mpk__random_bytes (guint8 *buf, gsize len);
+
+/* "unix:/path", "tcp:HOST:PORT" or "tcp:PORT" (loopback) → a socket address
+ * (a GNetworkAddress for a TCP client, which may resolve a host name), or
+ * NULL with MPK_ERROR_INVALID. */
+G_GNUC_INTERNAL GSocketConnectable *mpk__manager_parse_address (const char *address,
+                                                                gboolean    for_listening,
+                                                                GError    **error);
+/* The address string of a bound @address ("tcp:127.0.0.1:40123"). */
+G_GNUC_INTERNAL char *mpk__manager_format_address (GSocketAddress *address);
+
+/* The handshake, each side with its own deadline. The server's side sets
+ * MPK_ERROR_AUTH for a wrong key and also for a malformed or oversized
+ * frame (which is how an unauthenticated peer misbehaves); the client's
+ * side for a refusal and for a server that cannot prove it has the key. */
+G_GNUC_INTERNAL gboolean mpk__manager_auth_server (MpkConnection *conn,
+                                                   GBytes        *key,
+                                                   GError       **error);
+G_GNUC_INTERNAL gboolean mpk__manager_auth_client (MpkConnection *conn,
+                                                   GBytes        *key,
+                                                   GError       **error);
+
+/* Object references inside values: an object path "/mpk/g<gen>/o<id>". */
+G_GNUC_INTERNAL GVariant *mpk__manager_ref_new   (guint64   generation,
+                                                  guint64   id);
+G_GNUC_INTERNAL gboolean  mpk__manager_ref_parse (GVariant *value,
+                                                  guint64  *generation,
+                                                  guint64  *id);
+
+/* A GError as (sis) and back; the domain travels by name, so a user type's
+ * own domain arrives as the same quark. */
+G_GNUC_INTERNAL GVariant *mpk__manager_error_to_variant   (const GError *error);
+G_GNUC_INTERNAL void      mpk__manager_error_from_variant (GVariant     *value,
+                                                           GError      **error);
+
+/* Runs the server on @listener (bound) until a shutdown request, or SIGTERM
+ * / SIGINT when @handle_signals. Returns FALSE with @error if it could not
+ * start. @types: the registered MpkManagerType pointers. */
+G_GNUC_INTERNAL gboolean mpk__manager_serve (GSocket    *listener,
+                                             GBytes     *key,
+                                             GPtrArray  *types,
+                                             const MpkObjectHeader *trace_object,
+                                             gboolean    handle_signals,
+                                             gboolean    verbose,
+                                             GError    **error);
+
+/* Records a manager event (manager.call/serve/reply/result) for the frame
+ * @header: @payload is the call's arguments or its result (a 1-tuple is
+ * shown as its element), @error a failed reply. @manager is the trace id
+ * that client and server share (the MpkManager the server was forked from). */
+G_GNUC_INTERNAL void mpk__manager_trace (const char            *ev,
+                                         MpkTraceDirection      dir,
+                                         gint64                 ts,
+                                         const MpkWireHeader   *header,
+                                         const MpkObjectHeader *manager,
+                                         const char            *type,
+                                         guint64                id,
+                                         const char            *method,
+                                         GVariant              *payload,
+                                         const GError          *error);
+
+/* "INDEX" for MPK_ERROR_INDEX, the domain's name for other domains' errors. */
+G_GNUC_INTERNAL const char *mpk__error_code_name (const GError *error);
+
+/* For the server's built-in types (mpk-manager-types.c). */
+G_GNUC_INTERNAL extern const MpkManagerType *const mpk__manager_builtin_types[];
+
+/* Blocks the calling method (the manager's lock is released meanwhile) until
+ * another call changes something, the request's deadline passes (FALSE with
+ * @timeout_code and @timeout_message) or the client hangs up (FALSE with
+ * DISCONNECTED). Callers loop: while (!condition) if (!wait) return error. */
+G_GNUC_INTERNAL gboolean mpk__manager_call_wait    (MpkManagerCall *call,
+                                                    gint            timeout_code,
+                                                    const char     *timeout_message,
+                                                    GError        **error);
+/* Wakes every waiting call: the state it may be waiting for changed. */
+G_GNUC_INTERNAL void     mpk__manager_call_changed (MpkManagerCall *call);
+
+/* Stored values may hold references: the server counts them, so an object
+ * stays alive while some container holds it (Python's nested proxies).
+ * _hold checks every reference in @value names a live object (else
+ * STALE_HANDLE) and counts them; _drop uncounts (and may free objects). */
+G_GNUC_INTERNAL gboolean mpk__manager_hold_refs (MpkManagerCall *call,
+                                                 GVariant       *value,
+                                                 GError        **error);
+G_GNUC_INTERNAL void     mpk__manager_drop_refs (GVariant       *value);
+/* The size of a held dict, by id, for its iterators; -1 once it is gone. */
+G_GNUC_INTERNAL gint64   mpk__manager_object_size (guint64 id);
+G_GNUC_INTERNAL guint64  mpk__manager_call_object_id (MpkManagerCall *call);
+
+/* Connection internals the Manager uses: it records its own trace events
+ * (manager.call etc.), so its connections record none, and it needs the
+ * header of each frame for the message id. */
+G_GNUC_INTERNAL void      mpk__connection_set_untraced  (MpkConnection  *conn);
+G_GNUC_INTERNAL gboolean  mpk__connection_send_header   (MpkConnection  *conn,
+                                                         GVariant       *msg,
+                                                         gint64          timeout_us,
+                                                         MpkWireHeader  *header_out,
+                                                         GError        **error);
+G_GNUC_INTERNAL GVariant *mpk__connection_recv_header   (MpkConnection  *conn,
+                                                         gint64          timeout_us,
+                                                         MpkWireHeader  *header_out,
+                                                         GError        **error);
+
+/* For tests: a socket connected to @manager's server, authenticated when
+ * @authenticate (then it speaks the request protocol). Close it yourself. */
+G_GNUC_INTERNAL int mpk__manager_open_raw_for_testing (MpkManager *manager,
+                                                      gboolean    authenticate,
+                                                      GError    **error);
 
 G_END_DECLS
 

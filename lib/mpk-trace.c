@@ -204,6 +204,7 @@ object_kind (MpkObjectType type)
     case MPK__OBJECT_EVENT:      return "event";
     case MPK__OBJECT_SEMAPHORE:  return "semaphore";
     case MPK__OBJECT_VALUE:      return "value";
+    case MPK__OBJECT_MANAGER:    return "manager";
     default:                     return "object";
     }
 }

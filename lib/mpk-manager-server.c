@@ -1,0 +1,877 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mpk-manager-server.c: the Manager's server: one thread per client
+ * connection (GThreadedSocketService), a table of objects, and the
+ * dispatch of each request to a method of its object's type.
+ *
+ * All objects share one lock, held while a method runs: methods are short
+ * and never block while holding it (a queue get waits with
+ * mpk__manager_call_wait, which releases it), so one lock costs little and
+ * makes every method atomic, which is what server-side add and
+ * compare-and-set need. */
+/* POLLRDHUP needs _GNU_SOURCE, which the Makefile defines. */
+#include "mpk-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <glib-unix.h>
+
+/* How often a blocked method looks whether its client hung up. */
+#define HANGUP_CHECK_US (100 * 1000)
+
+typedef struct
+{
+  guint64               id;
+  const MpkManagerType *type;
+  gpointer              data;
+  gint64                refs;   /* proxies, containers, names, running calls */
+} Object;
+
+typedef struct
+{
+  GMutex                 lock;
+  GCond                  changed;
+  GHashTable            *objects;   /* id → Object* */
+  guint64                next_id;
+  guint64                generation;
+  GHashTable            *types;     /* name → const MpkManagerType* */
+  GHashTable            *names;     /* published name → Object* (holds a ref) */
+  GHashTable            *clients;   /* MpkConnection* of live connections */
+  GBytes                *key;
+  const MpkObjectHeader *trace_object;
+  gboolean               verbose;
+  gboolean               stopping;
+  guint                  handlers;  /* client threads inside on_run() */
+  MpkManagerStats        stats;
+  GMainLoop             *loop;
+} Server;
+
+struct _MpkManagerCall
+{
+  MpkConnection *conn;
+  int            fd;
+  MpkDeadline    deadline;   /* how long this request may block */
+  Object        *object;     /* NULL for the manager's own methods */
+};
+
+/* A process runs at most one server, and the built-in types' free functions
+ * need it (to drop the references their contents hold), so it is global.
+ * The struct is static and its lock never cleared: a client thread the
+ * service started just as the server stopped still finds a valid lock and
+ * the stopping flag, and leaves. */
+static Server  the_server;
+static Server *server;
+
+static void
+say (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+static void
+say (const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  if (!server->verbose)
+    return;
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("mpk-manager[%d]: %s\n", (int) getpid (), text);
+}
+
+static gboolean is_builtin (const MpkManagerType *type);
+
+/* --- objects and references ------------------------------------------------- */
+
+static Object *
+object_lookup (guint64 id)
+{
+  return g_hash_table_lookup (server->objects, &id);
+}
+
+static void
+object_unref (Object *object)
+{
+  if (--object->refs > 0)
+    return;
+  g_hash_table_remove (server->objects, &object->id);
+  if (object->type->free != NULL && object->data != NULL)
+    object->type->free (object->data);   /* may drop references it held */
+  g_free (object);
+}
+
+static Object *
+object_new (const MpkManagerType *type, gpointer data)
+{
+  Object *object = g_new0 (Object, 1);
+
+  object->id = ++server->next_id;
+  object->type = type;
+  object->data = data;
+  object->refs = 1;
+  g_hash_table_insert (server->objects, &object->id, object);
+  return object;
+}
+
+/* Only values whose type can contain an object path need walking. */
+static gboolean
+may_hold_refs (GVariant *value)
+{
+  const char *type = g_variant_get_type_string (value);
+
+  return strchr (type, 'o') != NULL || strchr (type, 'v') != NULL;
+}
+
+/* Calls @func on each of our objects @value refers to; stops at the first
+ * FALSE. A reference to another run's object sets @stale. */
+typedef gboolean (*RefFunc) (Object *object, gpointer data);
+
+static gboolean
+walk_refs (GVariant *value, RefFunc func, gpointer data, gboolean *stale)
+{
+  guint64 generation, id;
+
+  if (!may_hold_refs (value))
+    return TRUE;
+  if (mpk__manager_ref_parse (value, &generation, &id))
+    {
+      Object *object = generation == server->generation ? object_lookup (id) : NULL;
+
+      if (object == NULL)
+        {
+          *stale = TRUE;
+          return FALSE;
+        }
+      return func (object, data);
+    }
+  if (g_variant_is_container (value))
+    {
+      gsize n = g_variant_n_children (value);
+
+      for (gsize i = 0; i < n; i++)
+        {
+          g_autoptr(GVariant) child = g_variant_get_child_value (value, i);
+
+          if (!walk_refs (child, func, data, stale))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+ref_ok (Object *object, gpointer data)
+{
+  return TRUE;
+}
+
+static gboolean
+ref_hold (Object *object, gpointer data)
+{
+  object->refs++;
+  return TRUE;
+}
+
+static gboolean
+ref_drop (Object *object, gpointer data)
+{
+  object_unref (object);
+  return TRUE;
+}
+
+gboolean
+mpk__manager_hold_refs (MpkManagerCall *call, GVariant *value, GError **error)
+{
+  gboolean stale = FALSE;
+
+  /* Check all first, so a refusal leaves no count changed. */
+  if (!walk_refs (value, ref_ok, NULL, &stale))
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE,
+                           "the value refers to an object this manager no longer holds");
+      return FALSE;
+    }
+  walk_refs (value, ref_hold, NULL, &stale);
+  return TRUE;
+}
+
+void
+mpk__manager_drop_refs (GVariant *value)
+{
+  gboolean stale = FALSE;
+
+  if (value != NULL && server != NULL)
+    walk_refs (value, ref_drop, NULL, &stale);
+}
+
+gint64
+mpk__manager_object_size (guint64 id)
+{
+  Object *object = object_lookup (id);
+  g_autoptr(GVariant) len = NULL;
+
+  if (object == NULL || object->type->methods == NULL)
+    return -1;
+  for (const MpkManagerMethod *m = object->type->methods; m->name != NULL; m++)
+    if (strcmp (m->name, "len") == 0)
+      {
+        len = m->func (object->data, NULL, NULL, NULL);
+        return len != NULL && g_variant_is_of_type (len, G_VARIANT_TYPE_INT64)
+               ? g_variant_get_int64 (len) : -1;
+      }
+  return -1;
+}
+
+guint64
+mpk__manager_call_object_id (MpkManagerCall *call)
+{
+  return call->object != NULL ? call->object->id : 0;
+}
+
+/* --- waiting inside a method ------------------------------------------------------ */
+
+static gboolean
+peer_gone (int fd)
+{
+  struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+  return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+gboolean
+mpk__manager_call_wait (MpkManagerCall *call,
+                        gint            timeout_code,
+                        const char     *timeout_message,
+                        GError        **error)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (now >= call->deadline)
+    {
+      g_set_error_literal (error, MPK_ERROR, timeout_code, timeout_message);
+      return FALSE;
+    }
+  /* A client killed while it waits must not keep a thread (or, for a queue
+   * get, take an item nobody will receive). */
+  if (server->stopping || peer_gone (call->fd))
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_DISCONNECTED,
+                           "the client went away while its call waited");
+      return FALSE;
+    }
+  g_cond_wait_until (&server->changed, &server->lock, MIN (call->deadline, now + HANGUP_CHECK_US));
+  return TRUE;
+}
+
+void
+mpk__manager_call_changed (MpkManagerCall *call)
+{
+  g_cond_broadcast (&server->changed);
+}
+
+GVariant *
+mpk_manager_call_new_object (MpkManagerCall  *call,
+                             const char      *type_name,
+                             GVariant        *args,
+                             GError         **error)
+{
+  const MpkManagerType *type;
+  g_autoptr(GVariant) owned = g_variant_ref_sink (args != NULL ? args : g_variant_new ("()"));
+  gpointer data;
+  Object *object;
+
+  g_return_val_if_fail (call != NULL && server != NULL, NULL);
+  g_return_val_if_fail (type_name != NULL, NULL);
+  g_return_val_if_fail (g_variant_is_of_type (owned, G_VARIANT_TYPE_TUPLE), NULL);
+
+  type = g_hash_table_lookup (server->types, type_name);
+  if (type == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE, "the manager has no type \"%s\"", type_name);
+      return NULL;
+    }
+  if (is_builtin (type) && !mpk__manager_hold_refs (call, owned, error))
+    return NULL;
+  data = type->create (owned, error);
+  if (data == NULL)
+    {
+      if (is_builtin (type))
+        mpk__manager_drop_refs (owned);
+      return NULL;
+    }
+  object = object_new (type, data);
+  /* Counted only once stored or made into a proxy (which increfs), as
+   * Python's server does: until then it lives until shutdown. */
+  object->refs = 0;
+  return mpk__manager_ref_new (server->generation, object->id);
+}
+
+/* --- the manager's own methods (object id 0) ---------------------------------------- */
+
+static gboolean
+is_builtin (const MpkManagerType *type)
+{
+  for (guint i = 0; mpk__manager_builtin_types[i] != NULL; i++)
+    if (mpk__manager_builtin_types[i] == type)
+      return TRUE;
+  return FALSE;
+}
+
+static GVariant *
+manager_create (MpkManagerCall *call, GVariant *args, GError **error)
+{
+  const char *type_name;
+  g_autoptr(GVariant) type_args = NULL;
+  const MpkManagerType *type;
+  gpointer data;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(sv)")))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE,
+                   "create takes (type name, arguments), not %s", g_variant_get_type_string (args));
+      return NULL;
+    }
+  g_variant_get (args, "(&sv)", &type_name, &type_args);
+  if (!g_variant_is_of_type (type_args, G_VARIANT_TYPE_TUPLE))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE,
+                   "create: the arguments for \"%s\" must be a tuple, not %s", type_name,
+                   g_variant_get_type_string (type_args));
+      return NULL;
+    }
+  type = g_hash_table_lookup (server->types, type_name);
+  if (type == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE,
+                   "the manager has no type \"%s\" (register it before start)", type_name);
+      return NULL;
+    }
+  /* The built-in containers store what they are made from: count it. */
+  if (is_builtin (type) && !mpk__manager_hold_refs (call, type_args, error))
+    return NULL;
+  data = type->create (type_args, error);
+  if (data == NULL)
+    {
+      mpk__manager_drop_refs (type_args);
+      return NULL;
+    }
+  return mpk__manager_ref_new (server->generation, object_new (type, data)->id);
+}
+
+static Object *
+arg_object (GVariant *args, const char *method, GError **error)
+{
+  guint64 generation, id;
+  Object *object;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(tt)")))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE, "%s takes (generation, object id)", method);
+      return NULL;
+    }
+  g_variant_get (args, "(tt)", &generation, &id);
+  object = generation == server->generation ? object_lookup (id) : NULL;
+  if (object == NULL)
+    g_set_error (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE,
+                 "the manager holds no object %" G_GUINT64_FORMAT, id);
+  return object;
+}
+
+static GVariant *
+manager_publish (GVariant *args, GError **error)
+{
+  const char *name;
+  guint64 id;
+  Object *object;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(st)")))
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_REMOTE, "publish takes (name, object id)");
+      return NULL;
+    }
+  g_variant_get (args, "(&st)", &name, &id);
+  object = object_lookup (id);
+  if (object == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE,
+                   "the manager holds no object %" G_GUINT64_FORMAT, id);
+      return NULL;
+    }
+  object->refs++;
+  g_hash_table_replace (server->names, g_strdup (name), object);   /* drops an older one */
+  return NULL;
+}
+
+static GVariant *
+manager_lookup (GVariant *args, GError **error)
+{
+  const char *name;
+  Object *object;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(s)")))
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_REMOTE, "lookup takes (name)");
+      return NULL;
+    }
+  g_variant_get (args, "(&s)", &name);
+  object = g_hash_table_lookup (server->names, name);
+  if (object == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_KEY, "nothing is published as \"%s\"", name);
+      return NULL;
+    }
+  object->refs++;    /* the caller's new proxy owns this count */
+  return g_variant_new ("(s@o)", object->type->name,
+                        mpk__manager_ref_new (server->generation, object->id));
+}
+
+static GVariant *
+manager_stats (void)
+{
+  const MpkManagerStats *s = &server->stats;
+
+  return g_variant_new ("(ttttuu)", s->connections, s->auth_failures, s->bad_requests,
+                        s->calls, s->clients, g_hash_table_size (server->objects));
+}
+
+static GVariant *
+manager_method (MpkManagerCall *call, const char *method, GVariant *args, GError **error)
+{
+  Object *object;
+
+  if (strcmp (method, "create") == 0)
+    return manager_create (call, args, error);
+  if (strcmp (method, "incref") == 0 || strcmp (method, "decref") == 0)
+    {
+      object = arg_object (args, method, error);
+      if (object == NULL)
+        return NULL;
+      if (method[0] == 'd')
+        {
+          object_unref (object);
+          return NULL;
+        }
+      object->refs++;
+      return g_variant_new ("(s)", object->type->name);   /* what the new proxy is */
+    }
+  if (strcmp (method, "publish") == 0)
+    return manager_publish (args, error);
+  if (strcmp (method, "lookup") == 0)
+    return manager_lookup (args, error);
+  if (strcmp (method, "stats") == 0)
+    return manager_stats ();
+  if (strcmp (method, "ping") == 0)
+    return g_variant_new ("(t)", server->generation);
+  if (strcmp (method, "shutdown") == 0)
+    {
+      server->stopping = TRUE;   /* the loop quits once the reply is sent */
+      g_cond_broadcast (&server->changed);
+      return NULL;
+    }
+  g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE, "the manager has no method \"%s\"", method);
+  return NULL;
+}
+
+/* --- dispatch ------------------------------------------------------------------------- */
+
+static const MpkManagerMethod *
+find_method (const MpkManagerType *type, const char *name)
+{
+  for (const MpkManagerMethod *m = type->methods; m != NULL && m->name != NULL; m++)
+    if (strcmp (m->name, name) == 0)
+      return m;
+  return NULL;
+}
+
+static GVariant *
+object_method (MpkManagerCall *call, guint64 generation, guint64 id, const char *method,
+               GVariant *args, GError **error)
+{
+  const MpkManagerMethod *m;
+  GVariant *result;
+
+  if (generation != server->generation)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE,
+                           "the proxy belongs to an earlier run of this manager");
+      return NULL;
+    }
+  call->object = object_lookup (id);
+  if (call->object == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE,
+                   "the manager holds no object %" G_GUINT64_FORMAT " (it was freed)", id);
+      return NULL;
+    }
+  m = find_method (call->object->type, method);
+  if (m == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE, "'%s' object has no exposed method '%s'",
+                   call->object->type->name, method);
+      return NULL;
+    }
+  call->object->refs++;    /* alive while the method runs, even if it waits */
+  result = m->func (call->object->data, args, call, error);
+  object_unref (call->object);
+  return result;
+}
+
+typedef struct
+{
+  const char *type;     /* for the tracer */
+  guint64     id;
+  const char *method;
+} CallInfo;
+
+/* Runs one request. Returns the reply (floating) or NULL with @error. */
+static GVariant *
+dispatch (MpkConnection *conn, int fd, GVariant *request, CallInfo *info, GError **error)
+{
+  MpkManagerCall call = { .conn = conn, .fd = fd };
+  g_autoptr(GVariant) args = NULL;
+  guint64 generation;
+  gint64 wait_us;
+  GVariant *result;
+
+  if (!g_variant_is_of_type (request, G_VARIANT_TYPE ("(ttxsv)")))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                   "malformed request: expected (ttxsv), got %s",
+                   g_variant_get_type_string (request));
+      return NULL;
+    }
+  g_variant_get (request, "(ttx&sv)", &generation, &info->id, &wait_us, &info->method, &args);
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE_TUPLE))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                   "malformed request: the arguments must be a tuple, not %s",
+                   g_variant_get_type_string (args));
+      return NULL;
+    }
+  call.deadline = mpk__deadline_from_timeout (wait_us);
+  g_mutex_lock (&server->lock);
+  server->stats.calls++;
+  if (info->id == 0)
+    result = manager_method (&call, info->method, args, error);
+  else
+    result = object_method (&call, generation, info->id, info->method, args, error);
+  info->type = call.object != NULL ? call.object->type->name : NULL;
+  g_mutex_unlock (&server->lock);
+  if (result == NULL && (error == NULL || *error == NULL))
+    result = g_variant_new ("()");
+  return result;
+}
+
+static gboolean
+send_reply (MpkConnection *conn, GVariant *result, const GError *failure, CallInfo *info)
+{
+  GVariant *reply;
+  MpkWireHeader header;
+  gint64 ts = MPK__TRACING (MPK__TRACE_MANAGER) ? mpk__trace_now () : 0;
+  gboolean ok;
+
+  if (failure == NULL)
+    reply = g_variant_new ("(bv)", TRUE, result);
+  else
+    reply = g_variant_new ("(bv)", FALSE, mpk__manager_error_to_variant (failure));
+  g_variant_ref_sink (reply);
+  ok = mpk__connection_send_header (conn, reply, 10 * G_USEC_PER_SEC, &header, NULL);
+  if (ok && MPK__TRACING (MPK__TRACE_MANAGER))
+    mpk__manager_trace ("manager.reply", MPK__TRACE_OUT, ts, &header, server->trace_object,
+                        info->type, info->id, info->method, result, failure);
+  g_variant_unref (reply);
+  return ok;
+}
+
+static void
+count (guint64 *counter)
+{
+  g_mutex_lock (&server->lock);
+  (*counter)++;
+  g_mutex_unlock (&server->lock);
+}
+
+/* For the tracer: the type of object @id (types are static strings). */
+static const char *
+type_name (guint64 id)
+{
+  const char *name = NULL;
+  Object *object;
+
+  g_mutex_lock (&server->lock);
+  object = id != 0 ? object_lookup (id) : NULL;
+  if (object != NULL)
+    name = object->type->name;
+  g_mutex_unlock (&server->lock);
+  return name;
+}
+
+/* Serves one authenticated connection until it closes or breaks. */
+static void
+serve_requests (MpkConnection *conn, int fd)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) request = NULL, result = NULL;
+      CallInfo info = { NULL, 0, NULL };
+      MpkWireHeader header;
+
+      request = mpk__connection_recv_header (conn, MPK_WAIT_FOREVER, &header, &error);
+      if (request == NULL)
+        {
+          if (!g_error_matches (error, MPK_ERROR, MPK_ERROR_PROTOCOL)
+              && !g_error_matches (error, MPK_ERROR, MPK_ERROR_TOO_BIG))
+            return;   /* EOF, a cut-off frame, a closed stream: the client is gone */
+          count (&server->stats.bad_requests);
+          say ("bad frame from a client: %s", error->message);
+          send_reply (conn, NULL, error, &info);   /* then read on, or stop if unreadable */
+          continue;
+        }
+      if (MPK__TRACING (MPK__TRACE_MANAGER) && g_variant_is_of_type (request, G_VARIANT_TYPE ("(ttxsv)")))
+        {
+          g_autoptr(GVariant) args = g_variant_get_child_value (request, 4);
+          g_autoptr(GVariant) inner = g_variant_get_variant (args);
+          g_autoptr(GVariant) id = g_variant_get_child_value (request, 1);
+          g_autoptr(GVariant) method = g_variant_get_child_value (request, 3);
+
+          mpk__manager_trace ("manager.serve", MPK__TRACE_IN, 0, &header, server->trace_object,
+                              type_name (g_variant_get_uint64 (id)), g_variant_get_uint64 (id),
+                              g_variant_get_string (method, NULL), inner, NULL);
+        }
+      result = dispatch (conn, fd, request, &info, &error);
+      if (result != NULL)
+        g_variant_take_ref (result);   /* methods return a new or a floating value */
+      else if (g_error_matches (error, MPK_ERROR, MPK_ERROR_PROTOCOL))
+        {
+          count (&server->stats.bad_requests);
+          say ("malformed request: %s", error->message);
+        }
+      if (!send_reply (conn, result, error, &info))
+        return;
+      if (server->stopping)
+        {
+          g_main_loop_quit (server->loop);
+          return;
+        }
+    }
+}
+
+/* Enters @conn in the client set; FALSE if the server is stopping. */
+static gboolean
+client_add (MpkConnection *conn)
+{
+  gboolean ok;
+
+  g_mutex_lock (&the_server.lock);
+  ok = !the_server.stopping;
+  if (ok)
+    {
+      g_hash_table_add (the_server.clients, conn);
+      the_server.stats.connections++;
+      the_server.stats.clients++;
+      the_server.handlers++;
+    }
+  g_mutex_unlock (&the_server.lock);
+  return ok;
+}
+
+static void
+client_remove (MpkConnection *conn)
+{
+  g_mutex_lock (&server->lock);
+  g_hash_table_remove (server->clients, conn);
+  server->stats.clients--;
+  server->handlers--;
+  g_cond_broadcast (&server->changed);
+  g_mutex_unlock (&server->lock);
+}
+
+/* GThreadedSocketService::run, in a thread of its own for this client. */
+static gboolean
+on_run (GThreadedSocketService *service,
+        GSocketConnection      *connection,
+        GObject                *source,
+        gpointer                user_data)
+{
+  g_autoptr(GError) error = NULL;
+  int fd = fcntl (g_socket_get_fd (g_socket_connection_get_socket (connection)),
+                  F_DUPFD_CLOEXEC, 0);
+  MpkConnection *conn;
+
+  if (fd < 0)
+    return TRUE;
+  conn = mpk_connection_new_from_fd (fd, TRUE, TRUE, &error);
+  if (conn == NULL)
+    {
+      close (fd);
+      return TRUE;
+    }
+  mpk__connection_set_untraced (conn);
+  if (!client_add (conn))
+    {
+      mpk_connection_free (conn);
+      return TRUE;
+    }
+  if (mpk__manager_auth_server (conn, server->key, &error))
+    serve_requests (conn, fd);
+  else
+    {
+      count (&server->stats.auth_failures);
+      say ("refused a connection: %s", error->message);
+    }
+  client_remove (conn);
+  mpk_connection_free (conn);
+  return TRUE;
+}
+
+/* --- running ----------------------------------------------------------------------------- */
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  g_main_loop_quit (server->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+hang_up_client (gpointer key, gpointer value, gpointer data)
+{
+  int fd = mpk_connection_fileno (key, NULL);
+
+  if (fd >= 0)
+    shutdown (fd, SHUT_RDWR);   /* its thread sees EOF and ends */
+}
+
+static void
+server_new (GBytes *key, GPtrArray *types, const MpkObjectHeader *trace_object, gboolean verbose)
+{
+  guint8 random[8];
+
+  server = &the_server;
+  g_mutex_lock (&server->lock);   /* statically initialised; never cleared */
+  server->stopping = FALSE;
+  server->handlers = 0;
+  memset (&server->stats, 0, sizeof server->stats);
+  server->next_id = 0;
+  server->objects = g_hash_table_new (g_int64_hash, g_int64_equal);
+  server->types = g_hash_table_new (g_str_hash, g_str_equal);
+  server->names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) object_unref);
+  server->clients = g_hash_table_new (NULL, NULL);
+  server->key = g_bytes_ref (key);
+  server->trace_object = trace_object;
+  server->verbose = verbose;
+  g_mutex_unlock (&server->lock);
+  /* A new generation per run: a proxy from an earlier run is refused (STALE_HANDLE). */
+  mpk__random_bytes (random, sizeof random);
+  memcpy (&server->generation, random, sizeof random);
+  for (guint i = 0; mpk__manager_builtin_types[i] != NULL; i++)
+    g_hash_table_insert (server->types, (gpointer) mpk__manager_builtin_types[i]->name,
+                         (gpointer) mpk__manager_builtin_types[i]);
+  for (guint i = 0; types != NULL && i < types->len; i++)
+    {
+      const MpkManagerType *type = g_ptr_array_index (types, i);
+
+      g_hash_table_insert (server->types, (gpointer) type->name, (gpointer) type);
+    }
+}
+
+static void
+server_free (void)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_remove_all (server->names);
+  /* Free what is left, whatever its count: nobody can reach it any more. */
+  while (g_hash_table_size (server->objects) > 0)
+    {
+      g_hash_table_iter_init (&iter, server->objects);
+      g_hash_table_iter_next (&iter, NULL, &value);
+      ((Object *) value)->refs = 1;
+      object_unref (value);
+    }
+  g_hash_table_unref (server->objects);
+  g_hash_table_unref (server->types);
+  g_hash_table_unref (server->names);
+  g_hash_table_unref (server->clients);
+  g_bytes_unref (server->key);
+  g_main_loop_unref (server->loop);
+  server = NULL;
+}
+
+gboolean
+mpk__manager_serve (GSocket               *listener,
+                    GBytes                *key,
+                    GPtrArray             *types,
+                    const MpkObjectHeader *trace_object,
+                    gboolean               handle_signals,
+                    gboolean               verbose,
+                    GError               **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSocketService) service = NULL;
+  guint sources[2] = { 0, 0 };
+  gint64 deadline;
+  guint left;
+
+  g_return_val_if_fail (server == NULL, FALSE);
+
+  g_main_context_push_thread_default (context);
+  server_new (key, types, trace_object, verbose);
+  server->loop = g_main_loop_new (context, FALSE);
+  service = g_threaded_socket_service_new (-1);
+  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (service), listener, NULL, error))
+    {
+      server_free ();
+      g_main_context_pop_thread_default (context);
+      return FALSE;
+    }
+  g_signal_connect (service, "run", G_CALLBACK (on_run), NULL);
+  if (handle_signals)
+    for (guint i = 0; i < 2; i++)
+      {
+        GSource *source = g_unix_signal_source_new (i == 0 ? SIGTERM : SIGINT);
+
+        g_source_set_callback (source, on_stop_signal, NULL, NULL);
+        sources[i] = g_source_attach (source, context);
+        g_source_unref (source);
+      }
+  g_socket_service_start (service);
+  say ("serving");
+  g_main_loop_run (server->loop);
+
+  /* Stop accepting, wake every waiting call, hang up on every client, and
+   * wait for their threads (the service's pool) before freeing the objects. */
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  g_mutex_lock (&server->lock);
+  server->stopping = TRUE;
+  g_cond_broadcast (&server->changed);
+  g_hash_table_foreach (server->clients, hang_up_client, NULL);
+  /* Waiting calls notice within HANGUP_CHECK_US; a second is plenty. */
+  deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+  while (server->handlers > 0 && g_cond_wait_until (&server->changed, &server->lock, deadline))
+    ;
+  left = server->handlers;
+  g_mutex_unlock (&server->lock);
+  g_clear_object (&service);
+  for (guint i = 0; i < 2; i++)
+    if (sources[i] != 0)
+      g_source_destroy (g_main_context_find_source_by_id (context, sources[i]));
+  if (left > 0)
+    {
+      /* A thread stuck in a user method: its objects must outlive it. */
+      say ("%u client thread(s) did not finish; leaving their objects", left);
+      g_main_context_pop_thread_default (context);
+      return TRUE;
+    }
+  say ("stopped after %" G_GUINT64_FORMAT " calls", server->stats.calls);
+  server_free ();
+  g_main_context_pop_thread_default (context);
+  return TRUE;
+}
