@@ -4,7 +4,9 @@
  * one-way streaming of 64 B and 1 MiB messages, Process start+join,
  * Queue / SimpleQueue / JoinableQueue throughput (P producers -> C
  * consumers), a shared counter under a Lock, a Value('i') incremented
- * with mpk_value_add, and element-wise access to an 8 MiB Array('d').
+ * with mpk_value_add, element-wise access to an 8 MiB Array('d') (a lock
+ * per item, and the lock taken once), and Manager list / dict calls from
+ * a client process.
  *
  * Output: one line per measurement, '#' lines are comments:
  *   key <TAB> unit <TAB> v1,v2,...   (one value per trial)
@@ -490,12 +492,14 @@ typedef struct
   MpkLock        *lock;
   MpkValue       *value;     /* valinc: mpk_value_add instead of lock/++/unlock */
   MpkArray       *array;     /* arrayew */
+  gboolean        lock_once; /* arrayew_idiom: one lock, a loop over the memory */
+  MpkProxy       *proxy;     /* mgr_*: the Manager list or dict */
   MpkSemaphore   *done;      /* QK_JOINABLE: each producer releases it once */
   GroupShared    *shared;
   int             ready_fd;  /* write end: one byte when at the gate */
   int             gate_rd;   /* read end of the gate: EOF = go */
   int             gate_wr;   /* the gate's write end, closed by the child */
-  int             index;     /* consumer or counter worker index */
+  int             index;     /* consumer or counter worker index; mgr_*: the ManagerJob */
   gint64          count;     /* items to put or get, increments to do */
   gsize           size;      /* item bytes */
   ItemKind        item;
@@ -858,8 +862,23 @@ array_reader_child (gpointer user_data)
   memcpy (dst, mpk_array_get_pointer (a->array), bytes);
   gate_wait (a);   /* "ready"; the gate opens once the parent has written */
   t0 = g_get_monotonic_time ();
-  for (i = 0; i < a->count; i++)
-    s += mpk_array_get_double (a->array, i);
+  if (a->lock_once)
+    {
+      /* The C way: hold the lock over the whole job, read the memory. */
+      MpkLock *lock = mpk_array_get_lock (a->array);
+      const double *items = mpk_array_get_pointer (a->array);
+      GError *error = NULL;
+
+      if (!mpk_lock_acquire (lock, MPK_WAIT_FOREVER, &error))
+        return child_failed ("lock acquire", error);
+      for (i = 0; i < a->count; i++)
+        s += items[i];
+      if (!mpk_lock_release (lock, &error))
+        return child_failed ("lock release", error);
+    }
+  else
+    for (i = 0; i < a->count; i++)
+      s += mpk_array_get_double (a->array, i);
   a->shared->read_us = g_get_monotonic_time () - t0;
   a->shared->read_sum = s;
   g_free (dst);
@@ -867,9 +886,12 @@ array_reader_child (gpointer user_data)
 }
 
 /* count items written then read; returns write + read microseconds and
- * leaves each half in array_last_write_us / array_last_read_us. */
+ * leaves each half in array_last_write_us / array_last_read_us.  With
+ * @lock_once (arrayew_idiom), each side takes the array's lock once and
+ * loops over mpk_array_get_pointer(), as C code does the job. */
 static double
-array_trial (gint64 count)
+array_trial (gint64   count,
+             gboolean lock_once)
 {
   GroupArgs a = { 0 };
   GError *error = NULL;
@@ -893,6 +915,7 @@ array_trial (gint64 count)
   a.gate_rd = gate[0];
   a.gate_wr = gate[1];
   a.count = count;
+  a.lock_once = lock_once;
   p = start_child ("bench-array-reader", array_reader_child, &a);
   close (ready[1]);
   close (gate[0]);
@@ -904,8 +927,21 @@ array_trial (gint64 count)
   close (ready[0]);
 
   t0 = g_get_monotonic_time ();
-  for (i = 0; i < count; i++)
-    mpk_array_set_double (a.array, i, 2.5, NULL);   /* the lock per item */
+  if (lock_once)
+    {
+      MpkLock *lock = mpk_array_get_lock (a.array);
+      double *items = mpk_array_get_pointer (a.array);
+
+      if (!mpk_lock_acquire (lock, MPK_WAIT_FOREVER, &error))
+        check_error ("mpk_lock_acquire", error);
+      for (i = 0; i < count; i++)
+        items[i] = 2.5;
+      if (!mpk_lock_release (lock, &error))
+        check_error ("mpk_lock_release", error);
+    }
+  else
+    for (i = 0; i < count; i++)
+      mpk_array_set_double (a.array, i, 2.5, NULL);   /* the lock per item */
   t1 = g_get_monotonic_time ();
   close (gate[1]);   /* go: the reader reads */
   join_child (p);
@@ -919,6 +955,123 @@ array_trial (gint64 count)
   munmap (a.shared, sizeof *a.shared);
   alarm (0);
   return array_last_write_us + array_last_read_us;
+}
+
+/* --- 8. Manager proxies, called from a client process ------------------------ */
+
+/* A Manager (its server is a process of its own) holds a list or a dict; a
+ * forked child, which inherited the proxy (as a Python Process is handed
+ * one), makes count calls on it: list appends of small ints, or dict
+ * set/get pairs of small int keys.  The child opens its connection and
+ * warms up with MGR_WARM_CALLS len() calls before the gate, and times its
+ * own loop.  Each trial starts a new manager and shuts it down (untimed). */
+
+#define MGR_WARM_CALLS 100
+#define MGR_DICT_KEYS  100   /* keys 0..99: d[i % 100] = i, then d[i % 100] */
+
+typedef enum
+{
+  MGR_LIST_APPEND,
+  MGR_DICT_GETSET,
+} ManagerJob;
+
+static int
+manager_client_child (gpointer user_data)
+{
+  GroupArgs *a = user_data;
+  ManagerJob job = (ManagerJob) a->index;
+  GError *error = NULL;
+  gint64 i, t0;
+
+  for (i = 0; i < MGR_WARM_CALLS; i++)
+    if ((job == MGR_LIST_APPEND ? mpk_list_len (a->proxy, &error)
+                                : mpk_dict_len (a->proxy, &error)) < 0
+        || error != NULL)
+      return child_failed ("len", error);
+  gate_wait (a);
+  t0 = g_get_monotonic_time ();
+  for (i = 0; i < a->count; i++)
+    {
+      GVariant *v = g_variant_ref_sink (g_variant_new_int32 ((gint32) i));
+      gboolean ok;
+
+      if (job == MGR_LIST_APPEND)
+        ok = mpk_list_append (a->proxy, v, &error);
+      else
+        {
+          GVariant *key = g_variant_ref_sink (g_variant_new_int32 ((gint32) (i % MGR_DICT_KEYS)));
+          GVariant *got = NULL;
+
+          ok = mpk_dict_set (a->proxy, key, v, &error)
+               && (got = mpk_dict_get (a->proxy, key, &error)) != NULL;
+          if (ok && g_variant_get_int32 (got) != (gint32) i)
+            g_error ("bench-mpkit child: dict gave %d, want %d",
+                     g_variant_get_int32 (got), (gint32) i);
+          if (got != NULL)
+            g_variant_unref (got);
+          g_variant_unref (key);
+        }
+      g_variant_unref (v);
+      if (!ok)
+        return child_failed (job == MGR_LIST_APPEND ? "list append" : "dict set/get", error);
+    }
+  a->shared->read_us = g_get_monotonic_time () - t0;
+  return 0;
+}
+
+/* count calls' worth of @job (a dict item is a set and a get: count / 2
+ * items).  Returns the child's loop time in microseconds. */
+static double
+manager_trial (gint64     count,
+               ManagerJob job)
+{
+  GroupArgs a = { 0 };
+  GError *error = NULL;
+  MpkManager *manager;
+  MpkProcess *p;
+  int ready[2], gate[2];
+  gint64 n, loop_us;
+  char c;
+  ssize_t r;
+
+  alarm (GROUP_WATCHDOG_S);
+  a.shared = shared_new ();
+  manager = mpk_manager_new_started (&error);
+  check_error ("mpk_manager_new_started", error);
+  a.proxy = job == MGR_LIST_APPEND ? mpk_manager_list (manager, NULL, &error)
+                                   : mpk_manager_dict (manager, NULL, &error);
+  check_error ("mpk_manager_list/dict", error);
+  if (pipe (ready) != 0 || pipe (gate) != 0)
+    g_error ("bench-mpkit: pipe: %s", g_strerror (errno));
+  a.ready_fd = ready[1];
+  a.gate_rd = gate[0];
+  a.gate_wr = gate[1];
+  a.index = job;
+  a.count = job == MGR_LIST_APPEND ? count : count / 2;
+  p = start_child ("bench-manager-client", manager_client_child, &a);
+  close (ready[1]);
+  close (gate[0]);
+  do
+    r = read (ready[0], &c, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1)
+    g_error ("bench-mpkit: the manager client died before the gate");
+  close (ready[0]);
+  close (gate[1]);   /* go */
+  join_child (p);
+
+  n = job == MGR_LIST_APPEND ? mpk_list_len (a.proxy, &error)
+                             : mpk_dict_len (a.proxy, &error);
+  check_error ("len", error);
+  if (n != (job == MGR_LIST_APPEND ? count : MIN (a.count, MGR_DICT_KEYS)))
+    g_error ("bench-mpkit: the manager's %s has %" G_GINT64_FORMAT " items",
+             job == MGR_LIST_APPEND ? "list" : "dict", n);
+  mpk_proxy_unref (a.proxy);
+  mpk_manager_free (manager);   /* shuts the server down */
+  loop_us = a.shared->read_us;
+  munmap (a.shared, sizeof *a.shared);
+  alarm (0);
+  return (double) MAX (loop_us, 1);
 }
 
 /* --- driver -------------------------------------------------------------- */
@@ -955,6 +1108,7 @@ typedef enum
   W_QUEUE,
   W_COUNTER,
   W_ARRAY,
+  W_MANAGER,
 } WorkloadKind;
 
 typedef struct
@@ -972,6 +1126,9 @@ typedef struct
   int           producers;  /* W_QUEUE; W_COUNTER: 0 */
   int           consumers;  /* W_QUEUE; W_COUNTER: the processes */
   gboolean      value_add;  /* W_COUNTER: mpk_value_add on an MpkValue */
+  gboolean      lock_once;  /* W_ARRAY: the lock once, a loop over the memory */
+  ManagerJob    mgr_job;    /* W_MANAGER */
+  int           ops_per_item; /* W_MANAGER: calls per item (dict: set + get) */
 } Workload;
 
 /* Iteration counts: at most max_count, fewer if a probe says a trial would
@@ -980,42 +1137,49 @@ typedef struct
 
 static const Workload workloads[] = {
   { "rtt",       "us/rt",   W_RTT,    FALSE, FALSE, 0, 0, 10000,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "rtt_1cpu",  "us/rt",   W_RTT,    FALSE, TRUE,  0, 0, 10000,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "rtt_bytes", "us/rt",   W_RTT,    TRUE,  FALSE, 0, 0, 10000,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "stream64",  "msg/s",   W_STREAM, FALSE, FALSE, RECV_BYTES,   64, 150000,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "stream64v", "msg/s",   W_STREAM, FALSE, FALSE, RECV_VARIANT, 64, 150000,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "stream1m",  "MB/s",    W_STREAM, FALSE, FALSE, RECV_BYTES,   1 << 20, 3000,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "stream1mv", "MB/s",    W_STREAM, FALSE, FALSE, RECV_VARIANT, 1 << 20, 3000,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "spawn",     "ms/proc", W_SPAWN,  FALSE, FALSE, 0, 0, 300,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "spawn_raw", "ms/proc", W_SPAWN_RAW, FALSE, FALSE, 0, 0, 300,
-    0, 0, 0, 0, FALSE },
+    0, 0, 0, 0, FALSE, FALSE, 0, 0 },
   { "q1p1c",     "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_QUEUE,    ITEM_BYTES,   1, 1, FALSE },
+    QK_QUEUE,    ITEM_BYTES,   1, 1, FALSE, FALSE, 0, 0 },
   { "q1p1cv",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_QUEUE,    ITEM_VARIANT, 1, 1, FALSE },
+    QK_QUEUE,    ITEM_VARIANT, 1, 1, FALSE, FALSE, 0, 0 },
   { "q2p2c",     "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_QUEUE,    ITEM_BYTES,   2, 2, FALSE },
+    QK_QUEUE,    ITEM_BYTES,   2, 2, FALSE, FALSE, 0, 0 },
   { "sq1p1c",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_SIMPLE,   ITEM_BYTES,   1, 1, FALSE },
+    QK_SIMPLE,   ITEM_BYTES,   1, 1, FALSE, FALSE, 0, 0 },
   { "jq1p1c",    "items/s", W_QUEUE,  FALSE, FALSE, 0, 64, 4000000,
-    QK_JOINABLE, ITEM_BYTES,   1, 1, FALSE },
+    QK_JOINABLE, ITEM_BYTES,   1, 1, FALSE, FALSE, 0, 0 },
   { "q1m",       "MB/s",    W_QUEUE,  FALSE, FALSE, 0, 1 << 20, 3000,
-    QK_QUEUE,    ITEM_BYTES,   1, 1, FALSE },
+    QK_QUEUE,    ITEM_BYTES,   1, 1, FALSE, FALSE, 0, 0 },
   { "lockcnt",   "incr/s",  W_COUNTER, FALSE, FALSE, 0, 0, 20000000,
-    0,           0,            0, 2, FALSE },
+    0,           0,            0, 2, FALSE, FALSE, 0, 0 },
   { "valinc",    "incr/s",  W_COUNTER, FALSE, FALSE, 0, 0, 20000000,
-    0,           0,            0, 2, TRUE },
+    0,           0,            0, 2, TRUE, FALSE, 0, 0 },
   /* Emits arrayew_w and arrayew_r (MB/s of 8-byte items) from the same trials. */
   { "arrayew",   "MB/s",    W_ARRAY,  FALSE, FALSE, 0, 8, ARRAY_ITEMS,
-    0,           0,            0, 0, FALSE },
+    0,           0,            0, 0, FALSE, FALSE, 0, 0 },
+  /* The same job with the lock taken once per side: arrayew_idiom_w, _r. */
+  { "arrayew_idiom", "MB/s", W_ARRAY, FALSE, FALSE, 0, 8, ARRAY_ITEMS,
+    0,           0,            0, 0, FALSE, TRUE, 0, 0 },
+  { "mgr_list_append", "ops/s", W_MANAGER, FALSE, FALSE, 0, 0, 20000,
+    0,           0,            0, 0, FALSE, FALSE, MGR_LIST_APPEND, 1 },
+  { "mgr_dict_getset", "ops/s", W_MANAGER, FALSE, FALSE, 0, 0, 20000,
+    0,           0,            0, 0, FALSE, FALSE, MGR_DICT_GETSET, 2 },
 };
 
 /* Runs one trial of count items; returns the elapsed microseconds. */
@@ -1037,7 +1201,9 @@ run_trial (const Workload *w,
     case W_COUNTER:
       return counter_trial (count, w->consumers, w->value_add);
     case W_ARRAY:
-      return array_trial (count);
+      return array_trial (count, w->lock_once);
+    case W_MANAGER:
+      return manager_trial (count, w->mgr_job);
     case W_SPAWN:
     default:
       return spawn_trial (count);
@@ -1054,10 +1220,12 @@ figure (const Workload *w,
     {
     case W_RTT:
       return elapsed_us / count;
-    case W_STREAM:
-    case W_QUEUE:
     case W_ARRAY:
       return count * (double) w->size / elapsed_us;    /* bytes/us = MB/s */
+    case W_MANAGER:
+      return count / (elapsed_us / 1e6);               /* calls/s */
+    case W_STREAM:
+    case W_QUEUE:
     case W_COUNTER:
       if (w->size >= 4096)
         return count * (double) w->size / elapsed_us;  /* bytes/us = MB/s */
@@ -1074,7 +1242,8 @@ static gint64
 even_count (const Workload *w,
             gint64          count)
 {
-  gint64 m = (gint64) MAX (w->producers, 1) * MAX (w->consumers, 1);
+  gint64 m = (gint64) MAX (w->producers, 1) * MAX (w->consumers, 1)
+             * MAX (w->ops_per_item, 1);
 
   return MAX (count - count % m, m);
 }
@@ -1162,7 +1331,8 @@ main (int   argc,
     { "only", 'o', 0, G_OPTION_ARG_STRING, &opt_only,
       "Comma-separated workloads: rtt,rtt_1cpu,rtt_bytes,stream64,stream64v,"
       "stream1m,stream1mv,spawn,spawn_raw,q1p1c,q1p1cv,q2p2c,sq1p1c,jq1p1c,"
-      "q1m,lockcnt,valinc,arrayew (= arrayew_w,arrayew_r)", "KEYS" },
+      "q1m,lockcnt,valinc,arrayew (= arrayew_w,arrayew_r),arrayew_idiom "
+      "(= arrayew_idiom_w,arrayew_idiom_r),mgr_list_append,mgr_dict_getset", "KEYS" },
     { NULL }
   };
   GOptionContext *ctx;
@@ -1186,10 +1356,14 @@ main (int   argc,
   fflush (stdout);
 
   for (i = 0; i < G_N_ELEMENTS (workloads); i++)
-    if (wanted (workloads[i].key)
-        || (workloads[i].kind == W_ARRAY
-            && (wanted ("arrayew_w") || wanted ("arrayew_r"))))
-      run_workload (&workloads[i]);
+    {
+      g_autofree char *kw = g_strconcat (workloads[i].key, "_w", NULL);
+      g_autofree char *kr = g_strconcat (workloads[i].key, "_r", NULL);
+
+      if (wanted (workloads[i].key)
+          || (workloads[i].kind == W_ARRAY && (wanted (kw) || wanted (kr))))
+        run_workload (&workloads[i]);
+    }
 
   g_free (opt_only);
   return 0;

@@ -24,6 +24,11 @@ and the 'fork' start method (the Linux default up to Python 3.13):
   arrayew    Array('d') of 8 MiB (1 Mi items), element-wise: the parent
              writes a[i] = 2.5, then a second process reads x = a[i];
              two rows, arrayew_w and arrayew_r                       MB/s
+  arrayew_idiom  the same job under one `with a.get_lock():` per side,
+             over a.get_obj(); rows arrayew_idiom_w, arrayew_idiom_r  MB/s
+  mgr_list_append  Manager().list(): a child process appends small ints  ops/s
+  mgr_dict_getset  Manager().dict(): a child sets d[i % 100] = i, then
+             reads d[i % 100]; a set and a get are two ops             ops/s
 
 The queue, counter and array workloads are the perf anchors' (anchor-bench/
 py_mp_bench.py queue_trial / counter_trial / bench_array "elem"), with a "ready" handshake
@@ -248,7 +253,7 @@ def counter_trial(procs, total):
 ARRAY_ITEMS = 1 << 20
 
 
-def arr_reader(arr, n, conn):
+def arr_reader(arr, n, conn, lock_once):
     obj = arr.get_obj()
     mv = memoryview(obj).cast("B")
     dst = bytearray(len(mv))
@@ -257,25 +262,39 @@ def arr_reader(arr, n, conn):
     conn.recv_bytes()  # go: the parent has written
     t0 = clock()
     s = 0.0
-    for i in range(n):
-        s += arr[i]  # each item goes through the wrapper's RLock
+    if lock_once:
+        # The idiom: the lock once, then the raw ctypes array.
+        with arr.get_lock():
+            a = arr.get_obj()
+            for i in range(n):
+                s += a[i]
+    else:
+        for i in range(n):
+            s += arr[i]  # each item goes through the wrapper's RLock
     t1 = clock()
     conn.send((t1 - t0, s))
 
 
-def array_trial(n):
+def array_trial(n, lock_once=False):
     """n items written by the parent, then read by a second process;
-    returns (write seconds, read seconds)."""
+    returns (write seconds, read seconds). lock_once: each side holds
+    get_lock() over its loop on get_obj() (arrayew_idiom)."""
     n = min(n, ARRAY_ITEMS)
     arr = CTX.Array("d", ARRAY_ITEMS)
     conn, child_end = CTX.Pipe()
-    p = CTX.Process(target=arr_reader, args=(arr, n, child_end))
+    p = CTX.Process(target=arr_reader, args=(arr, n, child_end, lock_once))
     p.start()
     child_end.close()
     conn.recv_bytes()  # ready
     t0 = clock()
-    for i in range(n):
-        arr[i] = 2.5  # each item goes through the wrapper's RLock
+    if lock_once:
+        with arr.get_lock():
+            a = arr.get_obj()
+            for i in range(n):
+                a[i] = 2.5
+    else:
+        for i in range(n):
+            arr[i] = 2.5  # each item goes through the wrapper's RLock
     t1 = clock()
     conn.send_bytes(b"g")
     rd, s = conn.recv()
@@ -284,6 +303,53 @@ def array_trial(n):
     if s != 2.5 * n:
         sys.exit("bench_mp: array reader summed %g, want %g" % (s, 2.5 * n))
     return t1 - t0, rd
+
+
+# --- 8. Manager proxies, called from a client process ------------------------
+
+MGR_WARM_CALLS = 100  # len() calls before the gate (the child connects)
+MGR_DICT_KEYS = 100
+
+
+def mgr_client(proxy, job, n, conn):
+    for _ in range(MGR_WARM_CALLS):
+        len(proxy)
+    conn.send_bytes(b"r")
+    conn.recv_bytes()  # go
+    t0 = clock()
+    if job == "list":
+        append = proxy.append
+        for i in range(n):
+            append(i)
+    else:
+        for i in range(n):
+            proxy[i % MGR_DICT_KEYS] = i
+            if proxy[i % MGR_DICT_KEYS] != i:
+                sys.exit("bench_mp: dict gave the wrong value")
+    t1 = clock()
+    conn.send(t1 - t0)
+
+
+def mgr_trial(job, count):
+    """count calls (a dict item is a set and a get: count // 2 items) made
+    by a child on a proxy it inherited; returns the child's loop seconds.
+    Each trial starts a new manager and shuts it down (untimed)."""
+    n = count if job == "list" else count // 2
+    with CTX.Manager() as m:
+        proxy = m.list() if job == "list" else m.dict()
+        conn, child_end = CTX.Pipe()
+        p = CTX.Process(target=mgr_client, args=(proxy, job, n, child_end))
+        p.start()
+        child_end.close()
+        conn.recv_bytes()  # ready
+        conn.send_bytes(b"g")
+        dt = conn.recv()
+        join_child(p)
+        conn.close()
+        want = n if job == "list" else min(n, MGR_DICT_KEYS)
+        if len(proxy) != want:
+            sys.exit("bench_mp: the manager's %s has %d items, want %d" % (job, len(proxy), want))
+    return dt
 
 
 # --- driver -----------------------------------------------------------------
@@ -359,17 +425,23 @@ def main():
     # valinc: the same Python workload as lockcnt (Value's own lock);
     # the C side differs (mpk_value_add on an MpkValue).
     run("valinc", "incr/s", lambda n: counter_trial(2, n), 400000, msgs, split=2, grow=True)
-    if not only or {"arrayew", "arrayew_w", "arrayew_r"} & set(only):
+    for key, lock_once in (("arrayew", False), ("arrayew_idiom", True)):
+        if only and not {key, key + "_w", key + "_r"} & set(only):
+            continue
         # One trial gives both rows; the probe sizes write + read together.
         probe = max(ARRAY_ITEMS // 100, 2)
-        per_item = min(sum(array_trial(probe)), sum(array_trial(probe))) / probe
+        per_item = min(sum(array_trial(probe, lock_once)),
+                       sum(array_trial(probe, lock_once))) / probe
         count = max(2, min(ARRAY_ITEMS, int(TRIAL_TARGET_S / max(per_item, 1e-9))))
         count = min(ARRAY_ITEMS, scaled(count))
-        print("# arrayew: %d per trial (probe: %.3g us each)" % (count, per_item * 1e6),
+        print("# %s: %d per trial (probe: %.3g us each)" % (key, count, per_item * 1e6),
               flush=True)
-        res = [array_trial(count) for _ in range(trials)]
-        emit("arrayew_w", "MB/s", [count * 8 / w / 1e6 for w, r in res])
-        emit("arrayew_r", "MB/s", [count * 8 / r / 1e6 for w, r in res])
+        res = [array_trial(count, lock_once) for _ in range(trials)]
+        emit(key + "_w", "MB/s", [count * 8 / w / 1e6 for w, r in res])
+        emit(key + "_r", "MB/s", [count * 8 / r / 1e6 for w, r in res])
+    # Manager calls: a dict item is two calls (set, get), so counts are even.
+    run("mgr_list_append", "ops/s", lambda n: mgr_trial("list", n), 20000, msgs)
+    run("mgr_dict_getset", "ops/s", lambda n: mgr_trial("dict", n), 20000, msgs, split=2)
 
 
 if __name__ == "__main__":

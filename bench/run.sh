@@ -26,9 +26,10 @@ OUT="$BUILD/bench"
 C_BENCH="$OUT/bench-mpkit"
 C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
 WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw
-           q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt valinc arrayew"
+           q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt valinc arrayew
+           arrayew_idiom mgr_list_append mgr_dict_getset"
 # arrayew gives two rows (arrayew_w, arrayew_r) from the same trials; ONLY
-# accepts arrayew, arrayew_w or arrayew_r for it.
+# accepts arrayew, arrayew_w or arrayew_r for it (arrayew_idiom likewise).
 # ring_raw: the anchors' raw shared-memory ring (pshared mutex + 2 condvars,
 # 64 B items), built from their source and run here, so that mpkit's Queue is
 # compared with it on the same machine in the same run. Not part of mpkit.
@@ -92,7 +93,7 @@ load0="$(cut -d' ' -f1 /proc/loadavg)"
 failed=""
 for w in $WORKLOADS; do
   if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$w,"* ]] \
-     && ! { [ "$w" = arrayew ] && [[ ",$ONLY," == *",arrayew_w,"* || ",$ONLY," == *",arrayew_r,"* ]]; }; then
+     && ! { [[ "$w" = arrayew* ]] && [[ ",$ONLY," == *",${w}_w,"* || ",$ONLY," == *",${w}_r,"* ]]; }; then
     continue
   fi
   echo "== $w" >&2
@@ -170,6 +171,12 @@ ROWS = [
     ("valinc", "Value('i'), 2 procs, mpk_value_add (Python: with get_lock(): v.value += 1)", 25.0),
     ("arrayew_w", "Array('d') 8 MiB, element-wise write, lock per item (Python: a[i] = x)", 100.0),
     ("arrayew_r", "Array('d') 8 MiB, element-wise read in a 2nd process (Python: x = a[i])", 100.0),
+    ("arrayew_idiom_w", "Array('d') 8 MiB, write, lock once + loop over the pointer "
+     "(Python: with get_lock(): get_obj()[i] = x)", None),
+    ("arrayew_idiom_r", "Array('d') 8 MiB, read in a 2nd process, lock once + loop "
+     "(Python: with get_lock(): x = get_obj()[i])", None),
+    ("mgr_list_append", "Manager list, append of small ints from a child process", 1.5),
+    ("mgr_dict_getset", "Manager dict, set/get of small int keys from a child (ops = sets + gets)", 1.5),
     ("ring_raw", "raw shm ring (anchor) 1P->1C: no library, pshared mutex + 2 condvars", None),
     ("ring_raw_2p2c", "raw shm ring (anchor) 2P->2C", None),
 ]

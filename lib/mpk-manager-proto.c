@@ -194,7 +194,8 @@ send_step (MpkConnection *conn, GVariant *msg, GError **error)
 }
 
 gboolean
-mpk__manager_auth_server (MpkConnection *conn, GBytes *key, GError **error)
+mpk__manager_auth_server (MpkConnection *conn, GBytes *key, void (*on_refusal) (void),
+                          GError **error)
 {
   guint8 nonce_s[MPK__MANAGER_KEY_SIZE], want[MPK__MANAGER_KEY_SIZE], mine[MPK__MANAGER_KEY_SIZE];
   g_autoptr(GVariant) answer = NULL, theirs = NULL, their_nonce = NULL;
@@ -202,16 +203,17 @@ mpk__manager_auth_server (MpkConnection *conn, GBytes *key, GError **error)
 
   mpk_connection_set_max_message_size (conn, MPK__MANAGER_PREAUTH_MAX);
   if (!send_step (conn, g_variant_new ("(s@ay)", AUTH_GREETING, nonce_variant (nonce_s)), error))
-    return FALSE;
+    goto refused;
   answer = recv_step (conn, "(ayay)", "client's answer", error);
   if (answer == NULL)
-    return FALSE;
+    goto refused;
   their_proof = fixed_bytes (answer, 0, &theirs);
   nonce_c = fixed_bytes (answer, 1, &their_nonce);
   proof (key, "client", nonce_s, NULL, want);
   if (their_proof == NULL || nonce_c == NULL || !same_bytes (their_proof, want, sizeof want))
     {
       /* Say why, so the client's error is clear; the reason gives nothing away. */
+      on_refusal ();
       send_step (conn, g_variant_new ("(bs@ay)", FALSE, "wrong authentication key",
                                       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, NULL, 0, 1)),
                  NULL);
@@ -224,9 +226,13 @@ mpk__manager_auth_server (MpkConnection *conn, GBytes *key, GError **error)
                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, mine,
                                                                   sizeof mine, 1)),
                   error))
-    return FALSE;
+    goto refused;
   mpk_connection_set_max_message_size (conn, MPK_DEFAULT_MAX_MESSAGE_SIZE);
   return TRUE;
+
+refused:
+  on_refusal ();
+  return FALSE;
 }
 
 gboolean
@@ -364,7 +370,7 @@ mpk__manager_trace (const char            *ev,
   mpk__trace_add_object (&line, manager);
   mpk__trace_add_message (&line, dir, header, shown);
   if (type != NULL)
-    mpk__trace_add_str (&line, "type", type);
+    mpk__trace_add_str (&line, "otype", type);   /* "type" names a line kind */
   if (id != 0)
     mpk__trace_add_int (&line, "id", (gint64) id);
   if (method != NULL)

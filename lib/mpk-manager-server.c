@@ -259,7 +259,8 @@ mpk__manager_call_wait (MpkManagerCall *call,
   if (server->stopping || peer_gone (call->fd))
     {
       g_set_error_literal (error, MPK_ERROR, MPK_ERROR_DISCONNECTED,
-                           "the client went away while its call waited");
+                           server->stopping ? "the manager is shutting down"
+                                            : "the client went away while its call waited");
       return FALSE;
     }
   g_cond_wait_until (&server->changed, &server->lock, MIN (call->deadline, now + HANGUP_CHECK_US));
@@ -690,6 +691,13 @@ client_remove (MpkConnection *conn)
   g_mutex_unlock (&server->lock);
 }
 
+/* Counts a failed handshake before the client can learn of it. */
+static void
+count_refusal (void)
+{
+  count (&server->stats.auth_failures);
+}
+
 /* GThreadedSocketService::run, in a thread of its own for this client. */
 static gboolean
 on_run (GThreadedSocketService *service,
@@ -716,13 +724,10 @@ on_run (GThreadedSocketService *service,
       mpk_connection_free (conn);
       return TRUE;
     }
-  if (mpk__manager_auth_server (conn, server->key, &error))
+  if (mpk__manager_auth_server (conn, server->key, count_refusal, &error))
     serve_requests (conn, fd);
   else
-    {
-      count (&server->stats.auth_failures);
-      say ("refused a connection: %s", error->message);
-    }
+    say ("refused a connection: %s", error->message);
   client_remove (conn);
   mpk_connection_free (conn);
   return TRUE;

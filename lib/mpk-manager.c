@@ -171,24 +171,27 @@ transport_error (MpkManager *m, const char *method, GError *local, GError **erro
 
 /* The reply's wait: what the server may block, plus the round-trip allowance. */
 static gint64
-reply_timeout (MpkManager *m, gint64 wait_us)
+reply_timeout (gint64 wait_us, gint64 answer_us)
 {
-  if (wait_us < 0 || m->timeout_us < 0)
+  if (wait_us < 0 || answer_us < 0)
     return MPK_WAIT_FOREVER;
-  return wait_us > G_MAXINT64 - m->timeout_us ? MPK_WAIT_FOREVER : wait_us + m->timeout_us;
+  return wait_us > G_MAXINT64 - answer_us ? MPK_WAIT_FOREVER : wait_us + answer_us;
 }
 
 /* Sends @method (@args sunk; NULL = "()") to object @id and returns its
- * result (transfer full; "()" for none) or NULL with @error. */
+ * result (transfer full; "()" for none) or NULL with @error. The server
+ * may block the call @wait_us; @answer_us more is allowed for the round
+ * trip. */
 static GVariant *
-manager_call (MpkManager  *m,
-              const char  *type,
-              guint64      generation,
-              guint64      id,
-              const char  *method,
-              GVariant    *args,
-              gint64       wait_us,
-              GError     **error)
+manager_call_full (MpkManager  *m,
+                   const char  *type,
+                   guint64      generation,
+                   guint64      id,
+                   const char  *method,
+                   GVariant    *args,
+                   gint64       wait_us,
+                   gint64       answer_us,
+                   GError     **error)
 {
   g_autoptr(GVariant) owned = g_variant_ref_sink (args != NULL ? args : g_variant_new ("()"));
   g_autoptr(GVariant) request = NULL, reply = NULL, inner = NULL;
@@ -203,12 +206,12 @@ manager_call (MpkManager  *m,
     return NULL;
   request = g_variant_ref_sink (g_variant_new ("(ttxsv)", generation, id, wait_us, method, owned));
   ts = MPK__TRACING (MPK__TRACE_MANAGER) ? mpk__trace_now () : 0;
-  if (!mpk__connection_send_header (conn, request, m->timeout_us, &out, &local))
+  if (!mpk__connection_send_header (conn, request, answer_us, &out, &local))
     goto broken;
   if (MPK__TRACING (MPK__TRACE_MANAGER))
     mpk__manager_trace ("manager.call", MPK__TRACE_OUT, ts, &out, &m->object, type, id, method,
                         owned, NULL);
-  reply = mpk__connection_recv_header (conn, reply_timeout (m, wait_us), &in, &local);
+  reply = mpk__connection_recv_header (conn, reply_timeout (wait_us, answer_us), &in, &local);
   if (reply == NULL)
     goto broken;
   if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(bv)")))
@@ -235,6 +238,19 @@ broken:
   mpk_connection_free (conn);
   transport_error (m, method, local, error);
   return NULL;
+}
+
+static GVariant *
+manager_call (MpkManager  *m,
+              const char  *type,
+              guint64      generation,
+              guint64      id,
+              const char  *method,
+              GVariant    *args,
+              gint64       wait_us,
+              GError     **error)
+{
+  return manager_call_full (m, type, generation, id, method, args, wait_us, m->timeout_us, error);
 }
 
 /* --- the manager's life ------------------------------------------------------------------ */
@@ -581,7 +597,10 @@ mpk_manager_shutdown (MpkManager *manager, gint64 timeout_us, GError **error)
                            "only the process that started or connected the manager can shut it down");
       return FALSE;
     }
-  reply = manager_call (manager, NULL, 0, 0, "shutdown", NULL, 0, &local);
+  /* A server that does not answer in @timeout_us is terminated below. */
+  reply = manager_call_full (manager, NULL, 0, 0, "shutdown", NULL, 0,
+                             timeout_us < 0 ? manager->timeout_us : MIN (timeout_us, manager->timeout_us),
+                             &local);
   g_ptr_array_set_size (manager->idle, 0);
   if (manager->state == STATE_CONNECTED)
     {

@@ -421,9 +421,12 @@ G_GNUC_INTERNAL char *mpk__manager_format_address (GSocketAddress *address);
 /* The handshake, each side with its own deadline. The server's side sets
  * MPK_ERROR_AUTH for a wrong key and also for a malformed or oversized
  * frame (which is how an unauthenticated peer misbehaves); the client's
- * side for a refusal and for a server that cannot prove it has the key. */
+ * side for a refusal and for a server that cannot prove it has the key.
+ * The server calls @on_refusal on every failure, before a client with a
+ * wrong key is told so (whatever the client does next sees it counted). */
 G_GNUC_INTERNAL gboolean mpk__manager_auth_server (MpkConnection *conn,
                                                    GBytes        *key,
+                                                   void         (*on_refusal) (void),
                                                    GError       **error);
 G_GNUC_INTERNAL gboolean mpk__manager_auth_client (MpkConnection *conn,
                                                    GBytes        *key,

@@ -1213,6 +1213,258 @@ test_signature_repairs (Fixture      *f,
   assert_contains (used.out, "  1  worker: \"got the lock\"\n");
 }
 
+/* --- Manager calls ------------------------------------------------------------ */
+
+/* A Manager call is a message each way: "manager.call" (the client) →
+ * "manager.serve" (the server), then "manager.reply" → "manager.result".
+ * The object called is "type" and "id" (the server's number), beside the
+ * manager's "obj". The arguments are summarized as a tuple, one argument
+ * as itself ("int 5"; append's ('Jeff', 8) is one argument). */
+#define MGR_OBJ(type, id, method) \
+  ",\"otype\":\"" type "\",\"id\":" #id ",\"method\":\"" method "\""
+#define MCALL(dir, msg, type, id, method, sum) \
+  MSG (dir, "manager:10.1", msg, sum) MGR_OBJ (type, id, method)
+#define MFAIL(dir, msg, type, id, method, error) \
+  ",\"dir\":\"" dir "\",\"obj\":\"manager:10.1\",\"msg\":\"" msg "\",\"bytes\":40" \
+  MGR_OBJ (type, id, method) ",\"error\":\"" error "\""
+
+/* The main process starts the manager, calls a list (server object 2)
+ * and a dict (3): an append, a len, a get out of range, a set; then two
+ * workers append their own numbers. */
+static const char * const mgr_main[] = {
+  HDR (10, 1, "MainProcess", 100),
+  EV (10, 1, 1, 101, "proc.start", ""),
+  EV (10, 2, 2, 110, "proc.spawn", SPAWN (20, "manager")),
+  EV (10, 3, 3, 120, "manager.call", MCALL ("out", "10.3", "list", 2, "append",
+                                            "tuple ('Jeff', 8)")),
+  EV (10, 4, 6, 140, "manager.result", MCALL ("in", "20.3", "list", 2, "append", "tuple ()")),
+  EV (10, 5, 7, 150, "manager.call", MCALL ("out", "10.5", "list", 2, "len", "tuple ()")),
+  EV (10, 6, 10, 170, "manager.result", MCALL ("in", "20.5", "list", 2, "len", "int 1")),
+  EV (10, 7, 11, 180, "manager.call", MCALL ("out", "10.7", "list", 2, "get", "int 5")),
+  EV (10, 8, 14, 200, "manager.result", MFAIL ("in", "20.7", "list", 2, "get",
+                                               "INDEX: list index out of range")),
+  EV (10, 9, 15, 210, "manager.call", MCALL ("out", "10.9", "dict", 3, "set",
+                                             "tuple (1, 'a')")),
+  EV (10, 10, 18, 230, "manager.result", MCALL ("in", "20.9", "dict", 3, "set", "None")),
+  EV (10, 11, 19, 240, "proc.spawn", SPAWN (30, "worker 1")),
+  EV (10, 12, 20, 250, "proc.spawn", SPAWN (40, "worker 2")),
+  EV (10, 13, 21, 400, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const mgr_server[] = {
+  HDR (20, 10, "manager", 112),
+  EV (20, 1, 3, 113, "proc.start", ""),
+  EV (20, 2, 4, 125, "manager.serve", MCALL ("in", "10.3", "list", 2, "append",
+                                             "tuple ('Jeff', 8)")),
+  EV (20, 3, 5, 130, "manager.reply", MCALL ("out", "20.3", "list", 2, "append", "tuple ()")),
+  EV (20, 4, 8, 155, "manager.serve", MCALL ("in", "10.5", "list", 2, "len", "tuple ()")),
+  EV (20, 5, 9, 160, "manager.reply", MCALL ("out", "20.5", "list", 2, "len", "int 1")),
+  EV (20, 6, 12, 185, "manager.serve", MCALL ("in", "10.7", "list", 2, "get", "int 5")),
+  EV (20, 7, 13, 190, "manager.reply", MFAIL ("out", "20.7", "list", 2, "get",
+                                              "INDEX: list index out of range")),
+  EV (20, 8, 16, 215, "manager.serve", MCALL ("in", "10.9", "dict", 3, "set",
+                                              "tuple (1, 'a')")),
+  EV (20, 9, 17, 220, "manager.reply", MCALL ("out", "20.9", "dict", 3, "set", "None")),
+  EV (20, 10, 22, 270, "manager.serve", MCALL ("in", "30.2", "list", 2, "append", "int 1")),
+  EV (20, 11, 23, 275, "manager.reply", MCALL ("out", "20.11", "list", 2, "append", "tuple ()")),
+  EV (20, 12, 24, 290, "manager.serve", MCALL ("in", "40.2", "list", 2, "append", "int 2")),
+  EV (20, 13, 25, 295, "manager.reply", MCALL ("out", "20.13", "list", 2, "append", "tuple ()")),
+  EV (20, 14, 26, 500, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const mgr_worker1[] = {
+  HDR (30, 10, "worker 1", 241),
+  EV (30, 1, 20, 242, "proc.start", ""),
+  EV (30, 2, 21, 260, "manager.call", MCALL ("out", "30.2", "list", 2, "append", "int 1")),
+  EV (30, 3, 24, 280, "manager.result", MCALL ("in", "20.11", "list", 2, "append", "tuple ()")),
+  EV (30, 4, 25, 285, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const mgr_worker2[] = {
+  HDR (40, 10, "worker 2", 251),
+  EV (40, 1, 21, 252, "proc.start", ""),
+  EV (40, 2, 22, 265, "manager.call", MCALL ("out", "40.2", "list", 2, "append", "int 2")),
+  EV (40, 3, 26, 300, "manager.result", MCALL ("in", "20.13", "list", 2, "append", "tuple ()")),
+  EV (40, 4, 27, 305, "proc.exit", EXIT (0)),
+  NULL
+};
+
+static void
+write_manager (Fixture *f)
+{
+  write_lines (f->dir, "trace-10.jsonl", mgr_main, FALSE);
+  write_lines (f->dir, "trace-20.jsonl", mgr_server, FALSE);
+  write_lines (f->dir, "trace-30.jsonl", mgr_worker1, FALSE);
+  write_lines (f->dir, "trace-40.jsonl", mgr_worker2, FALSE);
+}
+
+/* The call arrow reads like the Python call, the reply arrow like what
+ * came back; "type" on an event line is the object's, not a line kind. */
+static void
+test_manager_labels (Fixture      *f,
+                     gconstpointer data)
+{
+  g_auto(Result) dot = { 0 }, text = { 0 }, merged = { 0 }, json = { 0 };
+  g_autofree char *evs = NULL, *msgs = NULL;
+
+  write_manager (f);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  /* Every call is served and answered, in that order, in every lane. */
+  evs = key_order (merged.out, "ev");
+  assert_contains (evs, "manager.call manager.serve manager.reply manager.result "
+                        "manager.call manager.serve");
+  msgs = msg_order (merged.out);
+  assert_contains (msgs, "10.3 10.3 20.3 20.3 10.5 10.5 20.5 20.5 10.7 10.7 20.7 20.7");
+
+  run_tool (&dot, "dot", f->dir, NULL);
+  assert_clean (&dot);
+  assert_contains (dot.out, "label=<<b>manager</b>>");
+  /* Main (lane 1) calls to the right, the manager (lane 2) replies to the left. */
+  assert_contains (dot.out, "label=\"list#1.append ('Jeff', 8)\\l\"");
+  assert_contains (dot.out, "label=\"→ None\\r\"");
+  assert_contains (dot.out, "label=\"list#1.len()\\l\"");
+  assert_contains (dot.out, "label=\"→ int 1\\r\"");
+  assert_contains (dot.out, "label=\"list#1.get (5)\\l\"");
+  assert_contains (dot.out, "fontcolor=\"#c62828\", label=\"✗ INDEX: list index out");
+  assert_contains (dot.out, "label=\"dict#1.set (1, 'a')\\l\"");
+  /* The workers are to the manager's right. */
+  assert_contains (dot.out, "label=\"list#1.append (1)\\r\"");
+  assert_contains (dot.out, "label=\"list#1.append (2)\\r\"");
+  assert_lacks (dot.out, "not received");
+  assert_lacks (dot.out, "tuple");
+
+  run_tool (&text, "text", f->dir, NULL);
+  assert_clean (&text);
+  assert_contains (text.out, "MainProcess  call   list#1.append ('Jeff', 8)         -> manager");
+  assert_contains (text.out, "manager      serve  list#1.append ('Jeff', 8)         <- MainProcess");
+  assert_contains (text.out, "manager      reply  → int 1");
+  assert_contains (text.out, "MainProcess  result ✗ INDEX: list index out of range  <- manager");
+  assert_contains (text.out, "(m3, manager#1, list#1, 5 bytes)");
+  assert_contains (text.out, "dict#1.set (1, 'a')");
+
+  run_tool (&json, "json", f->dir, NULL);
+  assert_clean (&json);
+  assert_contains (json.out, "\"label\":\"list#1.append ('Jeff', 8)\"");
+  assert_contains (json.out, "\"error\":\"INDEX: list index out of range\"");
+}
+
+/* A call on the manager itself (no object) is the manager's. References to
+ * its objects, an object path with the server's generation or the pair
+ * (generation, id), read as the object's name: they differ from run to run.
+ * A client that connected by address has a handle (obj) of its own: it is
+ * named as the server's. */
+#define MSELF(dir, msg, method, sum) MSG (dir, "manager:10.1", msg, sum) ",\"method\":\"" method "\""
+#define REF7 "'/mpk/g00000000000000ff/o7'"
+
+static void
+test_manager_itself (Fixture      *f,
+                     gconstpointer data)
+{
+  const char *main_lines[] = {
+    HDR (10, 1, "MainProcess", 100), EV (10, 1, 1, 101, "proc.start", ""),
+    EV (10, 2, 2, 110, "proc.spawn", SPAWN (20, "manager")),
+    EV (10, 3, 3, 120, "manager.call", MSELF ("out", "10.3", "create", "tuple ('list', [])")),
+    EV (10, 4, 6, 140, "manager.result", MSELF ("in", "20.3", "create", "str " REF7)),
+    EV (10, 5, 7, 150, "manager.call", MCALL ("out", "10.5", "list", 7, "append",
+                                              "str '/mpk/g00000000000000ff/o9'")),
+    EV (10, 6, 10, 170, "manager.result", MCALL ("in", "20.5", "list", 7, "append", "tuple ()")),
+    EV (10, 7, 11, 180, "manager.call", MSELF ("out", "10.7", "decref", "tuple (255, 7)")),
+    EV (10, 8, 14, 200, "manager.result", MSELF ("in", "20.7", "decref", "tuple ()")),
+    EV (10, 9, 15, 400, "proc.exit", EXIT (0)), NULL
+  };
+  const char *server[] = {
+    HDR (20, 10, "manager", 112), EV (20, 1, 3, 113, "proc.start", ""),
+    EV (20, 2, 4, 125, "manager.serve", MSELF ("in", "10.3", "create", "tuple ('list', [])")),
+    EV (20, 3, 5, 130, "manager.reply", MSELF ("out", "20.3", "create", "str " REF7)),
+    EV (20, 4, 8, 155, "manager.serve", MCALL ("in", "10.5", "list", 7, "append",
+                                               "str '/mpk/g00000000000000ff/o9'")),
+    EV (20, 5, 9, 160, "manager.reply", MCALL ("out", "20.5", "list", 7, "append", "tuple ()")),
+    EV (20, 6, 12, 185, "manager.serve", MSELF ("in", "10.7", "decref", "tuple (255, 7)")),
+    EV (20, 7, 13, 190, "manager.reply", MSELF ("out", "20.7", "decref", "tuple ()")),
+    EV (20, 8, 17, 300, "manager.serve", MCALL ("in", "30.2", "list", 7, "len", "tuple ()")),
+    EV (20, 9, 18, 310, "manager.reply", MCALL ("out", "20.9", "list", 7, "len", "int 1")),
+    EV (20, 10, 19, 500, "proc.exit", EXIT (0)), NULL
+  };
+  const char *client[] = {
+    HDR (30, 1, "client", 250), EV (30, 1, 1, 251, "proc.start", ""),
+    EV (30, 2, 2, 260, "manager.call", MSG ("out", "manager:30.1", "30.2", "tuple ()")
+                                       MGR_OBJ ("list", 7, "len")),
+    EV (30, 3, 19, 320, "manager.result", MSG ("in", "manager:30.1", "20.9", "int 1")
+                                          MGR_OBJ ("list", 7, "len")),
+    EV (30, 4, 20, 330, "proc.exit", EXIT (0)), NULL
+  };
+  g_auto(Result) dot = { 0 }, sig = { 0 }, text = { 0 };
+
+  write_lines (f->dir, "trace-10.jsonl", main_lines, FALSE);
+  write_lines (f->dir, "trace-20.jsonl", server, FALSE);
+  write_lines (f->dir, "trace-30.jsonl", client, FALSE);
+  run_tool (&dot, "dot", f->dir, NULL);
+  assert_clean (&dot);
+  assert_contains (dot.out, "label=\"manager#1.create ('list', [])\\l\"");
+  assert_contains (dot.out, "label=\"→ list#1\\r\"");
+  /* An object no traced call named is known by its number. */
+  assert_contains (dot.out, "label=\"list#1.append (o9)\\l\"");
+  assert_contains (dot.out, "label=\"manager#1.decref (list#1)\\l\"");
+  assert_lacks (dot.out, "/mpk/");
+  run_tool (&sig, "signature", f->dir, NULL);
+  assert_clean (&sig);
+  assert_contains (sig.out, "  1  MainProcess: result → list#1 <- manager (manager#1)\n");
+  assert_contains (sig.out, "  1  client: call list#1.len() -> manager (manager#1)\n");
+  run_tool (&text, "text", f->dir, NULL);
+  assert_clean (&text);
+  assert_lacks (text.out, "manager#2");
+  assert_lacks (text.out, "list#2");
+}
+
+/* What a worker sent and got back is masked, but not the object and the
+ * method; serving the workers the other way round gives the same lines. */
+static void
+test_manager_signature (Fixture      *f,
+                        gconstpointer data)
+{
+  const char *server_b[] = {
+    mgr_server[0], mgr_server[1], mgr_server[2], mgr_server[3], mgr_server[4],
+    mgr_server[5], mgr_server[6], mgr_server[7], mgr_server[8], mgr_server[9],
+    EV (20, 10, 23, 270, "manager.serve", MCALL ("in", "40.2", "list", 2, "append", "int 2")),
+    EV (20, 11, 24, 275, "manager.reply", MCALL ("out", "20.11", "list", 2, "append", "tuple ()")),
+    EV (20, 12, 25, 290, "manager.serve", MCALL ("in", "30.2", "list", 2, "append", "int 1")),
+    EV (20, 13, 26, 295, "manager.reply", MCALL ("out", "20.13", "list", 2, "append", "tuple ()")),
+    mgr_server[14], NULL
+  };
+  const char *worker1_b[] = {
+    mgr_worker1[0], mgr_worker1[1], mgr_worker1[2],
+    EV (30, 3, 27, 300, "manager.result", MCALL ("in", "20.13", "list", 2, "append", "tuple ()")),
+    EV (30, 4, 28, 305, "proc.exit", EXIT (0)), NULL
+  };
+  const char *worker2_b[] = {
+    mgr_worker2[0], mgr_worker2[1], mgr_worker2[2],
+    EV (40, 3, 25, 280, "manager.result", MCALL ("in", "20.11", "list", 2, "append", "tuple ()")),
+    EV (40, 4, 26, 285, "proc.exit", EXIT (0)), NULL
+  };
+  g_auto(Result) a = { 0 }, b = { 0 };
+
+  write_manager (f);
+  run_tool (&a, "signature", f->dir, NULL);
+  assert_clean (&a);
+  assert_contains (a.out, "\n  1  MainProcess: call list#1.append ('Jeff', 8) -> manager "
+                          "(manager#1)\n");
+  assert_contains (a.out, "\n  1  MainProcess: result ✗ INDEX: list index out of range "
+                          "<- manager (manager#1)\n");
+  assert_contains (a.out, "\n  1  manager: reply → int 1 -> MainProcess (manager#1)\n");
+  assert_contains (a.out, "\n  2  worker: call list#1.append (#) -> manager (manager#1)\n");
+  assert_contains (a.out, "\n  2  manager: serve list#1.append (#) <- worker (manager#1)\n");
+  assert_contains (a.out, "\n  2  manager: reply → None -> worker (manager#1)\n");
+  assert_contains (a.out, "\n  2  worker: result → None <- manager (manager#1)\n");
+
+  write_lines (f->dir, "trace-20.jsonl", server_b, FALSE);
+  write_lines (f->dir, "trace-30.jsonl", worker1_b, FALSE);
+  write_lines (f->dir, "trace-40.jsonl", worker2_b, FALSE);
+  run_tool (&b, "signature", f->dir, NULL);
+  assert_clean (&b);
+  g_assert_cmpstr (b.out, ==, a.out);
+}
+
 /* --- json and text ---------------------------------------------------------- */
 
 static void
@@ -1317,6 +1569,9 @@ main (int    argc,
   ADD ("/trace-tool/dot/unknown-event", test_unknown_event);
   ADD ("/trace-tool/dot/pages", test_dot_pages);
   ADD ("/trace-tool/dot/renders", test_dot_renders);
+  ADD ("/trace-tool/manager/labels", test_manager_labels);
+  ADD ("/trace-tool/manager/signature", test_manager_signature);
+  ADD ("/trace-tool/manager/itself", test_manager_itself);
   ADD ("/trace-tool/json/flows", test_json);
   ADD ("/trace-tool/text/timeline", test_text);
   return g_test_run ();

@@ -94,6 +94,90 @@ value_text (const TraceEvent *event)
   return g_strdup_printf ("%s %s: %s → %s", verb, item, event->old_text, event->new_text);
 }
 
+typedef enum
+{
+  MANAGER_NONE,
+  MANAGER_CALL,    /* manager.call (the client) and manager.serve (the server) */
+  MANAGER_REPLY,   /* manager.reply (the server) and manager.result (the client) */
+} ManagerSide;
+
+static ManagerSide
+manager_side (const TraceEvent *event)
+{
+  if (event->kind != TRACE_KIND_SEND && event->kind != TRACE_KIND_RECV)
+    return MANAGER_NONE;
+  if (strcmp (event->ev, "manager.call") == 0 || strcmp (event->ev, "manager.serve") == 0)
+    return MANAGER_CALL;
+  if (strcmp (event->ev, "manager.reply") == 0 || strcmp (event->ev, "manager.result") == 0)
+    return MANAGER_REPLY;
+  return MANAGER_NONE;
+}
+
+/* The type words of the library's summaries (lib/mpk-trace-summary.c). */
+static const char *const summary_words[] = {
+  "tuple ", "int ", "float ", "bool ", "str ", "array ", "dict ",
+};
+
+/* A Manager call reads like the Python call it stands for: the object, the
+ * method and the arguments without their type word, "list#1.append
+ * ('Jeff', 8)", "list#1.append (5)", "list#1.len()" without any; its reply
+ * is what came back, "→ None", "→ int 4", or what went wrong, "✗ INDEX:
+ * list index out of range". The tracer summarizes the arguments as a tuple
+ * ("tuple (1, 'a')", a single argument as itself: "int 5") and a reply
+ * without a value as "tuple ()" or "None". */
+static char *
+manager_words (const TraceEvent *event,
+               ManagerSide       side,
+               gsize            *fixed)
+{
+  const char *sum = event->shown_sum != NULL ? event->shown_sum : event->sum;
+  g_autofree char *head = NULL;
+
+  if (side == MANAGER_REPLY)
+    {
+      head = g_strdup (event->error != NULL ? "✗ " : "→ ");
+      if (event->error == NULL
+          && (sum == NULL || strcmp (sum, "tuple ()") == 0 || strcmp (sum, "()") == 0))
+        sum = "None";
+      *fixed = strlen (head);
+      return g_strconcat (head, event->error != NULL ? event->error : sum, NULL);
+    }
+  head = g_strdup_printf ("%s.%s", event->target != NULL ? event->target
+                                   : event->otype != NULL ? event->otype : "manager",
+                          event->method != NULL ? event->method : "?");
+  for (guint i = 0; sum != NULL && i < G_N_ELEMENTS (summary_words); i++)
+    if (g_str_has_prefix (sum, summary_words[i]))
+      {
+        sum += strlen (summary_words[i]);
+        break;
+      }
+  *fixed = strlen (head) + 1;
+  if (sum == NULL || *sum == '\0' || strcmp (sum, "()") == 0)
+    {
+      *fixed = strlen (head) + 2;
+      return g_strconcat (head, "()", NULL);
+    }
+  if (*sum == '(')
+    return g_strdup_printf ("%s %s", head, sum);
+  *fixed = strlen (head) + 2;
+  return g_strdup_printf ("%s (%s)", head, sum);
+}
+
+char *
+trace_message_words (const TraceEvent *event,
+                     gsize            *fixed)
+{
+  ManagerSide side = manager_side (event);
+  gsize none;
+
+  if (fixed == NULL)
+    fixed = &none;
+  *fixed = 0;
+  if (side != MANAGER_NONE)
+    return manager_words (event, side, fixed);
+  return g_strdup (event->sum);
+}
+
 /* The text of an event drawn on its lane: "exit 0", "EOF pipe#1", a mark's
  * text, "killed by SIGKILL", an unknown event's name. */
 char *
@@ -133,7 +217,11 @@ trace_event_local (const TraceEvent       *event,
       return g_strdup ("no exit recorded");
     case TRACE_KIND_SEND:
     case TRACE_KIND_RECV:
-      return g_strdup (event->sum != NULL ? event->sum : trace_event_verb (event));
+      {
+        char *words = trace_message_words (event, NULL);
+
+        return words != NULL ? words : g_strdup (trace_event_verb (event));
+      }
     case TRACE_KIND_OTHER:
     default:
       if (event->old_text != NULL)
@@ -159,6 +247,8 @@ trace_event_details (const TraceEvent       *event,
     g_ptr_array_add (parts, g_strdup_printf ("m%u", event->msg_no));
   if (event->obj_name != NULL)
     g_ptr_array_add (parts, g_strdup (event->obj_name));
+  if (event->target != NULL && g_strcmp0 (event->target, event->obj_name) != 0)
+    g_ptr_array_add (parts, g_strdup (event->target));
   if (event->bytes >= 0)
     g_ptr_array_add (parts, g_strdup_printf ("%" G_GINT64_FORMAT " bytes", event->bytes));
   if (view->times && !trace_is_synthetic (event))

@@ -16,6 +16,7 @@
 #define STUB_LEN    1.4   /* arrows to "not received", "?", "→ p2" */
 #define HEADER_ROOM 1.3   /* widest lane name in a header */
 #define BOX_ROOM    2.0   /* widest text in a box on a lane (one event per row: no box beside it) */
+#define FAILED_INK  "#c62828" /* the label of a failed Manager call's reply */
 
 /* Lane header fills, and the darker colour of messages a lane sends. */
 static const char * const lane_fill[] = {
@@ -445,10 +446,11 @@ emit_send (Dot        *d,
   double x_to = end != NULL ? lane_x (end->lane) : x + STUB_LEN;
   gboolean whole = end != NULL && on_page (d, row_of (d, end));
 
-  /* A stub's label stops where the stub's text begins. */
+  /* A stub's label stops where the stub's text begins. A failed Manager
+   * call's reply ("✗ INDEX: …") is written in red. */
   attrs = g_strdup_printf ("color=\"%s\"", end != NULL ? ink (e->lane) : "red");
   emit_label (d, lid, x, x_to, y, whole ? LANE_GAP : STUB_LEN, text,
-              end != NULL ? ink (e->lane) : "red", 9);
+              end == NULL ? "red" : e->error != NULL ? FAILED_INK : ink (e->lane), 9);
   if (end == NULL)
     {
       g_autofree char *stub = node_id ('s', e->pos);

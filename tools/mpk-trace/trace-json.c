@@ -85,6 +85,7 @@ add_message (Export           *x,
              const TraceEvent *e)
 {
   g_autofree char *m = g_strdup_printf ("m%u", e->msg_no);
+  g_autofree char *words = trace_message_words (e, NULL);
 
   begin_event (x, e, "X", e->ev);
   member_int (x->b, "dur", 1);
@@ -104,6 +105,11 @@ add_message (Export           *x,
     member_str (x->b, "obj", e->obj_name);
   if (e->sum != NULL)
     member_str (x->b, "sum", e->sum);
+  /* A Manager call or reply also says it the diagram's way. */
+  if (words != NULL && g_strcmp0 (words, e->sum) != 0)
+    member_str (x->b, "label", words);
+  if (e->error != NULL)
+    member_str (x->b, "error", e->error);
   if (e->bytes >= 0)
     member_int (x->b, "bytes", e->bytes);
   json_builder_end_object (x->b);

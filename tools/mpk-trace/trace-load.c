@@ -258,6 +258,30 @@ parse_after (const Line *l,
   return TRUE;
 }
 
+/* "id" of a Manager event: the server's number of the object, written as
+ * an integer or a string; kept as text ("3"). */
+static gboolean
+line_object_id (const Line  *l,
+                const char **out,
+                GError     **error)
+{
+  JsonNode *node = json_object_get_member (l->obj, "id");
+  gint64 n = 0;
+
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_STRING)
+    return line_str (l, "id", FALSE, out, error);
+  if (!line_int (l, "id", FALSE, &n, error))
+    return FALSE;
+  if (node != NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, n);
+
+      *out = g_string_chunk_insert_const (l->run->strings, text);
+    }
+  return TRUE;
+}
+
 /* The keys each kind needs beyond the common ones (README, "Events recorded"). */
 static gboolean
 parse_kind_fields (const Line *l,
@@ -277,7 +301,11 @@ parse_kind_fields (const Line *l,
       || !line_int (l, "dead", FALSE, &e->dead, error)
       || !line_int (l, "index", FALSE, &e->index, error)
       || !line_str (l, "old", FALSE, &e->old_text, error)
-      || !line_str (l, "new", FALSE, &e->new_text, error))
+      || !line_str (l, "new", FALSE, &e->new_text, error)
+      || !line_str (l, "otype", FALSE, &e->otype, error)
+      || !line_object_id (l, &e->oid, error)
+      || !line_str (l, "method", FALSE, &e->method, error)
+      || !line_str (l, "error", FALSE, &e->error, error))
     return FALSE;
   switch (e->kind)
     {
@@ -387,7 +415,8 @@ load_line (Line        *l,
   text = canonical;
   len = strlen (canonical);
   l->obj = json_node_get_object (root);
-  kind = line_type (l->obj);
+  /* A line with "ev" is an event, whatever else it holds. */
+  kind = json_object_has_member (l->obj, "ev") ? NULL : line_type (l->obj);
   if (kind != NULL && strcmp (kind, "proc") != 0)
     {
       /* A line kind a later format may add: not an event, skipped. */

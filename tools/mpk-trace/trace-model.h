@@ -76,6 +76,10 @@ struct _TraceEvent
   gint64      index;     /* value.*: the array item; -1 when absent (a Value) */
   const char *old_text;  /* value.*: the number before ... */
   const char *new_text;  /* ... and after (not on value.read) */
+  const char *otype;     /* manager.*: the type of the object called ("list") */
+  const char *oid;       /* manager.*: the server's number of that object, as text */
+  const char *method;    /* manager.*: the method called ("append") */
+  const char *error;     /* manager.reply/result: why it failed ("INDEX: …") */
 
   /* ordering */
   TraceLane  *lane;      /* where it is drawn: the writer, except proc.reaped */
@@ -85,6 +89,10 @@ struct _TraceEvent
   TraceEvent *peer;      /* the other end of a message, or NULL */
   guint       msg_no;    /* m<N>: the send's position among sends, from 1; 0 = none */
   const char *obj_name;  /* "pipe#1", or NULL */
+  const char *obj_key;   /* the object as named: obj, but a remote client's manager
+                          * handle is its server's (the obj of the other end) */
+  const char *target;    /* manager.*: the object called, "list#1", or NULL */
+  const char *shown_sum; /* manager.*: sum with references named ("list#1"), or NULL */
   TraceLane  *child_lane;/* proc.spawn, proc.reaped, proc.join: the child's lane if traced */
   TraceEvent *cause;     /* the event "after" names, if it is in this run; else NULL */
 };
@@ -171,6 +179,13 @@ char       *trace_event_details (const TraceEvent       *event,
                                  const TraceRun         *run,
                                  const TraceViewOptions *view);
 const char *trace_event_verb    (const TraceEvent *event);
+/* What a message carries, in words: its summary, or for a Manager call
+ * "list#1.append ('Jeff', 8)" and its reply "→ int 4" / "✗ INDEX: …".
+ * NULL when there is nothing to say. *@fixed (may be NULL) is set to the
+ * length in bytes of the leading part that does not come from the payload
+ * ("list#1.append " or "→ "), which `signature` never masks. */
+char       *trace_message_words (const TraceEvent *event,
+                                 gsize            *fixed);
 char       *trace_truncate      (const char *text,
                                  guint       max_chars);
 char       *trace_clean         (const char *text);

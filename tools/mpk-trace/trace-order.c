@@ -766,17 +766,256 @@ name_object (TraceRun   *run,
   const char *colon;
   guint n;
 
-  e->obj_name = g_hash_table_lookup (names, e->obj);
+  e->obj_name = g_hash_table_lookup (names, e->obj_key);
   if (e->obj_name != NULL)
     return;
-  colon = strchr (e->obj, ':');
-  kind = colon != NULL ? g_strndup (e->obj, colon - e->obj) : g_strdup (e->obj);
+  colon = strchr (e->obj_key, ':');
+  kind = colon != NULL ? g_strndup (e->obj_key, colon - e->obj_key) : g_strdup (e->obj_key);
   n = GPOINTER_TO_UINT (g_hash_table_lookup (counts, kind)) + 1;
   name = g_strdup_printf ("%s#%u", kind, n);
   clean = trace_clean (name);     /* the kind comes from the file */
   e->obj_name = g_string_chunk_insert_const (run->strings, clean);
-  g_hash_table_insert (names, (gpointer) e->obj, (gpointer) e->obj_name);
+  g_hash_table_insert (names, (gpointer) e->obj_key, (gpointer) e->obj_name);
   g_hash_table_insert (counts, g_steal_pointer (&kind), GUINT_TO_POINTER (n));
+}
+
+/* A Manager event's object, "list#1": the server's objects are numbered per
+ * type by first appearance, like the library's objects and in the same
+ * count (a Manager's queue and a shared-memory queue are never both
+ * "queue#1"). Without a number it is called by its type ("list"); without
+ * a type, or with number 0 (the manager itself: create, publish, ...), by
+ * the manager's name ("manager#1"). */
+static void
+name_target (TraceRun   *run,
+             GHashTable *targets,
+             GHashTable *counts,
+             TraceEvent *e)
+{
+  g_autofree char *key = NULL, *name = NULL, *clean = NULL;
+  guint n;
+
+  if (e->otype == NULL || g_strcmp0 (e->oid, "0") == 0)
+    {
+      e->target = e->obj_name;
+      return;
+    }
+  if (e->oid == NULL)
+    {
+      clean = trace_clean (e->otype);
+      e->target = g_string_chunk_insert_const (run->strings, clean);
+      return;
+    }
+  key = g_strdup_printf ("%s\n%s\n%s", e->obj_key != NULL ? e->obj_key : "", e->otype, e->oid);
+  e->target = g_hash_table_lookup (targets, key);
+  if (e->target != NULL)
+    return;
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (counts, e->otype)) + 1;
+  name = g_strdup_printf ("%s#%u", e->otype, n);
+  clean = trace_clean (name);
+  e->target = g_string_chunk_insert_const (run->strings, clean);
+  g_hash_table_insert (counts, g_strdup (e->otype), GUINT_TO_POINTER (n));
+  g_hash_table_insert (targets, g_steal_pointer (&key), (gpointer) e->target);
+}
+
+/* References to a manager's objects in a payload: the tracer writes one
+ * as the object path '/mpk/g<16 hex digits: the server's generation>/o<id>'
+ * (what mpk_proxy_to_value() gives), or, in the arguments of the
+ * manager's own methods, as the pair "<generation in decimal>, <id>". The
+ * generation is new on every run, so both are shown as the object's name
+ * ("list#1", or "o<id>" for an object no traced call named), which keeps
+ * the drawing of a run the same from one run to the next. */
+typedef struct
+{
+  GHashTable *names;        /* "<obj>\n<id>" -> "list#1" */
+  GPtrArray  *generations;  /* the decimal forms of the generations seen */
+} References;
+
+static const char *
+reference_name (References       *refs,
+                const TraceEvent *e,
+                const char       *id,
+                gsize             id_len,
+                GString          *scratch)
+{
+  g_autofree char *key = g_strdup_printf ("%s\n%.*s", e->obj_key != NULL ? e->obj_key : "",
+                                          (int) id_len, id);
+  const char *name = g_hash_table_lookup (refs->names, key);
+
+  if (name != NULL)
+    return name;
+  g_string_printf (scratch, "o%.*s", (int) id_len, id);
+  return scratch->str;
+}
+
+/* The generation of the object path at @p ("'/mpk/g"), its id and length. */
+static gboolean
+parse_reference (const char  *p,
+                 char         hex[17],
+                 const char **id,
+                 gsize       *id_len,
+                 gsize       *len)
+{
+  const char *q = p + strlen ("'/mpk/g");
+  guint i;
+
+  for (i = 0; i < 16; i++)
+    if (!g_ascii_isxdigit (q[i]))
+      return FALSE;
+  memcpy (hex, q, 16);
+  hex[16] = '\0';
+  q += 16;
+  if (strncmp (q, "/o", 2) != 0 || !g_ascii_isdigit (q[2]))
+    return FALSE;
+  *id = q + 2;
+  *id_len = strspn (*id, "0123456789");
+  if ((*id)[*id_len] != '\'')
+    return FALSE;
+  *len = *id + *id_len + 1 - p;
+  return TRUE;
+}
+
+static void
+collect_generations (References *refs,
+                     const char *sum)
+{
+  const char *p, *id;
+  gsize id_len, len;
+  char hex[17];
+
+  for (p = strstr (sum, "'/mpk/g"); p != NULL; p = strstr (p + 1, "'/mpk/g"))
+    if (parse_reference (p, hex, &id, &id_len, &len))
+      {
+        g_autofree char *dec = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                                g_ascii_strtoull (hex, NULL, 16));
+
+        if (!g_ptr_array_find_with_equal_func (refs->generations, dec, g_str_equal, NULL))
+          g_ptr_array_add (refs->generations, g_steal_pointer (&dec));
+      }
+}
+
+/* A known generation in decimal at @p, followed by ", <id>": its length. */
+static gsize
+generation_pair (References  *refs,
+                 const char  *p,
+                 const char **id,
+                 gsize       *id_len)
+{
+  guint i;
+
+  for (i = 0; i < refs->generations->len; i++)
+    {
+      const char *dec = g_ptr_array_index (refs->generations, i);
+      gsize n = strlen (dec);
+
+      if (strncmp (p, dec, n) == 0 && strncmp (p + n, ", ", 2) == 0
+          && g_ascii_isdigit (p[n + 2]))
+        {
+          *id = p + n + 2;
+          *id_len = strspn (*id, "0123456789");
+          return *id + *id_len - p;
+        }
+    }
+  return 0;
+}
+
+static const char *
+name_references_in (TraceRun         *run,
+                    References       *refs,
+                    const TraceEvent *e)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GString) scratch = g_string_new (NULL);
+  const char *p, *id;
+  gsize id_len, len;
+  gboolean changed = FALSE;
+  char hex[17];
+
+  /* A whole payload that is one reference (create's result) is the object:
+   * "str '/mpk/g…/o1'" reads "list#1". */
+  p = e->sum;
+  if (g_str_has_prefix (p, "str '/mpk/g") && parse_reference (p + 4, hex, &id, &id_len, &len)
+      && p[4 + len] == '\0')
+    return g_string_chunk_insert_const (run->strings,
+                                        reference_name (refs, e, id, id_len, scratch));
+  for (; *p != '\0';)
+    {
+      if ((strncmp (p, "'/mpk/g", 7) == 0 && parse_reference (p, hex, &id, &id_len, &len))
+          || (g_ascii_isdigit (*p) && (p == e->sum || !g_ascii_isdigit (p[-1]))
+              && (len = generation_pair (refs, p, &id, &id_len)) > 0))
+        {
+          g_string_append (out, reference_name (refs, e, id, id_len, scratch));
+          p += len;
+          changed = TRUE;
+        }
+      else
+        g_string_append_c (out, *p++);
+    }
+  return changed ? g_string_chunk_insert_const (run->strings, out->str) : NULL;
+}
+
+/* Names the references in the sums of Manager events (shown_sum). */
+static void
+name_references (TraceRun *run)
+{
+  References refs = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+                      g_ptr_array_new_with_free_func (g_free) };
+  guint i;
+
+  for (i = 0; i < run->causal->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (run->causal, i);
+
+      if (!g_str_has_prefix (e->ev, "manager.") || e->sum == NULL)
+        continue;
+      collect_generations (&refs, e->sum);
+      if (e->otype != NULL && e->oid != NULL && e->target != NULL)
+        g_hash_table_insert (refs.names,
+                             g_strdup_printf ("%s\n%s", e->obj_key != NULL ? e->obj_key : "",
+                                              e->oid),
+                             (gpointer) e->target);
+    }
+  for (i = 0; i < run->causal->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (run->causal, i);
+
+      if (g_str_has_prefix (e->ev, "manager.") && e->sum != NULL)
+        e->shown_sum = name_references_in (run, &refs, e);
+    }
+  g_hash_table_unref (refs.names);
+  g_ptr_array_unref (refs.generations);
+}
+
+/* A client that connected to a manager by address (mpk_manager_connect)
+ * has a handle of its own, with another trace id than the server's: the
+ * two ends of its calls name different "obj"s. The client's is named as
+ * the server's, so that both ends say "manager#1" and "queue#1". */
+static void
+alias_remote_managers (TraceRun *run)
+{
+  g_autoptr(GHashTable) alias = g_hash_table_new (g_str_hash, g_str_equal);
+  guint i;
+
+  for (i = 0; i < run->causal->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (run->causal, i);
+      const TraceEvent *server = NULL, *client = NULL;
+
+      if (e->peer == NULL || e->obj == NULL || e->peer->obj == NULL)
+        continue;
+      if (strcmp (e->ev, "manager.serve") == 0)
+        server = e, client = e->peer;
+      else if (strcmp (e->ev, "manager.result") == 0)
+        server = e->peer, client = e;
+      if (server != NULL && strcmp (server->obj, client->obj) != 0)
+        g_hash_table_insert (alias, (gpointer) client->obj, (gpointer) server->obj);
+    }
+  for (i = 0; i < run->causal->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (run->causal, i);
+      const char *key = e->obj != NULL ? g_hash_table_lookup (alias, e->obj) : NULL;
+
+      e->obj_key = key != NULL ? key : e->obj;
+    }
 }
 
 /* Sorts every event causally and numbers what the renderers show: message
@@ -786,10 +1025,12 @@ number_events (TraceRun *run)
 {
   g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint i;
 
   run->causal = all_events (run);
   g_ptr_array_sort (run->causal, compare_causal);
+  alias_remote_managers (run);
   for (i = 0; i < run->causal->len; i++)
     {
       TraceEvent *e = g_ptr_array_index (run->causal, i);
@@ -803,6 +1044,8 @@ number_events (TraceRun *run)
         }
       if (e->obj != NULL)
         name_object (run, names, counts, e);
+      if (e->method != NULL || e->otype != NULL)
+        name_target (run, targets, counts, e);
       if (e->kind == TRACE_KIND_DROPPED)
         run->n_dropped = e->n > G_MAXINT64 - run->n_dropped ? G_MAXINT64 : run->n_dropped + e->n;
     }
@@ -826,6 +1069,7 @@ trace__run_order (TraceRun *run)
   order_lanes (run, pids);
   name_lanes (run);
   number_events (run);
+  name_references (run);
   run->t0_ns = G_MAXINT64;
   for (i = 0; i < run->lanes->len; i++)
     {

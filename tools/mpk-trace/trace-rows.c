@@ -40,7 +40,9 @@ same_message (const TraceEvent *a,
 {
   return b->kind == TRACE_KIND_SEND && b->peer != NULL
          && a->lane == b->lane && a->peer->lane == b->peer->lane
-         && g_strcmp0 (a->obj, b->obj) == 0 && g_strcmp0 (a->sum, b->sum) == 0;
+         && g_strcmp0 (a->obj, b->obj) == 0 && g_strcmp0 (a->sum, b->sum) == 0
+         && g_strcmp0 (a->ev, b->ev) == 0 && g_strcmp0 (a->target, b->target) == 0
+         && g_strcmp0 (a->method, b->method) == 0 && g_strcmp0 (a->error, b->error) == 0;
 }
 
 /* Folds the messages that follow @first: each next send is the next drawn

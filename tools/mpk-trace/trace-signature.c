@@ -40,16 +40,28 @@ role_of (const TraceLane *lane)
   return n > 0 ? g_strndup (clean, n) : g_steal_pointer (&clean);
 }
 
-/* Every run of digits of @text as '#'. */
+/* An object's name ends at @p: "list#1" (the number after "word#"). */
+static gboolean
+in_object_name (const char *text,
+                const char *p)
+{
+  while (p > text && g_ascii_isdigit (p[-1]))
+    p--;
+  return p - text >= 2 && p[-1] == '#' && (g_ascii_isalnum (p[-2]) || p[-2] == '_');
+}
+
+/* Every run of digits of @text as '#', except, with @keep_names, in an
+ * object's name ("list#1", which a Manager call's arguments may name). */
 static char *
-mask_numbers (const char *text)
+mask_numbers (const char *text,
+              gboolean    keep_names)
 {
   GString *s = g_string_new (NULL);
   const char *p;
 
   for (p = text; *p != '\0'; p++)
     {
-      if (!g_ascii_isdigit (*p))
+      if (!g_ascii_isdigit (*p) || (keep_names && in_object_name (text, p)))
         g_string_append_c (s, *p);
       else if (p == text || !g_ascii_isdigit (p[-1]))
         g_string_append_c (s, '#');
@@ -62,11 +74,13 @@ mask_numbers (const char *text)
 static char *
 own_words (const Signature  *sig,
            const TraceEvent *sender,
-           const char       *text)
+           const char       *text,
+           gboolean          keep_names)
 {
   g_autofree char *clean = trace_clean (text);
 
-  return sig->shared[sender->lane->index] ? mask_numbers (clean) : g_steal_pointer (&clean);
+  return sig->shared[sender->lane->index] ? mask_numbers (clean, keep_names)
+                                          : g_steal_pointer (&clean);
 }
 
 /* The event without its lane: "put int 1 -> consumer (queue#1)",
@@ -80,8 +94,25 @@ describe (const Signature  *sig,
   if (e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV)
     {
       const TraceEvent *send = e->kind == TRACE_KIND_SEND ? e : e->peer;
+      g_autofree char *text = NULL, *head = NULL, *masked = NULL;
+      gsize fixed = 0;
 
-      words = own_words (sig, send != NULL ? send : e, e->sum != NULL ? e->sum : "");
+      /* A Manager's reply speaks for its caller: what a worker got back
+       * is masked like what it sent. */
+      if (g_strcmp0 (e->ev, "manager.reply") == 0 && e->peer != NULL)
+        send = e->peer;
+      else if (g_strcmp0 (e->ev, "manager.result") == 0)
+        send = e;
+      text = trace_message_words (e, &fixed);
+      if (text == NULL)
+        text = g_strdup ("");
+      /* The object and method of a Manager call are never masked. */
+      head = g_strndup (text, fixed);
+      masked = own_words (sig, send != NULL ? send : e, text + fixed,
+                          g_str_has_prefix (e->ev, "manager."));
+      g_free (text);
+      text = trace_clean (head);   /* the masked part is clean already */
+      words = g_strconcat (text, masked, NULL);
       if (e->peer == NULL)
         peer = g_strdup (e->kind == TRACE_KIND_SEND ? "not received" : "<- ?");
       else
@@ -93,7 +124,7 @@ describe (const Signature  *sig,
     }
   if (e->kind == TRACE_KIND_MARK)
     {
-      words = own_words (sig, e, e->text);
+      words = own_words (sig, e, e->text, FALSE);
       return g_strdup_printf ("\"%s\"", words);
     }
   local = trace_event_local (e, &plain_view);
@@ -102,7 +133,7 @@ describe (const Signature  *sig,
   if (e->old_text != NULL)
     {
       words = trace_clean (local);
-      return mask_numbers (words);
+      return mask_numbers (words, FALSE);
     }
   words = trace_clean (local);
   if (e->kind == TRACE_KIND_REAPED && e->lane != e->writer)

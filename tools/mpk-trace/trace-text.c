@@ -14,6 +14,7 @@ typedef struct
   TraceRun               *run;
   const TraceViewOptions *view;
   guint                   lane_w;  /* column widths, in characters */
+  guint                   verb_w;  /* 6, or more for "result" (Manager calls) */
   guint                   sum_w;
   guint                   peer_w;
   GString                *out;
@@ -35,7 +36,8 @@ pad (GString    *s,
 static char *
 summary (const TraceEvent *e)
 {
-  g_autofree char *clean = trace_clean (e->sum != NULL ? e->sum : "");
+  g_autofree char *words = trace_message_words (e, NULL);
+  g_autofree char *clean = trace_clean (words != NULL ? words : "");
 
   return trace_truncate (clean, SUM_MAX);
 }
@@ -68,6 +70,7 @@ measure (Text      *t,
         {
           g_autofree char *sum = summary (e), *peer = peer_text (t, e);
 
+          t->verb_w = MAX (t->verb_w, strlen (trace_event_verb (e)) + 1);
           t->sum_w = MAX (t->sum_w, g_utf8_strlen (sum, -1));
           t->peer_w = MAX (t->peer_w, g_utf8_strlen (peer, -1));
         }
@@ -81,7 +84,7 @@ append_message (Text             *t,
   g_autofree char *sum = summary (e), *peer = peer_text (t, e);
   g_autofree char *details = trace_event_details (e, t->run, t->view);
 
-  pad (t->out, trace_event_verb (e), 6);
+  pad (t->out, trace_event_verb (e), t->verb_w);
   pad (t->out, sum, t->sum_w + 2);
   pad (t->out, peer, t->peer_w + 2);
   g_string_append_printf (t->out, "(%s)", details);
@@ -132,7 +135,7 @@ trace_text_print (TraceRun               *run,
                   GError                **error)
 {
   g_autoptr(GPtrArray) events = trace_run_sorted (run, view->order, TRUE);
-  Text t = { run, view, 0, 0, 0, NULL };
+  Text t = { run, view, 0, 6, 0, 0, NULL };
   guint i;
 
   measure (&t, events);
