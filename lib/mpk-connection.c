@@ -48,6 +48,7 @@ struct _MpkConnection
   PendingFrame    cur;
   guint8          trace_end;    /* 1 or 2 for the ends of mpk_pipe_new(), else 0 */
   gboolean        untraced;     /* a layer above records its own events (Manager) */
+  gboolean        poll_first;   /* request/reply: an answer is never there at once */
 };
 
 /* Whether @conn records pipe events itself. */
@@ -575,6 +576,9 @@ mpk_connection_send_bytes (MpkConnection  *conn,
 static gssize
 read_some (MpkConnection *conn, guint8 *dst, gsize max, MpkDeadline deadline, GError **error)
 {
+  /* Waiting first saves a read that would only say EAGAIN. */
+  if (conn->poll_first && !mpk__wait_fd (conn->fd, POLLIN, deadline, "recv", error))
+    return -1;
   for (;;)
     {
       gssize n = read (conn->fd, dst, max);
@@ -984,9 +988,10 @@ mpk__connection_wait_fd (MpkConnection *conn,
 /* --- for layers that record their own events (the Manager) ---------------- */
 
 void
-mpk__connection_set_untraced (MpkConnection *conn)
+mpk__connection_set_request_reply (MpkConnection *conn)
 {
   conn->untraced = TRUE;
+  conn->poll_first = TRUE;
 }
 
 gboolean

@@ -718,7 +718,7 @@ on_run (GThreadedSocketService *service,
       close (fd);
       return TRUE;
     }
-  mpk__connection_set_untraced (conn);
+  mpk__connection_set_request_reply (conn);
   if (!client_add (conn))
     {
       mpk_connection_free (conn);

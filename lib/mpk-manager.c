@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,7 +109,7 @@ open_connection (MpkManager *m, gint64 timeout_us, GError **error)
       close (fd);
       return NULL;
     }
-  mpk__connection_set_untraced (conn);
+  mpk__connection_set_request_reply (conn);
   if (!mpk__manager_auth_client (conn, m->key, error))
     {
       mpk_connection_free (conn);
@@ -439,6 +440,11 @@ server_main (gpointer data)
   /* A Ctrl-C in the terminal goes to the whole process group: the server
    * must outlive it so the parent can still shut it down (bpo-36368). */
   signal (SIGINT, SIG_IGN);
+  /* ... but not outlive the process that started it (killed, or it crashed
+   * before shutdown): an orphan would hold the address for good. */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid () != m->owner)
+    return 1;
   g_ptr_array_set_size (m->idle, 0);   /* the parent's, not ours */
   if (!mpk__manager_serve (m->listener, m->key, m->types, &m->object, FALSE, m->verbose, &error))
     {
@@ -455,7 +461,10 @@ server_main (gpointer data)
  *
  * Binds the address and starts the server in a child process named
  * "manager", like Python's `BaseManager.start()`. Its children (started
- * later with mpk_process_start()) can use @manager and its proxies.
+ * later with mpk_process_start()) can use @manager and its proxies. The
+ * server ignores SIGINT (a Ctrl-C meant for the program) and ends when the
+ * thread that started it ends (Linux's parent-death signal), so it never
+ * outlives a program that died before mpk_manager_shutdown().
  *
  * Returns: %TRUE once the server listens; %FALSE with %MPK_ERROR_INVALID
  *   ("already started", "manager has shut down"), %MPK_ERROR_FAILED, ...

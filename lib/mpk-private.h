@@ -500,10 +500,11 @@ G_GNUC_INTERNAL void     mpk__manager_drop_refs (GVariant       *value);
 G_GNUC_INTERNAL gint64   mpk__manager_object_size (guint64 id);
 G_GNUC_INTERNAL guint64  mpk__manager_call_object_id (MpkManagerCall *call);
 
-/* Connection internals the Manager uses: it records its own trace events
- * (manager.call etc.), so its connections record none, and it needs the
- * header of each frame for the message id. */
-G_GNUC_INTERNAL void      mpk__connection_set_untraced  (MpkConnection  *conn);
+/* Connection internals the Manager uses. Its connections carry requests
+ * and replies: they record no pipe events (the Manager records its own,
+ * manager.call etc.) and a receive polls before it reads (an answer is
+ * never there yet). It needs each frame's header for the message id. */
+G_GNUC_INTERNAL void      mpk__connection_set_request_reply (MpkConnection *conn);
 G_GNUC_INTERNAL gboolean  mpk__connection_send_header   (MpkConnection  *conn,
                                                          GVariant       *msg,
                                                          gint64          timeout_us,

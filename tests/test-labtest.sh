@@ -196,6 +196,40 @@ check fail "10: a missing Server done fails" $L10 "7
 HelloWorld
 "
 
+L03=labs/03-manager-records
+L23=labs/23-remote-manager
+
+# --- lab 03: exact ---------------------------------------------------------
+# (the output ends with an empty line: $(...) strips both newlines, so add them back)
+check pass "03: the documented output passes" $L03 "$(cat $L03/expected.txt)
+
+"
+check fail "03: the last empty line missing fails" $L03 "$(cat $L03/expected.txt)
+" 'final\|differs'
+
+check fail "03: p2 not seeing Jeff fails" $L03 "$(head -n 10 $L03/expected.txt)
+"
+check fail "03: missing blank lines fail" $L03 "$(grep -v '^$' $L03/expected.txt)
+"
+check fail "03: p1's line after the records fails" $L03 "$(tail -n +3 $L03/expected.txt)
+New record added!
+
+"
+
+# --- lab 23: exact ---------------------------------------------------------
+check pass "23: the documented output passes" $L23 "$(cat $L23/expected.txt)
+"
+check fail "23: a wrong key accepted fails" $L23 \
+"$(sed 's/Client: the server refused our key/Client: connected, key accepted/' $L23/expected.txt)
+"
+check fail "23: a refusal the server did not count fails" $L23 \
+"$(sed 's/1 client refused/0 client refused/' $L23/expected.txt)
+" '^# +Server: 0 client refused'
+check fail "23: results collected before the client ran fails" $L23 \
+"$(awk 'NR==1 || NR>=7 && NR<=9' $L23/expected.txt)
+$(sed -n '2,6p;10,$p' $L23/expected.txt)
+"
+
 # --- running fake labs -----------------------------------------------------
 # A lab directory and a program in a fake build folder: run mode, not --output.
 fake () { # fake SLUG TIMEOUT SCRIPT
