@@ -148,10 +148,23 @@ same_bytes (const guint8 *a, const guint8 *b, gsize len)
   return diff == 0;
 }
 
+/* Whether @error says the peer went away (closed, reset) rather than
+ * sent something wrong: a manager dying mid-handshake is not a key problem. */
+static gboolean
+peer_vanished (const GError *error)
+{
+  return error->domain == MPK_ERROR
+         && (error->code == MPK_ERROR_EOF || error->code == MPK_ERROR_TRUNCATED
+             || error->code == MPK_ERROR_PEER_CLOSED || error->code == MPK_ERROR_CLOSED
+             || error->code == MPK_ERROR_FAILED);
+}
+
 /* Receives one handshake frame of @type, or sets AUTH (whatever went wrong:
- * from an unauthenticated peer every fault is an authentication failure). */
+ * from an unauthenticated peer every fault is an authentication failure),
+ * except that a client whose server vanished gets DISCONNECTED. */
 static GVariant *
-recv_step (MpkConnection *conn, const char *type, const char *step, GError **error)
+recv_step (MpkConnection *conn, const char *type, const char *step, gboolean client,
+           GError **error)
 {
   g_autoptr(GError) local = NULL;
   MpkWireHeader header;
@@ -163,7 +176,14 @@ recv_step (MpkConnection *conn, const char *type, const char *step, GError **err
                    g_variant_get_type_string (msg));
       g_clear_pointer (&msg, g_variant_unref);
     }
-  if (msg == NULL)
+  if (msg == NULL && client && g_error_matches (local, MPK_ERROR, MPK_ERROR_TIMED_OUT))
+    g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
+                 "the manager did not complete authentication in time (at the %s)", step);
+  else if (msg == NULL && client && peer_vanished (local))
+    g_set_error (error, MPK_ERROR, MPK_ERROR_DISCONNECTED,
+                 "the manager went away during authentication (at the %s: %s)", step,
+                 local->message);
+  else if (msg == NULL)
     g_set_error (error, MPK_ERROR, MPK_ERROR_AUTH, "authentication failed at the %s: %s",
                  step, local->message);
   return msg;
@@ -182,14 +202,16 @@ fixed_bytes (GVariant *tuple, gsize index, GVariant **child)
 }
 
 static gboolean
-send_step (MpkConnection *conn, GVariant *msg, GError **error)
+send_step (MpkConnection *conn, GVariant *msg, gboolean client, GError **error)
 {
   MpkWireHeader header;
   g_autoptr(GError) local = NULL;
 
   if (mpk__connection_send_header (conn, msg, MPK__MANAGER_AUTH_TIMEOUT_US, &header, &local))
     return TRUE;
-  g_set_error (error, MPK_ERROR, MPK_ERROR_AUTH, "authentication failed: %s", local->message);
+  g_set_error (error, MPK_ERROR, client && peer_vanished (local) ? MPK_ERROR_DISCONNECTED
+                                                                 : MPK_ERROR_AUTH,
+               "authentication failed: %s", local->message);
   return FALSE;
 }
 
@@ -202,9 +224,9 @@ mpk__manager_auth_server (MpkConnection *conn, GBytes *key, void (*on_refusal) (
   const guint8 *their_proof, *nonce_c;
 
   mpk_connection_set_max_message_size (conn, MPK__MANAGER_PREAUTH_MAX);
-  if (!send_step (conn, g_variant_new ("(s@ay)", AUTH_GREETING, nonce_variant (nonce_s)), error))
+  if (!send_step (conn, g_variant_new ("(s@ay)", AUTH_GREETING, nonce_variant (nonce_s)), FALSE, error))
     goto refused;
-  answer = recv_step (conn, "(ayay)", "client's answer", error);
+  answer = recv_step (conn, "(ayay)", "client's answer", FALSE, error);
   if (answer == NULL)
     goto refused;
   their_proof = fixed_bytes (answer, 0, &theirs);
@@ -216,7 +238,7 @@ mpk__manager_auth_server (MpkConnection *conn, GBytes *key, void (*on_refusal) (
       on_refusal ();
       send_step (conn, g_variant_new ("(bs@ay)", FALSE, "wrong authentication key",
                                       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, NULL, 0, 1)),
-                 NULL);
+                 FALSE, NULL);
       g_set_error_literal (error, MPK_ERROR, MPK_ERROR_AUTH,
                            "a client failed to authenticate: wrong key");
       return FALSE;
@@ -225,7 +247,7 @@ mpk__manager_auth_server (MpkConnection *conn, GBytes *key, void (*on_refusal) (
   if (!send_step (conn, g_variant_new ("(bs@ay)", TRUE, "",
                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, mine,
                                                                   sizeof mine, 1)),
-                  error))
+                  FALSE, error))
     goto refused;
   mpk_connection_set_max_message_size (conn, MPK_DEFAULT_MAX_MESSAGE_SIZE);
   return TRUE;
@@ -246,7 +268,7 @@ mpk__manager_auth_client (MpkConnection *conn, GBytes *key, GError **error)
   const char *reason;
 
   mpk_connection_set_max_message_size (conn, MPK__MANAGER_PREAUTH_MAX);
-  greeting = recv_step (conn, "(say)", "manager's greeting", error);
+  greeting = recv_step (conn, "(say)", "manager's greeting", TRUE, error);
   if (greeting == NULL)
     return FALSE;
   g_variant_get_child (greeting, 0, "s", &name);
@@ -263,9 +285,9 @@ mpk__manager_auth_client (MpkConnection *conn, GBytes *key, GError **error)
                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, mine,
                                                                   sizeof mine, 1),
                                        nonce_variant (nonce_c)),
-                  error))
+                  TRUE, error))
     return FALSE;
-  verdict = recv_step (conn, "(bsay)", "manager's verdict", error);
+  verdict = recv_step (conn, "(bsay)", "manager's verdict", TRUE, error);
   if (verdict == NULL)
     return FALSE;
   g_variant_get_child (verdict, 0, "b", &accepted);

@@ -68,6 +68,14 @@ call_bool (MpkProxy *proxy, const char *method, GVariant *args, GError **error)
   return g_variant_get_boolean (result);
 }
 
+/* @item as the "v" it travels in: a value that is a "v" already goes as
+ * it is, so g_variant_new_variant (x) stores x, as the header says. */
+static GVariant *
+box (GVariant *item)
+{
+  return g_variant_is_of_type (item, G_VARIANT_TYPE_VARIANT) ? item : g_variant_new_variant (item);
+}
+
 /* Any array (or tuple) as "av". (floating, or @items itself if it is one) */
 static GVariant *
 to_av (GVariant *items)
@@ -116,7 +124,7 @@ gboolean
 mpk_list_append (MpkProxy *list, GVariant *item, GError **error)
 {
   g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "append", g_variant_new ("(v)", item), MPK_NO_WAIT, error);
+  return call_unit (list, "append", g_variant_new ("(@v)", box (item)), MPK_NO_WAIT, error);
 }
 
 gboolean
@@ -130,7 +138,7 @@ gboolean
 mpk_list_insert (MpkProxy *list, gint64 index, GVariant *item, GError **error)
 {
   g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "insert", g_variant_new ("(xv)", index, item), MPK_NO_WAIT, error);
+  return call_unit (list, "insert", g_variant_new ("(x@v)", index, box (item)), MPK_NO_WAIT, error);
 }
 
 /* `list[index]`: (transfer full) the item, or NULL with MPK_ERROR_INDEX. */
@@ -145,7 +153,7 @@ gboolean
 mpk_list_set (MpkProxy *list, gint64 index, GVariant *item, GError **error)
 {
   g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "set", g_variant_new ("(xv)", index, item), MPK_NO_WAIT, error);
+  return call_unit (list, "set", g_variant_new ("(x@v)", index, box (item)), MPK_NO_WAIT, error);
 }
 
 /* `list.pop(index)` (-1 for the last): (transfer full) the item. */
@@ -160,21 +168,21 @@ gboolean
 mpk_list_remove (MpkProxy *list, GVariant *item, GError **error)
 {
   g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "remove", g_variant_new ("(v)", item), MPK_NO_WAIT, error);
+  return call_unit (list, "remove", g_variant_new ("(@v)", box (item)), MPK_NO_WAIT, error);
 }
 
 gint64
 mpk_list_index (MpkProxy *list, GVariant *item, GError **error)
 {
   g_return_val_if_fail (is_a (list, "list") && item != NULL, -1);
-  return call_int (list, "index", g_variant_new ("(v)", item), error);
+  return call_int (list, "index", g_variant_new ("(@v)", box (item)), error);
 }
 
 gint64
 mpk_list_count (MpkProxy *list, GVariant *item, GError **error)
 {
   g_return_val_if_fail (is_a (list, "list") && item != NULL, -1);
-  return call_int (list, "count", g_variant_new ("(v)", item), error);
+  return call_int (list, "count", g_variant_new ("(@v)", box (item)), error);
 }
 
 gint64
@@ -257,7 +265,7 @@ GVariant *
 mpk_dict_get (MpkProxy *dict, GVariant *key, GError **error)
 {
   g_return_val_if_fail (is_a (dict, "dict") && key != NULL, NULL);
-  return call (dict, "get", g_variant_new ("(v)", key), MPK_NO_WAIT, error);
+  return call (dict, "get", g_variant_new ("(@v)", box (key)), MPK_NO_WAIT, error);
 }
 
 /* `dict.get(key, fallback)`. */
@@ -265,35 +273,35 @@ GVariant *
 mpk_dict_get_default (MpkProxy *dict, GVariant *key, GVariant *fallback, GError **error)
 {
   g_return_val_if_fail (is_a (dict, "dict") && key != NULL && fallback != NULL, NULL);
-  return call (dict, "get_default", g_variant_new ("(vv)", key, fallback), MPK_NO_WAIT, error);
+  return call (dict, "get_default", g_variant_new ("(@v@v)", box (key), box (fallback)), MPK_NO_WAIT, error);
 }
 
 gboolean
 mpk_dict_set (MpkProxy *dict, GVariant *key, GVariant *value, GError **error)
 {
   g_return_val_if_fail (is_a (dict, "dict") && key != NULL && value != NULL, FALSE);
-  return call_unit (dict, "set", g_variant_new ("(vv)", key, value), MPK_NO_WAIT, error);
+  return call_unit (dict, "set", g_variant_new ("(@v@v)", box (key), box (value)), MPK_NO_WAIT, error);
 }
 
 GVariant *
 mpk_dict_pop (MpkProxy *dict, GVariant *key, GError **error)
 {
   g_return_val_if_fail (is_a (dict, "dict") && key != NULL, NULL);
-  return call (dict, "pop", g_variant_new ("(v)", key), MPK_NO_WAIT, error);
+  return call (dict, "pop", g_variant_new ("(@v)", box (key)), MPK_NO_WAIT, error);
 }
 
 GVariant *
 mpk_dict_setdefault (MpkProxy *dict, GVariant *key, GVariant *value, GError **error)
 {
   g_return_val_if_fail (is_a (dict, "dict") && key != NULL && value != NULL, NULL);
-  return call (dict, "setdefault", g_variant_new ("(vv)", key, value), MPK_NO_WAIT, error);
+  return call (dict, "setdefault", g_variant_new ("(@v@v)", box (key), box (value)), MPK_NO_WAIT, error);
 }
 
 gboolean
 mpk_dict_contains (MpkProxy *dict, GVariant *key, GError **error)
 {
   g_return_val_if_fail (is_a (dict, "dict") && key != NULL, FALSE);
-  return call_bool (dict, "contains", g_variant_new ("(v)", key), error);
+  return call_bool (dict, "contains", g_variant_new ("(@v)", box (key)), error);
 }
 
 gint64
@@ -390,7 +398,7 @@ MpkProxy *
 mpk_manager_value (MpkManager *manager, GVariant *initial, GError **error)
 {
   g_return_val_if_fail (initial != NULL, NULL);
-  return mpk_manager_create (manager, "value", g_variant_new ("(v)", initial), error);
+  return mpk_manager_create (manager, "value", g_variant_new ("(@v)", box (initial)), error);
 }
 
 GVariant *
@@ -404,7 +412,7 @@ gboolean
 mpk_value_proxy_set (MpkProxy *value, GVariant *v, GError **error)
 {
   g_return_val_if_fail (is_a (value, "value") && v != NULL, FALSE);
-  return call_unit (value, "set", g_variant_new ("(v)", v), MPK_NO_WAIT, error);
+  return call_unit (value, "set", g_variant_new ("(@v)", box (v)), MPK_NO_WAIT, error);
 }
 
 /**
@@ -459,7 +467,7 @@ mpk_value_proxy_compare_and_set (MpkProxy  *value,
 
   g_return_val_if_fail (is_a (value, "value") && expected != NULL && desired != NULL, FALSE);
 
-  done = call_bool (value, "compare_and_set", g_variant_new ("(vv)", expected, desired), &local);
+  done = call_bool (value, "compare_and_set", g_variant_new ("(@v@v)", box (expected), box (desired)), &local);
   if (local != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local));
@@ -491,7 +499,7 @@ gboolean
 mpk_queue_proxy_put (MpkProxy *queue, GVariant *item, gint64 timeout_us, GError **error)
 {
   g_return_val_if_fail (is_queue (queue) && item != NULL, FALSE);
-  return call_unit (queue, "put", g_variant_new ("(v)", item), timeout_us, error);
+  return call_unit (queue, "put", g_variant_new ("(@v)", box (item)), timeout_us, error);
 }
 
 /* Waits up to @timeout_us for an item: (transfer full) it, or NULL with
@@ -581,7 +589,7 @@ gboolean
 mpk_namespace_set (MpkProxy *ns, const char *name, GVariant *value, GError **error)
 {
   g_return_val_if_fail (is_a (ns, "namespace") && name != NULL && value != NULL, FALSE);
-  return call_unit (ns, "set", g_variant_new ("(sv)", name, value), MPK_NO_WAIT, error);
+  return call_unit (ns, "set", g_variant_new ("(s@v)", name, box (value)), MPK_NO_WAIT, error);
 }
 
 gboolean

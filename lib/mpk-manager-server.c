@@ -22,13 +22,31 @@
 /* How often a blocked method looks whether its client hung up. */
 #define HANGUP_CHECK_US (100 * 1000)
 
+/* Connections served at once; more wait in the listen backlog. Each has a
+ * thread (a blocked get holds one), and unauthenticated ones count too, for
+ * at most MPK__MANAGER_AUTH_TIMEOUT_US. */
+#define MAX_CLIENTS 256
+
+/* How long an object nothing counts may wait for a client to take a proxy
+ * for it: one just taken out of its last container (the reference is on
+ * its way to the client), or one a method made (mpk_manager_call_new_object). */
+#define UNCLAIMED_GRACE_US (60 * G_USEC_PER_SEC)
+
 typedef struct
 {
   guint64               id;
   const MpkManagerType *type;
   gpointer              data;
-  gint64                refs;   /* proxies, containers, names, running calls */
+  gint64                refs;    /* proxies, containers, names */
+  guint                 calls;   /* methods running on it (some may wait) */
+  gint64                unclaimed_until;   /* refs == 0: freed then, unless claimed */
 } Object;
+
+typedef struct
+{
+  guint64 id;
+  gint64  until;
+} Unclaimed;
 
 typedef struct
 {
@@ -40,6 +58,7 @@ typedef struct
   GHashTable            *types;     /* name → const MpkManagerType* */
   GHashTable            *names;     /* published name → Object* (holds a ref) */
   GHashTable            *clients;   /* MpkConnection* of live connections */
+  GQueue                 unclaimed; /* Unclaimed*, oldest first */
   GBytes                *key;
   const MpkObjectHeader *trace_object;
   gboolean               verbose;
@@ -53,8 +72,9 @@ struct _MpkManagerCall
 {
   MpkConnection *conn;
   int            fd;
-  MpkDeadline    deadline;   /* how long this request may block */
-  Object        *object;     /* NULL for the manager's own methods */
+  MpkDeadline    deadline;    /* how long this request may block */
+  Object        *object;      /* while its method runs; NULL for the manager's own */
+  const char    *type_name;   /* @object's (type names are static), for the tracer */
 };
 
 /* A process runs at most one server, and the built-in types' free functions
@@ -92,15 +112,72 @@ object_lookup (guint64 id)
   return g_hash_table_lookup (server->objects, &id);
 }
 
+/* Frees @object once nothing counts it, no method runs on it and it is
+ * not waiting to be claimed. */
 static void
-object_unref (Object *object)
+object_maybe_free (Object *object)
 {
-  if (--object->refs > 0)
+  if (object->refs > 0 || object->calls > 0 || object->unclaimed_until != 0)
     return;
   g_hash_table_remove (server->objects, &object->id);
   if (object->type->free != NULL && object->data != NULL)
     object->type->free (object->data);   /* may drop references it held */
   g_free (object);
+}
+
+static void
+object_unref (Object *object)
+{
+  if (--object->refs == 0)
+    object_maybe_free (object);
+}
+
+/* Keeps @object (refs 0) alive for a while for the client it is going to. */
+static void
+object_park (Object *object)
+{
+  Unclaimed *u = g_new (Unclaimed, 1);
+
+  u->id = object->id;
+  u->until = object->unclaimed_until = g_get_monotonic_time () + UNCLAIMED_GRACE_US;
+  g_queue_push_tail (&server->unclaimed, u);
+}
+
+/* Drops a count; at zero the object waits to be claimed instead of dying. */
+static void
+object_release (Object *object)
+{
+  if (--object->refs == 0)
+    object_park (object);
+}
+
+static void
+object_claim (Object *object)
+{
+  object->refs++;
+  object->unclaimed_until = 0;
+}
+
+/* Frees the parked objects whose grace is over and nobody claimed. */
+static void
+sweep_unclaimed (void)
+{
+  gint64 now = g_get_monotonic_time ();
+  Unclaimed *u;
+
+  while ((u = g_queue_peek_head (&server->unclaimed)) != NULL && u->until <= now)
+    {
+      Object *object = object_lookup (u->id);
+
+      g_queue_pop_head (&server->unclaimed);
+      /* An entry is stale once its object was claimed or parked again. */
+      if (object != NULL && object->refs == 0 && object->unclaimed_until == u->until)
+        {
+          object->unclaimed_until = 0;
+          object_maybe_free (object);
+        }
+      g_free (u);
+    }
 }
 
 static Object *
@@ -126,8 +203,11 @@ may_hold_refs (GVariant *value)
 }
 
 /* Calls @func on each of our objects @value refers to; stops at the first
- * FALSE. A reference to another run's object sets @stale. */
+ * FALSE. A reference to an object that is gone (or of another run) sets
+ * @stale and stops the walk when @func is ref_ok; other walks skip it. */
 typedef gboolean (*RefFunc) (Object *object, gpointer data);
+
+static gboolean ref_ok (Object *object, gpointer data);
 
 static gboolean
 walk_refs (GVariant *value, RefFunc func, gpointer data, gboolean *stale)
@@ -143,7 +223,7 @@ walk_refs (GVariant *value, RefFunc func, gpointer data, gboolean *stale)
       if (object == NULL)
         {
           *stale = TRUE;
-          return FALSE;
+          return func != ref_ok;
         }
       return func (object, data);
     }
@@ -171,7 +251,7 @@ ref_ok (Object *object, gpointer data)
 static gboolean
 ref_hold (Object *object, gpointer data)
 {
-  object->refs++;
+  object_claim (object);
   return TRUE;
 }
 
@@ -179,6 +259,13 @@ static gboolean
 ref_drop (Object *object, gpointer data)
 {
   object_unref (object);
+  return TRUE;
+}
+
+static gboolean
+ref_release (Object *object, gpointer data)
+{
+  object_release (object);
   return TRUE;
 }
 
@@ -207,22 +294,21 @@ mpk__manager_drop_refs (GVariant *value)
     walk_refs (value, ref_drop, NULL, &stale);
 }
 
+void
+mpk__manager_release_refs (GVariant *value)
+{
+  gboolean stale = FALSE;
+
+  if (value != NULL && server != NULL)
+    walk_refs (value, ref_release, NULL, &stale);
+}
+
 gint64
 mpk__manager_object_size (guint64 id)
 {
   Object *object = object_lookup (id);
-  g_autoptr(GVariant) len = NULL;
 
-  if (object == NULL || object->type->methods == NULL)
-    return -1;
-  for (const MpkManagerMethod *m = object->type->methods; m->name != NULL; m++)
-    if (strcmp (m->name, "len") == 0)
-      {
-        len = m->func (object->data, NULL, NULL, NULL);
-        return len != NULL && g_variant_is_of_type (len, G_VARIANT_TYPE_INT64)
-               ? g_variant_get_int64 (len) : -1;
-      }
-  return -1;
+  return object != NULL ? mpk__manager_dict_size (object->type, object->data) : -1;
 }
 
 guint64
@@ -304,9 +390,10 @@ mpk_manager_call_new_object (MpkManagerCall  *call,
       return NULL;
     }
   object = object_new (type, data);
-  /* Counted only once stored or made into a proxy (which increfs), as
-   * Python's server does: until then it lives until shutdown. */
+  /* Counted once stored or made into a proxy (which increfs), as Python's
+   * server does; until then it waits to be claimed. */
   object->refs = 0;
+  object_park (object);
   return mpk__manager_ref_new (server->generation, object->id);
 }
 
@@ -356,7 +443,8 @@ manager_create (MpkManagerCall *call, GVariant *args, GError **error)
   data = type->create (type_args, error);
   if (data == NULL)
     {
-      mpk__manager_drop_refs (type_args);
+      if (is_builtin (type))
+        mpk__manager_drop_refs (type_args);
       return NULL;
     }
   return mpk__manager_ref_new (server->generation, object_new (type, data)->id);
@@ -385,23 +473,24 @@ static GVariant *
 manager_publish (GVariant *args, GError **error)
 {
   const char *name;
-  guint64 id;
+  guint64 generation, id;
   Object *object;
 
-  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(st)")))
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(stt)")))
     {
-      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_REMOTE, "publish takes (name, object id)");
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_REMOTE,
+                           "publish takes (name, generation, object id)");
       return NULL;
     }
-  g_variant_get (args, "(&st)", &name, &id);
-  object = object_lookup (id);
+  g_variant_get (args, "(&stt)", &name, &generation, &id);
+  object = generation == server->generation ? object_lookup (id) : NULL;
   if (object == NULL)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE,
                    "the manager holds no object %" G_GUINT64_FORMAT, id);
       return NULL;
     }
-  object->refs++;
+  object_claim (object);
   g_hash_table_replace (server->names, g_strdup (name), object);   /* drops an older one */
   return NULL;
 }
@@ -424,7 +513,7 @@ manager_lookup (GVariant *args, GError **error)
       g_set_error (error, MPK_ERROR, MPK_ERROR_KEY, "nothing is published as \"%s\"", name);
       return NULL;
     }
-  object->refs++;    /* the caller's new proxy owns this count */
+  object_claim (object);    /* the caller's new proxy owns this count */
   return g_variant_new ("(s@o)", object->type->name,
                         mpk__manager_ref_new (server->generation, object->id));
 }
@@ -455,7 +544,7 @@ manager_method (MpkManagerCall *call, const char *method, GVariant *args, GError
           object_unref (object);
           return NULL;
         }
-      object->refs++;
+      object_claim (object);
       return g_variant_new ("(s)", object->type->name);   /* what the new proxy is */
     }
   if (strcmp (method, "publish") == 0)
@@ -468,7 +557,7 @@ manager_method (MpkManagerCall *call, const char *method, GVariant *args, GError
     return g_variant_new ("(t)", server->generation);
   if (strcmp (method, "shutdown") == 0)
     {
-      server->stopping = TRUE;   /* the loop quits once the reply is sent */
+      g_atomic_int_set (&server->stopping, TRUE);   /* the loop quits once the reply is sent */
       g_cond_broadcast (&server->changed);
       return NULL;
     }
@@ -514,9 +603,12 @@ object_method (MpkManagerCall *call, guint64 generation, guint64 id, const char 
                    call->object->type->name, method);
       return NULL;
     }
-  call->object->refs++;    /* alive while the method runs, even if it waits */
+  call->type_name = call->object->type->name;
+  call->object->calls++;    /* alive while the method runs, even if it waits */
   result = m->func (call->object->data, args, call, error);
-  object_unref (call->object);
+  call->object->calls--;
+  object_maybe_free (call->object);
+  call->object = NULL;
   return result;
 }
 
@@ -555,11 +647,12 @@ dispatch (MpkConnection *conn, int fd, GVariant *request, CallInfo *info, GError
   call.deadline = mpk__deadline_from_timeout (wait_us);
   g_mutex_lock (&server->lock);
   server->stats.calls++;
+  sweep_unclaimed ();
   if (info->id == 0)
     result = manager_method (&call, info->method, args, error);
   else
     result = object_method (&call, generation, info->id, info->method, args, error);
-  info->type = call.object != NULL ? call.object->type->name : NULL;
+  info->type = call.type_name;
   g_mutex_unlock (&server->lock);
   if (result == NULL && (error == NULL || *error == NULL))
     result = g_variant_new ("()");
@@ -653,7 +746,7 @@ serve_requests (MpkConnection *conn, int fd)
         }
       if (!send_reply (conn, result, error, &info))
         return;
-      if (server->stopping)
+      if (g_atomic_int_get (&server->stopping))
         {
           g_main_loop_quit (server->loop);
           return;
@@ -792,13 +885,19 @@ server_free (void)
   gpointer value;
 
   g_hash_table_remove_all (server->names);
+  g_queue_clear_full (&server->unclaimed, g_free);
   /* Free what is left, whatever its count: nobody can reach it any more. */
   while (g_hash_table_size (server->objects) > 0)
     {
+      Object *object;
+
       g_hash_table_iter_init (&iter, server->objects);
       g_hash_table_iter_next (&iter, NULL, &value);
-      ((Object *) value)->refs = 1;
-      object_unref (value);
+      object = value;
+      object->refs = 1;
+      object->calls = 0;
+      object->unclaimed_until = 0;
+      object_unref (object);
     }
   g_hash_table_unref (server->objects);
   g_hash_table_unref (server->types);
@@ -829,7 +928,7 @@ mpk__manager_serve (GSocket               *listener,
   g_main_context_push_thread_default (context);
   server_new (key, types, trace_object, verbose);
   server->loop = g_main_loop_new (context, FALSE);
-  service = g_threaded_socket_service_new (-1);
+  service = g_threaded_socket_service_new (MAX_CLIENTS);
   if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (service), listener, NULL, error))
     {
       server_free ();

@@ -84,6 +84,9 @@ boxed_array (GPtrArray *values)
 
 /* --- list ------------------------------------------------------------------------- */
 
+/* What one repeat() may build (16 Mi items, 128 MiB of pointers). */
+#define MAX_LIST_ITEMS (1 << 24)
+
 static gpointer
 list_create (GVariant *args, GError **error)
 {
@@ -211,7 +214,7 @@ list_pop (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
   if (!list_index (self, arg_int (args, 0), &i, error))
     return NULL;
   item = g_ptr_array_steal_index (self, i);
-  mpk__manager_drop_refs (item);
+  mpk__manager_release_refs (item);
   return item;
 }
 
@@ -338,13 +341,17 @@ list_repeat (gpointer self, GVariant *args, MpkManagerCall *call, GError **error
   if (!args_are (args, "(x)", "repeat", error))
     return NULL;
   times = arg_int (args, 0);
-  if (times > 1 && (guint64) len * (guint64) times > G_MAXINT)
-    {
-      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID, "the repeated list is too long");
-      return NULL;
-    }
   if (times <= 0)
     g_ptr_array_set_size (items, 0);
+  if (times <= 1 || len == 0)
+    return NULL;
+  /* The server holds its lock meanwhile: a bounded size, checked without overflow. */
+  if (times > MAX_LIST_ITEMS / len)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "the repeated list would be over %d items", MAX_LIST_ITEMS);
+      return NULL;
+    }
   for (gint64 t = 1; t < times; t++)
     for (guint i = 0; i < len; i++)
       {
@@ -428,16 +435,25 @@ dict_free (gpointer self)
   g_free (dict);
 }
 
-/* Keys are hashed, and GVariant hashes basic types only. */
+/* Keys are hashed, and GVariant hashes basic types only. A proxy
+ * reference is refused: keys are not counted as holders. */
 static gboolean
 key_ok (GVariant *key, GError **error)
 {
-  if (g_variant_type_is_basic (g_variant_get_type (key)))
-    return TRUE;
-  g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
-               "unhashable key type %s: dict keys must be numbers, strings or other basic types",
-               g_variant_get_type_string (key));
-  return FALSE;
+  if (!g_variant_type_is_basic (g_variant_get_type (key)))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "unhashable key type %s: dict keys must be numbers, strings or other basic "
+                   "types", g_variant_get_type_string (key));
+      return FALSE;
+    }
+  if (mpk_proxy_is_reference (key))
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "a proxy reference cannot be a dict key");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Takes @key and @value (both already counted). */
@@ -603,7 +619,7 @@ dict_pop (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
       missing_key (key, error);
       return NULL;
     }
-  mpk__manager_drop_refs (value);
+  mpk__manager_release_refs (value);
   return value;
 }
 
@@ -726,6 +742,12 @@ static const MpkManagerMethod dict_methods[] = {
 
 static const MpkManagerType dict_type = { "dict", dict_create, dict_free, dict_methods };
 
+gint64
+mpk__manager_dict_size (const MpkManagerType *type, gpointer data)
+{
+  return type == &dict_type ? (gint64) ((Dict *) data)->order->len : -1;
+}
+
 /* --- iterator ------------------------------------------------------------------------------ */
 
 typedef struct
@@ -843,7 +865,7 @@ static GVariant *
 add_in_type (GVariant *old, gint64 delta, GError **error)
 {
   const char *t = g_variant_get_type_string (old);
-  gint64 lo, hi, now;
+  gint64 lo, hi, now, sum;
 
   switch (t[0])
     {
@@ -860,14 +882,14 @@ add_in_type (GVariant *old, gint64 delta, GError **error)
                    "add() needs a value holding a number, not %s", t);
       return NULL;
     }
-  if ((delta > 0 && now > hi - delta) || (delta < 0 && now < lo - delta))
+  if (__builtin_add_overflow (now, delta, &sum) || sum < lo || sum > hi)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
                    "%" G_GINT64_FORMAT " + %" G_GINT64_FORMAT " does not fit in type %s",
                    now, delta, t);
       return NULL;
     }
-  now += delta;
+  now = sum;
   switch (t[0])
     {
     case 'y': return g_variant_new_byte ((guint8) now);
@@ -986,7 +1008,7 @@ queue_get (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
     if (!mpk__manager_call_wait (call, MPK_ERROR_EMPTY, "the queue is empty", error))
       return NULL;
   item = g_queue_pop_head (&queue->items);
-  mpk__manager_drop_refs (item);
+  mpk__manager_release_refs (item);
   mpk__manager_call_changed (call);
   return item;
 }

@@ -136,14 +136,34 @@ pool_adopt (MpkManager *m)
 static MpkConnection *
 pool_take (MpkManager *m, GError **error)
 {
+  g_autoptr(GError) local = NULL;
   MpkConnection *conn = NULL;
 
+  if (m->state == STATE_SHUTDOWN || m->state == STATE_INITIAL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_DISCONNECTED, "the manager at %s %s",
+                   m->address != NULL ? m->address : "(no address)",
+                   m->state == STATE_SHUTDOWN ? "has shut down" : "has not started");
+      return NULL;
+    }
   pool_adopt (m);
   g_mutex_lock (&m->pool_lock);
   if (m->idle->len > 0)
     conn = g_ptr_array_steal_index_fast (m->idle, m->idle->len - 1);
   g_mutex_unlock (&m->pool_lock);
-  return conn != NULL ? conn : open_connection (m, m->timeout_us, error);
+  if (conn != NULL)
+    return conn;
+  conn = open_connection (m, m->timeout_us, &local);
+  /* For a call, a manager that stopped listening has gone away. */
+  if (conn == NULL && g_error_matches (local, MPK_ERROR, MPK_ERROR_REFUSED))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_DISCONNECTED, "the manager went away (%s)",
+                   local->message);
+      return NULL;
+    }
+  if (conn == NULL)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return conn;
 }
 
 static void
@@ -256,6 +276,9 @@ manager_call (MpkManager  *m,
 
 /* --- the manager's life ------------------------------------------------------------------ */
 
+static MpkManager *manager_new (const char *address, gboolean listening, GBytes *authkey,
+                                GError **error);
+
 /**
  * mpk_manager_new:
  * @address: (nullable): where the server listens: %NULL for a Unix socket
@@ -280,12 +303,20 @@ manager_call (MpkManager  *m,
 MpkManager *
 mpk_manager_new (const char *address, GBytes *authkey, GError **error)
 {
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return manager_new (address, TRUE, authkey, error);
+}
+
+/* A manager for @address, checked as a server's (@listening) or a client's. */
+static MpkManager *
+manager_new (const char *address, gboolean listening, GBytes *authkey, GError **error)
+{
   g_autoptr(GSocketConnectable) parsed = NULL;
   MpkManager *m;
 
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (address != NULL && (parsed = mpk__manager_parse_address (address, TRUE, error)) == NULL)
+  if (address != NULL
+      && (parsed = mpk__manager_parse_address (address, listening, error)) == NULL)
     return NULL;
   m = g_new0 (MpkManager, 1);
   mpk__trace_object_init (&m->object, MPK__OBJECT_MANAGER);
@@ -357,6 +388,13 @@ mpk_manager_register (MpkManager *manager, const MpkManagerType *type, GError **
     if (strcmp (mpk__manager_builtin_types[i]->name, type->name) == 0)
       {
         g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "\"%s\" is a built-in type", type->name);
+        return FALSE;
+      }
+  for (guint i = 0; i < manager->types->len; i++)
+    if (strcmp (((const MpkManagerType *) manager->types->pdata[i])->name, type->name) == 0)
+      {
+        g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "\"%s\" is registered already",
+                     type->name);
         return FALSE;
       }
   g_ptr_array_add (manager->types, (gpointer) type);
@@ -448,7 +486,8 @@ server_main (gpointer data)
   g_ptr_array_set_size (m->idle, 0);   /* the parent's, not ours */
   if (!mpk__manager_serve (m->listener, m->key, m->types, &m->object, FALSE, m->verbose, &error))
     {
-      g_printerr ("mpk-manager: %s\n", error->message);
+      g_printerr ("mpk-manager: %s\n",
+                  error != NULL ? error->message : "this process already runs a manager server");
       return 1;
     }
   return 0;
@@ -558,7 +597,7 @@ mpk_manager_connect (const char *address,
   g_return_val_if_fail (address != NULL && authkey != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  m = mpk_manager_new (address, authkey, error);
+  m = manager_new (address, FALSE, authkey, error);
   if (m == NULL)
     return NULL;
   m->state = STATE_CONNECTED;
@@ -610,7 +649,9 @@ mpk_manager_shutdown (MpkManager *manager, gint64 timeout_us, GError **error)
   reply = manager_call_full (manager, NULL, 0, 0, "shutdown", NULL, 0,
                              timeout_us < 0 ? manager->timeout_us : MIN (timeout_us, manager->timeout_us),
                              &local);
+  g_mutex_lock (&manager->pool_lock);
   g_ptr_array_set_size (manager->idle, 0);
+  g_mutex_unlock (&manager->pool_lock);
   if (manager->state == STATE_CONNECTED)
     {
       manager->state = STATE_SHUTDOWN;
@@ -984,7 +1025,7 @@ mpk_manager_publish (MpkManager *manager, const char *name, MpkProxy *proxy, GEr
   g_return_val_if_fail (manager != NULL && name != NULL && proxy != NULL, FALSE);
 
   reply = manager_call (manager, NULL, 0, 0, "publish",
-                        g_variant_new ("(st)", name, proxy->id), 0, error);
+                        g_variant_new ("(stt)", name, proxy->generation, proxy->id), 0, error);
   return reply != NULL;
 }
 

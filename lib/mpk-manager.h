@@ -49,10 +49,12 @@ typedef struct
   const MpkManagerMethod *methods;
 } MpkManagerType;
 
-/* Inside a method: makes a new object of @type_name on the server (from
- * @args, sunk) and returns a reference to it, to return to the client or to
- * store (Python's method_to_typeid). "iterator" over an array of values is
- * built in, so a method can hand back a generator-like proxy. */
+/* Inside a method: makes a new object of @type_name on the server from
+ * @args (a tuple, sunk) and returns a reference to it, to return to the
+ * client or to store (Python's method_to_typeid). The built-in "iterator"
+ * takes "(av)", so a method can hand back a generator-like proxy. An
+ * object nobody claims (mpk_proxy_from_value) or stores within a minute
+ * is freed. */
 MPK_API GVariant *mpk_manager_call_new_object (MpkManagerCall  *call,
                                                const char      *type_name,
                                                GVariant        *args,
@@ -115,7 +117,29 @@ MPK_API MpkProxy   *mpk_manager_lookup          (MpkManager      *manager,
                                                  const char      *name,
                                                  GError         **error);
 
-/* --- proxies ----------------------------------------------------------------- */
+/* --- proxies -----------------------------------------------------------------
+ *
+ * The built-in types' methods, for mpk_proxy_call() (the typed calls below
+ * wrap them). Arguments are a tuple; "v" is any value; x an int64 index
+ * (negative from the end). A blocking method (queue put/get/join, lock
+ * acquire) waits for the timeout of mpk_proxy_call_full(); MPK_NO_WAIT
+ * with mpk_proxy_call().
+ *   list:      append(v) extend(av) insert(xv) get(x) set(xv) pop(x)
+ *              remove(v) index(v) count(v) len() slice(xx) set_slice(xxav)
+ *              copy() repeat(x) reverse() clear() str()
+ *   dict:      get(v) get_default(vv) set(vv) pop(v) setdefault(vv)
+ *              contains(v) len() keys() values() items() update(a{..})
+ *              clear() iter()
+ *   value:     get() set(v) add(x) compare_and_set(vv)
+ *   queue:     put(v) get() qsize() empty() full(); joinable_queue also
+ *              task_done() join()
+ *   lock:      acquire() release()
+ *   namespace: get(s) set(sv) delete(s) str()
+ *   iterator:  next() → (bv): FALSE at the end
+ * Results: list copy/slice and dict keys/values are "av", dict items
+ * "a(vv)", len/index/count "x". A value that leaves its last container
+ * (pop, get) carrying a reference keeps that object for a minute, for the
+ * receiver's mpk_proxy_from_value(). */
 
 MPK_API MpkProxy   *mpk_manager_create          (MpkManager      *manager,
                                                  const char      *type_name,

@@ -496,8 +496,15 @@ G_GNUC_INTERNAL gboolean mpk__manager_hold_refs (MpkManagerCall *call,
                                                  GVariant       *value,
                                                  GError        **error);
 G_GNUC_INTERNAL void     mpk__manager_drop_refs (GVariant       *value);
+/* _release is _drop for a value that leaves its container to go to the
+ * client (a pop, a queue get): an object it was the last holder of is kept
+ * for a while (a minute), for the client to take a proxy of. */
+G_GNUC_INTERNAL void     mpk__manager_release_refs (GVariant    *value);
 /* The size of a held dict, by id, for its iterators; -1 once it is gone. */
 G_GNUC_INTERNAL gint64   mpk__manager_object_size (guint64 id);
+/* The size of @data if @type is the built-in dict, else -1. */
+G_GNUC_INTERNAL gint64   mpk__manager_dict_size (const MpkManagerType *type,
+                                                 gpointer              data);
 G_GNUC_INTERNAL guint64  mpk__manager_call_object_id (MpkManagerCall *call);
 
 /* Connection internals the Manager uses. Its connections carry requests
