@@ -501,12 +501,22 @@ dict_fill (Dict *dict, GVariant *entries, MpkManagerCall *call, GError **error)
       return FALSE;
     }
   n = g_variant_n_children (entries);
+  /* All keys first: a refused key must leave nothing stored (a failed
+   * create would otherwise drop the stored values' references twice). */
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (entries, i);
+      g_autoptr(GVariant) key = arg_value (entry, 0);
+
+      if (!key_ok (key, error))
+        return FALSE;
+    }
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr(GVariant) entry = g_variant_get_child_value (entries, i);
       GVariant *key = arg_value (entry, 0), *value = arg_value (entry, 1);
 
-      if (!key_ok (key, error) || (call != NULL && !mpk__manager_hold_refs (call, value, error)))
+      if (call != NULL && !mpk__manager_hold_refs (call, value, error))
         {
           g_variant_unref (key);
           g_variant_unref (value);

@@ -74,6 +74,27 @@
  *   /manager/raw/junk-request  after auth: bad bytes → error reply or close,
  *                              bad_requests counted
  *   /manager/raw/wrong-shape   after auth: well-formed frames of the wrong type
+ *   /manager/regress/...       one test per bug of the review fixed in 927e9a0 (each fails
+ *                              on the code before it; the comment above each names its bug):
+ *     call-outlives-last-ref   1: last reference dropped while a get waits on it → the get
+ *                              ends EMPTY, no use-after-free, server exits 0
+ *     dict-ref-key             2: a reference as a dict key (set, setdefault, update) →
+ *                              INVALID, the list stays alive
+ *     dict-create-ref-key      2 at create: a failed dict create ({'/plain': ref B, ref A: 1})
+ *                              leaves A and B alive
+ *     user-create-fails        3: a registered type's failed create with a reference in its
+ *                              arguments leaves the list alive
+ *     list-repeat-huge         4: repeat × G_MAXINT64 / 2^62 / 2^31 returns at once
+ *     iterator-foreign-source  5: a client-made iterator whose source is a list or a user
+ *                              object: the server survives next()
+ *     new-object-used-unclaimed 6: call_new_object's object survives calls before a claim
+ *     value-add-overflow       7: add() overflow is INVALID, value unchanged
+ *     publish-wrong-generation 8: publish of another run's or manager's object → STALE_HANDLE
+ *     boxed-values             9a: g_variant_new_variant (x) is stored as x
+ *     connect-host-name        9c: connect() takes a host name
+ *     disconnected             9d: every call after a SIGKILL or a shutdown → DISCONNECTED
+ *     duplicate-type           9f: a second type of the same name → INVALID
+ *   (/manager/refs-taken-out pins the review's "taken out of its only container" fix.)
  *   Every test checks the server still serves afterwards; the managers the
  *   tests start are shut down with exit code 0 unless killed on purpose. */
 
@@ -2940,6 +2961,791 @@ test_manager_raw_wrong_shape (void)
   shutdown_clean (manager);
 }
 
+
+/* --- regressions: the review's bugs (fixed in 927e9a0) -------------------------------------------- */
+
+/* A raw connection, authenticated, speaking requests "(ttxsv)". */
+static MpkConnection *
+raw_connection (MpkManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+  MpkConnection *conn = mpk_connection_new_from_fd (open_raw (manager, TRUE), TRUE, TRUE, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (conn);
+  return conn;
+}
+
+/* One request on @conn (no wait): (transfer full) the reply's payload, or
+ * NULL with the server's error in @error. */
+static GVariant *
+raw_request (MpkConnection *conn,
+             guint64        generation,
+             guint64        id,
+             const char    *method,
+             GVariant      *args,
+             GError       **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *payload = NULL;
+  gboolean ok = FALSE;
+
+  g_assert_true (mpk_connection_send (conn,
+                                      g_variant_new ("(ttxsv)", generation, id, (gint64) 0,
+                                                     method, args != NULL ? args : g_variant_new ("()")),
+                                      CHILD_TIMEOUT_US, &local));
+  g_assert_no_error (local);
+  reply = mpk_connection_recv (conn, CHILD_TIMEOUT_US, &local);
+  g_assert_no_error (local);
+  g_assert_nonnull (reply);
+  g_assert_cmpstr (g_variant_get_type_string (reply), ==, "(bv)");
+  g_variant_get (reply, "(bv)", &ok, &payload);
+  if (ok)
+    return payload;
+  mpk__manager_error_from_variant (payload, error);
+  g_variant_unref (payload);
+  g_assert (error == NULL || *error != NULL);
+  return NULL;
+}
+
+/* The generation and id the reference to @proxy carries. */
+static void
+proxy_ids (MpkProxy *proxy,
+           guint64  *generation,
+           guint64  *id)
+{
+  g_autoptr(GVariant) ref = ref_of (proxy);
+
+  g_assert_true (mpk__manager_ref_parse (ref, generation, id));
+}
+
+/* Waits (bounded) until the process @pid is dead: gone, or a zombie nobody reaped yet. */
+static void
+wait_until_dead (GPid pid)
+{
+  gint64 end = g_get_monotonic_time () + CHILD_TIMEOUT_US;
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+
+  for (;;)
+    {
+      g_autofree char *stat = NULL;
+      const char *paren;
+
+      if (!g_file_get_contents (path, &stat, NULL, NULL)
+          || (paren = strrchr (stat, ')')) == NULL
+          || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X')
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_usleep (1000);
+    }
+}
+
+/* A registered type for the regressions: create wants "(i)" and fails on
+ * anything else; len() trusts @args to be a tuple, as the header promises. */
+static gpointer
+picky_create (GVariant  *args,
+              GError   **error)
+{
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(i)")))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "Picky wants (i), not %s",
+                   g_variant_get_type_string (args));
+      return NULL;
+    }
+  return g_new0 (int, 1);
+}
+
+static GVariant *
+picky_len (gpointer         self,
+           GVariant        *args,
+           MpkManagerCall  *call,
+           GError         **error)
+{
+  return g_variant_new_int64 ((gint64) g_variant_n_children (args));
+}
+
+static const MpkManagerMethod picky_methods[] = {
+  { "len", picky_len },
+  { NULL, NULL },
+};
+
+static const MpkManagerType picky_type = { "Picky", picky_create, g_free, picky_methods };
+/* Another type under the same name. */
+static const MpkManagerType picky_twin_type = { "Picky", foo_create, g_free, foo_methods };
+
+static MpkManager *
+start_with_picky (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkManager *manager = mpk_manager_new (NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  ASSERT_OK (mpk_manager_register (manager, &picky_type, &err_));
+  ASSERT_OK (mpk_manager_start (manager, &err_));
+  return manager;
+}
+
+/* Review bug 1: the last reference of an object went while a method on it
+ * waited (a queue get): the server freed the object inside the call and
+ * then read it, and crashed. */
+static int
+get_on_dropped_queue_child (gpointer data)
+{
+  ChildArgs *args = data;
+  g_autoptr(GVariant) got = NULL;
+  GError *error = NULL;
+
+  child_guard ();
+  got = mpk_queue_proxy_get (args->queue, G_USEC_PER_SEC, &error);
+  MPK_CHILD_CHECK (got == NULL);
+  CHILD_EXPECT_ERROR (error, MPK_ERROR_EMPTY);
+  return 0;
+}
+
+static void
+test_regress_call_outlives_last_ref (void)
+{
+  ChildArgs args = { 0 };
+  MpkManager *manager;
+  MpkProcess *child;
+  guint objects_before;
+  guint64 calls_before;
+  gint64 end;
+  guint polls;
+
+  TEST_BEGIN ("Review bug 1 (use-after-free): a child blocks in get (1 s) on its "
+              "borrowed queue proxy while the parent drops the last reference: the get "
+              "ends EMPTY, the queue is freed afterwards, the server keeps serving and "
+              "exits 0");
+  manager = new_started ();
+  objects_before = stats_of (manager).objects;
+  args.queue = new_queue (manager, 0, FALSE);
+  calls_before = stats_of (manager).calls;   /* counts this stats call too */
+  child = mpk_test_start (get_on_dropped_queue_child, &args);
+
+  /* The child's get is the only call besides our own polls: once counted,
+   * it is waiting in the server (the count and the method share the lock). */
+  end = g_get_monotonic_time () + CHILD_TIMEOUT_US;
+  for (polls = 1;; polls++)
+    {
+      if (stats_of (manager).calls > calls_before + polls)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_usleep (1000);
+    }
+  mpk_proxy_unref (args.queue);
+  args.queue = NULL;
+
+  join_child (child, 0);
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
+  assert_still_serving (manager);
+  shutdown_clean (manager);
+}
+
+/* Review bug 2: a reference as a dict key was dropped when the entry was
+ * replaced or removed but never counted, so the list it named was freed
+ * under its owner. Keys may not be references now. */
+static void
+test_regress_dict_ref_key (void)
+{
+  MpkManager *manager;
+  MpkProxy *list, *dict;
+  g_autoptr(GVariant) ref = NULL;
+  guint objects_before;
+
+  TEST_BEGIN ("Review bug 2: a proxy reference as a dict key (set twice, setdefault, "
+              "update) is refused with INVALID; the list it names stays alive and the "
+              "dict stays empty; a reference as a value still works");
+  manager = new_started ();
+  objects_before = stats_of (manager).objects;
+  list = new_list (manager, g_variant_new_parsed ("['kept']"));
+  dict = new_dict (manager, NULL);
+  ref = ref_of (list);
+
+  ASSERT_FAILS (mpk_dict_set (dict, ref, I32 (1), &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_dict_set (dict, ref, I32 (2), &err_), MPK_ERROR_INVALID);
+  ASSERT_NO_VARIANT (mpk_dict_setdefault (dict, ref, I32 (3), &err_), MPK_ERROR_INVALID);
+  {
+    GVariantBuilder builder;
+
+    g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ov}"));
+    g_variant_builder_add (&builder, "{@ov}", ref, I32 (4));
+    ASSERT_FAILS (mpk_dict_update (dict, g_variant_builder_end (&builder), &err_),
+                  MPK_ERROR_INVALID);
+  }
+  ASSERT_ITEMS (mpk_list_copy (list, &err_), "['kept']");
+  ASSERT_NUMBER (mpk_dict_len (dict, &err_), 0);
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 2);
+
+  ASSERT_OK (mpk_dict_set (dict, S ("k"), ref, &err_));
+  ASSERT_OK (mpk_dict_set (dict, S ("k"), I32 (0), &err_));
+  ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+
+  mpk_proxy_unref (dict);
+  mpk_proxy_unref (list);
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
+  shutdown_clean (manager);
+}
+
+/* Review bug 2, at create (the reviewer's t1.c part 2): a dict made from
+ * items whose values hold a reference and whose later key is refused. The
+ * failed create must leave every count as it was. */
+static void
+test_regress_dict_create_ref_key (void)
+{
+  g_autoptr(GVariant) key_ref = NULL;
+  g_autoptr(GVariant) value_ref = NULL;
+  GVariantBuilder builder;
+  MpkManager *manager;
+  MpkProxy *keyed, *valued;
+  guint objects_before;
+
+  TEST_BEGIN ("Review bug 2 at create: dict items {'/plain': <ref B>, ref A: <1>} are "
+              "refused with INVALID (a reference key), and both lists A and B stay "
+              "alive: the failed create drops nothing it did not hold");
+  manager = new_started ();
+  objects_before = stats_of (manager).objects;
+  keyed = new_list (manager, g_variant_new_parsed ("['key']"));
+  valued = new_list (manager, g_variant_new_parsed ("['value']"));
+  key_ref = ref_of (keyed);
+  value_ref = ref_of (valued);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ov}"));
+  g_variant_builder_add (&builder, "{o@v}", "/plain", g_variant_new_variant (value_ref));
+  g_variant_builder_add (&builder, "{@ov}", key_ref, I32 (1));
+  ASSERT_NO_PROXY (mpk_manager_dict (manager, g_variant_builder_end (&builder), &err_),
+                   MPK_ERROR_INVALID);
+
+  ASSERT_ITEMS (mpk_list_copy (keyed, &err_), "['key']");
+  ASSERT_ITEMS (mpk_list_copy (valued, &err_), "['value']");
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 2);
+  mpk_proxy_unref (keyed);
+  mpk_proxy_unref (valued);
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
+  shutdown_clean (manager);
+}
+
+/* Review bug 3: a registered type's create failing with arguments that hold
+ * a reference dropped a count the server never took (user types' arguments
+ * are not counted), freeing the list under its owner. */
+static void
+test_regress_user_create_fails (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) ref = NULL;
+  MpkManager *manager;
+  MpkProxy *list;
+  guint objects_before;
+
+  TEST_BEGIN ("Review bug 3: a registered type whose create fails, given arguments "
+              "holding a reference ((o) and (av)), reports its error and leaves the "
+              "referenced list alive");
+  manager = start_with_picky ();
+  objects_before = stats_of (manager).objects;
+  list = new_list (manager, g_variant_new_parsed ("['kept']"));
+  ref = ref_of (list);
+
+  {
+    g_autoptr(MpkProxy) bad = mpk_manager_create (manager, "Picky",
+                                                  g_variant_new ("(@o)", ref), &error);
+
+    g_assert_null (bad);
+    g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  ASSERT_ITEMS (mpk_list_copy (list, &err_), "['kept']");
+  {
+    g_autoptr(MpkProxy) bad = mpk_manager_create (manager, "Picky",
+                                                  g_variant_new ("(@av)", av_of (ref, NULL)),
+                                                  &error);
+
+    g_assert_null (bad);
+    g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  ASSERT_ITEMS (mpk_list_copy (list, &err_), "['kept']");
+  ASSERT_OK (mpk_list_append (list, S ("more"), &err_));
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 1);
+  mpk_proxy_unref (list);
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
+  shutdown_clean (manager);
+}
+
+/* Review bug 4: list repeat looped (times - 1) × len under the server's lock
+ * (an empty list × G_MAXINT64 for ever) and its size check overflowed
+ * (4 items × 2^62), so the server hung. */
+static void
+test_regress_list_repeat_huge (void)
+{
+  MpkManager *manager;
+  MpkProxy *empty, *four, *one;
+
+  TEST_BEGIN ("Review bug 4: repeat(G_MAXINT64) of an empty list succeeds and leaves it "
+              "empty; 4 items × 2^62 and 1 item × 2^31 are INVALID and leave the lists "
+              "as they were; each returns at once and the server keeps serving");
+  manager = new_started ();
+  /* A server stuck in the loop fails the call TIMED_OUT instead of hanging the test. */
+  mpk_manager_set_timeout (manager, CHILD_TIMEOUT_US / 2);
+  empty = new_list (manager, NULL);
+  four = new_list (manager, g_variant_new_parsed ("[0, 1, 2, 3]"));
+  one = new_list (manager, g_variant_new_parsed ("['x']"));
+
+  ASSERT_OK (mpk_list_repeat (empty, G_MAXINT64, &err_));
+  ASSERT_NUMBER (mpk_list_len (empty, &err_), 0);
+  ASSERT_FAILS (mpk_list_repeat (four, (gint64) 1 << 62, &err_), MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_list_copy (four, &err_), "[0, 1, 2, 3]");
+  ASSERT_FAILS (mpk_list_repeat (one, (gint64) 1 << 31, &err_), MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_list_copy (one, &err_), "['x']");
+  /* Ordinary repeats still work. */
+  ASSERT_OK (mpk_list_repeat (four, 2, &err_));
+  ASSERT_ITEMS (mpk_list_copy (four, &err_), "[0, 1, 2, 3, 0, 1, 2, 3]");
+  ASSERT_OK (mpk_list_repeat (one, 0, &err_));
+  ASSERT_NUMBER (mpk_list_len (one, &err_), 0);
+
+  assert_still_serving (manager);
+  mpk_proxy_unref (empty);
+  mpk_proxy_unref (four);
+  mpk_proxy_unref (one);
+  shutdown_clean (manager);
+}
+
+/* Review bug 5: an iterator made by a client with a "source" (avtx) naming
+ * a list or a user object: next() called the source's len() with NULL
+ * arguments, and the server crashed. */
+static void
+test_regress_iterator_foreign_source (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkManager *manager;
+  MpkProxy *list, *picky;
+  guint64 ids[2], generation;
+  gsize i;
+
+  TEST_BEGIN ("Review bug 5: an iterator a client makes with create (\"(avtx)\") whose "
+              "source id is a list or a user object: next() may give an item or an "
+              "error, but the server keeps serving and exits 0");
+  manager = start_with_picky ();
+  list = new_list (manager, NULL);
+  picky = mpk_manager_create (manager, "Picky", g_variant_new ("(i)", 1), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (picky);
+  proxy_ids (list, &generation, &ids[0]);
+  proxy_ids (picky, &generation, &ids[1]);
+
+  for (i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autoptr(MpkProxy) it = NULL;
+      g_autoptr(GVariant) item = NULL;
+      gboolean more;
+
+      it = mpk_manager_create (manager, "iterator",
+                               g_variant_new ("(@avtx)", av_of (I32 (1), NULL), ids[i],
+                                              (gint64) 0),
+                               &error);
+      if (it == NULL)
+        {
+          g_assert_nonnull (error);
+          g_test_message ("observed: iterator over object %" G_GUINT64_FORMAT
+                          " refused at create: %s", ids[i], error->message);
+          g_clear_error (&error);
+          continue;
+        }
+      more = mpk_iterator_next (it, &item, &error);
+      g_test_message ("observed: next() of an iterator over object %" G_GUINT64_FORMAT
+                      ": %s%s%s", ids[i], more ? "an item" : "no item",
+                      error != NULL ? ", " : "", error != NULL ? error->message : "");
+      if (error != NULL)
+        g_assert_false (g_error_matches (error, MPK_ERROR, MPK_ERROR_DISCONNECTED));
+      g_clear_error (&error);
+      assert_still_serving (manager);
+    }
+  ASSERT_NUMBER (mpk_list_len (list, &err_), 0);
+  ASSERT_GOT (mpk_proxy_call (picky, "len", NULL, &err_), "int64 0");
+  mpk_proxy_unref (list);
+  mpk_proxy_unref (picky);
+  shutdown_clean (manager);
+}
+
+/* Review bug 6: an object a user method made with
+ * mpk_manager_call_new_object() had no count, so the first method called on
+ * it before anyone claimed it (took a proxy) freed it. */
+static void
+test_regress_new_object_used_unclaimed (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkConnection) conn = NULL;
+  g_autoptr(GVariant) ref = NULL;
+  MpkManager *manager;
+  MpkProxy *foo;
+  guint64 generation, foo_id, it_generation, it_id;
+  guint objects_before;
+  int i;
+
+  TEST_BEGIN ("Review bug 6: the iterator Foo.baz() makes (call_new_object) survives "
+              "next() called on its bare reference before any proxy claims it: two raw "
+              "next() calls give 0 and 1, then a proxy from the reference gives the rest; "
+              "freed once that proxy goes");
+  manager = mpk_manager_new (NULL, NULL, &error);
+  g_assert_no_error (error);
+  ASSERT_OK (mpk_manager_register (manager, &foo_type, &err_));
+  ASSERT_OK (mpk_manager_start (manager, &err_));
+  objects_before = stats_of (manager).objects;
+  foo = mpk_manager_create (manager, "Foo", NULL, &error);
+  g_assert_no_error (error);
+  proxy_ids (foo, &generation, &foo_id);
+
+  conn = raw_connection (manager);
+  ref = raw_request (conn, generation, foo_id, "baz", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ref);
+  g_assert_true (mpk__manager_ref_parse (ref, &it_generation, &it_id));
+  g_assert_cmpuint (it_generation, ==, generation);
+  for (i = 0; i < 2; i++)
+    {
+      g_autoptr(GVariant) step = raw_request (conn, generation, it_id, "next", NULL, &error);
+      g_autofree char *text = NULL;
+      g_autofree char *expected = g_strdup_printf ("(true, <%d>)", i * i);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (step);
+      text = g_variant_print (step, TRUE);
+      g_assert_cmpstr (text, ==, expected);
+    }
+  {
+    g_autoptr(MpkProxy) it = mpk_proxy_from_value (manager, ref, &error);
+    g_autofree char *rest = NULL;
+
+    g_assert_no_error (error);
+    g_assert_nonnull (it);
+    rest = drain_iterator (it, FALSE);
+    g_assert_cmpstr (rest, ==, "[4, 9, 16, 25, 36, 49, 64, 81]");
+  }
+  mpk_proxy_unref (foo);
+  g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
+  shutdown_clean (manager);
+}
+
+/* Review bug 7: value add's overflow check itself overflowed (lo - delta
+ * with delta = G_MININT64), so 5 + G_MININT64 "fitted" in a byte. */
+static void
+test_regress_value_add_overflow (void)
+{
+  MpkManager *manager;
+  MpkProxy *byte, *big, *small;
+  gint64 result = 0;
+
+  TEST_BEGIN ("Review bug 7: add() that does not fit is INVALID and changes nothing: "
+              "byte 5 + G_MININT64, byte 5 - 6, int64 G_MAXINT64 + 1, int64 G_MININT64 - 1 "
+              "and + G_MININT64; adds that fit still work");
+  manager = new_started ();
+  byte = new_value (manager, g_variant_new_byte (5));
+  big = new_value (manager, I64 (G_MAXINT64));
+  small = new_value (manager, I64 (G_MININT64));
+
+  ASSERT_FAILS (mpk_value_proxy_add (byte, G_MININT64, &result, &err_), MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (byte, &err_), "byte 0x05");
+  ASSERT_FAILS (mpk_value_proxy_add (byte, -6, &result, &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_proxy_add (byte, G_MAXINT64, &result, &err_), MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (byte, &err_), "byte 0x05");
+  ASSERT_OK (mpk_value_proxy_add (byte, 250, &result, &err_));
+  g_assert_cmpint (result, ==, 255);
+
+  ASSERT_FAILS (mpk_value_proxy_add (big, 1, &result, &err_), MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (big, &err_), "int64 9223372036854775807");
+  ASSERT_FAILS (mpk_value_proxy_add (small, -1, &result, &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_proxy_add (small, G_MININT64, &result, &err_), MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (small, &err_), "int64 -9223372036854775808");
+  ASSERT_OK (mpk_value_proxy_add (small, G_MAXINT64, &result, &err_));
+  g_assert_cmpint (result, ==, -1);
+
+  mpk_proxy_unref (byte);
+  mpk_proxy_unref (big);
+  mpk_proxy_unref (small);
+  shutdown_clean (manager);
+}
+
+/* Review bug 8: publish sent the object id alone, so a proxy of another run
+ * (or another manager) published whatever object had that id here. */
+static void
+test_regress_publish_wrong_generation (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkConnection) conn = NULL;
+  MpkManager *manager, *other;
+  MpkProxy *list, *foreign;
+  guint64 generation, id, foreign_generation, foreign_id;
+
+  TEST_BEGIN ("Review bug 8: publish checks the generation: a raw publish (stt) with a "
+              "wrong generation is STALE_HANDLE and publishes nothing, the right one "
+              "works; publishing another manager's proxy is STALE_HANDLE");
+  manager = new_started ();
+  list = new_list (manager, g_variant_new_parsed ("['mine']"));
+  proxy_ids (list, &generation, &id);
+
+  conn = raw_connection (manager);
+  {
+    g_autoptr(GVariant) got = raw_request (conn, 0, 0, "publish",
+                                           g_variant_new ("(stt)", "wrong-run", generation + 1, id),
+                                           &error);
+
+    g_assert_null (got);
+    g_assert_error (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE);
+    g_clear_error (&error);
+  }
+  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "wrong-run", &err_), MPK_ERROR_KEY);
+  {
+    g_autoptr(GVariant) got = raw_request (conn, 0, 0, "publish",
+                                           g_variant_new ("(stt)", "right-run", generation, id),
+                                           &error);
+    g_autoptr(MpkProxy) found = NULL;
+
+    g_assert_no_error (error);
+    found = mpk_manager_lookup (manager, "right-run", &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (found);
+    ASSERT_ITEMS (mpk_list_copy (found, &err_), "['mine']");
+  }
+
+  /* Another manager's proxy: its id may well name an object here too. */
+  other = new_started ();
+  foreign = new_list (other, g_variant_new_parsed ("['theirs']"));
+  proxy_ids (foreign, &foreign_generation, &foreign_id);
+  if (foreign_id != id)
+    g_test_message ("observed: the other manager's list has id %" G_GUINT64_FORMAT
+                    ", ours %" G_GUINT64_FORMAT, foreign_id, id);
+  ASSERT_FAILS (mpk_manager_publish (manager, "foreign", foreign, &err_),
+                MPK_ERROR_STALE_HANDLE);
+  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "foreign", &err_), MPK_ERROR_KEY);
+  mpk_proxy_unref (foreign);
+  shutdown_clean (other);
+
+  mpk_proxy_unref (list);
+  shutdown_clean (manager);
+}
+
+/* Review bug 9a: a value that is a "v" already was boxed again, so
+ * g_variant_new_variant (x) was stored as <x>, not x. */
+static void
+test_regress_boxed_values (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkManager *manager;
+  MpkProxy *list, *dict, *ns, *value, *queue;
+
+  TEST_BEGIN ("Review bug 9a: g_variant_new_variant (int32 7) given to list append / "
+              "insert / set, dict set (value and key), namespace set, value set and queue "
+              "put is stored as int32 7 (read back with type \"i\")");
+  manager = new_started ();
+  list = new_list (manager, NULL);
+  dict = new_dict (manager, NULL);
+  ns = mpk_manager_namespace (manager, &error);
+  g_assert_no_error (error);
+  value = new_value (manager, I32 (0));
+  queue = new_queue (manager, 0, FALSE);
+
+  ASSERT_OK (mpk_list_append (list, g_variant_new_variant (I32 (7)), &err_));
+  ASSERT_GOT (mpk_list_get (list, 0, &err_), "7");
+  ASSERT_OK (mpk_list_insert (list, 0, g_variant_new_variant (I32 (6)), &err_));
+  ASSERT_OK (mpk_list_set (list, 1, g_variant_new_variant (I32 (8)), &err_));
+  ASSERT_ITEMS (mpk_list_copy (list, &err_), "[6, 8]");
+  ASSERT_NUMBER (mpk_list_count (list, g_variant_new_variant (I32 (8)), &err_), 1);
+  ASSERT_NUMBER (mpk_list_count (list, I32 (8), &err_), 1);
+
+  ASSERT_OK (mpk_dict_set (dict, S ("k"), g_variant_new_variant (I32 (7)), &err_));
+  ASSERT_GOT (mpk_dict_get (dict, S ("k"), &err_), "7");
+  ASSERT_OK (mpk_dict_set (dict, g_variant_new_variant (S ("boxed")), I32 (1), &err_));
+  ASSERT_GOT (mpk_dict_get (dict, S ("boxed"), &err_), "1");
+
+  ASSERT_OK (mpk_namespace_set (ns, "x", g_variant_new_variant (I32 (7)), &err_));
+  ASSERT_GOT (mpk_namespace_get (ns, "x", &err_), "7");
+
+  ASSERT_OK (mpk_value_proxy_set (value, g_variant_new_variant (I32 (7)), &err_));
+  ASSERT_GOT (mpk_value_proxy_get (value, &err_), "7");
+
+  ASSERT_OK (mpk_queue_proxy_put (queue, g_variant_new_variant (I32 (7)), MPK_NO_WAIT, &err_));
+  ASSERT_GOT (mpk_queue_proxy_get (queue, MPK_NO_WAIT, &err_), "7");
+
+  mpk_proxy_unref (list);
+  mpk_proxy_unref (dict);
+  mpk_proxy_unref (ns);
+  mpk_proxy_unref (value);
+  mpk_proxy_unref (queue);
+  shutdown_clean (manager);
+}
+
+/* Whether @host resolves (through the system's resolver) to 127.0.0.1. */
+static gboolean
+resolves_to_loopback (const char *host)
+{
+  g_autoptr(GResolver) resolver = g_resolver_get_default ();
+  GList *found = g_resolver_lookup_by_name (resolver, host, NULL, NULL);
+  gboolean loopback = FALSE;
+
+  for (GList *l = found; l != NULL; l = l->next)
+    {
+      g_autofree char *text = g_inet_address_to_string (l->data);
+
+      loopback = loopback || strcmp (text, "127.0.0.1") == 0;
+    }
+  g_resolver_free_addresses (found);
+  return loopback;
+}
+
+/* Review bug 9c: connect() parsed its address as a server's, which takes
+ * numeric hosts only ("localhost" was mapped by hand), so a host name such
+ * as "LOCALHOST" was INVALID. */
+static void
+test_regress_connect_host_name (void)
+{
+  static const char *const hosts[] = { "localhost", "LOCALHOST" };
+  g_autoptr(GBytes) key = random_key ();
+  MpkManager *manager;
+  const char *address, *port;
+  gsize i;
+
+  TEST_BEGIN ("Review bug 9c: mpk_manager_connect (\"tcp:HOST:PORT\", key) with a host "
+              "name (localhost, and LOCALHOST, which the resolver maps but no special "
+              "case does) reaches a manager listening on tcp:127.0.0.1:0; its proxies work");
+  manager = start_manager ("tcp:127.0.0.1:0", key);
+  address = mpk_manager_get_address (manager);
+  port = strrchr (address, ':');
+  g_assert_nonnull (port);
+
+  for (i = 0; i < G_N_ELEMENTS (hosts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *by_name = g_strdup_printf ("tcp:%s:%s", hosts[i], port + 1);
+      g_autofree char *name = g_strdup_printf ("by-name-%" G_GSIZE_FORMAT, i);
+      MpkManager *client;
+
+      if (i > 0 && !resolves_to_loopback (hosts[i]))
+        {
+          g_test_message ("%s does not resolve to 127.0.0.1 here: not tried", hosts[i]);
+          continue;
+        }
+      client = mpk_manager_connect (by_name, key, CHILD_TIMEOUT_US, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (client);
+      {
+        g_autoptr(MpkProxy) list = new_list (client, NULL);
+
+        ASSERT_OK (mpk_list_append (list, S (hosts[i]), &err_));
+        ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+        ASSERT_OK (mpk_manager_publish (client, name, list, &err_));
+      }
+      mpk_manager_free (client);
+      {
+        g_autoptr(MpkProxy) found = mpk_manager_lookup (manager, name, &error);
+        g_autofree char *expected = g_strdup_printf ("'%s'", hosts[i]);
+
+        g_assert_no_error (error);
+        ASSERT_GOT (mpk_list_get (found, 0, &err_), expected);
+      }
+    }
+  shutdown_clean (manager);
+}
+
+/* Review bug 9d: after the manager died, the first call saw EOF
+ * (DISCONNECTED) but later ones, and a child's, found nobody listening
+ * (REFUSED); after shutdown a call was REFUSED too. */
+static int
+call_dead_manager_child (gpointer data)
+{
+  ChildArgs *args = data;
+  GError *error = NULL;
+
+  child_guard ();
+  mpk_list_len (args->list, &error);
+  CHILD_EXPECT_ERROR (error, MPK_ERROR_DISCONNECTED);
+  MPK_CHILD_CHECK (mpk_manager_list (args->manager, NULL, &error) == NULL);
+  CHILD_EXPECT_ERROR (error, MPK_ERROR_DISCONNECTED);
+  return 0;
+}
+
+static void
+test_regress_disconnected (void)
+{
+  g_autoptr(GError) error = NULL;
+  ChildArgs args = { 0 };
+  MpkManager *manager;
+  MpkProxy *list;
+  GPid pid;
+  int i;
+
+  TEST_BEGIN ("Review bug 9d: once the manager is SIGKILLed, three calls in a row, a "
+              "create, stats, and a call from a child forked afterwards all fail "
+              "DISCONNECTED (not REFUSED); after mpk_manager_shutdown() a call on a proxy "
+              "and a create fail DISCONNECTED");
+  manager = new_started ();
+  mpk_manager_set_timeout (manager, CHILD_TIMEOUT_US / 2);
+  list = new_list (manager, g_variant_new_parsed ("[1]"));
+  ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+
+  pid = mpk_manager_get_pid (manager);
+  g_assert_cmpint (pid, >, 0);
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  wait_until_dead (pid);
+  for (i = 0; i < 3; i++)
+    ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
+  ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &err_), MPK_ERROR_DISCONNECTED);
+  {
+    MpkManagerStats stats;
+
+    ASSERT_FAILS (mpk_manager_get_stats (manager, &stats, &err_), MPK_ERROR_DISCONNECTED);
+  }
+  args.manager = manager;
+  args.list = list;
+  join_child (mpk_test_start (call_dead_manager_child, &args), 0);
+  ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
+
+  mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error);
+  g_clear_error (&error);
+  g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, -SIGKILL);
+  mpk_proxy_unref (list);
+  mpk_manager_free (manager);
+
+  /* A manager shut down in order. */
+  manager = new_started ();
+  list = new_list (manager, NULL);
+  ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &err_));
+  g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, 0);
+  ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
+  ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &err_), MPK_ERROR_DISCONNECTED);
+  mpk_proxy_unref (list);
+  mpk_manager_free (manager);
+}
+
+/* Review bug 9f: a second type under a name already registered was taken
+ * (and one of the two silently won). */
+static void
+test_regress_duplicate_type (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkManager *manager;
+  MpkProxy *picky;
+
+  TEST_BEGIN ("Review bug 9f: registering a second type named like one already "
+              "registered (the same struct or another) is INVALID; the first stays in "
+              "force");
+  manager = mpk_manager_new (NULL, NULL, &error);
+  g_assert_no_error (error);
+  ASSERT_OK (mpk_manager_register (manager, &picky_type, &err_));
+  ASSERT_FAILS (mpk_manager_register (manager, &picky_twin_type, &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_manager_register (manager, &picky_type, &err_), MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_manager_start (manager, &err_));
+
+  picky = mpk_manager_create (manager, "Picky", g_variant_new ("(i)", 1), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (picky);
+  ASSERT_GOT (mpk_proxy_call (picky, "len", NULL, &err_), "int64 0");
+  ASSERT_NO_VARIANT (mpk_proxy_call (picky, "f", NULL, &err_), MPK_ERROR_REMOTE);
+  ASSERT_NO_PROXY (mpk_manager_create (manager, "Picky", NULL, &err_), MPK_ERROR_INVALID);
+  mpk_proxy_unref (picky);
+  shutdown_clean (manager);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2985,6 +3791,20 @@ main (int   argc,
                         test_manager_raw_preauth);
   g_test_add_func ("/manager/raw/junk-request", test_manager_raw_junk_request);
   g_test_add_func ("/manager/raw/wrong-shape", test_manager_raw_wrong_shape);
+
+  g_test_add_func ("/manager/regress/call-outlives-last-ref", test_regress_call_outlives_last_ref);
+  g_test_add_func ("/manager/regress/dict-ref-key", test_regress_dict_ref_key);
+  g_test_add_func ("/manager/regress/dict-create-ref-key", test_regress_dict_create_ref_key);
+  g_test_add_func ("/manager/regress/user-create-fails", test_regress_user_create_fails);
+  g_test_add_func ("/manager/regress/list-repeat-huge", test_regress_list_repeat_huge);
+  g_test_add_func ("/manager/regress/iterator-foreign-source", test_regress_iterator_foreign_source);
+  g_test_add_func ("/manager/regress/new-object-used-unclaimed", test_regress_new_object_used_unclaimed);
+  g_test_add_func ("/manager/regress/value-add-overflow", test_regress_value_add_overflow);
+  g_test_add_func ("/manager/regress/publish-wrong-generation", test_regress_publish_wrong_generation);
+  g_test_add_func ("/manager/regress/boxed-values", test_regress_boxed_values);
+  g_test_add_func ("/manager/regress/connect-host-name", test_regress_connect_host_name);
+  g_test_add_func ("/manager/regress/disconnected", test_regress_disconnected);
+  g_test_add_func ("/manager/regress/duplicate-type", test_regress_duplicate_type);
 
   return g_test_run ();
 }
