@@ -72,20 +72,20 @@ map_connect_error (MpkManager *m, GError *gerr, GError **error)
   return FALSE;
 }
 
-/* A new connection to the server, authenticated. */
-static MpkConnection *
-open_connection (MpkManager *m, gint64 timeout_us, GError **error)
+/* A socket connected to the server (our own fd: GIO's objects are gone
+ * when this returns), or -1 with @error. */
+static int
+connect_fd (MpkManager *m, gint64 timeout_us, GError **error)
 {
   g_autoptr(GSocketConnectable) address = NULL;
   g_autoptr(GSocketClient) client = NULL;
   g_autoptr(GSocketConnection) gconn = NULL;
   g_autoptr(GError) gerr = NULL;
-  MpkConnection *conn;
   int fd;
 
   address = mpk__manager_parse_address (m->address, FALSE, error);
   if (address == NULL)
-    return NULL;
+    return -1;
   client = g_socket_client_new ();
   g_socket_client_set_enable_proxy (client, FALSE);   /* no proxy lookups, no modules */
   if (timeout_us > 0)
@@ -94,15 +94,23 @@ open_connection (MpkManager *m, gint64 timeout_us, GError **error)
   if (gconn == NULL)
     {
       map_connect_error (m, gerr, error);
-      return NULL;
+      return -1;
     }
-  /* Our own fd, so the MpkConnection owns it and GIO's objects can go. */
   fd = fcntl (g_socket_get_fd (g_socket_connection_get_socket (gconn)), F_DUPFD_CLOEXEC, 0);
   if (fd < 0)
-    {
-      mpk__set_error_from_errno (error, errno, "fcntl(F_DUPFD)");
-      return NULL;
-    }
+    mpk__set_error_from_errno (error, errno, "fcntl(F_DUPFD)");
+  return fd;
+}
+
+/* A new connection to the server, authenticated. */
+static MpkConnection *
+open_connection (MpkManager *m, gint64 timeout_us, GError **error)
+{
+  MpkConnection *conn;
+  int fd = connect_fd (m, timeout_us, error);
+
+  if (fd < 0)
+    return NULL;
   conn = mpk_connection_new_from_fd (fd, TRUE, TRUE, error);
   if (conn == NULL)
     {
@@ -1055,23 +1063,12 @@ mpk_manager_lookup (MpkManager *manager, const char *name, GError **error)
 int
 mpk__manager_open_raw_for_testing (MpkManager *manager, gboolean authenticate, GError **error)
 {
-  g_autoptr(GSocketConnectable) address = NULL;
-  g_autoptr(GSocketClient) client = NULL;
-  g_autoptr(GSocketConnection) gconn = NULL;
   MpkConnection *conn;
-  int fd;
+  int fd = connect_fd (manager, manager->timeout_us, error);
 
-  address = mpk__manager_parse_address (manager->address, FALSE, error);
-  if (address == NULL)
-    return -1;
-  client = g_socket_client_new ();
-  g_socket_client_set_enable_proxy (client, FALSE);
-  gconn = g_socket_client_connect (client, address, NULL, error);
-  if (gconn == NULL)
-    return -1;
-  fd = fcntl (g_socket_get_fd (g_socket_connection_get_socket (gconn)), F_DUPFD_CLOEXEC, 0);
   if (!authenticate || fd < 0)
     return fd;
+  /* The handshake on a copy, so the caller keeps a plain fd. */
   conn = mpk_connection_new_from_fd (fcntl (fd, F_DUPFD_CLOEXEC, 0), TRUE, TRUE, error);
   if (conn == NULL || !mpk__manager_auth_client (conn, manager->key, error))
     {
