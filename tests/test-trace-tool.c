@@ -1531,6 +1531,236 @@ test_text (Fixture      *f,
   assert_contains (pids.out, "worker (2) [4102]");
 }
 
+/* --- exec: a program started without proc.spawn --------------------------- */
+
+/* A parent "main" that runs itself again (fork and exec, as g_spawn_sync()
+ * does): the new program, pid 11, is also called "main" and its trace
+ * names 10 as its ppid, with no proc.spawn for it. It started at 2000, after
+ * the parent's "runs child" (1500) and before its "after" (3000). */
+static const char * const exec_parent[] = {
+  HDR (10, 1, "main", 1000),
+  EV (10, 1, 1, 1001, "proc.start", ",\"name\":\"main\""),
+  EV (10, 2, 2, 1100, "mark", TEXT ("before")),
+  EV (10, 3, 3, 1500, "mark", TEXT ("runs child")),
+  EV (10, 4, 4, 3000, "mark", TEXT ("after")),
+  EV (10, 5, 5, 3001, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const exec_child[] = {
+  HDR (11, 10, "main", 2000),
+  EV (11, 1, 1, 2001, "proc.start", ",\"name\":\"main\""),
+  EV (11, 2, 2, 2100, "mark", TEXT ("child work")),
+  EV (11, 3, 3, 2200, "proc.exit", EXIT (0)),
+  NULL
+};
+
+#define EXEC_ARROW "[style=dashed, color=gray35, arrowsize=0.6]"
+
+/* The exec'd lane starts after the parent's last event before its t0,
+ * level with it, with a dashed "exec" arrow; its name keeps its " (2)".
+ * It ends before the parent's first event after its last one ("after":
+ * the parent waited), with a dashed "exec ended" arrow from its exit. */
+static void
+test_exec_edge (Fixture      *f,
+                gconstpointer data)
+{
+  g_auto(Result) merged = { 0 }, drawn = { 0 }, again = { 0 };
+  g_autofree char *marks = NULL;
+
+  write_lines (f->dir, "trace-10.jsonl", exec_parent, FALSE);
+  write_lines (f->dir, "trace-11.jsonl", exec_child, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  /* Without the start edge "child work" (rank 2) would come before "runs
+   * child"; without the end edge "after" (rank 4) before "child work". */
+  marks = key_order (merged.out, "text");
+  g_assert_cmpstr (marks, ==, "before runs child child work after");
+  assert_contains (merged.out, "\"ev\":\"proc.start\",\"name\":\"main\",\"lane\":\"main (2)\","
+                               "\"rank\":4}");
+  assert_contains (merged.out, "\"text\":\"child work\",\"lane\":\"main (2)\",\"rank\":5}");
+  assert_contains (merged.out, "\"code\":0,\"lane\":\"main (2)\",\"rank\":6}");
+  assert_contains (merged.out, "\"text\":\"after\",\"lane\":\"main\",\"rank\":7}");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  /* e2 is "runs child" (row 3); e3 the child's header, on the same row;
+   * e5 its exit (row 5), e6 "after" (row 6). */
+  assert_contains (drawn.out, "  e2 [pos=\"0.600,-1.200!\"");
+  assert_contains (drawn.out, "  e3 [pos=\"3.200,-1.200!\"");
+  assert_contains (drawn.out, "  e2 -> e3 " EXEC_ARROW ";\n");
+  assert_contains (drawn.out, "label=\"exec\\r\"");
+  assert_contains (drawn.out, "  e5 [pos=\"3.200,-2.000!\"");
+  assert_contains (drawn.out, "  e6 [pos=\"0.600,-2.400!\"");
+  assert_contains (drawn.out, "  e5 -> e6 " EXEC_ARROW ";\n");
+  /* Its label above the arrow's start, left of the exit box. */
+  assert_contains (drawn.out, "  y5 [pos=\"2.487,-1.880!\"");
+  assert_contains (drawn.out, "label=\"exec ended\\r\"");
+  assert_contains (drawn.out, "<b>main (2)</b>");
+  assert_lacks (drawn.out, "start()");
+  run_tool (&again, "dot", f->dir, NULL);
+  g_assert_cmpstr (again.out, ==, drawn.out);
+}
+
+/* The parent recorded a proc.spawn for the pid: mpkit started it, the
+ * spawn is its only creator, and no "exec" edge is added. */
+static void
+test_exec_spawned (Fixture      *f,
+                   gconstpointer data)
+{
+  const char *parent[] = {
+    exec_parent[0], exec_parent[1],
+    EV (10, 2, 2, 1100, "proc.spawn", SPAWN (11, "main")),
+    exec_parent[3], exec_parent[4], exec_parent[5], NULL
+  };
+  g_auto(Result) merged = { 0 }, drawn = { 0 };
+
+  write_lines (f->dir, "trace-10.jsonl", parent, FALSE);
+  write_lines (f->dir, "trace-11.jsonl", exec_child, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  /* After the spawn (rank 2), not after "runs child" (rank 3); and with
+   * no join, nothing orders "after" (rank 4) after the child's end. */
+  assert_contains (merged.out, "\"ev\":\"proc.start\",\"name\":\"main\",\"lane\":\"main (2)\","
+                               "\"rank\":3}");
+  assert_contains (merged.out, "\"text\":\"after\",\"lane\":\"main\",\"rank\":4}");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  assert_contains (drawn.out, "label=\"start()\\l\"");
+  assert_lacks (drawn.out, "exec");
+}
+
+/* The exec'd program was still running when its parent recorded its last
+ * event: no end edge, the parent's "after" is not held back. One that
+ * recorded no exit ends at its last own event, not at the "no exit
+ * recorded" footer the tool adds. */
+static void
+test_exec_still_running (Fixture      *f,
+                         gconstpointer data)
+{
+  const char *running[] = {
+    exec_child[0], exec_child[1], exec_child[2],
+    EV (11, 3, 3, 3500, "mark", TEXT ("still working")), NULL
+  };
+  const char *no_exit[] = { exec_child[0], exec_child[1], exec_child[2], NULL };
+  g_auto(Result) merged = { 0 }, drawn = { 0 }, ended = { 0 }, ended_dot = { 0 };
+  g_autofree char *marks = NULL, *ended_marks = NULL;
+
+  write_lines (f->dir, "trace-10.jsonl", exec_parent, FALSE);
+  write_lines (f->dir, "trace-11.jsonl", running, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  marks = key_order (merged.out, "text");
+  g_assert_cmpstr (marks, ==, "before runs child after child work still working");
+  assert_contains (merged.out, "\"text\":\"after\",\"lane\":\"main\",\"rank\":4}");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  assert_contains (drawn.out, "label=\"exec\\r\"");
+  assert_lacks (drawn.out, "exec ended");
+
+  write_lines (f->dir, "trace-11.jsonl", no_exit, FALSE);
+  run_tool (&ended, "merge", f->dir, NULL);
+  assert_clean (&ended);
+  ended_marks = key_order (ended.out, "text");
+  g_assert_cmpstr (ended_marks, ==, "before runs child child work after");
+  assert_contains (ended.out, "\"text\":\"after\",\"lane\":\"main\",\"rank\":6}");
+  run_tool (&ended_dot, "dot", f->dir, NULL);
+  assert_clean (&ended_dot);
+  /* e4 is "child work" (row 4), e5 "after" (row 5); the footer comes
+   * after, on row 6. */
+  assert_contains (ended_dot.out, "  e4 -> e5 " EXEC_ARROW ";\n");
+  assert_contains (ended_dot.out, "  t6 [pos=");
+  assert_contains (ended_dot.out, "tooltip=\"6: main (2): no exit recorded\"");
+}
+
+/* A lane whose ppid left no trace is a root: nothing links it. So is one
+ * whose ppid's lane has no event before it started. */
+static void
+test_exec_untraced_parent (Fixture      *f,
+                           gconstpointer data)
+{
+  const char *orphan[] = {
+    HDR (11, 99, "main", 2000), exec_child[1], exec_child[2], exec_child[3], NULL
+  };
+  const char *early[] = {
+    HDR (11, 10, "main", 500),
+    EV (11, 1, 1, 501, "proc.start", ",\"name\":\"main\""),
+    EV (11, 2, 2, 600, "mark", TEXT ("child work")), NULL
+  };
+  g_auto(Result) merged = { 0 }, drawn = { 0 }, before = { 0 };
+
+  write_lines (f->dir, "trace-10.jsonl", exec_parent, FALSE);
+  write_lines (f->dir, "trace-11.jsonl", orphan, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  assert_contains (merged.out, "\"text\":\"child work\",\"lane\":\"main (2)\",\"rank\":2}");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  assert_lacks (drawn.out, "exec");
+  assert_lacks (drawn.out, "style=dashed, color=gray35");
+
+  write_lines (f->dir, "trace-11.jsonl", early, FALSE);
+  run_tool (&before, "merge", f->dir, NULL);
+  assert_clean (&before);
+  assert_contains (before.out, "\"text\":\"child work\",\"lane\":\"main (2)\",\"rank\":2}");
+}
+
+/* The parent's event before the exec is a send: its row has an arrow of
+ * its own, so the header takes a row of its own and the arrow slants; on
+ * another page it becomes stubs, and so does the "exec ended" arrow. A
+ * long name is cut before its " (2)". */
+static void
+test_exec_own_row (Fixture      *f,
+                   gconstpointer data)
+{
+  const char *parent[] = {
+    HDR (10, 1, "a-very-long-process-name", 1000),
+    EV (10, 1, 1, 1001, "proc.start", ""),
+    EV (10, 2, 2, 1100, "proc.spawn", SPAWN (12, "worker")),
+    EV (10, 3, 3, 1500, "pipe.send", SEND ("pipe:10.1", "10.3", "str 'go'")),
+    EV (10, 4, 4, 3000, "mark", TEXT ("after")),
+    EV (10, 5, 5, 3001, "proc.exit", EXIT (0)), NULL
+  };
+  const char *worker[] = {
+    HDR (12, 10, "worker", 1200), EV (12, 1, 3, 1201, "proc.start", ""),
+    EV (12, 2, 4, 1600, "pipe.recv", RECV ("pipe:10.1", "10.3", "str 'go'")),
+    EV (12, 3, 5, 2200, "proc.exit", EXIT (0)), NULL
+  };
+  const char *child[] = {
+    HDR (11, 10, "a-very-long-process-name", 2000), EV (11, 1, 1, 2001, "proc.start", ""),
+    EV (11, 2, 2, 2100, "mark", TEXT ("child work")),
+    EV (11, 3, 3, 2200, "proc.exit", EXIT (0)), NULL
+  };
+  g_auto(Result) drawn = { 0 }, page1 = { 0 }, page2 = { 0 }, page3 = { 0 };
+
+  write_lines (f->dir, "trace-10.jsonl", parent, FALSE);
+  write_lines (f->dir, "trace-11.jsonl", child, FALSE);
+  write_lines (f->dir, "trace-12.jsonl", worker, FALSE);
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  /* e2 is the send (row 3); e5 the header, lane 2, row 5, label under;
+   * e8 its exit (row 8), e9 the parent's "after" (row 9). */
+  assert_contains (drawn.out, "  e2 [pos=\"0.600,-1.200!\"");
+  assert_contains (drawn.out, "  e5 [pos=\"5.800,-2.000!\"");
+  assert_contains (drawn.out, "  e2 -> e5 " EXEC_ARROW ";\n");
+  assert_contains (drawn.out, ",-2.120!\", shape=plaintext");
+  assert_contains (drawn.out, "<b>a-very-long… (2)</b>");
+  assert_contains (drawn.out, "<b>a-very-long-pr…</b>");
+  assert_contains (drawn.out, "  e9 [pos=\"0.600,-3.600!\"");
+  assert_contains (drawn.out, "  e8 -> e9 " EXEC_ARROW ";\n");
+  run_tool (&page1, "dot", "--max-rows=4", f->dir, NULL);
+  g_assert_cmpint (page1.status, ==, 0);
+  assert_contains (page1.out, "  e2 -> s5 " EXEC_ARROW ";\n");
+  run_tool (&page2, "dot", "--max-rows=4", "--page=2", f->dir, NULL);
+  g_assert_cmpint (page2.status, ==, 0);
+  assert_contains (page2.out, "label=\"exec\\l\"");
+  assert_contains (page2.out, "  r5 -> e5 " EXEC_ARROW ";\n");
+  assert_lacks (page2.out, "exec ended");
+  run_tool (&page3, "dot", "--max-rows=4", "--page=3", f->dir, NULL);
+  g_assert_cmpint (page3.status, ==, 0);
+  assert_contains (page3.out, "label=\"from p2\"");
+  assert_contains (page3.out, "label=\"exec ended\\r\"");
+  assert_contains (page3.out, "  z8 -> e9 " EXEC_ARROW ";\n");
+}
+
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -1574,5 +1804,10 @@ main (int    argc,
   ADD ("/trace-tool/manager/itself", test_manager_itself);
   ADD ("/trace-tool/json/flows", test_json);
   ADD ("/trace-tool/text/timeline", test_text);
+  ADD ("/trace-tool/exec/edge", test_exec_edge);
+  ADD ("/trace-tool/exec/spawned", test_exec_spawned);
+  ADD ("/trace-tool/exec/still-running", test_exec_still_running);
+  ADD ("/trace-tool/exec/untraced-parent", test_exec_untraced_parent);
+  ADD ("/trace-tool/exec/own-row", test_exec_own_row);
   return g_test_run ();
 }

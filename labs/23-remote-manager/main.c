@@ -256,7 +256,9 @@ spawn_client (const char *address, GBytes *key, const char *which)
   int status;
 
   /* The tracer does not see g_spawn_sync(): no start() or join arrow links
-   * us to the client's lane, so say in our lane where it ran. */
+   * us to the client.  mpk-trace links the client's lane to ours by the
+   * clock alone (dashed "exec" and "exec ended" arrows), so say in our
+   * lane, in words, that we ran it and waited for it. */
   mpk_trace_mark ("runs lab --client (%s key)", which);
   /* The child's stdout and stderr are ours (NULL below), so its lines come
    * between ours; g_spawn_sync() returns once it has exited. */

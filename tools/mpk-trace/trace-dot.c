@@ -14,7 +14,7 @@
 #define AXIS_X      -0.45 /* row numbers, clear of lane 0's widest box */
 #define LABEL_DY    0.12  /* a label sits this far above its arrow's start */
 #define STUB_LEN    1.4   /* arrows to "not received", "?", "→ p2" */
-#define HEADER_ROOM 1.3   /* widest lane name in a header */
+#define HEADER_ROOM 1.45  /* widest lane name in a header: "MainProcess (2)" */
 #define BOX_ROOM    2.0   /* widest text in a box on a lane (one event per row: no box beside it) */
 #define FAILED_INK  "#c62828" /* the label of a failed Manager call's reply */
 
@@ -230,6 +230,41 @@ fit (const char *text,
   return g_strconcat (head, "…", NULL);
 }
 
+/* A lane's name cut to fit its header (10 pt bold: sized as 11 pt). The
+ * " (2)" that tells a repeated name from the first lane of that name is
+ * kept, and the name cut before it: "a-long-process-n… (2)". */
+static char *
+header_name (const TraceLane *lane)
+{
+  gsize base_len = strlen (lane->name);
+  g_autofree char *base = NULL, *cut = NULL;
+  const char *suffix;
+
+  if (text_width (lane->name, 11) <= HEADER_ROOM)
+    return g_strdup (lane->name);
+  /* name_lanes() made "base (N)" only from a header name "base". */
+  suffix = strrchr (lane->name, ' ');
+  if (suffix != NULL && g_str_has_prefix (suffix, " (") && g_str_has_suffix (suffix, ")")
+      && strlen (suffix + 2) >= 2 && strspn (suffix + 2, "0123456789") == strlen (suffix + 2) - 1
+      && g_strcmp0 (lane->header_name, lane->name) != 0)
+    base_len = suffix - lane->name;
+  else
+    suffix = "";
+  base = g_strndup (lane->name, base_len);
+  cut = fit (base, MAX (HEADER_ROOM - text_width (suffix, 11), 0.3), 11);
+  return g_strconcat (cut, suffix, NULL);
+}
+
+/* Half the width of a lane's header box, in inches: at least width=1.1,
+ * or its name and margins. */
+static double
+header_half_width (const TraceLane *lane)
+{
+  g_autofree char *name = header_name (lane);
+
+  return MAX (1.1, text_width (name, 11) + 0.16) / 2;
+}
+
 /* A lane header: a rounded box, bold name, pid with --pids. */
 static void
 emit_header (Dot             *d,
@@ -239,7 +274,7 @@ emit_header (Dot             *d,
              gboolean         continued,
              const char      *tooltip)
 {
-  g_autofree char *cut = fit (lane->name, HEADER_ROOM, 11);  /* 10 pt bold */
+  g_autofree char *cut = header_name (lane);
   g_autofree char *clean = trace_clean (cut);
   g_autofree char *name = g_markup_escape_text (clean, -1);
   GString *s = d->nodes;
@@ -414,6 +449,29 @@ emit_out_stub (Dot        *d,
 /* An arrow into @e that starts off this page or at an unknown sender: a
  * stub from @from_x's side with @origin at its start, and the label. */
 static void
+emit_in_stub_as (Dot        *d,
+                 TraceEvent *e,
+                 const char *id,
+                 const char *stub,
+                 const char *lid,
+                 double      from_x,
+                 const char *origin,
+                 const char *label,
+                 const char *colour,
+                 const char *attrs)
+{
+  double x = lane_x (e->lane), y = row_y (d, row_of (d, e));
+  int side = from_x > x ? 1 : -1;
+  double x0 = x + side * STUB_LEN;
+
+  emit_stub_node (d, stub, x0, side, y, origin, colour);
+  if (*label != '\0')
+    emit_label (d, lid, x0, x, y, STUB_LEN, label, colour, 9);
+  edge (d, stub, id, attrs, NULL);
+}
+
+/* The same, with the stub and label named after @e: "r" and "q". */
+static void
 emit_in_stub (Dot        *d,
               TraceEvent *e,
               const char *id,
@@ -424,14 +482,8 @@ emit_in_stub (Dot        *d,
               const char *attrs)
 {
   g_autofree char *stub = node_id ('r', e->pos), *lid = node_id ('q', e->pos);
-  double x = lane_x (e->lane), y = row_y (d, row_of (d, e));
-  int side = from_x > x ? 1 : -1;
-  double x0 = x + side * STUB_LEN;
 
-  emit_stub_node (d, stub, x0, side, y, origin, colour);
-  if (*label != '\0')
-    emit_label (d, lid, x0, x, y, STUB_LEN, label, colour, 9);
-  edge (d, stub, id, attrs, NULL);
+  emit_in_stub_as (d, e, id, stub, lid, from_x, origin, label, colour, attrs);
 }
 
 static void
@@ -490,6 +542,10 @@ emit_recv (Dot        *d,
   emit_in_stub (d, e, id, lane_x (from->lane), origin, text, ink (from->lane), attrs);
 }
 
+static void emit_execs (Dot        *d,
+                        TraceEvent *e,
+                        const char *id);
+
 #define CREATE_ATTRS "style=dashed, color=gray35, arrowsize=0.6"
 
 /* Process creation: a dashed arrow from the spawn point to the header. */
@@ -517,22 +573,134 @@ emit_spawn (Dot        *d,
       emit_event_node (d, head, to);
       g_free (d->prev[head->lane->index]);
       d->prev[head->lane->index] = g_strdup (to);
+      edge (d, id, to, CREATE_ATTRS, NULL);
+      return emit_execs (d, head, to);
     }
   edge (d, id, to, CREATE_ATTRS, NULL);
 }
 
+/* A header whose spawn (or exec) is on an earlier page: a stub "from p1". */
 static void
 emit_start (Dot        *d,
             TraceEvent *e,
             const char *id)
 {
   TraceEvent *spawn = e->lane->spawn;
+  TraceEvent *from = spawn != NULL ? spawn
+                     : e->lane_pos == 0 ? d->rows->exec_from[e->lane->index] : NULL;
   g_autofree char *origin = NULL;
 
-  if (spawn == NULL || on_page (d, row_of (d, spawn)))
+  if (from == NULL || on_page (d, row_of (d, from)))
     return;
-  origin = g_strdup_printf ("from p%u", page_of (d, row_of (d, spawn)));
-  emit_in_stub (d, e, id, lane_x (spawn->lane), origin, "start()", "gray35", CREATE_ATTRS);
+  origin = g_strdup_printf ("from p%u", page_of (d, row_of (d, from)));
+  emit_in_stub (d, e, id, lane_x (from->lane), origin, spawn != NULL ? "start()" : "exec",
+                "gray35", CREATE_ATTRS);
+}
+
+/* A program its parent started by exec, without a proc.spawn: a dashed
+ * arrow "exec" from the parent's event before it started (@e) to its
+ * header. The label sits beside the header, above a level arrow or under
+ * a slanting one (which comes down from above it). */
+static void
+emit_exec (Dot        *d,
+           TraceEvent *e,
+           const char *id,
+           TraceLane  *child)
+{
+  TraceEvent *head = g_ptr_array_index (child->events, 0);
+  g_autofree char *lid = node_id ('x', head->pos), *to = node_id ('e', head->pos);
+  double x = lane_x (e->lane), x_to = lane_x (child), y;
+  double edge_x = x_to + (x < x_to ? -1 : 1) * header_half_width (child);
+
+  if (!on_page (d, row_of (d, head)))
+    {
+      g_autofree char *stub = g_strdup_printf ("→ p%u", page_of (d, row_of (d, head)));
+      g_autofree char *sid = node_id ('s', head->pos);
+      int side = x_to >= x ? 1 : -1;
+
+      /* Half a row down: @e may be a send with a stub of its own here. */
+      emit_stub_node (d, sid, x + side * STUB_LEN, side, row_y (d, row_of (d, e)) - ROW_H / 2,
+                      stub, "gray35");
+      return edge (d, id, sid, CREATE_ATTRS, NULL);
+    }
+  y = row_y (d, row_of (d, head));
+  if (row_of (d, head) == row_of (d, e))
+    {
+      /* The header shares this row (trace-rows.c) and is drawn here. */
+      emit_event_node (d, head, to);
+      g_free (d->prev[child->index]);
+      d->prev[child->index] = g_strdup (to);
+      emit_label (d, lid, edge_x, x, y, LANE_GAP, "exec", "gray35", 8);
+      edge (d, id, to, CREATE_ATTRS, NULL);
+      return emit_execs (d, head, to);
+    }
+  emit_label (d, lid, edge_x, x, y - 2 * LABEL_DY, LANE_GAP, "exec", "gray35", 8);
+  edge (d, id, to, CREATE_ATTRS, NULL);
+}
+
+/* The "exec" arrows that start at @e, in lane order. */
+static void
+emit_execs (Dot        *d,
+            TraceEvent *e,
+            const char *id)
+{
+  GPtrArray *lanes = g_hash_table_lookup (d->rows->execs, e);
+  guint i;
+
+  for (i = 0; lanes != NULL && i < lanes->len; i++)
+    emit_exec (d, e, id, g_ptr_array_index (lanes, i));
+}
+
+/* Half the width of the node @e is drawn as, in inches (emit_event_node):
+ * a header, a point, or a box as wide as its text and margins. */
+static double
+node_half_width (const Dot        *d,
+                 const TraceEvent *e)
+{
+  g_autofree char *text = NULL, *cut = NULL;
+  double size = e->kind == TRACE_KIND_EXIT || e->kind == TRACE_KIND_REAPED ? 9 : 8;
+
+  if (e->kind == TRACE_KIND_START)
+    return header_half_width (e->lane);
+  if (e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV
+      || (e->kind == TRACE_KIND_SPAWN && e->child_lane != NULL))
+    return 0.035;
+  text = trace_event_local (e, &d->o->view);
+  cut = fit (text, BOX_ROOM, 8);
+  return MAX (0.3, text_width (cut, size) + 0.12) / 2;
+}
+
+/* The end of programs its parent started by exec (@e is the parent's
+ * first event after it): a dashed arrow "exec ended" from the program's
+ * last drawn event, labelled beside it, or a stub "from p1". It orders by
+ * time only: nothing says the parent waited (trace-order.c). */
+static void
+emit_resumes (Dot        *d,
+              TraceEvent *e,
+              const char *id)
+{
+  GPtrArray *lanes = g_hash_table_lookup (d->rows->resumes, e);
+  guint i;
+
+  for (i = 0; lanes != NULL && i < lanes->len; i++)
+    {
+      TraceLane *child = g_ptr_array_index (lanes, i);
+      TraceEvent *last = d->rows->exec_last[child->index];
+      g_autofree char *from = node_id ('e', last->pos), *lid = node_id ('y', last->pos);
+      double x = lane_x (child), x_to = lane_x (e->lane);
+
+      if (!on_page (d, row_of (d, last)))
+        {
+          g_autofree char *stub = node_id ('z', last->pos);
+          g_autofree char *origin = g_strdup_printf ("from p%u", page_of (d, row_of (d, last)));
+
+          emit_in_stub_as (d, e, id, stub, lid, x, origin, "exec ended", "gray35", CREATE_ATTRS);
+          continue;
+        }
+      emit_label (d, lid, x + (x_to >= x ? 1 : -1) * node_half_width (d, last), x_to,
+                  row_y (d, row_of (d, last)), LANE_GAP, "exec ended", "gray35", 8);
+      edge (d, from, id, CREATE_ATTRS, NULL);
+    }
 }
 
 /* A join: a dashed arrow from the child's last drawn event (its end) to
@@ -622,6 +790,8 @@ emit_row (Dot  *d,
     emit_eof (d, e, id);
   if (e->cause != NULL)
     emit_after (d, e, id);
+  emit_execs (d, e, id);
+  emit_resumes (d, e, id);
 }
 
 /* Lanes that started on an earlier page get their header again on top. */

@@ -683,6 +683,8 @@ trace_run_free (TraceRun *run)
   g_clear_pointer (&run->closes, g_hash_table_unref);
   g_clear_pointer (&run->eofs, g_hash_table_unref);
   g_clear_pointer (&run->effects, g_hash_table_unref);
+  g_clear_pointer (&run->execs, g_hash_table_unref);
+  g_clear_pointer (&run->resumes, g_hash_table_unref);
   g_clear_pointer (&run->lanes, g_ptr_array_unref);
   if (run->strings != NULL)
     g_string_chunk_free (run->strings);

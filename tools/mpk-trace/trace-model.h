@@ -120,6 +120,13 @@ struct _TraceLane
   GPtrArray  *events;      /* TraceEvent, the lane's sequence (not owned) */
   GPtrArray  *synth;       /* TraceEvent synthesized for this lane (owned) */
   TraceEvent *spawn;       /* the proc.spawn that created it, or NULL */
+  TraceEvent *exec_from;   /* a program its traced parent started without a proc.spawn
+                            * (fork and exec): the parent's last event before its
+                            * start, or NULL */
+  TraceEvent *exec_last;   /* such a program's last own event (not "no exit recorded"),
+                            * when its parent has an event after it, or NULL */
+  TraceEvent *exec_resume; /* ... and that event: the parent's first one whose ts is
+                            * after exec_last's (it waited, or just came later) */
   GPtrArray  *joins;       /* TraceEvent, the proc.joins that waited for its end */
   gboolean    has_exit;    /* a proc.exit is among its events */
 };
@@ -138,6 +145,10 @@ struct _TraceRun
   GHashTable   *closes;    /* "obj end" → GPtrArray of the *.close events of that pipe end */
   GHashTable   *eofs;      /* "obj end" → GPtrArray of the *.eof events at that pipe end */
   GHashTable   *effects;   /* TraceEvent → GPtrArray of the events whose "after" names it */
+  GHashTable   *execs;     /* TraceEvent → GPtrArray of the lanes whose exec_from it is,
+                            * in lane order */
+  GHashTable   *resumes;   /* TraceEvent → GPtrArray of the lanes whose exec_resume it is,
+                            * in lane order */
 };
 
 typedef struct

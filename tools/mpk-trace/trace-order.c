@@ -448,6 +448,161 @@ link_causes (TraceRun   *run,
                 first_bad->after_seq);
 }
 
+/* When the program of @lane started: its header's t0, or its first
+ * recorded event if that is earlier (hand-made input). */
+static gint64
+lane_start_ns (const TraceLane *lane)
+{
+  const TraceEvent *first = lane->own->len > 0 ? g_ptr_array_index (lane->own, 0) : NULL;
+
+  return first != NULL ? MIN (lane->t0_mono_ns, first->ts) : lane->t0_mono_ns;
+}
+
+/* The lane of @lane's parent: a lane of its ppid that started before it,
+ * the latest such (a pid can have several lanes: an exec in place, a reused
+ * pid), or NULL. */
+static TraceLane *
+parent_lane (TraceRun  *run,
+             TraceLane *lane,
+             gint64     start)
+{
+  TraceLane *parent = NULL;
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *other = g_ptr_array_index (run->lanes, i);
+
+      /* run->lanes is sorted by start here: the last match is the latest. */
+      if (other != lane && other->pid == lane->ppid && other->pid != lane->pid
+          && other->t0_mono_ns < start)
+        parent = other;
+    }
+  return parent;
+}
+
+/* Adds @lane to the list @table keeps for @e. */
+static void
+list_lane (GHashTable *table,
+           TraceEvent *e,
+           TraceLane  *lane)
+{
+  GPtrArray *list = g_hash_table_lookup (table, e);
+
+  if (list == NULL)
+    g_hash_table_insert (table, e, list = g_ptr_array_new ());
+  g_ptr_array_add (list, lane);
+}
+
+/* An event the process of @lane recorded itself: not a reap its parent
+ * wrote (moved there), nor a "no exit recorded" footer. */
+static gboolean
+is_own (const TraceEvent *e,
+        const TraceLane  *lane)
+{
+  return e->writer == lane && e->kind != TRACE_KIND_NO_EXIT;
+}
+
+/* The end of an exec'd program: its last own event comes before its
+ * parent's first own event with a later ts. Nothing records that the
+ * parent waited for it (g_spawn_sync() did, outside mpkit), so this orders
+ * by time only; on one CLOCK_MONOTONIC a real-time order never contradicts
+ * a causal one, and the parent resumed no earlier. A program still running
+ * at the parent's last event gets no edge. */
+static void
+link_exec_end (TraceRun  *run,
+               TraceLane *lane,
+               TraceLane *parent)
+{
+  TraceEvent *last = NULL;
+  guint i;
+
+  for (i = lane->events->len; i > 0 && last == NULL; i--)
+    if (is_own (g_ptr_array_index (lane->events, i - 1), lane))
+      last = g_ptr_array_index (lane->events, i - 1);
+  for (i = 0; last != NULL && i < parent->events->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (parent->events, i);
+
+      if (is_own (e, parent) && e->ts > last->ts)
+        {
+          lane->exec_last = last;
+          lane->exec_resume = e;
+          return list_lane (run->resumes, e, lane);
+        }
+    }
+}
+
+/* Programs started by exec: a lane whose ppid is a traced process of the
+ * run that recorded no proc.spawn for it (g_spawn_sync(), posix_spawn(),
+ * fork and exec outside mpkit) comes after its parent's last event before
+ * it started, and its end before the parent's first event after it. The
+ * header's t0 and the parent's ts are read from the same CLOCK_MONOTONIC
+ * of the same boot (loading refuses anything else), so this is what
+ * happened; without the edges the lane would float to the top of the
+ * drawing, and what the parent did after waiting for it would float up
+ * beside it. */
+static void
+link_execs (TraceRun   *run,
+            GHashTable *pids)
+{
+  guint i, j;
+
+  run->execs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                      (GDestroyNotify) g_ptr_array_unref);
+  run->resumes = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                        (GDestroyNotify) g_ptr_array_unref);
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+      gint64 start = lane_start_ns (lane);
+      TraceLane *parent = lane->spawn == NULL && g_hash_table_contains (pids, &lane->ppid)
+                          ? parent_lane (run, lane, start) : NULL;
+      TraceEvent *from = NULL;
+
+      for (j = 0; parent != NULL && j < parent->events->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (parent->events, j);
+
+          /* A proc.spawn of this pid: mpkit started it, even if the spawn
+           * went to another lane of the pid (it exec'd in place). */
+          if (e->kind == TRACE_KIND_SPAWN && e->child == lane->pid)
+            {
+              from = NULL;
+              break;
+            }
+          if (is_own (e, parent) && e->ts < start)
+            from = e;
+        }
+      if (from == NULL)
+        continue;
+      lane->exec_from = from;
+      list_lane (run->execs, from, lane);
+      link_exec_end (run, lane, parent);
+    }
+}
+
+/* Lists of lanes in their final order, once it is known. */
+static gint
+compare_lane_index (gconstpointer a,
+                    gconstpointer b)
+{
+  const TraceLane *x = *(TraceLane * const *) a, *y = *(TraceLane * const *) b;
+
+  return (gint) x->index - (gint) y->index;
+}
+
+static void
+sort_lists (GHashTable *table)
+{
+  GHashTableIter iter;
+  gpointer list;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, NULL, &list))
+    g_ptr_array_sort (list, compare_lane_index);
+}
+
 /* The events of @table at the other end of @e's pipe, or NULL. */
 static GPtrArray *
 other_end (GHashTable       *table,
@@ -459,21 +614,26 @@ other_end (GHashTable       *table,
 }
 
 /* Happens-before predecessors, into @out (emptied first): the lane's
- * previous event, the spawn that created the lane (for its first event),
+ * previous event, the spawn that created the lane or the parent's event
+ * before its exec (for its first event),
  * the send of a receive, the end of the child a join waited for, the
- * closes of the other end before an EOF, the cause "after" names. */
+ * closes of the other end before an EOF, the cause "after" names, the
+ * last events of the exec'd programs that ended before it. */
 static void
 event_preds (const TraceRun *run,
              TraceEvent     *e,
              GPtrArray      *out)
 {
-  GPtrArray *closes;
+  GPtrArray *closes, *resumed;
+  guint i;
 
   g_ptr_array_set_size (out, 0);
   if (e->lane_pos > 0)
     g_ptr_array_add (out, g_ptr_array_index (e->lane->events, e->lane_pos - 1));
   else if (e->lane->spawn != NULL)
     g_ptr_array_add (out, e->lane->spawn);
+  else if (e->lane->exec_from != NULL)
+    g_ptr_array_add (out, e->lane->exec_from);
   if (e->kind == TRACE_KIND_RECV && e->peer != NULL)
     g_ptr_array_add (out, e->peer);
   if (e->kind == TRACE_KIND_JOIN && e->child_lane != NULL)
@@ -482,6 +642,8 @@ event_preds (const TraceRun *run,
     g_ptr_array_extend (out, closes, NULL, NULL);
   if (e->cause != NULL)
     g_ptr_array_add (out, e->cause);
+  for (i = 0; (resumed = g_hash_table_lookup (run->resumes, e)) != NULL && i < resumed->len; i++)
+    g_ptr_array_add (out, ((TraceLane *) g_ptr_array_index (resumed, i))->exec_last);
 }
 
 TraceEvent *
@@ -508,7 +670,8 @@ event_succs (const TraceRun *run,
              TraceEvent     *e,
              GPtrArray      *out)
 {
-  GPtrArray *eofs, *effects;
+  GPtrArray *eofs, *effects, *execs;
+  guint i;
 
   g_ptr_array_set_size (out, 0);
   if (e->lane_pos + 1 < e->lane->events->len)
@@ -523,6 +686,11 @@ event_succs (const TraceRun *run,
     g_ptr_array_extend (out, eofs, NULL, NULL);
   if ((effects = g_hash_table_lookup (run->effects, e)) != NULL)
     g_ptr_array_extend (out, effects, NULL, NULL);
+  for (i = 0; (execs = g_hash_table_lookup (run->execs, e)) != NULL && i < execs->len; i++)
+    g_ptr_array_add (out, g_ptr_array_index (((TraceLane *) g_ptr_array_index (execs, i))->events,
+                                             0));
+  if (e->writer->exec_last == e)
+    g_ptr_array_add (out, e->writer->exec_resume);
 }
 
 /* Kahn's algorithm state; events are numbered through e->pos meanwhile. */
@@ -674,28 +842,37 @@ spawn_before (LaneOrder  *o,
   return a->seq < b->seq;
 }
 
-/* The earliest spawn, by (rank, parent's place, seq), of an unplaced lane
- * whose parent is placed. */
+/* The event that created @lane: its proc.spawn, or the parent's event
+ * before its exec; NULL for a root or a lane nobody started. */
 static TraceEvent *
-next_spawn (LaneOrder *o)
+creator (const TraceLane *lane)
 {
-  TraceEvent *best = NULL;
+  return lane->spawn != NULL ? lane->spawn : lane->exec_from;
+}
+
+/* The unplaced lane whose parent is placed that was created first, by its
+ * creator's (rank, parent's place, seq). */
+static TraceLane *
+next_child (LaneOrder *o)
+{
+  TraceLane *best = NULL;
   guint i;
 
   for (i = 0; i < o->run->lanes->len; i++)
     {
-      TraceEvent *spawn = ((TraceLane *) g_ptr_array_index (o->run->lanes, i))->spawn;
+      TraceLane *lane = g_ptr_array_index (o->run->lanes, i);
+      TraceEvent *made = creator (lane);
 
-      if (o->placed_at[i] == UNPLACED && spawn != NULL
-          && o->placed_at[spawn->lane->index] != UNPLACED
-          && (best == NULL || spawn_before (o, spawn, best)))
-        best = spawn;
+      if (o->placed_at[i] == UNPLACED && made != NULL
+          && o->placed_at[made->lane->index] != UNPLACED
+          && (best == NULL || spawn_before (o, made, creator (best))))
+        best = lane;
     }
   return best;
 }
 
 /* Lane order by creation: roots by start time, then children in the order
- * of their spawns, then the lanes nobody spawned, by start time. */
+ * of their spawns (or execs), then the lanes nobody started, by start time. */
 static void
 order_lanes (TraceRun   *run,
              GHashTable *pids)
@@ -703,7 +880,7 @@ order_lanes (TraceRun   *run,
   g_autoptr(GPtrArray) order = g_ptr_array_new ();
   g_autofree guint *placed_at = g_new (guint, run->lanes->len);
   LaneOrder o = { run, order, placed_at };
-  TraceEvent *spawn;
+  TraceLane *child;
   guint i;
 
   for (i = 0; i < run->lanes->len; i++)
@@ -711,8 +888,8 @@ order_lanes (TraceRun   *run,
   for (i = 0; i < run->lanes->len; i++)
     if (!g_hash_table_contains (pids, &((TraceLane *) g_ptr_array_index (run->lanes, i))->ppid))
       place_lane (&o, g_ptr_array_index (run->lanes, i));
-  while ((spawn = next_spawn (&o)) != NULL)
-    place_lane (&o, spawn->child_lane);
+  while ((child = next_child (&o)) != NULL)
+    place_lane (&o, child);
   for (i = 0; i < run->lanes->len; i++)
     if (placed_at[i] == UNPLACED)
       place_lane (&o, g_ptr_array_index (run->lanes, i));
@@ -1065,8 +1242,11 @@ trace__run_order (TraceRun *run)
   match_messages (run);
   link_pipe_ends (run);
   link_causes (run, pids);
+  link_execs (run, pids);
   compute_ranks (run);
   order_lanes (run, pids);
+  sort_lists (run->execs);
+  sort_lists (run->resumes);
   name_lanes (run);
   number_events (run);
   name_references (run);

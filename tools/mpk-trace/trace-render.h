@@ -20,6 +20,13 @@ typedef struct
   TraceEvent **arrow_from; /* by receive: the send its arrow starts at, or NULL */
   guint       *first_row;  /* by lane: its header's row */
   guint       *last_row;   /* by lane: its last row */
+  TraceEvent **exec_from;  /* by lane: the drawn event its "exec" arrow starts at, or NULL */
+  GHashTable  *execs;      /* drawn TraceEvent → GPtrArray of the lanes whose "exec"
+                            * arrows start at it, in lane order */
+  TraceEvent **exec_last;  /* by lane: the drawn event its "exec ended" arrow starts at,
+                            * or NULL */
+  GHashTable  *resumes;    /* drawn TraceEvent → GPtrArray of the lanes whose "exec
+                            * ended" arrows end at it, in lane order */
 } TraceRows;
 
 typedef struct

@@ -2,7 +2,9 @@
 /* trace-rows.c: the diagram's rows. One row per drawn event, in causal
  * order; a run of identical messages between the same two lanes folds into
  * one arrow "×N", a reaped child that already logged its exit takes no
- * second row, and a child's header shares the row of its spawn. */
+ * second row, and a child's header shares the row of its spawn (an exec'd
+ * program's, when it can, the row of the parent's event before it). It
+ * also says which drawn events the "exec" and "exec ended" arrows join. */
 
 #include <string.h>
 #include "trace-render.h"
@@ -73,17 +75,89 @@ fold_from (TraceRows  *r,
 
 /* The spawn whose row a child's header shares, or NULL: the header sits
  * level with the spawn, so the creation arrow is horizontal and crosses no
- * message label on the lanes between. */
+ * message label on the lanes between. An exec'd program's header shares
+ * the row of the event its "exec" arrow starts at, unless that row has an
+ * arrow of its own (a message's end, a spawn, a header) or another such
+ * header already: then it takes a row of its own, and the arrow slants. */
 static TraceEvent *
 header_spawn (const TraceRows  *r,
-              const TraceEvent *e)
+              const TraceEvent *e,
+              const gboolean   *shared)
 {
   TraceEvent *spawn = e->lane->spawn;
+  TraceEvent *from = r->exec_from[e->lane->index];
 
-  if (e->kind != TRACE_KIND_START || e->lane_pos != 0 || spawn == NULL
-      || r->row_of[spawn->pos] == 0)
+  if (e->kind != TRACE_KIND_START || e->lane_pos != 0)
     return NULL;
-  return spawn;
+  if (spawn != NULL)
+    return r->row_of[spawn->pos] != 0 ? spawn : NULL;
+  if (from == NULL || r->row_of[from->pos] == 0 || shared[from->pos]
+      || from->kind == TRACE_KIND_SEND || from->kind == TRACE_KIND_RECV
+      || from->kind == TRACE_KIND_START
+      || (from->kind == TRACE_KIND_SPAWN && from->child_lane != NULL))
+    return NULL;
+  return from;
+}
+
+/* The drawn event an exec'd lane's arrow starts at: the parent's event
+ * before the exec, or, when that one is folded into an arrow "×N", the
+ * parent's latest drawn event before it. */
+static void
+anchor_execs (TraceRows      *r,
+              TraceRun       *run,
+              const gboolean *hidden)
+{
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+      TraceEvent *from = lane->exec_from;
+      GPtrArray *list;
+
+      while (from != NULL && hidden[from->pos])
+        from = from->lane_pos > 0 ? g_ptr_array_index (from->lane->events, from->lane_pos - 1)
+                                  : NULL;
+      if (from == NULL)
+        continue;
+      r->exec_from[i] = from;
+      list = g_hash_table_lookup (r->execs, from);
+      if (list == NULL)
+        g_hash_table_insert (r->execs, from, list = g_ptr_array_new ());
+      g_ptr_array_add (list, lane);  /* lanes in order: the list is too */
+    }
+}
+
+/* The drawn events an exec'd lane's "exec ended" arrow joins: its last own
+ * event (or, folded, its latest drawn one before) and the parent's first
+ * event after it (or, folded, its next drawn one). */
+static void
+anchor_resumes (TraceRows      *r,
+                TraceRun       *run,
+                const gboolean *hidden)
+{
+  guint i;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+      TraceEvent *last = lane->exec_last, *to = lane->exec_resume;
+      GPtrArray *list;
+
+      while (last != NULL && hidden[last->pos])
+        last = last->lane_pos > 0 ? g_ptr_array_index (last->lane->events, last->lane_pos - 1)
+                                  : NULL;
+      while (to != NULL && hidden[to->pos])
+        to = to->lane_pos + 1 < to->lane->events->len
+             ? g_ptr_array_index (to->lane->events, to->lane_pos + 1) : NULL;
+      if (last == NULL || to == NULL)
+        continue;
+      r->exec_last[i] = last;
+      list = g_hash_table_lookup (r->resumes, to);
+      if (list == NULL)
+        g_hash_table_insert (r->resumes, to, list = g_ptr_array_new ());
+      g_ptr_array_add (list, lane);  /* in lane order, as above */
+    }
 }
 
 static void
@@ -91,6 +165,7 @@ assign_rows (TraceRows      *r,
              TraceRun       *run,
              const gboolean *hidden)
 {
+  g_autofree gboolean *shared = g_new0 (gboolean, run->causal->len);
   guint i;
 
   for (i = 0; i < run->causal->len; i++)
@@ -100,8 +175,9 @@ assign_rows (TraceRows      *r,
 
       if (hidden[i])
         continue;
-      if ((spawn = header_spawn (r, e)) != NULL)
+      if ((spawn = header_spawn (r, e, shared)) != NULL)
         {
+          shared[spawn->pos] = TRUE;
           r->row_of[i] = r->row_of[spawn->pos];
           r->first_row[e->lane->index] = r->last_row[e->lane->index] = r->row_of[i];
           continue;
@@ -128,6 +204,12 @@ trace_rows_new (TraceRun *run)
   r->arrow_from = g_new0 (TraceEvent *, n);
   r->first_row = g_new0 (guint, run->lanes->len);
   r->last_row = g_new0 (guint, run->lanes->len);
+  r->exec_from = g_new0 (TraceEvent *, run->lanes->len);
+  r->execs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                    (GDestroyNotify) g_ptr_array_unref);
+  r->exec_last = g_new0 (TraceEvent *, run->lanes->len);
+  r->resumes = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                      (GDestroyNotify) g_ptr_array_unref);
   for (i = 0; i < n; i++)
     hidden[i] = is_redundant_reap (g_ptr_array_index (run->causal, i));
   for (i = 0; i < n; i++)
@@ -137,6 +219,8 @@ trace_rows_new (TraceRun *run)
       if (e->kind == TRACE_KIND_SEND && e->peer != NULL && !hidden[i])
         fold_from (r, e, hidden);
     }
+  anchor_execs (r, run, hidden);
+  anchor_resumes (r, run, hidden);
   assign_rows (r, run, hidden);
   return r;
 }
@@ -153,5 +237,9 @@ trace_rows_free (TraceRows *rows)
   g_free (rows->arrow_from);
   g_free (rows->first_row);
   g_free (rows->last_row);
+  g_free (rows->exec_from);
+  g_hash_table_unref (rows->execs);
+  g_free (rows->exec_last);
+  g_hash_table_unref (rows->resumes);
   g_free (rows);
 }
