@@ -130,17 +130,6 @@
 
 /* --- assertions ------------------------------------------------------------- */
 
-/* @call must use err_ as its GError location and return TRUE. */
-#define ASSERT_OK(call) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      gboolean ok_ = (call); \
-      g_assert_no_error (err_); \
-      g_assert_true (ok_); \
-    } \
-  G_STMT_END
-
 /* @call (a gboolean, using err_) must fail with MPK_ERROR @code and a message. */
 #define ASSERT_FAILS(call, code) \
   G_STMT_START \

@@ -321,4 +321,15 @@ extra_slack_us (void)
     } \
   G_STMT_END
 
+/* @call must use err_ as its GError location and return TRUE. */
+#define ASSERT_OK(call) \
+  G_STMT_START \
+    { \
+      GError *err_ = NULL; \
+      gboolean ok_ = (call); \
+      g_assert_no_error (err_); \
+      g_assert_true (ok_); \
+    } \
+  G_STMT_END
+
 #endif /* MPK_TEST_UTIL_H */

@@ -63,16 +63,6 @@ lock_new_ok (gboolean recursive)
   return lock;
 }
 
-#define ASSERT_OK(call) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      gboolean ok_ = (call); \
-      g_assert_no_error (err_); \
-      g_assert_true (ok_); \
-    } \
-  G_STMT_END
-
 /* @call must use err_ as its GError location. */
 #define ASSERT_INVALID(call) \
   G_STMT_START \
