@@ -113,16 +113,30 @@ object_lookup (guint64 id)
 }
 
 /* Frees @object once nothing counts it, no method runs on it and it is
- * not waiting to be claimed. */
+ * not waiting to be claimed. Freeing a container drops the references it
+ * held, which may free more objects: those wait in a list and are freed by
+ * the outermost call, so a chain of a million nested lists (a client can
+ * build one) costs a loop, not a million stack frames. */
 static void
 object_maybe_free (Object *object)
 {
+  static GQueue pending = G_QUEUE_INIT;   /* under the server lock */
+  static gboolean freeing;
+
   if (object->refs > 0 || object->calls > 0 || object->unclaimed_until != 0)
     return;
   g_hash_table_remove (server->objects, &object->id);
-  if (object->type->free != NULL && object->data != NULL)
-    object->type->free (object->data);   /* may drop references it held */
-  g_free (object);
+  g_queue_push_tail (&pending, object);
+  if (freeing)
+    return;
+  freeing = TRUE;
+  while ((object = g_queue_pop_head (&pending)) != NULL)
+    {
+      if (object->type->free != NULL && object->data != NULL)
+        object->type->free (object->data);   /* may queue more */
+      g_free (object);
+    }
+  freeing = FALSE;
 }
 
 static void

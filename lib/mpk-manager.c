@@ -42,7 +42,8 @@ struct _MpkManager
    * must not talk on its parent's), so the pool remembers whose it is. */
   GMutex          pool_lock;
   GPtrArray      *idle;         /* MpkConnection*, authenticated */
-  pid_t           pool_pid;
+  gint            pool_pid;     /* whose pool this is */
+  gint            pool_adopter; /* the process taking it over (pool_adopt) */
 };
 
 struct _MpkProxy
@@ -128,17 +129,26 @@ open_connection (MpkManager *m, gint64 timeout_us, GError **error)
 
 /* A forked child inherits its parent's idle connections: it closes its
  * copies (the parent keeps its own) and starts a pool of its own. The
- * mutex is re-made too, in case a parent thread held it at fork. */
+ * mutex is re-made too, in case a parent thread held it at fork. If two
+ * threads of the child get here at once, one adopts and the other waits. */
 static void
 pool_adopt (MpkManager *m)
 {
-  pid_t self = (pid_t) mpk__wire_pid ();
+  gint self = (gint) mpk__wire_pid ();
+  gint adopter;
 
-  if (G_LIKELY (m->pool_pid == self))
+  if (G_LIKELY (g_atomic_int_get (&m->pool_pid) == self))
     return;
-  g_mutex_init (&m->pool_lock);
-  g_ptr_array_set_size (m->idle, 0);
-  m->pool_pid = self;
+  adopter = g_atomic_int_get (&m->pool_adopter);
+  if (adopter != self && g_atomic_int_compare_and_exchange (&m->pool_adopter, adopter, self))
+    {
+      g_mutex_init (&m->pool_lock);
+      g_ptr_array_set_size (m->idle, 0);
+      g_atomic_int_set (&m->pool_pid, self);
+      return;
+    }
+  while (g_atomic_int_get (&m->pool_pid) != self)
+    g_thread_yield ();
 }
 
 static MpkConnection *
@@ -343,7 +353,7 @@ manager_new (const char *address, gboolean listening, GBytes *authkey, GError **
   m->owner = getpid ();
   g_mutex_init (&m->pool_lock);
   m->idle = g_ptr_array_new_with_free_func ((GDestroyNotify) mpk_connection_free);
-  m->pool_pid = m->owner;
+  m->pool_pid = m->pool_adopter = m->owner;
   return m;
 }
 

@@ -3735,6 +3735,86 @@ test_regress_duplicate_type (void)
   shutdown_clean (manager);
 }
 
+/* A type whose one method builds, in the server, a chain of @n nested lists,
+ * each holding only the reference to the one before, and returns the last:
+ * a deep chain in one call. */
+static gpointer
+chain_create (GVariant  *args,
+              GError   **error)
+{
+  return g_new0 (int, 1);
+}
+
+static GVariant *
+chain_build (gpointer         self,
+             GVariant        *args,
+             MpkManagerCall  *call,
+             GError         **error)
+{
+  g_autoptr(GVariant) last = NULL;
+  guint32 n;
+
+  g_variant_get (args, "(u)", &n);
+  last = g_variant_ref_sink (mpk_manager_call_new_object (call, "list", NULL, error));
+  for (guint32 i = 1; i < n && last != NULL; i++)
+    {
+      GVariant *boxed = g_variant_new_variant (last);
+      GVariant *items = g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1);
+      GVariant *next;
+
+      next = mpk_manager_call_new_object (call, "list", g_variant_new_tuple (&items, 1), error);
+      g_clear_pointer (&last, g_variant_unref);
+      last = next != NULL ? g_variant_ref_sink (next) : NULL;
+    }
+  return last != NULL ? g_variant_ref (last) : NULL;
+}
+
+static const MpkManagerMethod chain_methods[] = {
+  { "build", chain_build },
+  { NULL, NULL },
+};
+
+static const MpkManagerType chain_type = { "Chain", chain_create, g_free, chain_methods };
+
+/* Freeing a container drops what it holds, which may free more: a chain
+ * of nested lists used to be freed by recursion, a few stack frames per
+ * level, so a client could crash the server with a deep enough chain
+ * (120 000 levels did). */
+static void
+test_regress_deep_chain (void)
+{
+  g_autoptr(GError) error = NULL;
+#ifdef __SANITIZE_ADDRESS__
+  guint32 depth = 20000;   /* tools/run-tests.sh makes ASan unwind the stack at every malloc */
+#else
+  guint32 depth = under_valgrind () ? 5000 : 300000;
+#endif
+  g_autoptr(GVariant) ref = NULL;
+  MpkManager *manager;
+  MpkProxy *chain, *head;
+  guint start_objects;
+
+  TEST_BEGIN ("A chain of 300000 nested lists, each holding the previous one's reference, "
+              "is freed when its head is dropped: the server stays up and holds none of it "
+              "afterwards");
+  manager = mpk_manager_new (NULL, NULL, &error);
+  g_assert_no_error (error);
+  ASSERT_OK (mpk_manager_register (manager, &chain_type, &err_));
+  ASSERT_OK (mpk_manager_start (manager, &err_));
+  chain = mpk_manager_create (manager, "Chain", NULL, &error);
+  g_assert_no_error (error);
+  start_objects = stats_of (manager).objects;
+  ref = mpk_proxy_call (chain, "build", g_variant_new ("(u)", depth), &error);
+  g_assert_no_error (error);
+  head = mpk_proxy_from_value (manager, ref, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (stats_of (manager).objects, ==, start_objects + depth);
+  mpk_proxy_unref (head);        /* the whole chain goes */
+  g_assert_cmpuint (stats_of (manager).objects, ==, start_objects);
+  mpk_proxy_unref (chain);
+  shutdown_clean (manager);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -3794,6 +3874,7 @@ main (int   argc,
   g_test_add_func ("/manager/regress/connect-host-name", test_regress_connect_host_name);
   g_test_add_func ("/manager/regress/disconnected", test_regress_disconnected);
   g_test_add_func ("/manager/regress/duplicate-type", test_regress_duplicate_type);
+  g_test_add_func ("/manager/regress/deep-chain", test_regress_deep_chain);
 
   return g_test_run ();
 }
