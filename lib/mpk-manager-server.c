@@ -373,37 +373,49 @@ mpk__manager_call_changed (MpkManagerCall *call)
   g_cond_broadcast (&server->changed);
 }
 
+/* Makes an object of @type_name from @args (a tuple), counted once (the
+ * caller's). The built-in containers store what they are made from, so
+ * the references in @args are counted for them. */
+static Object *
+object_create (MpkManagerCall *call, const char *type_name, GVariant *args, GError **error)
+{
+  const MpkManagerType *type = g_hash_table_lookup (server->types, type_name);
+  gpointer data;
+
+  if (type == NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE,
+                   "the manager has no type \"%s\" (register it before start)", type_name);
+      return NULL;
+    }
+  if (is_builtin (type) && !mpk__manager_hold_refs (call, args, error))
+    return NULL;
+  data = type->create (args, error);
+  if (data == NULL)
+    {
+      if (is_builtin (type))
+        mpk__manager_drop_refs (args);
+      return NULL;
+    }
+  return object_new (type, data);
+}
+
 GVariant *
 mpk_manager_call_new_object (MpkManagerCall  *call,
                              const char      *type_name,
                              GVariant        *args,
                              GError         **error)
 {
-  const MpkManagerType *type;
   g_autoptr(GVariant) owned = g_variant_ref_sink (args != NULL ? args : g_variant_new ("()"));
-  gpointer data;
   Object *object;
 
   g_return_val_if_fail (call != NULL && server != NULL, NULL);
   g_return_val_if_fail (type_name != NULL, NULL);
   g_return_val_if_fail (g_variant_is_of_type (owned, G_VARIANT_TYPE_TUPLE), NULL);
 
-  type = g_hash_table_lookup (server->types, type_name);
-  if (type == NULL)
-    {
-      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE, "the manager has no type \"%s\"", type_name);
-      return NULL;
-    }
-  if (is_builtin (type) && !mpk__manager_hold_refs (call, owned, error))
+  object = object_create (call, type_name, owned, error);
+  if (object == NULL)
     return NULL;
-  data = type->create (owned, error);
-  if (data == NULL)
-    {
-      if (is_builtin (type))
-        mpk__manager_drop_refs (owned);
-      return NULL;
-    }
-  object = object_new (type, data);
   /* Counted once stored or made into a proxy (which increfs), as Python's
    * server does; until then it waits to be claimed. */
   object->refs = 0;
@@ -427,8 +439,7 @@ manager_create (MpkManagerCall *call, GVariant *args, GError **error)
 {
   const char *type_name;
   g_autoptr(GVariant) type_args = NULL;
-  const MpkManagerType *type;
-  gpointer data;
+  Object *object;
 
   if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(sv)")))
     {
@@ -444,24 +455,8 @@ manager_create (MpkManagerCall *call, GVariant *args, GError **error)
                    g_variant_get_type_string (type_args));
       return NULL;
     }
-  type = g_hash_table_lookup (server->types, type_name);
-  if (type == NULL)
-    {
-      g_set_error (error, MPK_ERROR, MPK_ERROR_REMOTE,
-                   "the manager has no type \"%s\" (register it before start)", type_name);
-      return NULL;
-    }
-  /* The built-in containers store what they are made from: count it. */
-  if (is_builtin (type) && !mpk__manager_hold_refs (call, type_args, error))
-    return NULL;
-  data = type->create (type_args, error);
-  if (data == NULL)
-    {
-      if (is_builtin (type))
-        mpk__manager_drop_refs (type_args);
-      return NULL;
-    }
-  return mpk__manager_ref_new (server->generation, object_new (type, data)->id);
+  object = object_create (call, type_name, type_args, error);   /* the count is the proxy's */
+  return object != NULL ? mpk__manager_ref_new (server->generation, object->id) : NULL;
 }
 
 static Object *
