@@ -143,30 +143,21 @@
     } \
   G_STMT_END
 
-/* The same for a call returning a GVariant or a proxy, which must be NULL. */
-#define ASSERT_NO_VARIANT(call, code) \
+/* The same for a call returning a @Type pointer (a GVariant or a proxy),
+ * which must be NULL. */
+#define ASSERT_NULL_FAILS_(Type, call, code) \
   G_STMT_START \
     { \
       GError *err_ = NULL; \
-      g_autoptr(GVariant) got_ = (call); \
+      g_autoptr(Type) got_ = (call); \
       g_assert_error (err_, MPK_ERROR, (code)); \
       g_assert_null (got_); \
       g_assert_cmpstr (err_->message, !=, ""); \
       g_clear_error (&err_); \
     } \
   G_STMT_END
-
-#define ASSERT_NO_PROXY(call, code) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      g_autoptr(MpkProxy) got_ = (call); \
-      g_assert_error (err_, MPK_ERROR, (code)); \
-      g_assert_null (got_); \
-      g_assert_cmpstr (err_->message, !=, ""); \
-      g_clear_error (&err_); \
-    } \
-  G_STMT_END
+#define ASSERT_NO_VARIANT(call, code) ASSERT_NULL_FAILS_ (GVariant, call, code)
+#define ASSERT_NO_PROXY(call, code)   ASSERT_NULL_FAILS_ (MpkProxy, call, code)
 
 /* The same for a call returning a number (its value on failure is not checked). */
 #define ASSERT_NUMBER_FAILS(call, code) \
