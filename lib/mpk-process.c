@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -266,12 +268,106 @@ process_init (void)
   pthread_atfork (NULL, NULL, process_after_fork_child);
 }
 
+/* The daemon's watch on its parent when PR_SET_PDEATHSIG cannot be used
+ * (see watch_parent). Set once, in the child, before the thread starts. */
+static struct
+{
+  pid_t parent;
+  int   pidfd;     /* a pidfd of the parent, or -1: then getppid() once a second */
+} parent_watch = { 0, -1 };
+
+/* The watcher thread: sleeps until the parent has exited, then sends this
+ * process the SIGTERM that PR_SET_PDEATHSIG would have sent. All signals
+ * are blocked here, so the SIGTERM goes to the other threads, as a kill(1)
+ * would. */
+static void *
+parent_watch_thread (void *data)
+{
+  struct pollfd pfd = { parent_watch.pidfd, POLLIN, 0 };
+
+  for (;;)
+    {
+      if (pfd.fd >= 0)
+        {
+          int rc = poll (&pfd, 1, -1);
+
+          if (rc > 0)
+            break;
+          if (rc < 0 && errno != EINTR)
+            pfd.fd = -1;                /* cannot happen; fall back to polling */
+        }
+      else
+        {
+          if (getppid () != parent_watch.parent)
+            break;
+          g_usleep (G_USEC_PER_SEC);
+        }
+    }
+  kill (getpid (), SIGTERM);
+  return NULL;
+}
+
+/* In a daemonic child: arranges a SIGTERM for the moment @parent dies, even
+ * by SIGKILL, like the SIGTERM its normal exit sends (exit_function).
+ *
+ * The kernel's PR_SET_PDEATHSIG fires when the *thread* that forked us
+ * exits, not the process: set from a child of a helper thread, it would kill
+ * the daemon as soon as that thread ended while the parent goes on. So it is
+ * used only when the main thread forked (@forked_by_main_thread); otherwise a
+ * small thread in the child waits on a pidfd of the parent instead.
+ *
+ * Closes the race with a parent that died before the watch was in place:
+ * then getppid() has already changed. Returns FALSE with errno set if the
+ * watch cannot be set up or the parent is gone. */
+static gboolean
+watch_parent (pid_t parent, gboolean forked_by_main_thread)
+{
+  if (forked_by_main_thread)
+    {
+      if (prctl (PR_SET_PDEATHSIG, SIGTERM) < 0)
+        return FALSE;
+    }
+  else
+    {
+      sigset_t all, old;
+      pthread_attr_t attr;
+      pthread_t thread;
+      int rc;
+
+      parent_watch.parent = parent;
+      parent_watch.pidfd = pidfd_open (parent);   /* close-on-exec; -1: poll getppid() */
+      sigfillset (&all);
+      pthread_sigmask (SIG_SETMASK, &all, &old);
+      pthread_attr_init (&attr);
+      pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+      pthread_attr_setstacksize (&attr, MAX (PTHREAD_STACK_MIN, 64 * 1024));
+      rc = pthread_create (&thread, &attr, parent_watch_thread, NULL);
+      pthread_attr_destroy (&attr);
+      pthread_sigmask (SIG_SETMASK, &old, NULL);
+      if (rc != 0)
+        {
+          errno = rc;
+          return FALSE;
+        }
+    }
+  /* The parent may have died before the watch began: no signal would come.
+   * (A pidfd opened after that would name a dead or reused pid, so this
+   * check comes after pidfd_open, too.) */
+  if (getppid () != parent)
+    {
+      errno = ESRCH;
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Runs in the child: becomes @process, reports setup failures through
  * @status_fd (close-on-exec, closed on success), runs the body, and leaves
  * through _exit() so the parent's atexit handlers and stdio buffers are not
  * run or flushed a second time. */
 G_GNUC_NORETURN static void
-child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent)
+child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent,
+            gboolean forked_by_main_thread)
 {
   int saved_errno = 0;
   int devnull, rc;
@@ -288,10 +384,8 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent)
   if (MPK__TRACING (~0u))
     mpk__trace_child_started ();       /* our own trace file, under our name */
 
-  /* A daemon must not outlive its parent, even one killed by SIGKILL. The
-   * kernel ties this to the forking *thread*, so only from the main thread. */
-  if (process->daemon && syscall (SYS_gettid) == parent
-      && (prctl (PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid () != parent))
+  /* A daemon must not outlive its parent, even one killed by SIGKILL. */
+  if (process->daemon && !watch_parent (parent, forked_by_main_thread))
     saved_errno = errno != 0 ? errno : ESRCH;
   /* Like Python, a child does not read the parent's stdin. Not close-on-exec:
    * if fd 0 was closed, /dev/null lands on 0 and must stay there. */
@@ -356,6 +450,8 @@ mpk_process_start (MpkProcess  *process,
 {
   int status_pipe[2], death_pipe[2] = { -1, -1 };
   pid_t parent = getpid (), pid;
+  /* Asked here, in the parent: in the child every thread id is new. */
+  gboolean main_thread = syscall (SYS_gettid) == parent;
   guint64 spawn_clock = 0;
 
   g_return_val_if_fail (process != NULL, FALSE);
@@ -403,7 +499,7 @@ mpk_process_start (MpkProcess  *process,
       close (status_pipe[0]);
       if (death_pipe[0] >= 0)
         close (death_pipe[0]);
-      child_main (process, status_pipe[1], death_pipe[1], parent);
+      child_main (process, status_pipe[1], death_pipe[1], parent, main_thread);
     }
   close (status_pipe[1]);
   if (death_pipe[1] >= 0)
@@ -468,6 +564,30 @@ joined (MpkProcess *process)
   return TRUE;
 }
 
+/* Waits for a started @process of ours; FALSE with TIMED_OUT or FAILED. */
+static gboolean
+join_started (MpkProcess *process, gint64 timeout_us, GError **error)
+{
+  struct pollfd pfd;
+  int rc;
+
+  /* Waiting forever needs no sentinel: waitpid() blocks (and retries EINTR). */
+  if (try_reap (process, timeout_us == MPK_WAIT_FOREVER))
+    return joined (process);
+  pfd.fd = process->sentinel;
+  pfd.events = POLLIN;
+  rc = pfd.fd >= 0 ? mpk__poll (&pfd, 1, mpk__deadline_from_timeout (timeout_us)) : 0;
+  if (rc < 0)
+    return mpk__set_error_from_errno (error, errno, "poll");
+  if (rc == 0)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
+                   "process %s did not exit before the timeout", process->name);
+      return FALSE;
+    }
+  return try_reap (process, TRUE) && joined (process);
+}
+
 /**
  * mpk_process_join:
  * @process: a started #MpkProcess
@@ -476,6 +596,10 @@ joined (MpkProcess *process)
  * Waits for the process to exit and reaps it, like `Process.join(timeout)`.
  * It may be called many times.
  *
+ * Joining a process that was not started, is closed, or was created by
+ * another process is a caller bug here: a critical, and %FALSE, the same
+ * value as a timeout. mpk_process_join_full() tells them apart.
+ *
  * Returns: %TRUE if the process has exited (see mpk_process_get_exitcode()),
  *   %FALSE if the timeout expired first
  */
@@ -483,24 +607,53 @@ gboolean
 mpk_process_join (MpkProcess *process,
                   gint64      timeout_us)
 {
-  struct pollfd pfd;
-
   g_return_val_if_fail (process != NULL, FALSE);
   g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
   g_return_val_if_fail (process->creator == getpid (), FALSE);
 
   if (!check_started (process, "mpk_process_join"))
     return FALSE;
-  /* Waiting forever needs no sentinel: waitpid() blocks (and retries EINTR). */
-  if (try_reap (process, timeout_us == MPK_WAIT_FOREVER))
-    return joined (process);
-  pfd.fd = process->sentinel;
-  pfd.events = POLLIN;
-  if (pfd.fd < 0)
-    return FALSE;
-  if (mpk__poll (&pfd, 1, mpk__deadline_from_timeout (timeout_us)) <= 0)
-    return FALSE;
-  return try_reap (process, TRUE) && joined (process);
+  return join_started (process, timeout_us, NULL);
+}
+
+/**
+ * mpk_process_join_full:
+ * @process: a #MpkProcess
+ * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_process_join() that says why it returned %FALSE. Where Python's
+ * `join()` raises (a process not started, a closed one, or one this process
+ * did not create: "can only join a child process"), this sets
+ * %MPK_ERROR_INVALID without a critical; a timeout is %MPK_ERROR_TIMED_OUT.
+ *
+ * Returns: %TRUE if the process has exited; %FALSE with @error set:
+ *   %MPK_ERROR_TIMED_OUT, %MPK_ERROR_INVALID, or %MPK_ERROR_FAILED if
+ *   poll(2) failed
+ */
+gboolean
+mpk_process_join_full (MpkProcess  *process,
+                       gint64       timeout_us,
+                       GError     **error)
+{
+  const char *why = NULL;
+
+  g_return_val_if_fail (process != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (process->state == STATE_CLOSED)
+    why = "it is closed";
+  else if (process->creator != getpid ())
+    why = "only the process that created it can join it";
+  else if (process->state == STATE_INITIAL)
+    why = "it has not been started";
+  if (why != NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "cannot join process %s: %s",
+                   process->name, why);
+      return FALSE;
+    }
+  return join_started (process, timeout_us, error);
 }
 
 /**
@@ -640,9 +793,19 @@ mpk_process_get_daemon (MpkProcess *process)
  * @process: a #MpkProcess that has not been started
  * @daemon: whether the process is daemonic
  *
- * A daemonic process is terminated when its parent exits (at exit(), and
- * by the kernel if the parent is killed), and may not start children of its
- * own, as in Python.
+ * A daemonic process is terminated (SIGTERM) when its parent exits, and may
+ * not start children of its own, as in Python. At a normal exit() the parent
+ * sends the SIGTERM and reaps the daemon; if the parent dies any other way
+ * (SIGKILL, a crash, SIGPIPE from `| head`), the daemon still gets a SIGTERM
+ * the moment the parent is gone, so no daemon is left orphaned.
+ *
+ * Started from the main thread, the kernel sends it (PR_SET_PDEATHSIG).
+ * Started from another thread, it does not: the kernel would tie the signal
+ * to that thread's end rather than the process's, killing the daemon while
+ * its parent lives on. There the daemon runs one extra thread of its own
+ * that waits on a pidfd of the parent (Linux 5.3; before that, it checks
+ * getppid() once a second) and sends the SIGTERM. Either way, a daemon that
+ * handles or blocks SIGTERM is not ended by it.
  */
 void
 mpk_process_set_daemon (MpkProcess *process,

@@ -42,6 +42,9 @@ MPK_API gboolean     mpk_process_start         (MpkProcess      *process,
                                                 GError         **error);
 MPK_API gboolean     mpk_process_join          (MpkProcess      *process,
                                                 gint64           timeout_us);
+MPK_API gboolean     mpk_process_join_full     (MpkProcess      *process,
+                                                gint64           timeout_us,
+                                                GError         **error);
 MPK_API gboolean     mpk_process_is_alive      (MpkProcess      *process);
 MPK_API int          mpk_process_get_exitcode  (MpkProcess      *process);
 MPK_API gboolean     mpk_process_terminate     (MpkProcess      *process,

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-process.c: child processes (multiprocessing.Process), ported from CPython's
  * _TestProcess and _TestSubclassingProcess: life cycle, names, daemons, signals,
- * sentinels, close, exit codes, many children, and stdio flushed exactly once. */
+ * sentinels, close, exit codes, many children, and stdio flushed exactly once;
+ * plus issue 11's daemons that must die with a SIGKILLed parent, and join's
+ * misuse told apart from its timeout. */
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "test-util.h"
 
@@ -738,6 +742,255 @@ test_no_fd_leak (void)
   g_assert_cmpuint (count_fds (), ==, before);
 }
 
+/* --- join: misuse is not a timeout (issue 11 section 4) ---------------------- */
+
+/* Tries to join the sibling @data, which this process did not create: sends
+ * the error code it got (-1 for none) and whether join returned TRUE. */
+static int
+join_sibling_child (gpointer data)
+{
+  MpkProcess *sibling = data;
+  g_autoptr(GError) error = NULL;
+  gboolean joined;
+
+  joined = mpk_process_join_full (sibling, MPK_NO_WAIT, &error);
+  if (joined)
+    return 10;
+  if (error == NULL || error->domain != MPK_ERROR)
+    return 11;
+  return 20 + error->code;
+}
+
+static void
+test_join_misuse (void)
+{
+  MpkTestChannel channel;
+  g_autoptr(GError) error = NULL;
+  MpkProcess *process, *sibling;
+
+  if (!mpk_test_in_subprocess ("Issue 11 section 4: mpk_process_join_full() tells misuse "
+                               "(not started, closed, not our child: MPK_ERROR_INVALID) from "
+                               "a timeout (MPK_ERROR_TIMED_OUT); plain join stays a critical"))
+    return;
+
+  process = mpk_process_new (NULL, return_child, NULL, NULL);
+  g_assert_false (mpk_process_join_full (process, MPK_NO_WAIT, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  g_test_expect_message ("mpk", G_LOG_LEVEL_CRITICAL, "*not been started*");
+  g_assert_false (mpk_process_join (process, MPK_NO_WAIT));
+  g_test_assert_expected_messages ();
+  mpk_process_unref (process);
+
+  mpk_test_channel_init (&channel);
+  process = mpk_test_start (mpk_test_blocking_child, &channel);
+  mpk_connection_close (channel.child);
+  g_assert_false (mpk_process_join_full (process, MPK_NO_WAIT, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_false (mpk_process_join_full (process, 1000, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  /* A sibling may not join it: Python's "can only join a child process". */
+  sibling = mpk_test_start (join_sibling_child, process);
+  g_assert_true (mpk_process_join_full (sibling, MPK_WAIT_FOREVER, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mpk_process_get_exitcode (sibling), ==, 20 + MPK_ERROR_INVALID);
+  mpk_process_unref (sibling);
+
+  mpk_connection_close (channel.parent);
+  g_assert_true (mpk_process_join_full (process, MPK_WAIT_FOREVER, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mpk_process_get_exitcode (process), ==, 0);
+  g_assert_true (mpk_process_join_full (process, MPK_NO_WAIT, &error));
+  g_assert_no_error (error);
+  g_assert_true (mpk_process_close (process, NULL));
+  g_assert_false (mpk_process_join_full (process, MPK_NO_WAIT, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  mpk_process_unref (process);
+  mpk_test_channel_clear (&channel);
+}
+
+/* --- daemons die with a SIGKILLed parent (issue 11 section 2) ----------------
+ * Three generations: the test process (T) forks a plain parent (P), P starts
+ * a daemon (D) and reports D's pid, T SIGKILLs P and checks that D is gone.
+ * T is a child subreaper, so D is reparented to T and reaped by it: no
+ * orphan and no zombie is left, whatever happens. */
+
+typedef struct
+{
+  gint32   daemon_pid;     /* -1 if the start failed */
+  gboolean alive;          /* D answered a ping after its start (and its starter thread's end) */
+} DaemonReport;
+
+/* D: answers one ping, then waits to be killed. The alarm bounds its life
+ * if nothing kills it (the bug under test), so even a failed run leaves no
+ * process behind for long. It never reads its pipe again: EOF after P's
+ * death must not be what ends it. */
+static int
+ping_daemon (gpointer data)
+{
+  MpkConnection *conn = data;
+  g_autoptr(GVariant) ping = NULL;
+
+  alarm (600);
+  ping = mpk_connection_recv (conn, MPK_TEST_CHILD_TIMEOUT_US, NULL);
+  if (ping == NULL)
+    return 1;
+  if (!mpk_connection_send (conn, g_variant_new_string ("pong"), MPK_TEST_CHILD_TIMEOUT_US, NULL))
+    return 1;
+  for (;;)
+    pause ();
+  return 0;
+}
+
+static gpointer
+start_in_thread (gpointer data)
+{
+  return GINT_TO_POINTER (mpk_process_start (data, NULL));
+}
+
+/* The number of threads of this process (entries of /proc/self/task). */
+static guint
+count_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* P: starts D (from a thread that has ended by the time of the report, if
+ * @from_thread), pings it, reports to T over @report_fd, and waits for
+ * T's SIGKILL. A plain fork: P is a test helper, not an mpkit child. */
+G_GNUC_NORETURN static void
+daemon_parent (int report_fd, gboolean from_thread, pid_t test_pid)
+{
+  MpkConnection *mine, *theirs;
+  DaemonReport report = { -1, FALSE };
+  g_autoptr(GVariant) pong = NULL;
+  MpkProcess *daemon;
+  gboolean started;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);       /* P never outlives T */
+  if (getppid () != test_pid)
+    _exit (1);
+  if (!mpk_pipe_new (TRUE, &mine, &theirs, NULL))
+    _exit (1);
+  daemon = mpk_process_new ("daemon", ping_daemon, theirs, NULL);
+  mpk_process_set_daemon (daemon, TRUE);
+  if (from_thread)
+    {
+      GThread *thread = g_thread_new ("starter", start_in_thread, daemon);
+      gint64 deadline = g_get_monotonic_time () + MPK_TEST_CHILD_TIMEOUT_US;
+
+      started = GPOINTER_TO_INT (g_thread_join (thread));
+      /* g_thread_join() can return before the kernel has finished the
+       * thread's exit, where a parent-death signal tied to it would be
+       * sent; once the thread is gone from /proc, that point is past. */
+      while (count_threads () > 1 && g_get_monotonic_time () < deadline)
+        g_usleep (1000);
+    }
+  else
+    started = mpk_process_start (daemon, NULL);
+  if (started)
+    {
+      report.daemon_pid = mpk_process_get_pid (daemon);
+      if (mpk_connection_send (mine, g_variant_new_string ("ping"), MPK_TEST_CHILD_TIMEOUT_US, NULL))
+        pong = mpk_connection_recv (mine, MPK_TEST_CHILD_TIMEOUT_US, NULL);
+      report.alive = pong != NULL;
+    }
+  if (write (report_fd, &report, sizeof report) != sizeof report)
+    _exit (1);
+  for (;;)
+    pause ();
+}
+
+static int
+test_pidfd_open (pid_t pid)
+{
+#ifdef SYS_pidfd_open
+  return syscall (SYS_pidfd_open, pid, 0);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+static void
+test_daemon_parent_killed (gconstpointer data)
+{
+  gboolean from_thread = GPOINTER_TO_INT (data);
+  int timeout_ms = (under_valgrind () ? 120 : 30) * 1000;
+  DaemonReport report = { -1, FALSE };
+  struct pollfd pfd = { -1, POLLIN, 0 };
+  int fds[2], status = 0, pidfd, rc;
+  const char *verdict;
+  gint64 killed_at;
+  pid_t parent;
+
+  if (!mpk_test_in_subprocess (from_thread
+                               ? "Issue 11 section 2: a daemon started from a thread that "
+                                 "has ended lives on, and is terminated (SIGTERM) once its "
+                                 "parent is SIGKILLed"
+                               : "Issue 11 section 2: a daemon is terminated (SIGTERM) when "
+                                 "its parent is SIGKILLed, checked by the grandparent"))
+    return;
+
+  g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 1), ==, 0);
+  g_assert_cmpint (pipe (fds), ==, 0);
+  parent = fork ();
+  g_assert_cmpint (parent, >=, 0);
+  if (parent == 0)
+    {
+      close (fds[0]);
+      daemon_parent (fds[1], from_thread, getppid ());
+    }
+  close (fds[1]);
+
+  pfd.fd = fds[0];
+  rc = poll (&pfd, 1, timeout_ms);
+  if (rc == 1)
+    rc = read (fds[0], &report, sizeof report);
+  close (fds[0]);
+  g_assert_cmpint (rc, ==, sizeof report);
+  g_assert_cmpint (report.daemon_pid, >, 0);
+  /* A pidfd now, while D is P's (unreaped) child: it names D for sure. */
+  pidfd = test_pidfd_open (report.daemon_pid);
+  g_assert_cmpint (pidfd, >=, 0);
+  g_assert_true (report.alive);
+
+  g_assert_cmpint (kill (parent, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (parent, NULL, 0), ==, parent);
+  killed_at = g_get_monotonic_time ();
+
+  /* Now D is our child (we are its subreaper): wait, bounded, for its end. */
+  pfd.fd = pidfd;
+  do
+    rc = poll (&pfd, 1, timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 1)
+    {
+      verdict = "the daemon is gone";
+      g_test_message ("the daemon was gone %.1f ms after its parent's SIGKILL",
+                      (g_get_monotonic_time () - killed_at) / 1000.0);
+    }
+  else
+    {
+      verdict = "the daemon still runs after its parent's SIGKILL";
+      kill (report.daemon_pid, SIGKILL);
+    }
+  close (pidfd);
+  g_assert_cmpint (waitpid (report.daemon_pid, &status, 0), ==, report.daemon_pid);
+  g_assert_cmpstr (verdict, ==, "the daemon is gone");
+  g_assert_true (WIFSIGNALED (status));
+  g_assert_cmpint (WTERMSIG (status), ==, SIGTERM);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -750,6 +1003,11 @@ main (int   argc,
   g_test_add_func ("/process/name/default", test_name_default);
   g_test_add_func ("/process/daemon/flag", test_daemon_flag);
   g_test_add_func ("/process/daemon/no-children", test_daemon_no_children);
+  g_test_add_data_func ("/process/daemon/parent-killed", GINT_TO_POINTER (FALSE),
+                        test_daemon_parent_killed);
+  g_test_add_data_func ("/process/daemon/parent-killed-from-thread", GINT_TO_POINTER (TRUE),
+                        test_daemon_parent_killed);
+  g_test_add_func ("/process/join/misuse-vs-timeout", test_join_misuse);
   g_test_add_func ("/process/parent/pid", test_parent_pid);
   g_test_add_data_func ("/process/signal/terminate", GINT_TO_POINTER (SIGTERM), test_signal);
   g_test_add_data_func ("/process/signal/kill", GINT_TO_POINTER (SIGKILL), test_signal);
