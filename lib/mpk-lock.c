@@ -510,39 +510,70 @@ semaphore_new (guint value, guint bound, GError **error)
   return sem;
 }
 
+/* Python's SemLock takes any value up to SEM_VALUE_MAX (INT_MAX on Linux);
+ * the count here is a 32-bit word with the same limit. */
+static gboolean
+check_semaphore_value (guint value, gboolean bounded, GError **error)
+{
+  if (value > G_MAXINT32)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "semaphore: initial value %u is above the maximum %d", value, G_MAXINT32);
+      return FALSE;
+    }
+  if (bounded && value == 0)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "semaphore: a bounded semaphore of 0 could never be acquired "
+                           "nor released");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * mpk_semaphore_new:
- * @value: the initial count
+ * @value: the initial count, at most %G_MAXINT32
  * @error: return location for a #GError, or %NULL
  *
  * Creates a semaphore, Python's `multiprocessing.Semaphore(value)`.
  *
- * Returns: (transfer full): the semaphore, or %NULL with @error set
+ * Returns: (transfer full): the semaphore, or %NULL with @error set:
+ *   %MPK_ERROR_INVALID for a @value above %G_MAXINT32 (Python: ValueError),
+ *   %MPK_ERROR_FAILED if the shared memory cannot be made
  */
 MpkSemaphore *
 mpk_semaphore_new (guint    value,
                    GError **error)
 {
-  g_return_val_if_fail (value <= G_MAXINT32, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_semaphore_value (value, FALSE, error))
+    return NULL;
   return semaphore_new (value, 0, error);
 }
 
 /**
  * mpk_bounded_semaphore_new:
- * @value: the initial count, which releases may not exceed
+ * @value: the initial count, which releases may not exceed: 1 to %G_MAXINT32
  * @error: return location for a #GError, or %NULL
  *
  * Creates a bounded semaphore, Python's `multiprocessing.BoundedSemaphore`.
+ * Python accepts `BoundedSemaphore(0)`, which can be neither acquired nor
+ * released; here it is refused.
  *
- * Returns: (transfer full): the semaphore, or %NULL with @error set
+ * Returns: (transfer full): the semaphore, or %NULL with @error set:
+ *   %MPK_ERROR_INVALID for a @value of 0 or above %G_MAXINT32,
+ *   %MPK_ERROR_FAILED if the shared memory cannot be made
  */
 MpkSemaphore *
 mpk_bounded_semaphore_new (guint    value,
                            GError **error)
 {
-  g_return_val_if_fail (value >= 1 && value <= G_MAXINT32, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_semaphore_value (value, TRUE, error))
+    return NULL;
   return semaphore_new (value, value, error);
 }
 

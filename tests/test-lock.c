@@ -846,6 +846,44 @@ test_shared_counter (gconstpointer data)
   munmap (counter, sizeof (gint));
 }
 
+static void
+test_semaphore_value_too_large (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkSemaphore *sem;
+
+  if (!mpk_test_in_subprocess ("Issue 11 section 4: a semaphore value above G_MAXINT32 (the "
+                               "type says guint) is MPK_ERROR_INVALID, not a critical; so "
+                               "is a BoundedSemaphore(0), which could never be acquired"))
+    return;
+  sem = mpk_semaphore_new ((guint) G_MAXINT32 + 1, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (sem);
+  g_clear_error (&error);
+  sem = mpk_semaphore_new (G_MAXUINT, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (sem);
+  g_clear_error (&error);
+  sem = mpk_bounded_semaphore_new ((guint) G_MAXINT32 + 1, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (sem);
+  g_clear_error (&error);
+  sem = mpk_bounded_semaphore_new (0, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (sem);
+  g_clear_error (&error);
+
+  /* The largest allowed value works, and one release past it is refused. */
+  sem = mpk_semaphore_new (G_MAXINT32, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (sem);
+  g_assert_cmpuint (mpk_semaphore_get_value (sem), ==, G_MAXINT32);
+  g_assert_false (mpk_semaphore_release (sem, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_cmpuint (mpk_semaphore_get_value (sem), ==, G_MAXINT32);
+  mpk_semaphore_free (sem);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -899,6 +937,7 @@ main (int   argc,
   g_test_add_func ("/semaphore/basic", test_semaphore_basic);
   g_test_add_func ("/semaphore/bounded/over-release", test_semaphore_bounded);
   g_test_add_func ("/semaphore/two-processes", test_semaphore_two_processes);
+  g_test_add_func ("/semaphore/new/value-too-large", test_semaphore_value_too_large);
   g_test_add_data_func ("/semaphore/counter/shared", GINT_TO_POINTER (GUARD_SEMAPHORE),
                         test_shared_counter);
 
