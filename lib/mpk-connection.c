@@ -520,7 +520,8 @@ mpk_connection_send (MpkConnection  *conn,
  * @buf: (array length=buf_len): the bytes
  * @buf_len: the length of @buf
  * @offset: where in @buf the message starts
- * @size: how many bytes to send, or -1 for the rest of @buf after @offset
+ * @size: how many bytes to send, or -1 for the rest of @buf after @offset;
+ *   other negative sizes are refused
  * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -529,7 +530,8 @@ mpk_connection_send (MpkConnection  *conn,
  * message too. The same closing rule as mpk_connection_send() applies.
  *
  * Returns: %TRUE on success; %FALSE with %MPK_ERROR_INVALID when @offset or
- *   @size fall outside @buf, or another error
+ *   @size fall outside @buf or @size is below -1 (nothing is sent), or
+ *   another error
  */
 gboolean
 mpk_connection_send_bytes (MpkConnection  *conn,
@@ -552,7 +554,15 @@ mpk_connection_send_bytes (MpkConnection  *conn,
                    "buffer length %" G_GSIZE_FORMAT " < offset %" G_GSIZE_FORMAT, buf_len, offset);
       return FALSE;
     }
-  if (size < 0)
+  /* Only -1 stands for Python's size=None; any other negative number is
+   * a mistake, not "the rest" (Python: ValueError "size is negative"). */
+  if (size < -1)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "size %" G_GSSIZE_FORMAT " is negative (only -1 means the rest)", size);
+      return FALSE;
+    }
+  if (size == -1)
     size = buf_len - offset;
   if ((gsize) size > buf_len - offset)
     {
@@ -837,7 +847,8 @@ recv_bytes_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us, GErr
  * mpk_connection_recv_bytes:
  * @conn: a readable #MpkConnection
  * @maxlength: the longest message accepted, or -1 for no limit beyond the
- *   connection's maximum message size
+ *   connection's maximum message size; other negative values are refused
+ *   with %MPK_ERROR_INVALID before anything is read (Python: ValueError)
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -859,6 +870,13 @@ mpk_connection_recv_bytes (MpkConnection  *conn,
   g_return_val_if_fail (conn != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (maxlength < -1)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "maxlength %" G_GSSIZE_FORMAT " is negative (only -1 means no limit)",
+                   maxlength);
+      return NULL;
+    }
   return recv_bytes_frame (conn, maxlength, timeout_us, error);
 }
 

@@ -138,6 +138,44 @@ test_send_bytes_invalid (void)
 }
 
 static void
+test_send_bytes_negative_size (void)
+{
+  g_autoptr(MpkConnection) a = NULL;
+  g_autoptr(MpkConnection) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) got = NULL;
+  const gsize n = sizeof alphabet - 1;
+  static const gssize bad[] = { -2, -5, G_MINSSIZE };
+  gsize i;
+
+  g_test_summary ("Issue 11 section 4: only -1 means 'the rest'; any other negative size "
+                  "is MPK_ERROR_INVALID (Python: ValueError 'size is negative') and sends "
+                  "nothing");
+  mpk_test_pipe (TRUE, &a, &b);
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      gboolean sent = mpk_connection_send_bytes (a, alphabet, n, 3, bad[i],
+                                                 MPK_WAIT_FOREVER, &error);
+
+      g_test_message ("size %" G_GSSIZE_FORMAT, bad[i]);
+      g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+      g_assert_false (sent);
+      g_clear_error (&error);
+    }
+  g_assert_false (mpk_connection_poll (b, MPK_NO_WAIT, &error));
+  g_assert_no_error (error);
+
+  /* The same for recv_bytes' maxlength: -1 is "no limit", -5 is refused
+   * before anything is read, so the message stays for the next call. */
+  mpk_test_send_bytes (a, "kept", 4);
+  got = mpk_connection_recv_bytes (b, -5, MPK_WAIT_FOREVER, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (got);
+  g_clear_error (&error);
+  mpk_test_assert_recv_bytes (b, "kept", 4);
+}
+
+static void
 test_recv_bytes_into_offset (void)
 {
   g_autoptr(MpkConnection) a = NULL;
@@ -878,6 +916,7 @@ main (int   argc,
   g_test_add_func ("/connection/recv/bytes-frame-is-ay", test_recv_bytes_frame_as_variant);
   g_test_add_func ("/connection/send-bytes/slices", test_send_bytes_slices);
   g_test_add_func ("/connection/send-bytes/invalid", test_send_bytes_invalid);
+  g_test_add_func ("/connection/send-bytes/negative-size", test_send_bytes_negative_size);
   g_test_add_func ("/connection/recv-bytes-into/offset", test_recv_bytes_into_offset);
   g_test_add_func ("/connection/recv-bytes-into/too-short", test_recv_bytes_into_too_short);
   g_test_add_func ("/connection/recv-bytes/maxlength", test_recv_bytes_maxlength);
