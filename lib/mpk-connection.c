@@ -998,7 +998,8 @@ int
 mpk__connection_wait_fd (MpkConnection *conn,
                          gboolean      *ready)
 {
-  /* A closed end is "ready": a receive on it fails at once with CLOSED. */
+  /* mpk_wait() refuses an end closed by this process before asking; one
+   * shut for reading after a bad frame is "ready": the receive reports it. */
   *ready = conn->fd < 0 || conn->read_shut || frame_buffered (conn);
   return *ready ? -1 : conn->fd;
 }

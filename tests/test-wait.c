@@ -265,6 +265,87 @@ test_wait_process (void)
   mpk_test_channel_clear (&channel);
 }
 
+static void
+test_wait_null_element (void)
+{
+  g_autoptr(MpkConnection) a = NULL;
+  g_autoptr(MpkConnection) a_peer = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *ready;
+  gpointer objects[2];
+
+  if (!mpk_test_in_subprocess ("Issue 11 section 4: a NULL element is a caller bug: a "
+                               "critical and NULL, not a crash"))
+    return;
+  mpk_test_pipe (TRUE, &a, &a_peer);
+  objects[0] = a;
+  objects[1] = NULL;
+  g_test_expect_message ("mpk", G_LOG_LEVEL_CRITICAL, "*NULL*");
+  ready = mpk_wait (objects, 2, MPK_NO_WAIT, &error);
+  g_test_assert_expected_messages ();
+  g_assert_null (ready);
+  g_assert_no_error (error);
+}
+
+static void
+test_wait_closed_connection (void)
+{
+  g_autoptr(MpkConnection) a = NULL;
+  g_autoptr(MpkConnection) a_peer = NULL;
+  g_autoptr(MpkConnection) b = NULL;
+  g_autoptr(MpkConnection) b_peer = NULL;
+  g_autoptr(GPtrArray) ready = NULL;
+  g_autoptr(GError) error = NULL;
+  gpointer objects[2];
+
+  g_test_summary ("Issue 11 section 4: waiting on a connection this process closed is "
+                  "MPK_ERROR_CLOSED and NULL (Python raises OSError 'handle is closed'), "
+                  "even with another object ready beside it; it is not reported ready");
+  mpk_test_pipe (TRUE, &a, &a_peer);
+  mpk_test_pipe (TRUE, &b, &b_peer);
+  mpk_test_send (b_peer, g_variant_new_int32 (1));
+  mpk_connection_close (a);
+  objects[0] = b;
+  objects[1] = a;
+  ready = mpk_wait (objects, 2, MPK_NO_WAIT, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_CLOSED);
+  g_assert_null (ready);
+}
+
+static int
+exit_child (gpointer data)
+{
+  return 0;
+}
+
+static void
+test_wait_process_unusable (void)
+{
+  g_autoptr(GPtrArray) ready = NULL;
+  g_autoptr(GError) error = NULL;
+  MpkProcess *process;
+  gpointer objects[1];
+
+  g_test_summary ("Issue 11 section 4: a process not started, or closed, has no sentinel: "
+                  "MPK_ERROR_INVALID (Python: ValueError), not a wait that never ends");
+  process = mpk_process_new (NULL, mpk_test_blocking_child, NULL, NULL);
+  objects[0] = process;
+  ready = mpk_wait (objects, 1, MPK_NO_WAIT, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (ready);
+  g_clear_error (&error);
+  mpk_process_unref (process);
+
+  process = mpk_test_start (exit_child, NULL);
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_true (mpk_process_close (process, NULL));
+  objects[0] = process;
+  ready = mpk_wait (objects, 1, MPK_NO_WAIT, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (ready);
+  mpk_process_unref (process);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -277,6 +358,9 @@ main (int   argc,
   g_test_add_func ("/wait/connection/negative-timeout", test_wait_negative_timeout);
   g_test_add_func ("/wait/connection/eof", test_wait_eof);
   g_test_add_func ("/wait/process/exit", test_wait_process);
+  g_test_add_func ("/wait/null-element", test_wait_null_element);
+  g_test_add_func ("/wait/connection/closed", test_wait_closed_connection);
+  g_test_add_func ("/wait/process/not-started", test_wait_process_unusable);
 
   return g_test_run ();
 }
