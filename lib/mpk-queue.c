@@ -606,7 +606,7 @@ record_task_done (gpointer data, guint64 left, guint64 prev)
 
 /**
  * mpk_queue_task_done:
- * @queue: an open JoinableQueue
+ * @queue: an open JoinableQueue (any other queue gives %MPK_ERROR_INVALID)
  * @error: return location for a #GError, or %NULL
  *
  * Says that an item taken with get() has been dealt with, Python's
@@ -614,17 +614,27 @@ record_task_done (gpointer data, guint64 left, guint64 prev)
  * every join() returns.
  *
  * Returns: %TRUE; %FALSE with %MPK_ERROR_TOO_MANY_TASK_DONE when no task is
- *   unfinished (Python: ValueError), %MPK_ERROR_CLOSED, or
- *   %MPK_ERROR_PROTOCOL (the queue's shared memory is damaged)
+ *   unfinished (Python: ValueError), %MPK_ERROR_INVALID when @queue is not a
+ *   JoinableQueue (Python: AttributeError; nothing is counted),
+ *   %MPK_ERROR_CLOSED, or %MPK_ERROR_PROTOCOL (the queue's shared memory is
+ *   damaged)
  */
 gboolean
 mpk_queue_task_done (MpkQueue  *queue,
                      GError   **error)
 {
   g_return_val_if_fail (queue != NULL, FALSE);
-  g_return_val_if_fail (queue->joinable, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!queue->joinable)
+    {
+      /* Python raises (AttributeError: a Queue has no task_done); a
+       * program ported from it may test for that, so it is an error here,
+       * not a critical. */
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "queue: task_done() on a queue that is not a JoinableQueue");
+      return FALSE;
+    }
   if (!check_open (queue, error))
     return FALSE;
   switch (mpk__ring_task_done (&queue->ring, MPK__TRACING (~0u) ? mpk__wire_clock_tick () : 0,

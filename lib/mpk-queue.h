@@ -71,7 +71,7 @@ MPK_API gboolean   mpk_queue_empty            (MpkQueue       *queue);
 MPK_API gboolean   mpk_queue_full             (MpkQueue       *queue);
 MPK_API guint      mpk_queue_get_n_recoveries (MpkQueue       *queue);
 
-/* JoinableQueue only. */
+/* JoinableQueue only (task_done on another queue: MPK_ERROR_INVALID). */
 MPK_API gboolean   mpk_queue_task_done        (MpkQueue       *queue,
                                                GError        **error);
 MPK_API gboolean   mpk_queue_join             (MpkQueue       *queue,

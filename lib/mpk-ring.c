@@ -19,6 +19,11 @@
 #define POS_MASK   ((G_GUINT64_CONSTANT (1) << POS_BITS) - 1)
 #define COUNT_MASK ((G_GUINT64_CONSTANT (1) << (64 - POS_BITS)) - 1)
 
+/* A crash point outside the countdown that tests/test-robust.c walks:
+ * set in a test's child, the next get dies between crediting itself the
+ * task and removing the item (tests/test-queue.c). */
+int mpk__ring_crash_after_credit = 0;
+
 #define N_HOLDERS  64   /* JoinableQueue: processes whose taken tasks are tracked */
 #define NO_SLOT    G_MAXUINT32
 
@@ -626,7 +631,11 @@ consume_chunk (MpkRing *ring, guint16 flags, guint64 len, gboolean credit)
                             word_count (head) + ((flags & CHUNK_LAST) ? 1 : 0));
 
   if (credit)
-    credit_take (ring, next);
+    {
+      credit_take (ring, next);
+      if (G_UNLIKELY (mpk__ring_crash_after_credit))
+        mpk__crash_now ("queue.get.credited");
+    }
   __atomic_store_n (&shm->head, next, __ATOMIC_RELEASE);
   ring->my_head = next;
   if (credit)
