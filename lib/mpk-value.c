@@ -504,10 +504,64 @@ mpk_array_get_pointer (MpkArray *array)
   return array->data;
 }
 
+/* Whether @index names an item of @array; else INVALID, like the range
+ * calls (Python raises IndexError for `arr[index]`). */
+static gboolean
+check_index (MpkArray *array, gsize index, GError **error)
+{
+  if (index >= array->length)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "array: index %" G_GSIZE_FORMAT " is outside its %" G_GSIZE_FORMAT " items",
+                   index, array->length);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Whether the integer getters may read @array (not a float array). */
+static gboolean
+check_integer (MpkArray *array, GError **error)
+{
+  if (array_kind (array) == KIND_FLOAT)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "array: typecode '%c' holds floating-point numbers: read them as double",
+                   array->typecode);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The item as the integer getters return it. */
+static gint64
+item_as_int (MpkArray *array, gsize index)
+{
+  Number n = get_item (array, index);
+
+  return array_kind (array) == KIND_SIGNED ? n.i : (gint64) n.u;
+}
+
+static double
+item_as_double (MpkArray *array, gsize index)
+{
+  Number n = get_item (array, index);
+
+  switch (array_kind (array))
+    {
+    case KIND_SIGNED:   return (double) n.i;
+    case KIND_UNSIGNED: return (double) n.u;
+    default:            return n.d;
+    }
+}
+
 /**
  * mpk_array_get_int:
  * @array: an array of an integer or char type
- * @index: which item
+ * @index: which item, below the length
+ *
+ * An @index out of range is a caller bug here: a critical, and 0, which
+ * looks like a stored 0. mpk_array_get_int_checked() reports it instead.
  *
  * Returns: item @index (under the lock), `arr[index]`
  */
@@ -517,14 +571,15 @@ mpk_array_get_int (MpkArray *array,
 {
   g_return_val_if_fail (array != NULL && index < array->length, 0);
   g_return_val_if_fail (array_kind (array) != KIND_FLOAT, 0);
-  return array_kind (array) == KIND_SIGNED ? get_item (array, index).i
-                                           : (gint64) get_item (array, index).u;
+  return item_as_int (array, index);
 }
 
 /**
  * mpk_array_get_uint:
  * @array: an array of an integer or char type
- * @index: which item
+ * @index: which item, below the length
+ *
+ * Like mpk_array_get_int(): see mpk_array_get_uint_checked().
  *
  * Returns: item @index as an unsigned number
  */
@@ -540,7 +595,9 @@ mpk_array_get_uint (MpkArray *array,
 /**
  * mpk_array_get_double:
  * @array: an array
- * @index: which item
+ * @index: which item, below the length
+ *
+ * Like mpk_array_get_int(): see mpk_array_get_double_checked().
  *
  * Returns: item @index as a double (integers converted)
  */
@@ -548,16 +605,96 @@ double
 mpk_array_get_double (MpkArray *array,
                       gsize     index)
 {
-  Number n;
-
   g_return_val_if_fail (array != NULL && index < array->length, 0);
-  n = get_item (array, index);
-  switch (array_kind (array))
-    {
-    case KIND_SIGNED:   return (double) n.i;
-    case KIND_UNSIGNED: return (double) n.u;
-    default:            return n.d;
-    }
+  return item_as_double (array, index);
+}
+
+/**
+ * mpk_array_get_int_checked:
+ * @array: an array of an integer or char type
+ * @index: which item
+ * @out_value: (out): where to store item @index; untouched on failure
+ * @error: return location for a #GError, or %NULL
+ *
+ * `arr[index]`, under the lock, for an @index that may be out of range:
+ * unlike mpk_array_get_int(), a bad index is a #GError, not a critical and
+ * a 0 that cannot be told from a stored 0.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @index is not below
+ *   the length or the array holds `f`/`d` numbers
+ */
+gboolean
+mpk_array_get_int_checked (MpkArray  *array,
+                           gsize      index,
+                           gint64    *out_value,
+                           GError   **error)
+{
+  g_return_val_if_fail (array != NULL, FALSE);
+  g_return_val_if_fail (out_value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_index (array, index, error) || !check_integer (array, error))
+    return FALSE;
+  *out_value = item_as_int (array, index);
+  return TRUE;
+}
+
+/**
+ * mpk_array_get_uint_checked:
+ * @array: an array of an integer or char type
+ * @index: which item
+ * @out_value: (out): where to store item @index as an unsigned number;
+ *   untouched on failure
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_array_get_uint() with a #GError for a bad @index.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @index is not below
+ *   the length or the array holds `f`/`d` numbers
+ */
+gboolean
+mpk_array_get_uint_checked (MpkArray  *array,
+                            gsize      index,
+                            guint64   *out_value,
+                            GError   **error)
+{
+  g_return_val_if_fail (array != NULL, FALSE);
+  g_return_val_if_fail (out_value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_index (array, index, error) || !check_integer (array, error))
+    return FALSE;
+  *out_value = get_item (array, index).u;
+  return TRUE;
+}
+
+/**
+ * mpk_array_get_double_checked:
+ * @array: an array
+ * @index: which item
+ * @out_value: (out): where to store item @index as a double (integers
+ *   converted); untouched on failure
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_array_get_double() with a #GError for a bad @index.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @index is not below
+ *   the length
+ */
+gboolean
+mpk_array_get_double_checked (MpkArray  *array,
+                              gsize      index,
+                              double    *out_value,
+                              GError   **error)
+{
+  g_return_val_if_fail (array != NULL, FALSE);
+  g_return_val_if_fail (out_value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_index (array, index, error))
+    return FALSE;
+  *out_value = item_as_double (array, index);
+  return TRUE;
 }
 
 /**
@@ -569,7 +706,8 @@ mpk_array_get_double (MpkArray *array,
  *
  * `arr[index] = v`, under the lock.
  *
- * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @v does not fit the type
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @index is not below
+ *   the length or @v does not fit the type (nothing is changed then)
  */
 gboolean
 mpk_array_set_int (MpkArray  *array,
@@ -579,7 +717,11 @@ mpk_array_set_int (MpkArray  *array,
 {
   Number n = { .i = v };
 
-  g_return_val_if_fail (array != NULL && index < array->length, FALSE);
+  g_return_val_if_fail (array != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_index (array, index, error))
+    return FALSE;
   return set_item (array, index, KIND_SIGNED, n, error);
 }
 
@@ -592,7 +734,8 @@ mpk_array_set_int (MpkArray  *array,
  *
  * `arr[index] = v` for unsigned values.
  *
- * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @v does not fit the type
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @index is not below
+ *   the length or @v does not fit the type (nothing is changed then)
  */
 gboolean
 mpk_array_set_uint (MpkArray  *array,
@@ -602,7 +745,11 @@ mpk_array_set_uint (MpkArray  *array,
 {
   Number n = { .u = v };
 
-  g_return_val_if_fail (array != NULL && index < array->length, FALSE);
+  g_return_val_if_fail (array != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_index (array, index, error))
+    return FALSE;
   return set_item (array, index, KIND_UNSIGNED, n, error);
 }
 
@@ -615,7 +762,8 @@ mpk_array_set_uint (MpkArray  *array,
  *
  * `arr[index] = v` for floating-point arrays.
  *
- * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID for an integer array
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID for an integer array or
+ *   an @index that is not below the length
  */
 gboolean
 mpk_array_set_double (MpkArray  *array,
@@ -625,18 +773,24 @@ mpk_array_set_double (MpkArray  *array,
 {
   Number n = { .d = v };
 
-  g_return_val_if_fail (array != NULL && index < array->length, FALSE);
+  g_return_val_if_fail (array != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_index (array, index, error))
+    return FALSE;
   return set_item (array, index, KIND_FLOAT, n, error);
 }
 
 /**
  * mpk_array_add:
  * @array: an array
- * @index: which item
+ * @index: which item, below the length
  * @delta: what to add
  *
  * `arr[index] += delta` as one step: the read and the write happen under
  * the lock (a raw array uses one atomic instruction), so no update is lost.
+ * An @index out of range is a critical and returns 0; see
+ * mpk_array_add_checked().
  *
  * Returns: the new value (for `f`/`d`, truncated to an integer)
  */
@@ -647,6 +801,40 @@ mpk_array_add (MpkArray *array,
 {
   g_return_val_if_fail (array != NULL && index < array->length, 0);
   return add_item (array, index, delta);
+}
+
+/**
+ * mpk_array_add_checked:
+ * @array: an array
+ * @index: which item
+ * @delta: what to add
+ * @out_new_value: (out) (optional): the new value (for `f`/`d`, truncated to
+ *   an integer); untouched on failure
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_array_add() with a #GError for a bad @index.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @index is not below
+ *   the length (nothing is added then)
+ */
+gboolean
+mpk_array_add_checked (MpkArray  *array,
+                       gsize      index,
+                       gint64     delta,
+                       gint64    *out_new_value,
+                       GError   **error)
+{
+  gint64 after;
+
+  g_return_val_if_fail (array != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_index (array, index, error))
+    return FALSE;
+  after = add_item (array, index, delta);
+  if (out_new_value != NULL)
+    *out_new_value = after;
+  return TRUE;
 }
 
 static gboolean

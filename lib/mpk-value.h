@@ -17,7 +17,13 @@ G_BEGIN_DECLS
 
 /* Python's typecodes: 'c' char (one byte), 'b'/'B' 8-bit, 'h'/'H' 16-bit,
  * 'i'/'I' 32-bit, 'l'/'L' and 'q'/'Q' 64-bit (signed/unsigned),
- * 'f' float, 'd' double. */
+ * 'f' float, 'd' double.
+ *
+ * An index at or past an array's length (Python's IndexError) is
+ * %MPK_ERROR_INVALID from every call that takes a GError: the setters, the
+ * range calls, and the _checked getters and add. The plain getters and
+ * mpk_array_add() have no way to report it: for them it is a caller bug, a
+ * critical, and 0. */
 
 typedef struct _MpkValue MpkValue;
 typedef struct _MpkArray MpkArray;
@@ -72,6 +78,18 @@ MPK_API guint64   mpk_array_get_uint       (MpkArray       *array,
                                             gsize           index);
 MPK_API double    mpk_array_get_double     (MpkArray       *array,
                                             gsize           index);
+MPK_API gboolean  mpk_array_get_int_checked    (MpkArray   *array,
+                                                gsize       index,
+                                                gint64     *out_value,
+                                                GError    **error);
+MPK_API gboolean  mpk_array_get_uint_checked   (MpkArray   *array,
+                                                gsize       index,
+                                                guint64    *out_value,
+                                                GError    **error);
+MPK_API gboolean  mpk_array_get_double_checked (MpkArray   *array,
+                                                gsize       index,
+                                                double     *out_value,
+                                                GError    **error);
 MPK_API gboolean  mpk_array_set_int        (MpkArray       *array,
                                             gsize           index,
                                             gint64          v,
@@ -87,6 +105,11 @@ MPK_API gboolean  mpk_array_set_double     (MpkArray       *array,
 MPK_API gint64    mpk_array_add            (MpkArray       *array,
                                             gsize           index,
                                             gint64          delta);
+MPK_API gboolean  mpk_array_add_checked    (MpkArray       *array,
+                                            gsize           index,
+                                            gint64          delta,
+                                            gint64         *out_new_value,
+                                            GError        **error);
 MPK_API gboolean  mpk_array_get_range      (MpkArray       *array,
                                             gsize           start,
                                             gsize           n,

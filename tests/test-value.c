@@ -734,6 +734,103 @@ test_value_trace (void)
 
 /* ------------------------------------------------------------------------------------------------ */
 
+/* --- index out of range: a GError, never a critical, where there is a GError ----------------- */
+
+static void
+test_array_set_out_of_range (void)
+{
+  static const gint32 expected[4] = { 1, 2, 3, 4 };
+  gint32 buf[4] = { 0 };
+  MpkArray *a;
+
+  if (!mpk_test_in_subprocess ("Issue 11 section 4: array setters with an index at or past the "
+                               "length fail MPK_ERROR_INVALID (no critical) and change nothing"))
+    return;
+  a = array_new_ok ('i', 4, FALSE);
+  ASSERT_OK (mpk_array_set_range (a, 0, 4, expected, &err_));
+  ASSERT_INVALID (mpk_array_set_int (a, 4, 7, &err_));
+  ASSERT_INVALID (mpk_array_set_int (a, G_MAXSIZE, 7, &err_));
+  ASSERT_INVALID (mpk_array_set_uint (a, 4, 7, &err_));
+  ASSERT_INVALID (mpk_array_set_double (a, 5, 7.0, &err_));
+  ASSERT_OK (mpk_array_get_range (a, 0, 4, buf, &err_));
+  g_assert_cmpmem (buf, sizeof buf, expected, sizeof expected);
+  mpk_array_free (a);
+
+  a = array_new_ok ('d', 2, TRUE);
+  ASSERT_INVALID (mpk_array_set_double (a, 2, 1.5, &err_));
+  ASSERT_INVALID (mpk_array_set_int (a, 2, 1, &err_));
+  mpk_array_free (a);
+}
+
+static void
+test_array_get_checked (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkArray *a, *f;
+  gint64 i = -1;
+  guint64 u = 1;
+  double d = -1.0;
+
+  if (!mpk_test_in_subprocess ("Issue 11 section 4: the _checked getters and add tell an "
+                               "index out of range (MPK_ERROR_INVALID) from a stored 0; the "
+                               "plain getters stay a critical that returns 0"))
+    return;
+  a = array_new_ok ('h', 3, FALSE);
+  ASSERT_OK (mpk_array_set_int (a, 2, -5, &err_));
+
+  g_assert_true (mpk_array_get_int_checked (a, 2, &i, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (i, ==, -5);
+  g_assert_true (mpk_array_get_int_checked (a, 0, &i, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (i, ==, 0);
+  g_assert_true (mpk_array_get_double_checked (a, 2, &d, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (d, ==, -5.0);
+
+  /* Out of range: FALSE, INVALID, and the output is left alone. */
+  i = 99;
+  g_assert_false (mpk_array_get_int_checked (a, 3, &i, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_cmpint (i, ==, 99);
+  g_clear_error (&error);
+  g_assert_false (mpk_array_get_uint_checked (a, G_MAXSIZE, &u, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_cmpuint (u, ==, 1);
+  g_clear_error (&error);
+  g_assert_false (mpk_array_get_double_checked (a, 3, &d, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_cmpfloat (d, ==, -5.0);
+  g_clear_error (&error);
+  g_assert_false (mpk_array_add_checked (a, 3, 1, &i, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_cmpint (i, ==, 99);
+  g_clear_error (&error);
+
+  g_assert_true (mpk_array_add_checked (a, 2, 7, &i, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (i, ==, 2);
+  g_assert_true (mpk_array_add_checked (a, 1, 1, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mpk_array_get_int (a, 1), ==, 1);
+
+  /* An integer getter on a float array is INVALID as well. */
+  f = array_new_ok ('f', 1, TRUE);
+  g_assert_false (mpk_array_get_int_checked (f, 0, &i, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (mpk_array_get_uint_checked (f, 0, &u, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  mpk_array_free (f);
+
+  /* The plain getters: still a caller bug, a critical and 0, but no crash. */
+  g_test_expect_message ("mpk", G_LOG_LEVEL_CRITICAL, "*index < array->length*");
+  g_assert_cmpint (mpk_array_get_int (a, 3), ==, 0);
+  g_test_assert_expected_messages ();
+  mpk_array_free (a);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -766,6 +863,8 @@ main (int   argc,
   g_test_add_data_func ("/array/basic/raw", GINT_TO_POINTER (TRUE), test_array_basic);
   g_test_add_func ("/array/from-size", test_array_from_size);
   g_test_add_func ("/array/getlock", test_array_getlock);
+  g_test_add_func ("/array/index/set-out-of-range", test_array_set_out_of_range);
+  g_test_add_func ("/array/index/get-checked", test_array_get_checked);
   g_test_add_data_func ("/array/add/locked", GINT_TO_POINTER (ADD_ARRAY),
                         test_value_add_processes);
 
