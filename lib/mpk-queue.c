@@ -836,6 +836,11 @@ mpk_queue_get_unfinished_for (MpkQueue *queue,
  * @pid: a process that will never call task_done() again (it died)
  *
  * Writes off the tasks @pid holds: they count as done, so join() can return.
+ * It first repairs the queue after a process that died holding one of its
+ * locks (as the next put or get would), so when it is called makes no
+ * difference: a consumer killed inside get() before it took its item out
+ * holds no task (the item stays queued for another consumer), and nothing
+ * is written off for it.
  *
  * Returns: how many tasks were written off
  */

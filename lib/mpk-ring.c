@@ -297,6 +297,8 @@ writer_recover (MpkRing *ring)
   mpk__signal_notify (&shm->data);
 }
 
+static gboolean tasks_lock (MpkRingShared *shm);
+
 /* Under rlock, just taken from a dead holder: undo a half-made credit. The
  * chunks left of an item it was reading are skipped by the next reader. */
 static void
@@ -307,12 +309,15 @@ reader_recover (MpkRing *ring)
   if (shm->take_journal != 0)
     {
       guint32 slot = shm->take_slot;
+      gboolean counted = tasks_lock (shm);   /* abandon_tasks() reads the journal under it */
 
       if (load_head (ring) != shm->take_journal && slot < N_HOLDERS
           && __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST)
              == shm->take_journal_count + 1)
         owned_add (&shm->holders[slot].taken, -1);
-      shm->take_journal = 0;
+      __atomic_store_n (&shm->take_journal, 0, __ATOMIC_SEQ_CST);
+      if (counted)
+        pthread_mutex_unlock (&shm->tlock);
     }
   pthread_mutex_consistent (&shm->rlock);
   __atomic_add_fetch (&shm->recoveries, 1, __ATOMIC_SEQ_CST);
@@ -966,10 +971,11 @@ tasks_lock (MpkRingShared *shm)
   return err == 0;
 }
 
-/* Adds one to @slot's done if the slot still has a task outstanding. A
- * compare-and-swap: a process's own task_done() does it without tlock. */
+/* Adds one to @slot's done if the slot still has more than @keep tasks
+ * outstanding. A compare-and-swap: a process's own task_done() does it
+ * without tlock. */
 static gboolean
-take_outstanding (MpkRingShared *shm, guint32 slot)
+take_outstanding_but (MpkRingShared *shm, guint32 slot, guint64 keep)
 {
   guint64 done = __atomic_load_n (&shm->holders[slot].done, __ATOMIC_SEQ_CST);
 
@@ -977,12 +983,18 @@ take_outstanding (MpkRingShared *shm, guint32 slot)
     {
       guint64 taken = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
 
-      if (taken <= done)
+      if (taken <= done + keep)
         return FALSE;
       if (__atomic_compare_exchange_n (&shm->holders[slot].done, &done, done + 1, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
         return TRUE;
     }
+}
+
+static gboolean
+take_outstanding (MpkRingShared *shm, guint32 slot)
+{
+  return take_outstanding_but (shm, slot, 0);
 }
 
 /* The common case, untraced: this process finishes a task it took. One
@@ -1087,14 +1099,28 @@ mpk__ring_abandon_tasks (MpkRing *ring,
                          guint64  lc)
 {
   MpkRingShared *shm = ring->shm;
-  guint64 written_off = 0;
+  guint64 written_off = 0, journal;
+  guint32 pending_slot = NO_SLOT;
 
+  /* A consumer that died inside get() may have credited itself the task
+   * of an item it never took out: repair first, or that task (whose item
+   * is still queued) would be written off and join() return early. */
+  mpk__ring_repair (ring);
   if (!tasks_lock (shm))
     return 0;
+  /* Someone else may be repairing right now (it took rlock first): a
+   * credit still journalled and not committed by head is not a task yet.
+   * reader_recover() clears the journal under tlock, so this look is
+   * consistent with its undo. */
+  journal = __atomic_load_n (&shm->take_journal, __ATOMIC_SEQ_CST);
+  if (journal != 0 && load_head (ring) != journal && shm->take_slot < N_HOLDERS
+      && __atomic_load_n (&shm->holders[shm->take_slot].taken, __ATOMIC_SEQ_CST)
+         == shm->take_journal_count + 1)
+    pending_slot = shm->take_slot;
   for (guint i = 0; i < slots_in_use (shm); i++)
     if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
       {
-        while (take_outstanding (shm, i))
+        while (take_outstanding_but (shm, i, i == pending_slot ? 1 : 0))
           written_off++;
       }
   if (written_off > 0 && tasks_unfinished (shm) == 0)
