@@ -40,6 +40,7 @@ struct _MpkRingShared
   pthread_mutex_t wlock __attribute__ ((aligned (64)));
   guint64 next_item;     /* the last item id handed out (ids start at 1) */
   guint64 writing_item;  /* the item being written, 0 between items */
+  guint64 item_end;      /* the tail whose store commits writing_item whole, once known */
   guint64 abandoned;     /* the newest item id cut short: never delivered */
   guint64 task_journal;  /* JoinableQueue: the tail whose store completes a counted put ... */
   guint64 task_journal_count; /* ... and put_tasks before it was counted */
@@ -269,11 +270,14 @@ trace_recovery (MpkRing *ring, const char *side, guint32 dead_pid)
     }
 }
 
+static void reclaim_abandoned (MpkRing *ring, guint64 item);
+
 /* Under wlock, just taken from a dead holder: finish or undo its put. */
 static void
 writer_recover (MpkRing *ring)
 {
   MpkRingShared *shm = ring->shm;
+  guint64 dead_item = 0;
 
   if (shm->task_journal != 0)
     {
@@ -285,14 +289,24 @@ writer_recover (MpkRing *ring)
         owned_add (&shm->put_tasks, -1);
       shm->task_journal = 0;
     }
+  /* Dead after the store that committed its item whole, the item is
+   * delivered: nothing to give up. */
+  if (shm->writing_item != 0 && shm->item_end != 0 && load_tail (ring) == shm->item_end)
+    shm->writing_item = 0;
   if (shm->writing_item != 0)
     {
-      __atomic_store_n (&shm->abandoned, shm->writing_item, __ATOMIC_SEQ_CST);
+      dead_item = shm->writing_item;
+      __atomic_store_n (&shm->abandoned, dead_item, __ATOMIC_SEQ_CST);
       shm->writing_item = 0;
     }
   pthread_mutex_consistent (&shm->wlock);
   __atomic_add_fetch (&shm->recoveries, 1, __ATOMIC_SEQ_CST);
   trace_recovery (ring, "put", shm->writer_pid);
+  /* Its chunks would fill the ring until some get() skipped them: take
+   * them out now, so that the other producers do not depend on a consumer
+   * running (a consumer that holds rlock skips them itself). */
+  if (dead_item != 0)
+    reclaim_abandoned (ring, dead_item);
   /* A reader waiting for the rest of the item must look again. */
   mpk__signal_notify (&shm->data);
 }
@@ -409,8 +423,6 @@ write_item_bytes (MpkRing            *ring,
     }
 }
 
-static void reclaim_abandoned (MpkRing *ring, guint64 item);
-
 /* Gives up the item being written: it will never be delivered. */
 static void
 abandon_item (MpkRing *ring, guint64 item)
@@ -435,6 +447,7 @@ commit_chunk (MpkRing *ring, guint64 item, guint16 flags, guint64 len,
   next = word_make (pos + record_size (len), word_count (tail) + ((flags & CHUNK_LAST) ? 1 : 0));
   if (flags & CHUNK_LAST)
     {
+      shm->item_end = next;
       MPK__CRASH_POINT ("queue.put.copied");
       if (ring->joinable)
         {
@@ -487,6 +500,7 @@ put_chunks (MpkRing            *ring,
   /* Ids only grow; readers rely on it to tell a new item from an old one. */
   if (item == 0 || item <= __atomic_load_n (&shm->abandoned, __ATOMIC_SEQ_CST))
     return set_corrupt (ring, "item ids", error);
+  shm->item_end = 0;
   shm->writing_item = item;
   while (offset < total)
     {
