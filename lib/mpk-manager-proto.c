@@ -5,8 +5,10 @@
 #include "mpk-private.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #define AUTH_GREETING "mpk-manager-1"
 
@@ -215,46 +217,183 @@ send_step (MpkConnection *conn, GVariant *msg, gboolean client, GError **error)
   return FALSE;
 }
 
-gboolean
-mpk__manager_auth_server (MpkConnection *conn, GBytes *key, void (*on_refusal) (void),
-                          GError **error)
-{
-  guint8 nonce_s[MPK__MANAGER_KEY_SIZE], want[MPK__MANAGER_KEY_SIZE], mine[MPK__MANAGER_KEY_SIZE];
-  g_autoptr(GVariant) answer = NULL, theirs = NULL, their_nonce = NULL;
-  const guint8 *their_proof, *nonce_c;
+/* The server's side works on bytes, not on an MpkConnection: a connection
+ * reads whatever the socket holds (up to 64 KiB at a time), and before the
+ * key is proven the server reads only the frame it expects, at most
+ * MPK__MANAGER_PREAUTH_FRAME bytes. It is a state machine, so the server
+ * can run every pending handshake from one thread without blocking. */
 
-  mpk_connection_set_max_message_size (conn, MPK__MANAGER_PREAUTH_MAX);
-  if (!send_step (conn, g_variant_new ("(s@ay)", AUTH_GREETING, nonce_variant (nonce_s)), FALSE, error))
-    goto refused;
-  answer = recv_step (conn, "(ayay)", "client's answer", FALSE, error);
+/* Appends @msg (sunk) to @out as one frame. */
+static void
+append_frame (GByteArray *out, GVariant *msg)
+{
+  MpkWireOutgoing frame;
+  guint8 head[MPK__WIRE_HEADER_SIZE];
+
+  if (!mpk__wire_outgoing_init (&frame, msg, NULL))
+    g_assert_not_reached ();   /* our own handshake types are short */
+  mpk__wire_encode_header (&frame.header, head);
+  g_byte_array_append (out, head, sizeof head);
+  g_byte_array_append (out, (const guint8 *) frame.type, frame.type_len);
+  g_byte_array_append (out, frame.data, frame.size);
+  mpk__wire_outgoing_clear (&frame);
+}
+
+void
+mpk__manager_auth_begin (MpkManagerAuth *auth, GByteArray *out)
+{
+  auth->have = 0;
+  append_frame (out, g_variant_new ("(s@ay)", AUTH_GREETING, nonce_variant (auth->nonce)));
+}
+
+gssize
+mpk__manager_auth_need (MpkManagerAuth *auth, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  MpkWireHeader header;
+
+  if (auth->have < MPK__WIRE_HEADER_SIZE)
+    return MPK__WIRE_HEADER_SIZE - auth->have;
+  if (!mpk__wire_decode_header (auth->buf, MPK__MANAGER_PREAUTH_MAX, &header, &local))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_AUTH,
+                   "authentication failed at the client's answer: %s", local->message);
+      return -1;
+    }
+  return (gssize) (MPK__WIRE_HEADER_SIZE + header.length - auth->have);
+}
+
+gboolean
+mpk__manager_auth_finish (MpkManagerAuth *auth, GBytes *key, GByteArray *out, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GVariant) answer = NULL, theirs = NULL, their_nonce = NULL;
+  guint8 want[MPK__MANAGER_KEY_SIZE], mine[MPK__MANAGER_KEY_SIZE];
+  const guint8 *their_proof, *nonce_c;
+  MpkWireHeader header;
+
+  if (mpk__manager_auth_need (auth, error) != 0)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, MPK_ERROR, MPK_ERROR_AUTH,
+                             "authentication failed: the client's answer is incomplete");
+      return FALSE;
+    }
+  mpk__wire_decode_header (auth->buf, MPK__MANAGER_PREAUTH_MAX, &header, NULL);
+  if (header.kind == MPK__WIRE_KIND_VARIANT)
+    {
+      mpk__wire_clock_receive (header.clock);
+      payload = g_bytes_new (auth->buf + MPK__WIRE_HEADER_SIZE, header.length);
+      answer = mpk__wire_decode_variant (&header, payload, &local);
+    }
+  else
+    g_set_error_literal (&local, MPK_ERROR, MPK_ERROR_PROTOCOL, "got raw bytes");
+  if (answer != NULL && !g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ayay)")))
+    {
+      g_set_error (&local, MPK_ERROR, MPK_ERROR_PROTOCOL, "got a %s message",
+                   g_variant_get_type_string (answer));
+      g_clear_pointer (&answer, g_variant_unref);
+    }
   if (answer == NULL)
-    goto refused;
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_AUTH,
+                   "authentication failed at the client's answer: %s", local->message);
+      return FALSE;
+    }
   their_proof = fixed_bytes (answer, 0, &theirs);
   nonce_c = fixed_bytes (answer, 1, &their_nonce);
-  proof (key, "client", nonce_s, NULL, want);
+  proof (key, "client", auth->nonce, NULL, want);
   if (their_proof == NULL || nonce_c == NULL || !same_bytes (their_proof, want, sizeof want))
     {
       /* Say why, so the client's error is clear; the reason gives nothing away. */
-      on_refusal ();
-      send_step (conn, g_variant_new ("(bs@ay)", FALSE, "wrong authentication key",
-                                      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, NULL, 0, 1)),
-                 FALSE, NULL);
+      append_frame (out, g_variant_new ("(bs@ay)", FALSE, "wrong authentication key",
+                                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, NULL, 0, 1)));
       g_set_error_literal (error, MPK_ERROR, MPK_ERROR_AUTH,
                            "a client failed to authenticate: wrong key");
       return FALSE;
     }
-  proof (key, "server", nonce_c, nonce_s, mine);
-  if (!send_step (conn, g_variant_new ("(bs@ay)", TRUE, "",
-                                       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, mine,
-                                                                  sizeof mine, 1)),
-                  FALSE, error))
-    goto refused;
-  mpk_connection_set_max_message_size (conn, MPK_DEFAULT_MAX_MESSAGE_SIZE);
+  proof (key, "server", nonce_c, auth->nonce, mine);
+  append_frame (out, g_variant_new ("(bs@ay)", TRUE, "",
+                                    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, mine,
+                                                               sizeof mine, 1)));
   return TRUE;
+}
 
-refused:
-  on_refusal ();
-  return FALSE;
+/* Writes all of @data to the non-blocking or blocking @fd before @deadline. */
+static gboolean
+write_all (int fd, const guint8 *data, gsize len, gint64 deadline, GError **error)
+{
+  while (len > 0)
+    {
+      ssize_t n = send (fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+      if (n > 0)
+        {
+          data += n;
+          len -= (gsize) n;
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN && g_get_monotonic_time () < deadline)
+        {
+          struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+          poll (&p, 1, (int) MAX (1, (deadline - g_get_monotonic_time ()) / 1000));
+          continue;
+        }
+      g_set_error (error, MPK_ERROR, MPK_ERROR_AUTH, "authentication failed: %s",
+                   n < 0 && errno != EAGAIN ? g_strerror (errno) : "the peer reads nothing");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mpk__manager_auth_server (int fd, GBytes *key, gint64 timeout_us, GError **error)
+{
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  gint64 deadline = mpk__deadline_from_timeout (timeout_us);
+  MpkManagerAuth auth;
+  gssize need;
+
+  mpk__manager_auth_begin (&auth, out);
+  if (!write_all (fd, out->data, out->len, deadline, error))
+    return FALSE;
+  g_byte_array_set_size (out, 0);
+  while ((need = mpk__manager_auth_need (&auth, error)) > 0)
+    {
+      struct pollfd p = { .fd = fd, .events = POLLIN };
+      gint64 left = deadline - g_get_monotonic_time ();
+      ssize_t n;
+
+      if (left <= 0)
+        {
+          g_set_error_literal (error, MPK_ERROR, MPK_ERROR_AUTH,
+                               "authentication failed: the client did not answer in time");
+          return FALSE;
+        }
+      if (poll (&p, 1, (int) MIN (left / 1000 + 1, G_MAXINT)) <= 0)
+        continue;
+      n = recv (fd, auth.buf + auth.have, (gsize) need, MSG_DONTWAIT);   /* only this frame */
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        {
+          g_set_error (error, MPK_ERROR, MPK_ERROR_AUTH,
+                       "authentication failed: the client %s", n == 0 ? "hung up" : g_strerror (errno));
+          return FALSE;
+        }
+      if (n > 0)
+        auth.have += (gsize) n;
+    }
+  if (need < 0)
+    return FALSE;
+  if (!mpk__manager_auth_finish (&auth, key, out, error))
+    {
+      write_all (fd, out->data, out->len, deadline, NULL);
+      return FALSE;
+    }
+  return write_all (fd, out->data, out->len, deadline, error);
 }
 
 gboolean

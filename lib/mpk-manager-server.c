@@ -16,16 +16,27 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <glib-unix.h>
 
 /* How often a blocked method looks whether its client hung up. */
 #define HANGUP_CHECK_US (100 * 1000)
 
-/* Connections served at once; more wait in the listen backlog. Each has a
- * thread (a blocked get holds one), and unauthenticated ones count too, for
- * at most MPK__MANAGER_AUTH_TIMEOUT_US. */
+/* Authenticated connections served at once, each by a thread of its own
+ * (a blocked get holds one); more wait for a thread. */
 #define MAX_CLIENTS 256
+
+/* Handshakes in progress at once. They hold no thread (the main loop runs
+ * them all, a few hundred bytes each) and live at most
+ * MPK__MANAGER_AUTH_TIMEOUT_US; past this many the oldest is dropped, so
+ * idle connections without the key cannot lock key holders out. Also
+ * bounded by the file limit (see pending_limit()). */
+#define MAX_PENDING 1024
+/* Connections accepted per wake-up, so pending answers are read between. */
+#define ACCEPT_BATCH 32
+/* How often handshakes past their time are dropped. */
+#define AGE_CHECK_MS 250
 
 /* How long an object nothing counts may wait for a client to take a proxy
  * for it: one just taken out of its last container (the reference is on
@@ -37,7 +48,11 @@ typedef struct
   guint64               id;
   const MpkManagerType *type;
   gpointer              data;
-  gint64                refs;    /* proxies, containers, names */
+  /* Two counts, so a client can drop only what clients took: a decref
+   * beyond @proxies is refused, and the server's own holds (a published
+   * name, a stored reference) stay until the server lets them go. */
+  gint64                proxies; /* creates, increfs, lookups not yet decref'd */
+  gint64                refs;    /* @proxies plus containers and names */
   guint                 calls;   /* methods running on it (some may wait) */
   gint64                unclaimed_until;   /* refs == 0: freed then, unless claimed */
 } Object;
@@ -63,10 +78,25 @@ typedef struct
   const MpkObjectHeader *trace_object;
   gboolean               verbose;
   gboolean               stopping;
-  guint                  handlers;  /* client threads inside on_run() */
+  guint                  handlers;  /* client threads inside serve_client() */
   MpkManagerStats        stats;
   GMainLoop             *loop;
+  /* Only the main loop's thread touches these, so no lock: */
+  GMainContext          *context;
+  GQueue                 pending;   /* Pending*, oldest first */
+  guint                  max_pending;
+  GThreadPool           *pool;      /* serves authenticated connections */
 } Server;
+
+/* A connection whose handshake is under way (see mpk__manager_auth_begin). */
+typedef struct
+{
+  int             fd;
+  gint64          until;    /* dropped then, unauthenticated */
+  GSource        *source;   /* readable */
+  GList          *link;     /* in server->pending */
+  MpkManagerAuth  auth;
+} Pending;
 
 struct _MpkManagerCall
 {
@@ -139,10 +169,22 @@ object_maybe_free (Object *object)
   freeing = FALSE;
 }
 
+/* A count below zero would free an object something still points at: no
+ * path may get here with none left (decref checks @proxies first); if one
+ * ever does, the object leaks rather than the server crashing. */
+static gboolean
+object_has_refs (Object *object)
+{
+  if (object->refs > 0)
+    return TRUE;
+  say ("internal error: object %" G_GUINT64_FORMAT " has no count to drop", object->id);
+  return FALSE;
+}
+
 static void
 object_unref (Object *object)
 {
-  if (--object->refs == 0)
+  if (object_has_refs (object) && --object->refs == 0)
     object_maybe_free (object);
 }
 
@@ -161,7 +203,7 @@ object_park (Object *object)
 static void
 object_release (Object *object)
 {
-  if (--object->refs == 0)
+  if (object_has_refs (object) && --object->refs == 0)
     object_park (object);
 }
 
@@ -170,6 +212,14 @@ object_claim (Object *object)
 {
   object->refs++;
   object->unclaimed_until = 0;
+}
+
+/* A count a client's proxy owns (and may decref). */
+static void
+proxy_claim (Object *object)
+{
+  object_claim (object);
+  object->proxies++;
 }
 
 /* Frees the parked objects whose grace is over and nobody claimed. */
@@ -214,6 +264,22 @@ may_hold_refs (GVariant *value)
   const char *type = g_variant_get_type_string (value);
 
   return strchr (type, 'o') != NULL || strchr (type, 'v') != NULL;
+}
+
+/* Whether @value's bytes could hold a reference at all: every one is an
+ * object path starting "/mpk/g" (mpk__manager_ref_parse), so a value
+ * without those bytes has none. One scan of the serialized data spares
+ * walking every child of a big "av" (set_slice of 100 000 items walked
+ * 200 000 boxes, twice, under the server's lock). */
+static gboolean
+may_hold_refs_deep (GVariant *value)
+{
+  static const char prefix[] = "/mpk/g";
+
+  if (!may_hold_refs (value))
+    return FALSE;
+  return memmem (g_variant_get_data (value), g_variant_get_size (value), prefix,
+                 sizeof prefix - 1) != NULL;
 }
 
 /* Calls @func on each of our objects @value refers to; stops at the first
@@ -288,6 +354,8 @@ mpk__manager_hold_refs (MpkManagerCall *call, GVariant *value, GError **error)
 {
   gboolean stale = FALSE;
 
+  if (!may_hold_refs_deep (value))
+    return TRUE;
   /* Check all first, so a refusal leaves no count changed. */
   if (!walk_refs (value, ref_ok, NULL, &stale))
     {
@@ -304,7 +372,7 @@ mpk__manager_drop_refs (GVariant *value)
 {
   gboolean stale = FALSE;
 
-  if (value != NULL && server != NULL)
+  if (value != NULL && server != NULL && may_hold_refs_deep (value))
     walk_refs (value, ref_drop, NULL, &stale);
 }
 
@@ -313,7 +381,7 @@ mpk__manager_release_refs (GVariant *value)
 {
   gboolean stale = FALSE;
 
-  if (value != NULL && server != NULL)
+  if (value != NULL && server != NULL && may_hold_refs_deep (value))
     walk_refs (value, ref_release, NULL, &stale);
 }
 
@@ -371,6 +439,18 @@ void
 mpk__manager_call_changed (MpkManagerCall *call)
 {
   g_cond_broadcast (&server->changed);
+}
+
+void
+mpk__manager_call_unlock (MpkManagerCall *call)
+{
+  g_mutex_unlock (&server->lock);
+}
+
+void
+mpk__manager_call_relock (MpkManagerCall *call)
+{
+  g_mutex_lock (&server->lock);
 }
 
 /* Makes an object of @type_name from @args (a tuple), counted once (the
@@ -455,8 +535,11 @@ manager_create (MpkManagerCall *call, GVariant *args, GError **error)
                    g_variant_get_type_string (type_args));
       return NULL;
     }
-  object = object_create (call, type_name, type_args, error);   /* the count is the proxy's */
-  return object != NULL ? mpk__manager_ref_new (server->generation, object->id) : NULL;
+  object = object_create (call, type_name, type_args, error);
+  if (object == NULL)
+    return NULL;
+  object->proxies = 1;   /* the count object_new made is the proxy's */
+  return mpk__manager_ref_new (server->generation, object->id);
 }
 
 static Object *
@@ -522,7 +605,7 @@ manager_lookup (GVariant *args, GError **error)
       g_set_error (error, MPK_ERROR, MPK_ERROR_KEY, "nothing is published as \"%s\"", name);
       return NULL;
     }
-  object_claim (object);    /* the caller's new proxy owns this count */
+  proxy_claim (object);    /* the caller's new proxy owns this count */
   return g_variant_new ("(s@o)", object->type->name,
                         mpk__manager_ref_new (server->generation, object->id));
 }
@@ -550,10 +633,20 @@ manager_method (MpkManagerCall *call, const char *method, GVariant *args, GError
         return NULL;
       if (method[0] == 'd')
         {
+          if (object->proxies == 0)
+            {
+              /* Python's server trusts its clients here; a C server cannot
+               * afford to: the count left may be a name's or a container's. */
+              g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "decref of object %" G_GUINT64_FORMAT " without a proxy's "
+                           "reference to drop", object->id);
+              return NULL;
+            }
+          object->proxies--;
           object_unref (object);
           return NULL;
         }
-      object_claim (object);
+      proxy_claim (object);
       return g_variant_new ("(s)", object->type->name);   /* what the new proxy is */
     }
   if (strcmp (method, "publish") == 0)
@@ -774,8 +867,6 @@ client_add (MpkConnection *conn)
   if (ok)
     {
       g_hash_table_add (the_server.clients, conn);
-      the_server.stats.connections++;
-      the_server.stats.clients++;
       the_server.handlers++;
     }
   g_mutex_unlock (&the_server.lock);
@@ -793,46 +884,182 @@ client_remove (MpkConnection *conn)
   g_mutex_unlock (&server->lock);
 }
 
-/* Counts a failed handshake before the client can learn of it. */
+/* A thread of the pool: serves one authenticated connection (@data: fd + 1). */
 static void
-count_refusal (void)
-{
-  count (&server->stats.auth_failures);
-}
-
-/* GThreadedSocketService::run, in a thread of its own for this client. */
-static gboolean
-on_run (GThreadedSocketService *service,
-        GSocketConnection      *connection,
-        GObject                *source,
-        gpointer                user_data)
+serve_client (gpointer data, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  int fd = fcntl (g_socket_get_fd (g_socket_connection_get_socket (connection)),
-                  F_DUPFD_CLOEXEC, 0);
-  MpkConnection *conn;
+  int fd = GPOINTER_TO_INT (data) - 1;
+  MpkConnection *conn = mpk_connection_new_from_fd (fd, TRUE, TRUE, &error);
 
-  if (fd < 0)
-    return TRUE;
-  conn = mpk_connection_new_from_fd (fd, TRUE, TRUE, &error);
   if (conn == NULL)
     {
       close (fd);
-      return TRUE;
+      return;
     }
   mpk__connection_set_request_reply (conn);
   if (!client_add (conn))
     {
       mpk_connection_free (conn);
-      return TRUE;
+      return;
     }
-  if (mpk__manager_auth_server (conn, server->key, count_refusal, &error))
-    serve_requests (conn, fd);
-  else
-    say ("refused a connection: %s", error->message);
+  serve_requests (conn, fd);
   client_remove (conn);
   mpk_connection_free (conn);
-  return TRUE;
+}
+
+/* --- handshakes, all in the main loop's thread ---------------------------------------------- */
+
+/* Sends all of @out at once or fails: a handshake frame is a few hundred
+ * bytes, which a fresh socket's buffer always takes, and the main loop
+ * never waits for a peer. */
+static gboolean
+send_now (int fd, GByteArray *out)
+{
+  ssize_t n;
+
+  do
+    n = send (fd, out->data, out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t) out->len;
+}
+
+/* Ends a handshake: closes the connection unless @keep_fd (it goes on to
+ * a serving thread). */
+static void
+pending_free (Pending *p, gboolean keep_fd)
+{
+  g_queue_delete_link (&server->pending, p->link);
+  g_source_destroy (p->source);
+  g_source_unref (p->source);
+  if (!keep_fd)
+    {
+      close (p->fd);
+      g_mutex_lock (&server->lock);
+      server->stats.clients--;
+      g_mutex_unlock (&server->lock);
+    }
+  g_free (p);
+}
+
+/* Refuses a handshake: counted before the client can learn of it. */
+static void
+pending_refuse (Pending *p, GByteArray *verdict, const char *why)
+{
+  count (&server->stats.auth_failures);
+  if (verdict != NULL && verdict->len > 0)
+    send_now (p->fd, verdict);
+  say ("refused a connection: %s", why);
+  pending_free (p, FALSE);
+}
+
+/* Reads what the handshake still needs (never more than its one frame). */
+static gboolean
+on_pending_readable (gint fd, GIOCondition condition, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) out = NULL;
+  Pending *p = data;
+  gssize need;
+
+  while ((need = mpk__manager_auth_need (&p->auth, &error)) > 0)
+    {
+      ssize_t n = recv (fd, p->auth.buf + p->auth.have, (gsize) need, MSG_DONTWAIT);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return G_SOURCE_CONTINUE;
+      if (n <= 0)
+        {
+          pending_refuse (p, NULL, n == 0 ? "it hung up during the handshake" : g_strerror (errno));
+          return G_SOURCE_REMOVE;
+        }
+      p->auth.have += (gsize) n;
+    }
+  out = g_byte_array_new ();
+  if (need < 0 || !mpk__manager_auth_finish (&p->auth, server->key, out, &error))
+    {
+      pending_refuse (p, out, error->message);
+      return G_SOURCE_REMOVE;
+    }
+  if (!send_now (fd, out))
+    {
+      pending_refuse (p, NULL, "could not send the verdict");
+      return G_SOURCE_REMOVE;
+    }
+  pending_free (p, TRUE);
+  g_thread_pool_push (server->pool, GINT_TO_POINTER (fd + 1), NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+pending_new (int fd)
+{
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  Pending *p;
+
+  if (server->pending.length >= server->max_pending)
+    pending_refuse (g_queue_peek_head (&server->pending), NULL,
+                    "too many handshakes at once: the oldest goes");
+  p = g_new0 (Pending, 1);
+  p->fd = fd;
+  p->until = g_get_monotonic_time () + MPK__MANAGER_AUTH_TIMEOUT_US;
+  g_queue_push_tail (&server->pending, p);
+  p->link = server->pending.tail;
+  p->source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (p->source, G_SOURCE_FUNC (on_pending_readable), p, NULL);
+  g_source_attach (p->source, server->context);
+  g_mutex_lock (&server->lock);
+  server->stats.connections++;
+  server->stats.clients++;
+  g_mutex_unlock (&server->lock);
+  mpk__manager_auth_begin (&p->auth, out);
+  if (!send_now (fd, out))
+    pending_refuse (p, NULL, "could not send the greeting");
+}
+
+static gboolean
+on_incoming (gint listen_fd, GIOCondition condition, gpointer data)
+{
+  for (int i = 0; i < ACCEPT_BATCH; i++)
+    {
+      int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (fd >= 0)
+        pending_new (fd);
+      else if ((errno == EMFILE || errno == ENFILE) && server->pending.length > 0)
+        pending_refuse (g_queue_peek_head (&server->pending), NULL,
+                        "out of file descriptors: the oldest handshake goes");
+      else if (errno != EINTR && errno != ECONNABORTED)
+        break;   /* EAGAIN: all taken */
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_age_check (gpointer data)
+{
+  gint64 now = g_get_monotonic_time ();
+  Pending *p;
+
+  while ((p = g_queue_peek_head (&server->pending)) != NULL && p->until <= now)
+    pending_refuse (p, NULL, "no answer to the greeting in time");
+  return G_SOURCE_CONTINUE;
+}
+
+/* Half the files this process may open, less what the serving threads
+ * use: a handshake costs one. */
+static guint
+pending_limit (void)
+{
+  struct rlimit limit;
+  rlim_t spare;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY)
+    return MAX_PENDING;
+  spare = limit.rlim_cur > MAX_CLIENTS + 64 ? limit.rlim_cur - MAX_CLIENTS - 64 : 32;
+  return (guint) CLAMP (spare / 2, 16, MAX_PENDING);
 }
 
 /* --- running ----------------------------------------------------------------------------- */
@@ -917,51 +1144,82 @@ server_free (void)
   server = NULL;
 }
 
+static GSource *
+attach (GSource *source, GSourceFunc func, gpointer data)
+{
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, server->context);
+  return source;
+}
+
+static void
+detach (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static gboolean
+on_stop_fd (gint fd, GIOCondition condition, gpointer data)
+{
+  g_main_loop_quit (server->loop);
+  return G_SOURCE_CONTINUE;
+}
+
 gboolean
 mpk__manager_serve (GSocket               *listener,
                     GBytes                *key,
                     GPtrArray             *types,
                     const MpkObjectHeader *trace_object,
                     gboolean               handle_signals,
+                    int                    stop_fd,
                     gboolean               verbose,
                     GError               **error)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GSocketService) service = NULL;
-  guint sources[2] = { 0, 0 };
+  GSource *sources[5] = { NULL, NULL, NULL, NULL, NULL };
+  int listen_fd = g_socket_get_fd (listener);
   gint64 deadline;
   guint left;
+  Pending *p;
 
   g_return_val_if_fail (server == NULL, FALSE);
 
   g_main_context_push_thread_default (context);
   server_new (key, types, trace_object, verbose);
+  server->context = context;
   server->loop = g_main_loop_new (context, FALSE);
-  service = g_threaded_socket_service_new (MAX_CLIENTS);
-  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (service), listener, NULL, error))
+  server->max_pending = pending_limit ();
+  server->pool = g_thread_pool_new (serve_client, NULL, MAX_CLIENTS, FALSE, error);
+  if (server->pool == NULL)
     {
       server_free ();
       g_main_context_pop_thread_default (context);
       return FALSE;
     }
-  g_signal_connect (service, "run", G_CALLBACK (on_run), NULL);
+  g_unix_set_fd_nonblocking (listen_fd, TRUE, NULL);
+  sources[0] = attach (g_unix_fd_source_new (listen_fd, G_IO_IN), G_SOURCE_FUNC (on_incoming),
+                       GINT_TO_POINTER (listen_fd));
+  sources[1] = attach (g_timeout_source_new (AGE_CHECK_MS), on_age_check, NULL);
+  if (stop_fd >= 0)
+    sources[2] = attach (g_unix_fd_source_new (stop_fd, G_IO_IN), G_SOURCE_FUNC (on_stop_fd), NULL);
   if (handle_signals)
-    for (guint i = 0; i < 2; i++)
-      {
-        GSource *source = g_unix_signal_source_new (i == 0 ? SIGTERM : SIGINT);
-
-        g_source_set_callback (source, on_stop_signal, NULL, NULL);
-        sources[i] = g_source_attach (source, context);
-        g_source_unref (source);
-      }
-  g_socket_service_start (service);
-  say ("serving");
+    {
+      sources[3] = attach (g_unix_signal_source_new (SIGTERM), on_stop_signal, NULL);
+      sources[4] = attach (g_unix_signal_source_new (SIGINT), on_stop_signal, NULL);
+    }
+  say ("serving (at most %u handshakes at once)", server->max_pending);
   g_main_loop_run (server->loop);
 
-  /* Stop accepting, wake every waiting call, hang up on every client, and
-   * wait for their threads (the service's pool) before freeing the objects. */
-  g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  /* Stop accepting, drop the handshakes, wake every waiting call, hang up
+   * on every client, and wait for their threads before freeing the objects. */
+  for (guint i = 0; i < G_N_ELEMENTS (sources); i++)
+    detach (&sources[i]);
+  g_socket_close (listener, NULL);
+  while ((p = g_queue_peek_head (&server->pending)) != NULL)
+    pending_free (p, FALSE);
   g_mutex_lock (&server->lock);
   server->stopping = TRUE;
   g_cond_broadcast (&server->changed);
@@ -972,17 +1230,17 @@ mpk__manager_serve (GSocket               *listener,
     ;
   left = server->handlers;
   g_mutex_unlock (&server->lock);
-  g_clear_object (&service);
-  for (guint i = 0; i < 2; i++)
-    if (sources[i] != 0)
-      g_source_destroy (g_main_context_find_source_by_id (context, sources[i]));
   if (left > 0)
     {
-      /* A thread stuck in a user method: its objects must outlive it. */
+      /* A thread stuck in a user method: its objects must outlive it. The
+       * connections still queued for a thread are dropped. */
       say ("%u client thread(s) did not finish; leaving their objects", left);
+      g_thread_pool_free (server->pool, TRUE, FALSE);
       g_main_context_pop_thread_default (context);
       return TRUE;
     }
+  /* Connections still queued for a thread see the stopping flag and close. */
+  g_thread_pool_free (server->pool, FALSE, TRUE);
   say ("stopped after %" G_GUINT64_FORMAT " calls", server->stats.calls);
   server_free ();
   g_main_context_pop_thread_default (context);

@@ -8,8 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -302,7 +306,9 @@ static MpkManager *manager_new (const char *address, gboolean listening, GBytes 
  * @address: (nullable): where the server listens: %NULL for a Unix socket
  *   (mode 0600) in a new private directory (mode 0700), "unix:/path",
  *   "tcp:HOST:PORT", or "tcp:PORT" for loopback. Port 0 picks a free port.
- * @authkey: (nullable): the shared key; %NULL makes 32 random bytes
+ * @authkey: (nullable): the shared key; %NULL makes 32 random bytes. An
+ *   empty key is refused: an HMAC under an empty key is something anyone
+ *   can compute, so it would authenticate every peer.
  * @error: return location for a #GError, or %NULL
  *
  * Makes a manager that is not started yet, like Python's
@@ -316,7 +322,7 @@ static MpkManager *manager_new (const char *address, gboolean listening, GBytes 
  * use a key you chose and share out of band.
  *
  * Returns: (transfer full): a new #MpkManager, or %NULL with
- *   %MPK_ERROR_INVALID for a malformed address
+ *   %MPK_ERROR_INVALID for a malformed address or an empty @authkey
  */
 MpkManager *
 mpk_manager_new (const char *address, GBytes *authkey, GError **error)
@@ -333,6 +339,13 @@ manager_new (const char *address, gboolean listening, GBytes *authkey, GError **
   g_autoptr(GSocketConnectable) parsed = NULL;
   MpkManager *m;
 
+  if (authkey != NULL && g_bytes_get_size (authkey) == 0)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "an empty authkey would let anyone in: give a key, or NULL for "
+                           "a random one");
+      return NULL;
+    }
   if (address != NULL
       && (parsed = mpk__manager_parse_address (address, listening, error)) == NULL)
     return NULL;
@@ -486,29 +499,127 @@ bind_listener (MpkManager *m, GError **error)
   return TRUE;
 }
 
+/* In the server process, once it stopped: the private folder of a default
+ * socket goes with it, so an owner killed before shutdown (SIGKILL, a
+ * timeout) leaves nothing in $TMPDIR. The owner's own clean-up after a
+ * shutdown then finds nothing left, which is fine. */
+static void
+remove_server_socket (MpkManager *m)
+{
+  if (m->socket_dir == NULL)
+    return;
+  if (g_str_has_prefix (m->address, "unix:"))
+    unlink (m->address + 5);
+  rmdir (m->socket_dir);
+}
+
 /* The server process's body. */
 static int
 server_main (gpointer data)
 {
   MpkManager *m = data;
   g_autoptr(GError) error = NULL;
+  struct signalfd_siginfo info = { 0 };
+  struct rlimit files;
+  sigset_t term;
+  int stop_fd;
+  gboolean ok;
 
   /* A Ctrl-C in the terminal goes to the whole process group: the server
    * must outlive it so the parent can still shut it down (bpo-36368). */
   signal (SIGINT, SIG_IGN);
-  /* ... but not outlive the process that started it (killed, or it crashed
+  /* SIGTERM (from shutdown's escalation, or the parent-death signal below)
+   * stops the server in order, so it can remove its socket folder: blocked
+   * here, before any thread starts, and read from a signalfd by the
+   * server's loop (not GLib's signal sources: they need GLib's worker
+   * thread, which a forked child may think it has and does not). */
+  sigemptyset (&term);
+  sigaddset (&term, SIGTERM);
+  pthread_sigmask (SIG_BLOCK, &term, NULL);
+  stop_fd = signalfd (-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+  /* ... and not outlive the process that started it (killed, or it crashed
    * before shutdown): an orphan would hold the address for good. */
   prctl (PR_SET_PDEATHSIG, SIGTERM);
   if (getppid () != m->owner)
-    return 1;
+    {
+      remove_server_socket (m);
+      return 1;
+    }
   g_ptr_array_set_size (m->idle, 0);   /* the parent's, not ours */
-  if (!mpk__manager_serve (m->listener, m->key, m->types, &m->object, FALSE, m->verbose, &error))
+  /* Each handshake in progress holds a file: this process is ours, so it
+   * may use what the hard limit allows (the server bounds them anyway). */
+  if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max)
+    {
+      files.rlim_cur = MAX (files.rlim_cur, MIN (files.rlim_max, 65536));
+      setrlimit (RLIMIT_NOFILE, &files);
+    }
+  ok = mpk__manager_serve (m->listener, m->key, m->types, &m->object, FALSE, stop_fd, m->verbose,
+                           &error);
+  remove_server_socket (m);
+  if (!ok)
     {
       g_printerr ("mpk-manager: %s\n",
                   error != NULL ? error->message : "this process already runs a manager server");
       return 1;
     }
+  /* Stopped by SIGTERM: end as the signal says (exit code -15), as before. */
+  if (stop_fd >= 0 && read (stop_fd, &info, sizeof info) == sizeof info)
+    {
+      fflush (NULL);
+      signal (SIGTERM, SIG_DFL);
+      pthread_sigmask (SIG_UNBLOCK, &term, NULL);
+      raise (SIGTERM);
+    }
   return 0;
+}
+
+/* Started managers of this process, for the exit handler. A program that
+ * returns from main with one still running would otherwise wait forever
+ * in mpk-process's exit handler, which joins every child (the server is
+ * one). Python's manager has a finalizer that shuts it down first. */
+static GMutex  started_lock;
+static GSList *started;   /* MpkManager*, STATE_STARTED, under started_lock */
+
+static void
+managers_at_exit (void)
+{
+  for (;;)
+    {
+      MpkManager *m = NULL;
+
+      g_mutex_lock (&started_lock);
+      for (GSList *l = started; l != NULL && m == NULL; l = l->next)
+        if (((MpkManager *) l->data)->owner == getpid ())
+          m = l->data;
+      started = g_slist_remove (started, m);
+      g_mutex_unlock (&started_lock);
+      if (m == NULL)
+        return;
+      /* Bounded: a server that does not stop is terminated, then killed. */
+      mpk_manager_shutdown (m, G_USEC_PER_SEC, NULL);
+    }
+}
+
+static void
+started_add (MpkManager *m)
+{
+  static gboolean registered;
+
+  g_mutex_lock (&started_lock);
+  started = g_slist_prepend (started, m);
+  /* After mpk_process_start() registered its handler: atexit handlers run
+   * last-registered first, so the shutdown comes before the join. */
+  if (!registered)
+    registered = atexit (managers_at_exit) == 0;
+  g_mutex_unlock (&started_lock);
+}
+
+static void
+started_remove (MpkManager *m)
+{
+  g_mutex_lock (&started_lock);
+  started = g_slist_remove (started, m);
+  g_mutex_unlock (&started_lock);
 }
 
 /**
@@ -521,7 +632,9 @@ server_main (gpointer data)
  * later with mpk_process_start()) can use @manager and its proxies. The
  * server ignores SIGINT (a Ctrl-C meant for the program) and ends when the
  * thread that started it ends (Linux's parent-death signal), so it never
- * outlives a program that died before mpk_manager_shutdown().
+ * outlives a program that died before mpk_manager_shutdown(); it then
+ * removes its socket folder. A program that exits (returns from main)
+ * without freeing @manager shuts it down at exit, as Python does.
  *
  * Returns: %TRUE once the server listens; %FALSE with %MPK_ERROR_INVALID
  *   ("already started", "manager has shut down"), %MPK_ERROR_FAILED, ...
@@ -543,6 +656,7 @@ mpk_manager_start (MpkManager *manager, GError **error)
     }
   g_clear_object (&manager->listener);   /* the server has its own copy */
   manager->state = STATE_STARTED;
+  started_add (manager);
   return TRUE;
 }
 
@@ -582,7 +696,7 @@ mpk_manager_serve_forever (MpkManager *manager, GError **error)
     return FALSE;
   manager->state = STATE_STARTED;
   ok = mpk__manager_serve (manager->listener, manager->key, manager->types, &manager->object,
-                           TRUE, manager->verbose, error);
+                           TRUE, -1, manager->verbose, error);
   g_clear_object (&manager->listener);
   manager->state = STATE_SHUTDOWN;
   remove_socket_dir (manager);
@@ -601,7 +715,8 @@ mpk_manager_serve_forever (MpkManager *manager, GError **error)
  *
  * Returns: (transfer full): a client handle, or %NULL with
  *   %MPK_ERROR_AUTH, %MPK_ERROR_REFUSED (nothing listens there),
- *   %MPK_ERROR_TIMED_OUT, %MPK_ERROR_INVALID (a malformed address)
+ *   %MPK_ERROR_TIMED_OUT, %MPK_ERROR_INVALID (a malformed address, an
+ *   empty @authkey)
  */
 MpkManager *
 mpk_manager_connect (const char *address,
@@ -711,6 +826,7 @@ mpk_manager_free (MpkManager *manager)
     return;
   if (manager->owner == getpid () && manager->state == STATE_STARTED)
     mpk_manager_shutdown (manager, G_USEC_PER_SEC, NULL);
+  started_remove (manager);
   pool_adopt (manager);    /* a child closes only its copies */
   g_ptr_array_unref (manager->idle);
   g_mutex_clear (&manager->pool_lock);

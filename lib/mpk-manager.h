@@ -60,7 +60,18 @@ MPK_API GVariant *mpk_manager_call_new_object (MpkManagerCall  *call,
                                                GVariant        *args,
                                                GError         **error);
 
-/* --- the manager ----------------------------------------------------------- */
+/* --- the manager -----------------------------------------------------------
+ *
+ * Decisions a C server makes where Python's trusts its caller:
+ *  - an empty authkey is refused (MPK_ERROR_INVALID) by _new and _connect:
+ *    anyone can compute an HMAC under an empty key;
+ *  - a decref beyond the counts proxies took (create, lookup, incref) is an
+ *    MPK_ERROR_INVALID reply: a published name's or a container's count is
+ *    never a client's to drop;
+ *  - a started manager the program never freed is shut down when the
+ *    program exits (as Python's finalizer does), before exit joins children;
+ *  - the server removes its private socket folder when it stops, also when
+ *    its owner was killed (the parent-death signal reaches it). */
 
 MPK_API MpkManager *mpk_manager_new             (const char      *address,
                                                  GBytes          *authkey,

@@ -418,16 +418,40 @@ G_GNUC_INTERNAL GSocketConnectable *mpk__manager_parse_address (const char *addr
 /* The address string of a bound @address ("tcp:127.0.0.1:40123"). */
 G_GNUC_INTERNAL char *mpk__manager_format_address (GSocketAddress *address);
 
-/* The handshake, each side with its own deadline. The server's side sets
- * MPK_ERROR_AUTH for a wrong key and also for a malformed or oversized
- * frame (which is how an unauthenticated peer misbehaves); the client's
- * side for a refusal and for a server that cannot prove it has the key.
- * The server calls @on_refusal on every failure, before a client with a
- * wrong key is told so (whatever the client does next sees it counted). */
-G_GNUC_INTERNAL gboolean mpk__manager_auth_server (MpkConnection *conn,
-                                                   GBytes        *key,
-                                                   void         (*on_refusal) (void),
-                                                   GError       **error);
+/* The largest frame the server reads before authentication, header included. */
+#define MPK__MANAGER_PREAUTH_FRAME (MPK__WIRE_HEADER_SIZE + MPK__MANAGER_PREAUTH_MAX)
+
+/* The server's side of the handshake, as steps on bytes so that one thread
+ * can run many at once without blocking (and without a thread each):
+ * _begin appends the greeting frame to @out; _need says how many bytes of
+ * the client's answer to read next into @buf + @have (0: all there; -1:
+ * a bad frame header, AUTH set), never more than the one frame, so no byte
+ * past MPK__MANAGER_PREAUTH_FRAME is read before the key is proven;
+ * _finish checks the answer and appends the verdict to @out (a refusal
+ * too): TRUE to accept, FALSE with MPK_ERROR_AUTH. */
+typedef struct
+{
+  guint8 nonce[MPK__MANAGER_KEY_SIZE];
+  guint8 buf[MPK__MANAGER_PREAUTH_FRAME];
+  gsize  have;
+} MpkManagerAuth;
+
+G_GNUC_INTERNAL void     mpk__manager_auth_begin  (MpkManagerAuth *auth,
+                                                   GByteArray     *out);
+G_GNUC_INTERNAL gssize   mpk__manager_auth_need   (MpkManagerAuth *auth,
+                                                   GError        **error);
+G_GNUC_INTERNAL gboolean mpk__manager_auth_finish (MpkManagerAuth *auth,
+                                                   GBytes         *key,
+                                                   GByteArray     *out,
+                                                   GError        **error);
+/* The same steps run to the end on a blocking or non-blocking @fd (for
+ * tests and the fuzz target): MPK_ERROR_AUTH for every failure. */
+G_GNUC_INTERNAL gboolean mpk__manager_auth_server (int             fd,
+                                                   GBytes         *key,
+                                                   gint64          timeout_us,
+                                                   GError        **error);
+/* The client's side, with its own deadline: MPK_ERROR_AUTH for a refusal
+ * and for a server that cannot prove it has the key. */
 G_GNUC_INTERNAL gboolean mpk__manager_auth_client (MpkConnection *conn,
                                                    GBytes        *key,
                                                    GError       **error);
@@ -445,14 +469,16 @@ G_GNUC_INTERNAL GVariant *mpk__manager_error_to_variant   (const GError *error);
 G_GNUC_INTERNAL void      mpk__manager_error_from_variant (GVariant     *value,
                                                            GError      **error);
 
-/* Runs the server on @listener (bound) until a shutdown request, or SIGTERM
- * / SIGINT when @handle_signals. Returns FALSE with @error if it could not
- * start. @types: the registered MpkManagerType pointers. */
+/* Runs the server on @listener (bound) until a shutdown request, SIGTERM
+ * / SIGINT when @handle_signals, or @stop_fd (if >= 0) becomes readable
+ * (it is not read). Returns FALSE with @error if it could not start.
+ * @types: the registered MpkManagerType pointers. */
 G_GNUC_INTERNAL gboolean mpk__manager_serve (GSocket    *listener,
                                              GBytes     *key,
                                              GPtrArray  *types,
                                              const MpkObjectHeader *trace_object,
                                              gboolean    handle_signals,
+                                             int         stop_fd,
                                              gboolean    verbose,
                                              GError    **error);
 
@@ -487,6 +513,11 @@ G_GNUC_INTERNAL gboolean mpk__manager_call_wait    (MpkManagerCall *call,
                                                     GError        **error);
 /* Wakes every waiting call: the state it may be waiting for changed. */
 G_GNUC_INTERNAL void     mpk__manager_call_changed (MpkManagerCall *call);
+/* Lets other calls run while a method does long work that touches no
+ * server state (unboxing its own arguments); its object stays alive (the
+ * call counts), but may change meanwhile: read it only after _relock. */
+G_GNUC_INTERNAL void     mpk__manager_call_unlock  (MpkManagerCall *call);
+G_GNUC_INTERNAL void     mpk__manager_call_relock  (MpkManagerCall *call);
 
 /* Stored values may hold references: the server counts them, so an object
  * stays alive while some container holds it (Python's nested proxies).
