@@ -700,10 +700,17 @@ static gboolean
 send_signal (MpkProcess *process, int sig, GError **error)
 {
   g_return_val_if_fail (process != NULL, FALSE);
-  g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_started (process, "signal"))
-    return FALSE;
+  /* Python raises here too; a clean-up loop over processes of which some
+   * never started meets it at run time, so it is an error, not a critical. */
+  if (process->state != STATE_STARTED)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "cannot signal process %s: %s",
+                   process->name, process->state == STATE_CLOSED ? "it is closed"
+                                                                 : "it has not been started");
+      return FALSE;
+    }
   /* Until it is reaped the pid cannot be reused, so this is the right process.
    * pid 0 would signal our whole process group: never. */
   if (process->pid <= 0)
@@ -727,7 +734,8 @@ send_signal (MpkProcess *process, int sig, GError **error)
  * has already exited. Its exit code becomes -SIGTERM unless it handles the
  * signal.
  *
- * Returns: %TRUE unless kill(2) failed
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @process was not
+ *   started or is closed, or %MPK_ERROR_FAILED if kill(2) failed
  */
 gboolean
 mpk_process_terminate (MpkProcess  *process,
@@ -743,7 +751,8 @@ mpk_process_terminate (MpkProcess  *process,
  *
  * Sends SIGKILL, like `Process.kill()`.
  *
- * Returns: %TRUE unless kill(2) failed
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if @process was not
+ *   started or is closed, or %MPK_ERROR_FAILED if kill(2) failed
  */
 gboolean
 mpk_process_kill (MpkProcess  *process,

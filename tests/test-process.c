@@ -742,6 +742,36 @@ test_no_fd_leak (void)
   g_assert_cmpuint (count_fds (), ==, before);
 }
 
+static void
+test_signal_not_started (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkProcess *process;
+
+  if (!mpk_test_in_subprocess ("Issue 11 section 4: terminate/kill on a process not started, "
+                               "or closed, is FALSE with MPK_ERROR_INVALID (they take a "
+                               "GError), not a critical with the error left unset"))
+    return;
+  process = mpk_process_new (NULL, return_child, NULL, NULL);
+  g_assert_false (mpk_process_terminate (process, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (mpk_process_kill (process, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_assert_true (mpk_process_start (process, &error));
+  g_assert_no_error (error);
+  g_assert_true (mpk_process_join (process, MPK_WAIT_FOREVER));
+  g_assert_true (mpk_process_terminate (process, &error));   /* exited: nothing to do */
+  g_assert_no_error (error);
+  g_assert_true (mpk_process_close (process, &error));
+  g_assert_no_error (error);
+  g_assert_false (mpk_process_kill (process, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  mpk_process_unref (process);
+}
+
 /* --- join: misuse is not a timeout (issue 11 section 4) ---------------------- */
 
 /* Tries to join the sibling @data, which this process did not create: sends
@@ -1028,6 +1058,7 @@ main (int   argc,
   g_test_add_data_func ("/process/signal/terminate", GINT_TO_POINTER (SIGTERM), test_signal);
   g_test_add_data_func ("/process/signal/kill", GINT_TO_POINTER (SIGKILL), test_signal);
   g_test_add_func ("/process/signal/after-exit", test_signal_after_exit);
+  g_test_add_func ("/process/signal/not-started", test_signal_not_started);
   g_test_add_func ("/process/sentinel/not-started", test_sentinel_not_started);
   g_test_add_func ("/process/sentinel/ready-at-exit", test_sentinel_ready_at_exit);
   g_test_add_func ("/process/close/running-then-joined", test_close);
