@@ -808,7 +808,9 @@ mpk_process_get_daemon (MpkProcess *process)
  * (SIGKILL, a crash, SIGPIPE from `| head`), the daemon still gets a SIGTERM
  * the moment the parent is gone, so no daemon is left orphaned.
  *
- * Started from the main thread, the kernel sends it (PR_SET_PDEATHSIG).
+ * Started from the main thread, the kernel sends it (PR_SET_PDEATHSIG; a
+ * main thread that leaves by pthread_exit() while others run counts as the
+ * parent's end there).
  * Started from another thread, it does not: the kernel would tie the signal
  * to that thread's end rather than the process's, killing the daemon while
  * its parent lives on. There the daemon runs one extra thread of its own
