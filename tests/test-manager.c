@@ -104,6 +104,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
@@ -4266,6 +4267,87 @@ test_list_set_slice_large (void)
   shutdown_clean (manager);
 }
 
+/* --- what the server reads before the key is proven --- */
+
+/* The serialized frame of @msg (sunk), as a peer would send it. */
+static GByteArray *
+frame_of (GVariant *msg)
+{
+  GByteArray *bytes = g_byte_array_new ();
+  guint8 head[MPK__WIRE_HEADER_SIZE];
+  MpkWireOutgoing out;
+
+  g_assert_true (mpk__wire_outgoing_init (&out, msg, NULL));
+  mpk__wire_encode_header (&out.header, head);
+  g_byte_array_append (bytes, head, sizeof head);
+  g_byte_array_append (bytes, (const guint8 *) out.type, out.type_len);
+  g_byte_array_append (bytes, out.data, out.size);
+  mpk__wire_outgoing_clear (&out);
+  return bytes;
+}
+
+/* Runs the server's handshake on one end of a socket pair whose other end
+ * already holds @sent; returns how many of those bytes the server read. */
+static gsize
+preauth_consumed (GByteArray *sent)
+{
+  g_autoptr(GBytes) key = random_key ();
+  g_autoptr(GError) error = NULL;
+  int sv[2], unread = -1;
+  gboolean ok;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  send_lenient (sv[1], sent->data, sent->len);
+  ok = mpk__manager_auth_server (sv[0], key, CHILD_TIMEOUT_US, &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_AUTH);
+  g_assert_false (ok);
+  g_assert_cmpint (ioctl (sv[0], FIONREAD, &unread), ==, 0);
+  close (sv[0]);
+  close (sv[1]);
+  g_assert_cmpint (unread, >=, 0);
+  return sent->len - (gsize) unread;
+}
+
+/* The README promises nothing over 256 bytes is read before authentication,
+ * but the server's connection read whatever the socket held (up to 64 KiB). */
+static void
+test_preauth_read_bound (void)
+{
+  g_autoptr(GByteArray) answer = NULL, claim = NULL;
+  guint8 zeros[32] = { 0 }, junk[16384];
+  gsize frame_len, consumed;
+
+  TEST_BEGIN ("Before the key is proven the server reads only the frame it expects: a "
+              "wrong-key answer followed by 16 KiB, and a header claiming 10 KiB followed "
+              "by 16 KiB, leave everything after the answer (or the header) unread");
+  memset (junk, 'j', sizeof junk);
+  answer = frame_of (g_variant_new ("(@ay@ay)",
+                                    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, zeros, 32, 1),
+                                    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, zeros, 32, 1)));
+  frame_len = answer->len;
+  g_byte_array_append (answer, junk, sizeof junk);
+  consumed = preauth_consumed (answer);
+  g_test_message ("wrong-key answer (%" G_GSIZE_FORMAT " bytes) + 16 KiB: the server read %"
+                  G_GSIZE_FORMAT, frame_len, consumed);
+  g_assert_cmpuint (consumed, <=, 256);
+  g_assert_cmpuint (consumed, ==, frame_len);
+
+  {
+    MpkWireHeader header = { 0 };
+    guint8 head[MPK__WIRE_HEADER_SIZE];
+
+    mpk__wire_stamp (&header, MPK__WIRE_KIND_VARIANT, 10240);
+    header.type_len = 6;
+    mpk__wire_encode_header (&header, head);
+    claim = g_byte_array_new ();
+    g_byte_array_append (claim, head, sizeof head);
+    g_byte_array_append (claim, junk, sizeof junk);
+  }
+  consumed = preauth_consumed (claim);
+  g_test_message ("a header claiming 10 KiB + 16 KiB: the server read %" G_GSIZE_FORMAT, consumed);
+  g_assert_cmpuint (consumed, ==, MPK__WIRE_HEADER_SIZE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -4336,6 +4418,7 @@ main (int   argc,
   g_test_add_func ("/manager/authkey/empty", test_authkey_empty);
   g_test_add_func ("/manager/flood/unauthenticated", test_flood_unauthenticated);
   g_test_add_func ("/manager/list/set-slice-large", test_list_set_slice_large);
+  g_test_add_func ("/manager/preauth/read-bound", test_preauth_read_bound);
 
   return g_test_run ();
 }
