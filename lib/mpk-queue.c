@@ -414,14 +414,20 @@ queue_get_item (MpkQueue       *queue,
  *
  * Removes and returns the item at the front, Python's `queue.get(block,
  * timeout)`. Items from one producer come out in the order it put them.
- * The timeout bounds the whole call, including the reading of a large item.
+ * The timeout bounds the wait for an item to begin. An item larger than a
+ * quarter of the buffer is streamed: its producer may still be writing it
+ * when the get starts reading, and the get's first read takes the item's
+ * first pieces out of the buffer. From then on the get finishes the item
+ * even past its timeout, because giving up would lose an item whose put()
+ * returns %TRUE; it waits only as long as the producer is alive and
+ * putting (the put's own timeout bounds it: a put that gives up discards
+ * its item, and the get goes on to the next item or fails EMPTY).
  * The item is checked before it is returned: shared memory is writable by
  * every process that shares the queue, so a corrupt item gives
  * %MPK_ERROR_PROTOCOL, never a crash.
  *
  * Returns: (transfer full): the item; %NULL with %MPK_ERROR_EMPTY (nothing
- *   before the timeout), %MPK_ERROR_TIMED_OUT (the timeout expired in the
- *   middle of a streamed item, which is then lost), %MPK_ERROR_CLOSED,
+ *   before the timeout), %MPK_ERROR_CLOSED,
  *   %MPK_ERROR_TOO_BIG (the item was dropped), %MPK_ERROR_PROTOCOL (a
  *   corrupt item, dropped; or corrupt shared positions, after which the
  *   queue stays unusable) or %MPK_ERROR_FAILED (no memory for the item)

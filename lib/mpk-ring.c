@@ -762,28 +762,27 @@ typedef enum
   READ_FAILED,    /* @error is set */
 } ReadResult;
 
-/* Under rlock, after the first chunk of @item: the rest of it into @buf. */
+/* Under rlock, after the first chunk of @item: the rest of it into @buf.
+ * No deadline: the first chunk is out of the ring, so giving up now would
+ * lose an item whose put() returns TRUE. The wait ends when the rest comes
+ * or the item is given up by its producer (its put() timed out, or it
+ * died: data_ready() looks at wlock every 20 ms), never later than that
+ * put's own timeout. */
 static ReadResult
 read_rest (MpkRing *ring, guint64 item, guint8 *buf, guint64 got, guint64 length,
-           MpkDeadline deadline, GError **error)
+           GError **error)
 {
   DataWait wait = { ring, item, g_get_monotonic_time () + 20000 };
   ChunkHeader chunk;
 
   while (got < length)
     {
-      int ready = mpk__signal_wait_until (&ring->shm->data, data_ready, &wait, deadline, 20000);
+      int ready = mpk__signal_wait_until (&ring->shm->data, data_ready, &wait,
+                                          MPK__DEADLINE_NEVER, 20000);
 
-      if (ready < 0)
+      if (ready <= 0)
         return ring_broken (ring, error) ? READ_FAILED
                : (set_corrupt (ring, "positions", error), READ_FAILED);
-      if (ready == 0)
-        {
-          g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
-                       "queue: timed out after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                       " bytes of an item; the item is lost", got, length);
-          return READ_FAILED;
-        }
       if (ready == 2)
         return READ_RESTART;
       if (!read_chunk (ring, consumer_used (ring), &chunk, error))
@@ -816,7 +815,7 @@ read_rest (MpkRing *ring, guint64 item, guint8 *buf, guint64 got, guint64 length
  * Returns the payload, or NULL with READ_RESTART/READ_FAILED in @result. */
 static GBytes *
 read_item (MpkRing *ring, const ChunkHeader *first, int want_kind, guint64 max_length,
-           MpkWireHeader *header, MpkDeadline deadline, ReadResult *result, GError **error)
+           MpkWireHeader *header, ReadResult *result, GError **error)
 {
   guint64 pos = word_pos (load_head (ring)) + sizeof *first;
   guint8 wire[MPK__WIRE_HEADER_SIZE];
@@ -860,7 +859,7 @@ read_item (MpkRing *ring, const ChunkHeader *first, int want_kind, guint64 max_l
     {
       consume_chunk (ring, first->flags, first->len, FALSE);
       MPK__CRASH_POINT ("queue.get.chunk");
-      *result = read_rest (ring, first->item, buf, got, header->length, deadline, error);
+      *result = read_rest (ring, first->item, buf, got, header->length, error);
     }
   if (*result != READ_DONE)
     {
@@ -900,7 +899,7 @@ get_item (MpkRing *ring, int want_kind, guint64 max_length, MpkWireHeader *heade
           consume_chunk (ring, chunk.flags, chunk.len, FALSE);
           continue;
         }
-      payload = read_item (ring, &chunk, want_kind, max_length, header, deadline, &result, error);
+      payload = read_item (ring, &chunk, want_kind, max_length, header, &result, error);
       if (payload != NULL || result != READ_RESTART)
         return payload;
     }
@@ -985,30 +984,34 @@ tasks_lock (MpkRingShared *shm)
   return err == 0;
 }
 
-/* Adds one to @slot's done if the slot still has more than @keep tasks
- * outstanding. A compare-and-swap: a process's own task_done() does it
- * without tlock. */
-static gboolean
-take_outstanding_but (MpkRingShared *shm, guint32 slot, guint64 keep)
+/* Adds up to @most to @slot's done, leaving @keep tasks outstanding;
+ * returns how many it added. A compare-and-swap: a process's own
+ * task_done() does it without tlock. One add however many: the words may
+ * have been scribbled on, and a loop by ones could then run for ever. */
+static guint64
+take_outstanding_but (MpkRingShared *shm, guint32 slot, guint64 keep, guint64 most)
 {
   guint64 done = __atomic_load_n (&shm->holders[slot].done, __ATOMIC_SEQ_CST);
 
   for (;;)
     {
       guint64 taken = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
+      guint64 n;
 
-      if (taken <= done + keep)
-        return FALSE;
-      if (__atomic_compare_exchange_n (&shm->holders[slot].done, &done, done + 1, FALSE,
+      if (taken <= done || taken - done <= keep)
+        return 0;
+      n = MIN (taken - done - keep, most);
+      if (__atomic_compare_exchange_n (&shm->holders[slot].done, &done, done + n, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-        return TRUE;
+        return n;
     }
 }
 
+/* Adds one to @slot's done if the slot still has a task outstanding. */
 static gboolean
 take_outstanding (MpkRingShared *shm, guint32 slot)
 {
-  return take_outstanding_but (shm, slot, 0);
+  return take_outstanding_but (shm, slot, 0, 1) == 1;
 }
 
 /* The common case, untraced: this process finishes a task it took. One
@@ -1134,8 +1137,7 @@ mpk__ring_abandon_tasks (MpkRing *ring,
   for (guint i = 0; i < slots_in_use (shm); i++)
     if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
       {
-        while (take_outstanding_but (shm, i, i == pending_slot ? 1 : 0))
-          written_off++;
+        written_off += take_outstanding_but (shm, i, i == pending_slot ? 1 : 0, G_MAXUINT64);
       }
   if (written_off > 0 && tasks_unfinished (shm) == 0)
     tasks_finished (shm, lc, 0);

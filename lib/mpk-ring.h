@@ -69,8 +69,9 @@ G_GNUC_INTERNAL gboolean mpk__ring_put   (MpkRing             *ring,
                                           GError             **error);
 
 /* Takes the front item: returns its payload (transfer full) and fills
- * @header, or NULL with MPK_ERROR_EMPTY, MPK_ERROR_TIMED_OUT (the deadline
- * passed in the middle of a streamed item; the item is lost), TOO_BIG or
+ * @header, or NULL with MPK_ERROR_EMPTY (no item began by @deadline; once
+ * one has, it is finished whatever the deadline, unless its producer gives
+ * it up: see read_rest() in mpk-ring.c), TOO_BIG or
  * PROTOCOL for a bad item header (the item was dropped; the ring goes on),
  * PROTOCOL for corrupt positions or chunks (the ring is broken for good),
  * FAILED (no memory for the item, a damaged mutex), or MPK_ERROR_INVALID
