@@ -78,6 +78,7 @@ typedef struct
   const MpkObjectHeader *trace_object;
   gboolean               verbose;
   gboolean               stopping;
+  gboolean               in_process;  /* for tests: no socket, no call waits */
   guint                  handlers;  /* client threads inside serve_client() */
   MpkManagerStats        stats;
   GMainLoop             *loop;
@@ -746,7 +747,8 @@ dispatch (MpkConnection *conn, int fd, GVariant *request, CallInfo *info, GError
                    g_variant_get_type_string (args));
       return NULL;
     }
-  call.deadline = mpk__deadline_from_timeout (wait_us);
+  call.deadline = server->in_process ? g_get_monotonic_time ()
+                                     : mpk__deadline_from_timeout (wait_us);
   g_mutex_lock (&server->lock);
   server->stats.calls++;
   sweep_unclaimed ();
@@ -1140,7 +1142,7 @@ server_free (void)
   g_hash_table_unref (server->names);
   g_hash_table_unref (server->clients);
   g_bytes_unref (server->key);
-  g_main_loop_unref (server->loop);
+  g_clear_pointer (&server->loop, g_main_loop_unref);
   server = NULL;
 }
 
@@ -1245,4 +1247,47 @@ mpk__manager_serve (GSocket               *listener,
   server_free ();
   g_main_context_pop_thread_default (context);
   return TRUE;
+}
+
+/* --- in this process, for tests and the fuzz target ------------------------------------- */
+
+void
+mpk__manager_start_in_process_for_testing (void)
+{
+  g_autoptr(GBytes) key = g_bytes_new_static ("fuzz", 4);
+
+  g_return_if_fail (server == NULL);
+  server_new (key, NULL, NULL, FALSE);
+  server->generation = MPK__MANAGER_TESTING_GENERATION;
+  server->in_process = TRUE;
+}
+
+GVariant *
+mpk__manager_dispatch_for_testing (GVariant *request, GError **error)
+{
+  CallInfo info = { NULL, 0, NULL };
+  GVariant *result;
+
+  g_return_val_if_fail (server != NULL && server->in_process, NULL);
+  result = dispatch (NULL, -1, request, &info, error);
+  return result != NULL ? g_variant_take_ref (result) : NULL;
+}
+
+guint
+mpk__manager_objects_for_testing (void)
+{
+  guint n;
+
+  g_mutex_lock (&server->lock);
+  n = g_hash_table_size (server->objects);
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+void
+mpk__manager_stop_in_process_for_testing (void)
+{
+  g_return_if_fail (server != NULL && server->in_process);
+  server->in_process = FALSE;
+  server_free ();
 }

@@ -129,6 +129,13 @@ G_GNUC_INTERNAL G_GNUC_NORETURN void mpk__crash_now (const char *where);
 /* Zeroed shared memory of @size bytes (rounded up to pages), or NULL with
  * MPK_ERROR_FAILED. Free with mpk__shm_free() in each process that maps it. */
 G_GNUC_INTERNAL gpointer mpk__shm_alloc (gsize size, GError **error);
+/* The same, but only address space: pages are committed when first touched
+ * (and may be given back with mpk__shm_release). For large tables and
+ * buffers that are mostly never used. */
+G_GNUC_INTERNAL gpointer mpk__shm_reserve (gsize size, GError **error);
+/* Gives the pages wholly inside [@mem, @mem + @size) back to the system in
+ * every process: they read as zeros afterwards. */
+G_GNUC_INTERNAL void     mpk__shm_release (gpointer mem, gsize size);
 G_GNUC_INTERNAL void     mpk__shm_free  (gpointer mem, gsize size);
 
 /* Initialises a robust, process-shared mutex of @type (PTHREAD_MUTEX_*).
@@ -552,6 +559,20 @@ G_GNUC_INTERNAL GVariant *mpk__connection_recv_header   (MpkConnection  *conn,
                                                          gint64          timeout_us,
                                                          MpkWireHeader  *header_out,
                                                          GError        **error);
+
+/* For tests and the fuzz target: a server in this process, without a
+ * socket (start, then dispatch requests "(ttxsv)" as a client's thread
+ * would, then stop, which frees every object). Its generation is
+ * MPK__MANAGER_TESTING_GENERATION, so a request can name its objects, and
+ * no call waits (a queue get on an empty queue is EMPTY at once).
+ * _dispatch returns the reply's result (transfer full) or NULL with the
+ * error a client would get. */
+#define MPK__MANAGER_TESTING_GENERATION 1
+G_GNUC_INTERNAL void      mpk__manager_start_in_process_for_testing (void);
+G_GNUC_INTERNAL GVariant *mpk__manager_dispatch_for_testing (GVariant  *request,
+                                                             GError   **error);
+G_GNUC_INTERNAL guint     mpk__manager_objects_for_testing  (void);
+G_GNUC_INTERNAL void      mpk__manager_stop_in_process_for_testing  (void);
 
 /* For tests: a socket connected to @manager's server, authenticated when
  * @authenticate (then it speaks the request protocol). Close it yourself. */

@@ -4348,6 +4348,218 @@ test_preauth_read_bound (void)
   g_assert_cmpuint (consumed, ==, MPK__WIRE_HEADER_SIZE);
 }
 
+/* --- a hostile client beside a good one --- */
+
+#define HOSTILE_ROUNDS (under_valgrind () ? 200 : 1500)
+
+typedef struct
+{
+  MpkManager *manager;
+  guint64     generation;
+  guint64     good_id;     /* the good client's list: decref'd on purpose */
+  guint64     counter_id;  /* and its value */
+  gint        done;
+  guint       junk, mutated, decrefs, valid, replies, closed;
+} Hostile;
+
+/* A valid request frame of one of a few kinds (never shutdown). */
+static GByteArray *
+hostile_request (Hostile *h, GRand *rand)
+{
+  guint64 id = g_rand_boolean (rand) ? h->good_id : (guint64) g_rand_int_range (rand, 0, 64);
+  /* Changing the good client's objects would be a key holder's right, not a
+   * server bug: only counts are aimed at them. */
+  guint64 other = (guint64) g_rand_int_range (rand, 0, 64);
+
+  if (other == h->good_id || other == h->counter_id)
+    other = 0;
+
+  switch (g_rand_int_range (rand, 0, 7))
+    {
+    case 0:
+      h->decrefs++;
+      return frame_of (g_variant_new ("(ttxsv)", h->generation, (guint64) 0, (gint64) 0, "decref",
+                                      g_variant_new ("(tt)", h->generation, id)));
+    case 1:
+      return frame_of (g_variant_new ("(ttxsv)", h->generation, (guint64) 0, (gint64) 0, "incref",
+                                      g_variant_new ("(tt)", h->generation, other)));
+    case 2:
+      return frame_of (g_variant_new ("(ttxsv)", h->generation, (guint64) 0, (gint64) 0, "create",
+                                      g_variant_new ("(sv)", "list", g_variant_new ("()"))));
+    case 3:
+      return frame_of (g_variant_new ("(ttxsv)", h->generation, (guint64) 0, (gint64) 0, "lookup",
+                                      g_variant_new ("(s)", "good")));
+    case 4:
+      return frame_of (g_variant_new ("(ttxsv)", h->generation, other, (gint64) 0, "pop",
+                                      g_variant_new ("(x)", (gint64) -1)));
+    case 5:
+      return frame_of (g_variant_new ("(ttxsv)", h->generation, other, (gint64) 0, "clear",
+                                      g_variant_new ("()")));
+    default:
+      return frame_of (g_variant_new ("(ttxsv)", h->generation, other, (gint64) 0, "set_slice",
+                                      g_variant_new_parsed ("(int64 0, int64 -1, [<'h'>])")));
+    }
+}
+
+/* Reads until the server closes or @want_reply bytes came; FALSE on close. */
+static gboolean
+hostile_read (int fd, gboolean until_close)
+{
+  gint64 end = g_get_monotonic_time () + CHILD_TIMEOUT_US;
+  guint8 buf[4096];
+
+  for (;;)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      gint64 left = end - g_get_monotonic_time ();
+      ssize_t n;
+
+      g_assert_cmpint (left, >, 0);   /* the server must answer or close: never hang */
+      if (poll (&pfd, 1, (int) (left / 1000) + 1) <= 0)
+        continue;
+      n = recv (fd, buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        return FALSE;
+      if (n > 0 && !until_close)
+        return TRUE;
+    }
+}
+
+/* Sends random bytes, mutated requests and (unbalanced) decrefs of every
+ * object, the good client's included, on raw authenticated connections. */
+static gpointer
+hostile_thread (gpointer data)
+{
+  Hostile *h = data;
+  GRand *rand = g_rand_new_with_seed (1111);
+  int fd = -1;
+
+  /* First the decrefs that freed a published object (issue 11): more
+   * than the good client's proxies ever took. */
+  fd = open_raw (h->manager, TRUE);
+  for (int i = 0; i < 8; i++)
+    {
+      g_autoptr(GByteArray) bytes = NULL;
+
+      bytes = frame_of (g_variant_new ("(ttxsv)", h->generation, (guint64) 0, (gint64) 0, "decref",
+                                       g_variant_new ("(tt)", h->generation,
+                                                      i % 2 ? h->good_id : h->counter_id)));
+      send_lenient (fd, bytes->data, bytes->len);
+      g_assert_true (hostile_read (fd, FALSE));
+      h->decrefs++;
+      h->replies++;
+    }
+  for (int round = 0; round < HOSTILE_ROUNDS; round++)
+    {
+      g_autoptr(GByteArray) bytes = NULL;
+      guint kind = g_rand_int_range (rand, 0, 4);
+
+      if (fd < 0)
+        fd = open_raw (h->manager, TRUE);
+      if (kind == 0)
+        {
+          guint n = g_rand_int_range (rand, 1, 600);
+
+          bytes = g_byte_array_sized_new (n);
+          for (guint i = 0; i < n; i++)
+            {
+              guint8 b = (guint8) g_rand_int_range (rand, 0, 256);
+
+              g_byte_array_append (bytes, &b, 1);
+            }
+          h->junk++;
+        }
+      else
+        {
+          bytes = hostile_request (h, rand);
+          if (kind == 1)
+            {
+              for (int flips = g_rand_int_range (rand, 1, 5); flips > 0; flips--)
+                bytes->data[g_rand_int_range (rand, 0, bytes->len)] ^= (guint8) g_rand_int_range (rand, 1, 256);
+              h->mutated++;
+            }
+          else
+            h->valid++;
+        }
+      send_lenient (fd, bytes->data, bytes->len);
+      if (kind >= 2)
+        {
+          /* A well-formed request gets its answer. */
+          g_assert_true (hostile_read (fd, FALSE));
+          h->replies++;
+          continue;
+        }
+      /* After garbage: hang up our side; the server must close too. */
+      shutdown (fd, SHUT_WR);
+      hostile_read (fd, TRUE);
+      h->closed++;
+      close (fd);
+      fd = -1;
+    }
+  if (fd >= 0)
+    close (fd);
+  g_rand_free (rand);
+  g_atomic_int_set (&h->done, TRUE);
+  return NULL;
+}
+
+/* The server survives a key-holding client that sends random frames,
+ * mutated requests and unbalanced decrefs, and keeps answering a
+ * well-behaved client correctly all the while. */
+static void
+test_hostile_client (void)
+{
+  g_autoptr(GThread) thread = NULL;
+  g_autoptr(MpkProxy) good = NULL, counter = NULL;
+  MpkManager *manager;
+  Hostile h = { 0 };
+  gint64 n = 0;
+
+  TEST_BEGIN ("A key-holding client sends random bytes, mutated requests and unbalanced "
+              "decrefs (of the good client's published list too) on raw connections: "
+              "every well-formed request gets an answer, and a good client appending "
+              "and reading meanwhile always gets the right answers; the server exits 0");
+  manager = new_started ();
+  good = new_list (manager, NULL);
+  counter = new_value (manager, I64 (0));
+  /* Published, so the server holds them whatever decrefs arrive. */
+  ASSERT_OK (mpk_manager_publish (manager, "good", good, &err_));
+  ASSERT_OK (mpk_manager_publish (manager, "good-counter", counter, &err_));
+  proxy_ids (good, &h.generation, &h.good_id);
+  proxy_ids (counter, &h.generation, &h.counter_id);
+  h.manager = manager;
+  thread = g_thread_new ("hostile", hostile_thread, &h);
+  while (!g_atomic_int_get (&h.done) || n < 20)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) item = NULL;
+      gint64 len;
+
+      ASSERT_OK (mpk_list_append (good, I64 (n), &err_));
+      len = mpk_list_len (good, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (len, ==, n + 1);
+      item = mpk_list_get (good, n, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (item), ==, n);
+      {
+        gint64 total = 0;
+
+        ASSERT_OK (mpk_value_proxy_add (counter, 1, &total, &err_));
+        g_assert_cmpint (total, ==, n + 1);
+      }
+      n++;
+    }
+  g_thread_join (g_steal_pointer (&thread));
+  g_test_message ("hostile: %u junk, %u mutated, %u valid (%u decrefs), %u replies, %u closes; "
+                  "good client: %" G_GINT64_FORMAT " rounds of 4 calls, all right",
+                  h.junk, h.mutated, h.valid, h.decrefs, h.replies, h.closed, n);
+  assert_still_serving (manager);
+  g_clear_pointer (&good, mpk_proxy_unref);
+  g_clear_pointer (&counter, mpk_proxy_unref);
+  shutdown_clean (manager);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -4419,6 +4631,7 @@ main (int   argc,
   g_test_add_func ("/manager/flood/unauthenticated", test_flood_unauthenticated);
   g_test_add_func ("/manager/list/set-slice-large", test_list_set_slice_large);
   g_test_add_func ("/manager/preauth/read-bound", test_preauth_read_bound);
+  g_test_add_func ("/manager/hostile-client", test_hostile_client);
 
   return g_test_run ();
 }
