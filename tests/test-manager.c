@@ -95,6 +95,21 @@
  *     disconnected             9d: every call after a SIGKILL or a shutdown → DISCONNECTED
  *     duplicate-type           9f: a second type of the same name → INVALID
  *   (/manager/refs-taken-out pins the review's "taken out of its only container" fix.)
+ *   issue 11 §1 (each fails on the code before its fix):
+ *     decref/unbalanced        a decref beyond the proxies' counts is INVALID; a published
+ *                              or stored object stays alive (was a use-after-free)
+ *     exit/without-free        a program returning from main with a started manager exits,
+ *                              its socket folder gone (hung in the exit handler)
+ *     owner-killed/sigkill, owner-killed/sigterm
+ *                              the server removes its $TMPDIR folder when its owner dies
+ *     authkey/empty            an empty key is INVALID for new() and connect()
+ *     flood/unauthenticated    400 idle unauthenticated connections, re-opened as dropped:
+ *                              a key holder still connects and is served (latency reported)
+ *     list/set-slice-large     set_slice of 800 000 items finishes (was quadratic)
+ *     preauth/read-bound       the handshake reads only its one frame before the key
+ *                              is proven (socket pair, FIONREAD)
+ *     hostile-client           random bytes, mutated requests and unbalanced decrefs on raw
+ *                              connections; a good client keeps getting right answers
  *   Every test checks the server still serves afterwards; the managers the
  *   tests start are shut down with exit code 0 unless killed on purpose. */
 
