@@ -582,12 +582,15 @@ mpk_queue_get_n_recoveries (MpkQueue *queue)
 }
 
 /* For tests that scribble on a queue's shared memory (what a buggy or
- * hostile process could do): the mapping and its size. */
+ * hostile process could do): the mapping and the size of its control block
+ * and ring bytes. */
 gpointer
 mpk__queue_get_shared_for_testing (MpkQueue *queue,
                                    gsize    *size)
 {
-  *size = queue->ring.map_size;
+  /* The control block and the ring's bytes; not the holder table (nor,
+   * for a growing ring, the reserve) that follow. */
+  *size = (gsize) (queue->ring.data - (guint8 *) queue->ring.shm) + queue->ring.capacity;
   return queue->ring.shm;
 }
 

@@ -24,7 +24,12 @@
  * task and removing the item (tests/test-queue.c). */
 int mpk__ring_crash_after_credit = 0;
 
-#define N_HOLDERS  64   /* JoinableQueue: processes whose taken tasks are tracked */
+/* JoinableQueue: processes whose taken tasks are tracked. As many as there
+ * can be processes at once (PID_MAX_LIMIT on 64-bit Linux is 2^22), so that
+ * every consumer's tasks are known, however many there are: a table of
+ * 256 MiB of address space, of which only the lines of slots ever claimed
+ * are touched (the mapping is committed page by page). */
+#define N_HOLDERS  (1u << 22)
 #define NO_SLOT    G_MAXUINT32
 
 struct _MpkRingShared
@@ -76,15 +81,18 @@ struct _MpkRingShared
   guint64 last_task_event; /* trace id of the latest task_done (tlock) */
   guint64 done_clock;    /* Lamport clock of the task_done that emptied the count */
   guint64 done_event;    /* ... and its trace event id (mpk__trace_event_id) */
-  guint32 n_slots;       /* holders[] used so far: the sums stop there (rlock) */
-  struct __attribute__ ((aligned (64)))   /* a line each: consumers write their own */
-  {
-    guint32 pid;         /* claimed by a consumer, under rlock */
-    guint32 unused;
-    guint64 taken;       /* items it took (rlock holder, journalled by take_journal) */
-    guint64 done;        /* task_done()s credited to it (compare-and-swap: its own
-                          * process may add without tlock) */
-  } holders[N_HOLDERS];
+  guint32 n_slots;       /* holders used so far: the sums stop there (rlock) */
+};
+
+/* The JoinableQueue's holder table (N_HOLDERS of these) follows the ring's
+ * bytes in the same mapping. */
+struct __attribute__ ((aligned (64))) _MpkRingHolder  /* a line each: consumers write their own */
+{
+  guint32 pid;         /* claimed by a consumer, under rlock */
+  guint32 unused;
+  guint64 taken;       /* items it took (rlock holder, journalled by take_journal) */
+  guint64 done;        /* task_done()s credited to it (compare-and-swap: its own
+                        * process may add without tlock) */
 };
 
 /* Each chunk in the ring starts with this; a record is padded to RECORD_ALIGN. */
@@ -147,8 +155,9 @@ mpk__ring_init (MpkRing                *ring,
   MpkRingShared *shm;
 
   g_assert (capacity >= 4096 && (capacity & (capacity - 1)) == 0);
-  ring->map_size = data_offset () + capacity;
-  shm = mpk__shm_alloc (ring->map_size, error);
+  ring->map_size = data_offset () + capacity
+                   + (joinable ? (gsize) N_HOLDERS * sizeof (MpkRingHolder) : 0);
+  shm = mpk__shm_reserve (ring->map_size, error);
   if (shm == NULL)
     return FALSE;
   if (!mpk__mutex_init (&shm->wlock, PTHREAD_MUTEX_ERRORCHECK, error) ||
@@ -161,6 +170,7 @@ mpk__ring_init (MpkRing                *ring,
   shm->capacity = capacity;
   ring->shm = shm;
   ring->data = (guint8 *) shm + data_offset ();
+  ring->holders = joinable ? (MpkRingHolder *) (ring->data + capacity) : NULL;
   ring->capacity = capacity;
   ring->max_chunk = capacity / 4 - sizeof (ChunkHeader);
   ring->joinable = joinable;
@@ -320,15 +330,19 @@ reader_recover (MpkRing *ring)
 {
   MpkRingShared *shm = ring->shm;
 
+  /* (take_journal is only ever set in a JoinableQueue: anything else is
+   * a scribble, and there is no table.) */
+  if (shm->take_journal != 0 && ring->holders == NULL)
+    shm->take_journal = 0;
   if (shm->take_journal != 0)
     {
       guint32 slot = shm->take_slot;
       gboolean counted = tasks_lock (shm);   /* abandon_tasks() reads the journal under it */
 
       if (load_head (ring) != shm->take_journal && slot < N_HOLDERS
-          && __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST)
+          && __atomic_load_n (&ring->holders[slot].taken, __ATOMIC_SEQ_CST)
              == shm->take_journal_count + 1)
-        owned_add (&shm->holders[slot].taken, -1);
+        owned_add (&ring->holders[slot].taken, -1);
       __atomic_store_n (&shm->take_journal, 0, __ATOMIC_SEQ_CST);
       if (counted)
         pthread_mutex_unlock (&shm->tlock);
@@ -567,10 +581,10 @@ mpk__ring_put (MpkRing             *ring,
 
 /* How many items @slot's process took and has not marked done. */
 static guint64
-holder_outstanding (MpkRingShared *shm, guint slot)
+holder_outstanding (MpkRing *ring, guint slot)
 {
-  guint64 done = __atomic_load_n (&shm->holders[slot].done, __ATOMIC_SEQ_CST);
-  guint64 taken = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
+  guint64 done = __atomic_load_n (&ring->holders[slot].done, __ATOMIC_SEQ_CST);
+  guint64 taken = __atomic_load_n (&ring->holders[slot].taken, __ATOMIC_SEQ_CST);
 
   return taken > done ? taken - done : 0;
 }
@@ -578,22 +592,39 @@ holder_outstanding (MpkRingShared *shm, guint slot)
 /* How many holder slots have ever been claimed: a run with one consumer
  * sums one slot, not N_HOLDERS, on every task_done. */
 static guint
-slots_in_use (MpkRingShared *shm)
+slots_in_use (MpkRing *ring)
 {
-  return MIN (__atomic_load_n (&shm->n_slots, __ATOMIC_SEQ_CST), N_HOLDERS);
+  guint n = MIN (__atomic_load_n (&ring->shm->n_slots, __ATOMIC_SEQ_CST), N_HOLDERS);
+  guint lo = 0, hi = n;
+
+  if (G_LIKELY (n == 0 || __atomic_load_n (&ring->holders[n - 1].pid, __ATOMIC_RELAXED) != 0))
+    return n;
+  /* n_slots was scribbled on: walking millions of empty slots would commit
+   * the whole table. Claimed slots are a prefix (a new one is claimed only
+   * when all before it hold tasks), so look for its end. */
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+
+      if (__atomic_load_n (&ring->holders[mid].pid, __ATOMIC_RELAXED) != 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
 }
 
 static guint64
-tasks_unfinished (MpkRingShared *shm)
+tasks_unfinished (MpkRing *ring)
 {
-  guint64 done = __atomic_load_n (&shm->dropped_tasks, __ATOMIC_SEQ_CST)
-                 + __atomic_load_n (&shm->loose_done, __ATOMIC_SEQ_CST);
-  guint n = slots_in_use (shm);
+  guint64 done = __atomic_load_n (&ring->shm->dropped_tasks, __ATOMIC_SEQ_CST)
+                 + __atomic_load_n (&ring->shm->loose_done, __ATOMIC_SEQ_CST);
+  guint n = slots_in_use (ring);
   guint64 put;
 
   for (guint i = 0; i < n; i++)
-    done += __atomic_load_n (&shm->holders[i].done, __ATOMIC_SEQ_CST);
-  put = __atomic_load_n (&shm->put_tasks, __ATOMIC_SEQ_CST);
+    done += __atomic_load_n (&ring->holders[i].done, __ATOMIC_SEQ_CST);
+  put = __atomic_load_n (&ring->shm->put_tasks, __ATOMIC_SEQ_CST);
   return put > done ? put - done : 0;
 }
 
@@ -607,36 +638,36 @@ credit_take (MpkRing *ring, guint64 next)
 
   if (!ring->joinable)
     return;
-  for (guint32 i = 0; i < slots_in_use (shm) && slot == NO_SLOT; i++)
-    if (shm->holders[i].pid == me)
+  for (guint32 i = 0; i < slots_in_use (ring) && slot == NO_SLOT; i++)
+    if (ring->holders[i].pid == me)
       slot = i;
   /* Else a free slot, or one whose process holds nothing now. Slots are
    * claimed only under rlock, and only rlock's holder adds to taken. */
   for (guint32 i = 0; i < N_HOLDERS && slot == NO_SLOT; i++)
-    if (holder_outstanding (shm, i) == 0)
+    if (holder_outstanding (ring, i) == 0)
       {
-        __atomic_store_n (&shm->holders[i].pid, me, __ATOMIC_SEQ_CST);
-        if (i >= slots_in_use (shm))
+        __atomic_store_n (&ring->holders[i].pid, me, __ATOMIC_SEQ_CST);
+        if (i >= slots_in_use (ring))
           __atomic_store_n (&shm->n_slots, i + 1, __ATOMIC_SEQ_CST);
         slot = i;
       }
   shm->take_slot = slot;
   if (slot != NO_SLOT)
-    shm->take_journal_count = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
+    shm->take_journal_count = __atomic_load_n (&ring->holders[slot].taken, __ATOMIC_SEQ_CST);
   __atomic_store_n (&shm->take_journal, next, __ATOMIC_RELEASE);
   if (slot != NO_SLOT)
-    owned_add (&shm->holders[slot].taken, 1);
+    owned_add (&ring->holders[slot].taken, 1);
 }
 
 static void tasks_finished (MpkRingShared *shm, guint64 lc, guint64 event_id);
 
 /* A whole item was dropped undelivered: nobody will finish its task. */
 static void
-drop_task (MpkRingShared *shm)
+drop_task (MpkRing *ring)
 {
-  owned_add (&shm->dropped_tasks, 1);   /* under rlock */
-  if (tasks_unfinished (shm) == 0)
-    tasks_finished (shm, mpk__wire_clock_tick (), 0);
+  owned_add (&ring->shm->dropped_tasks, 1);   /* under rlock */
+  if (tasks_unfinished (ring) == 0)
+    tasks_finished (ring->shm, mpk__wire_clock_tick (), 0);
 }
 
 /* Under rlock: consumes the chunk at head (@len payload bytes). With
@@ -663,7 +694,7 @@ consume_chunk (MpkRing *ring, guint16 flags, guint64 len, gboolean credit)
       shm->take_journal = 0;
     }
   else if ((flags & CHUNK_LAST) && ring->joinable)
-    drop_task (shm);   /* a whole item dropped undelivered: nobody will finish its task */
+    drop_task (ring);   /* a whole item dropped undelivered: nobody will finish its task */
   mpk__signal_notify (&shm->space);
 }
 
@@ -706,8 +737,9 @@ typedef struct
 } DataWait;
 
 /* The writer of @item died without anyone noticing? Take wlock for a moment:
- * EOWNERDEAD repairs the ring (and abandons the item). */
-static void
+ * EOWNERDEAD repairs the ring (and abandons the item). Returns TRUE if
+ * nobody was putting (wlock was free, or its holder dead). */
+static gboolean
 check_writer (MpkRing *ring)
 {
   int err = pthread_mutex_trylock (&ring->shm->wlock);
@@ -716,6 +748,7 @@ check_writer (MpkRing *ring)
     writer_recover (ring);
   if (err == 0 || err == EOWNERDEAD)
     pthread_mutex_unlock (&ring->shm->wlock);
+  return err == 0 || err == EOWNERDEAD;
 }
 
 static int
@@ -735,7 +768,14 @@ data_ready (gpointer data)
         return 2;
       if (g_get_monotonic_time () >= wait->next_check)
         {
-          check_writer (ring);
+          /* A put holds wlock from its item's first chunk to its last:
+           * with wlock free and nothing more committed, the rest will
+           * never come (only scribbled memory gets here without the item
+           * being marked abandoned). */
+          gboolean nobody_putting = check_writer (ring);
+
+          if (nobody_putting && consumer_used (ring) == 0)
+            return 2;
           wait->next_check = g_get_monotonic_time () + 20000;
         }
     }
@@ -989,19 +1029,19 @@ tasks_lock (MpkRingShared *shm)
  * task_done() does it without tlock. One add however many: the words may
  * have been scribbled on, and a loop by ones could then run for ever. */
 static guint64
-take_outstanding_but (MpkRingShared *shm, guint32 slot, guint64 keep, guint64 most)
+take_outstanding_but (MpkRing *ring, guint32 slot, guint64 keep, guint64 most)
 {
-  guint64 done = __atomic_load_n (&shm->holders[slot].done, __ATOMIC_SEQ_CST);
+  guint64 done = __atomic_load_n (&ring->holders[slot].done, __ATOMIC_SEQ_CST);
 
   for (;;)
     {
-      guint64 taken = __atomic_load_n (&shm->holders[slot].taken, __ATOMIC_SEQ_CST);
+      guint64 taken = __atomic_load_n (&ring->holders[slot].taken, __ATOMIC_SEQ_CST);
       guint64 n;
 
       if (taken <= done || taken - done <= keep)
         return 0;
       n = MIN (taken - done - keep, most);
-      if (__atomic_compare_exchange_n (&shm->holders[slot].done, &done, done + n, FALSE,
+      if (__atomic_compare_exchange_n (&ring->holders[slot].done, &done, done + n, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
         return n;
     }
@@ -1009,26 +1049,26 @@ take_outstanding_but (MpkRingShared *shm, guint32 slot, guint64 keep, guint64 mo
 
 /* Adds one to @slot's done if the slot still has a task outstanding. */
 static gboolean
-take_outstanding (MpkRingShared *shm, guint32 slot)
+take_outstanding (MpkRing *ring, guint32 slot)
 {
-  return take_outstanding_but (shm, slot, 0, 1) == 1;
+  return take_outstanding_but (ring, slot, 0, 1) == 1;
 }
 
 /* The common case, untraced: this process finishes a task it took. One
  * compare-and-swap on its own slot, no lock. */
 static gboolean
-task_done_own (MpkRingShared *shm, guint64 lc)
+task_done_own (MpkRing *ring, guint64 lc)
 {
-  guint32 me = mpk__wire_pid (), n = slots_in_use (shm);
+  guint32 me = mpk__wire_pid (), n = slots_in_use (ring);
 
   for (guint32 i = 0; i < n; i++)
-    if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_RELAXED) == me)
+    if (__atomic_load_n (&ring->holders[i].pid, __ATOMIC_RELAXED) == me)
       {
-        if (!take_outstanding (shm, i))
+        if (!take_outstanding (ring, i))
           return FALSE;
         MPK__CRASH_POINT ("queue.task_done.counted");
-        if (tasks_unfinished (shm) == 0)
-          tasks_finished (shm, lc, 0);
+        if (tasks_unfinished (ring) == 0)
+          tasks_finished (ring->shm, lc, 0);
         return TRUE;
       }
   return FALSE;
@@ -1036,16 +1076,16 @@ task_done_own (MpkRingShared *shm, guint64 lc)
 
 /* The slot a task_done() of @pid is credited to: its own, else any holder's. */
 static guint32
-done_slot (MpkRingShared *shm, guint32 pid)
+done_slot (MpkRing *ring, guint32 pid)
 {
-  guint32 n = slots_in_use (shm);
+  guint32 n = slots_in_use (ring);
 
   for (guint32 i = 0; i < n; i++)
-    if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == pid
-        && holder_outstanding (shm, i) > 0)
+    if (__atomic_load_n (&ring->holders[i].pid, __ATOMIC_SEQ_CST) == pid
+        && holder_outstanding (ring, i) > 0)
       return i;
   for (guint32 i = 0; i < n; i++)
-    if (holder_outstanding (shm, i) > 0)
+    if (holder_outstanding (ring, i) > 0)
       return i;
   return NO_SLOT;
 }
@@ -1062,24 +1102,24 @@ mpk__ring_task_done (MpkRing           *ring,
 
   /* Traced, task_dones go one at a time under tlock, so that each can
    * name the one before it. */
-  if (record == NULL && task_done_own (shm, lc))
+  if (record == NULL && task_done_own (ring, lc))
     return MPK__RING_TASK_DONE;
   if (!tasks_lock (shm))
     return MPK__RING_TASK_FAILED;
-  left = tasks_unfinished (shm);
+  left = tasks_unfinished (ring);
   if (left == 0)
     {
       pthread_mutex_unlock (&shm->tlock);
       return MPK__RING_TASK_NONE_LEFT;
     }
   do
-    slot = done_slot (shm, mpk__wire_pid ());
-  while (slot != NO_SLOT && !take_outstanding (shm, slot));   /* raced with an owner */
+    slot = done_slot (ring, mpk__wire_pid ());
+  while (slot != NO_SLOT && !take_outstanding (ring, slot));   /* raced with an owner */
   if (slot == NO_SLOT)
     owned_add (&shm->loose_done, 1);
   MPK__CRASH_POINT ("queue.task_done.counted");
   /* Puts may have come in between; only a 0 needs the exact figure. */
-  left = left > 1 ? left - 1 : tasks_unfinished (shm);
+  left = left > 1 ? left - 1 : tasks_unfinished (ring);
   /* Recorded before join() is woken: a joiner may end this process at
    * once (a daemon consumer), and the diagram must still show it. */
   if (record != NULL)
@@ -1095,7 +1135,7 @@ mpk__ring_task_done (MpkRing           *ring,
 guint64
 mpk__ring_unfinished (MpkRing *ring)
 {
-  return tasks_unfinished (ring->shm);
+  return tasks_unfinished (ring);
 }
 
 guint64
@@ -1104,9 +1144,9 @@ mpk__ring_unfinished_for (MpkRing *ring,
 {
   guint64 sum = 0;
 
-  for (guint i = 0; i < slots_in_use (ring->shm); i++)
-    if (__atomic_load_n (&ring->shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
-      sum += holder_outstanding (ring->shm, i);
+  for (guint i = 0; i < slots_in_use (ring); i++)
+    if (__atomic_load_n (&ring->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
+      sum += holder_outstanding (ring, i);
   return sum;
 }
 
@@ -1117,7 +1157,7 @@ mpk__ring_abandon_tasks (MpkRing *ring,
 {
   MpkRingShared *shm = ring->shm;
   guint64 written_off = 0, journal;
-  guint32 pending_slot = NO_SLOT;
+  guint32 pending_slot = NO_SLOT, take_slot;
 
   /* A consumer that died inside get() may have credited itself the task
    * of an item it never took out: repair first, or that task (whose item
@@ -1130,16 +1170,17 @@ mpk__ring_abandon_tasks (MpkRing *ring,
    * reader_recover() clears the journal under tlock, so this look is
    * consistent with its undo. */
   journal = __atomic_load_n (&shm->take_journal, __ATOMIC_SEQ_CST);
-  if (journal != 0 && load_head (ring) != journal && shm->take_slot < N_HOLDERS
-      && __atomic_load_n (&shm->holders[shm->take_slot].taken, __ATOMIC_SEQ_CST)
+  take_slot = __atomic_load_n (&shm->take_slot, __ATOMIC_SEQ_CST);
+  if (journal != 0 && load_head (ring) != journal && take_slot < N_HOLDERS
+      && __atomic_load_n (&ring->holders[take_slot].taken, __ATOMIC_SEQ_CST)
          == shm->take_journal_count + 1)
-    pending_slot = shm->take_slot;
-  for (guint i = 0; i < slots_in_use (shm); i++)
-    if (__atomic_load_n (&shm->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
+    pending_slot = take_slot;
+  for (guint i = 0; i < slots_in_use (ring); i++)
+    if (__atomic_load_n (&ring->holders[i].pid, __ATOMIC_SEQ_CST) == (guint32) pid)
       {
-        written_off += take_outstanding_but (shm, i, i == pending_slot ? 1 : 0, G_MAXUINT64);
+        written_off += take_outstanding_but (ring, i, i == pending_slot ? 1 : 0, G_MAXUINT64);
       }
-  if (written_off > 0 && tasks_unfinished (shm) == 0)
+  if (written_off > 0 && tasks_unfinished (ring) == 0)
     tasks_finished (shm, lc, 0);
   pthread_mutex_unlock (&shm->tlock);
   return written_off;

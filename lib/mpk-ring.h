@@ -18,6 +18,7 @@
 G_BEGIN_DECLS
 
 typedef struct _MpkRingShared MpkRingShared;
+typedef struct _MpkRingHolder MpkRingHolder;
 
 typedef struct
 {
@@ -28,6 +29,7 @@ typedef struct
   guint64                max_chunk;  /* shared memory, which others can scribble on */
   gboolean               joinable;
   const MpkObjectHeader *object;     /* the queue, for the tracer's recovery events */
+  MpkRingHolder         *holders;    /* JoinableQueue: the task holders' table, after the ring */
   /* This process's last look at the other side, so that a put does not
    * pull the consumers' cache line on every item (nor a get the
    * producers'). Safe because positions only grow; see mpk-ring.c. */

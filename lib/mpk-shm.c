@@ -53,6 +53,35 @@ mpk__shm_alloc (gsize size, GError **error)
   return mem;
 }
 
+gpointer
+mpk__shm_reserve (gsize size, GError **error)
+{
+  /* MAP_NORESERVE: a shared anonymous mapping is otherwise charged in full
+   * against the commit limit when it is made. */
+  void *mem = mmap (NULL, page_round (size), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+  if (mem == MAP_FAILED)
+    {
+      mpk__set_error_from_errno (error, errno, "mmap of shared memory");
+      return NULL;
+    }
+  return mem;
+}
+
+void
+mpk__shm_release (gpointer mem, gsize size)
+{
+  gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  guintptr start = ((guintptr) mem + page - 1) / page * page;
+  guintptr end = ((guintptr) mem + size) / page * page;
+
+  /* MADV_REMOVE frees the shared pages themselves (MADV_DONTNEED would
+   * only unmap them from this process). A failure costs memory, not data. */
+  if (end > start)
+    madvise ((void *) start, end - start, MADV_REMOVE);
+}
+
 void
 mpk__shm_free (gpointer mem, gsize size)
 {

@@ -2159,6 +2159,7 @@ main (int   argc,
   g_test_add_func ("/queue/get-bytes/streamed-variant-item", test_get_bytes_on_streamed_variant);
   g_test_add_func ("/queue/join-before-drain", test_join_before_drain);
   g_test_add_func ("/queue/recoveries/none", test_no_recoveries);
+  g_test_add_func ("/joinable-queue/join-full/many-consumers", test_join_full_many_consumers);
   g_test_add_func ("/queue/get/timeout-mid-item", test_get_timeout_mid_item);
   g_test_add_func ("/queue/put/dead-producer-no-consumer", test_dead_producer_no_consumer);
   g_test_add_func ("/joinable-queue/abandon-tasks/before-repair", test_abandon_before_repair);
