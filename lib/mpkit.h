@@ -13,6 +13,7 @@
 #include "mpk-queue.h"
 #include "mpk-value.h"
 #include "mpk-manager.h"
+#include "mpk-authkey.h"
 #include "mpk-trace.h"
 #undef MPK_INSIDE
 
