@@ -6,6 +6,8 @@
 #   make run LAB=08      build and run one lab
 #   make check-asan      the tests again, built with AddressSanitizer + UBSan
 #   make check-valgrind  the tests again, under valgrind memcheck
+#   make fuzz            build the libFuzzer targets (tests/fuzz/) and run each a while
+#   make soak            the SIGKILL-anywhere loops, many times longer than in make check
 #   make bench           mpkit against Python's multiprocessing, same workloads
 #   make install PREFIX=/usr/local DESTDIR=
 #   V=1                  show the commands
@@ -67,7 +69,8 @@ NOTRACE_BENCH := $(BUILD)/bench/bench-mpkit-notrace
 LIBA     := $(BUILD)/libmpkit.a
 LIBSO    := $(BUILD)/libmpkit.so.$(API)
 
-.PHONY: all check check-asan check-valgrind run bench diagrams install uninstall clean
+.PHONY: all check check-asan check-valgrind fuzz fuzz-build soak run bench diagrams install \
+        uninstall clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -166,6 +169,55 @@ check-valgrind: all
 	$(Q)tools/ensure-deps.sh valgrind
 	$(Q)BUILD=$(BUILD) TEST_TIMEOUT=$(TEST_TIMEOUT) MPK_VALGRIND=1 tools/run-tests.sh $(TESTS)
 
+# --- fuzzing -------------------------------------------------------------------
+
+# Every tests/fuzz/fuzz-<name>.c defines LLVMFuzzerTestOneInput and is linked
+# with all of lib/*.c, built again by clang under $(FUZZ_BUILD) with the
+# fuzzer's coverage hooks and the sanitizers, so a target may call mpk__
+# internals. Its seed corpus is tests/fuzz/corpus/<name>/, read only: what
+# the fuzzer finds, and any crash, goes under $(FUZZ_BUILD). tools/fuzz.sh
+# runs the targets FUZZ_JOBS at a time for FUZZ_TIME seconds each and fails
+# if one of them crashed, hung, leaked or allocated too much.
+FUZZ_BUILD   ?= $(BUILD)/fuzz
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -Wno-missing-prototypes \
+                -D_GNU_SOURCE -DMPK_COMPILATION -Ilib $(filter-out -Ilib,$(CPPFLAGS)) $(GLIB_CFLAGS)
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZERS      := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRCS))
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(SAY) "  CC      $< (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -DG_LOG_DOMAIN='"mpk"' -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+	  -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(SAY) "  FUZZER  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -MMD -MP -o $@ $< \
+	  $(FUZZ_LIB_OBJS) $(GLIB_LIBS)
+
+fuzz-build:
+	$(Q)tools/ensure-deps.sh fuzz
+	$(Q)$(MAKE) --no-print-directory $(FUZZERS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) FUZZ_JOBS=$(FUZZ_JOBS) \
+	  tools/fuzz.sh $(FUZZERS)
+
+# --- soak ------------------------------------------------------------------------
+
+# The SIGKILL-anywhere loops of tests/test-robust.c (queues, locks, pipes,
+# Manager clients and owners), MPK_SOAK times as many rounds as make check
+# runs, with a timeout to match. For instructors and release checks.
+MPK_SOAK ?= 20
+soak: $(BUILD)/tests/test-robust
+	$(Q)BUILD=$(BUILD) MPK_SOAK=$(MPK_SOAK) tools/soak.sh $(BUILD)/tests/test-robust
+
 bench: all
 	$(Q)tools/ensure-deps.sh bench
 	$(Q)BUILD=$(BUILD) bench/run.sh
@@ -214,4 +266,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(NOTRACE_OBJS:.o=.d) $(TESTS:=.d) $(LABS:/lab=/main.d) $(TOOLS:=.d) $(BENCHES:=.d) $(TRACE_TOOL_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(NOTRACE_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZERS:=.d) $(TESTS:=.d) $(LABS:/lab=/main.d) $(TOOLS:=.d) $(BENCHES:=.d) $(TRACE_TOOL_OBJS:.o=.d)

@@ -3,7 +3,8 @@
 # ensure-deps.sh GROUP...: make sure the Debian packages a make target needs are here.
 # Prints nothing when everything is present. Installs what is missing with apt-get
 # when run as root; otherwise prints the exact command to run and exits 1.
-#   groups: build (compile everything, draw the diagrams), valgrind (make check-valgrind), bench (make bench)
+#   groups: build (compile everything, draw the diagrams), valgrind (make check-valgrind),
+#           bench (make bench), fuzz (make fuzz: clang and its libFuzzer runtime)
 set -u
 
 need=""
@@ -25,6 +26,12 @@ for group in "$@"; do
       ;;
     valgrind) want valgrind command -v valgrind ;;
     bench)    want python3 command -v python3 ;;
+    fuzz)
+      want clang      command -v clang
+      # libFuzzer and the sanitizer runtimes: clang links a test program with them.
+      want libclang-rt-14-dev sh -c 'echo "int LLVMFuzzerTestOneInput (const char *d, unsigned long n) { return 0; }" |
+        clang -x c -fsanitize=fuzzer,address,undefined -o /dev/null -'
+      ;;
     *) echo "ensure-deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
