@@ -5,7 +5,11 @@
 #   ITEM: a test binary, a tests/*.sh script, or lab:labs/NN-slug (a lab test)
 # Environment: BUILD (build folder), TEST_TIMEOUT (seconds per item, default 300),
 #   MPK_VALGRIND=1 (run binaries under valgrind memcheck),
-#   MPK_LEFTOVER_GRACE (seconds a process may take to go after its item ends, default 10).
+#   MPK_LEFTOVER_GRACE (seconds a process may take to go after its item ends, default 10),
+#   MPK_SHM_DIR (the folder checked as /dev/shm; tests/test-runner.sh points it
+#   elsewhere so that its fake litter cannot be blamed on another run's items),
+#   TEST_SHOW (an extended regex: lines of each item's output to print even when it
+#   passes, e.g. '^# [a-z-]+: ' for the robustness loops' summaries).
 #
 # Nothing may be left behind. The items run with TMPDIR set to a private folder
 # made for this run, each in its own process group (timeout(1) makes one) and
@@ -21,6 +25,7 @@ set -u
 BUILD=${BUILD:-build}
 T=${TEST_TIMEOUT:-300}
 GRACE=${MPK_LEFTOVER_GRACE:-10}
+SHM=${MPK_SHM_DIR:-/dev/shm}
 pass=0 fail=0 leftover_items=0
 log=$(mktemp)
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/mpkit-check.XXXXXX")
@@ -86,19 +91,19 @@ check_leftovers() {
     echo "$files" | sed 's/^/  /'
     find "$run_tmp" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
   fi
-  if [ -d /dev/shm ]; then
-    new=$(ls -A /dev/shm | LC_ALL=C sort | LC_ALL=C comm -13 "$shm_before" -)
+  if [ -d "$SHM" ]; then
+    new=$(ls -A "$SHM" | LC_ALL=C sort | LC_ALL=C comm -13 "$shm_before" -)
     if [ -n "$new" ]; then
-      echo "left in /dev/shm:"
-      echo "$new" | sed 's/^/  \/dev\/shm\//'
+      echo "left in $SHM:"
+      echo "$new" | sed "s|^|  $SHM/|"
       # Left as they are: another program may own them. Remembered, so that
       # only the item that made an entry is blamed for it.
-      ls -A /dev/shm | LC_ALL=C sort > "$shm_before"
+      ls -A "$SHM" | LC_ALL=C sort > "$shm_before"
     fi
   fi
 }
 
-[ -d /dev/shm ] && ls -A /dev/shm | LC_ALL=C sort > "$shm_before"
+[ -d "$SHM" ] && ls -A "$SHM" | LC_ALL=C sort > "$shm_before"
 n=0
 for item in "$@"; do
   n=$((n + 1))
@@ -156,6 +161,7 @@ for item in "$@"; do
     echo "--- $item: left things behind"
     echo "$left"
   fi
+  [ -n "${TEST_SHOW:-}" ] && grep -E -- "$TEST_SHOW" "$log"
   printf '%-44s %s (%d ok, %d not ok)\n' "$item" "$status" "$ok" "$bad"
 done
 if [ "$leftover_items" -eq 0 ]; then
