@@ -2,7 +2,8 @@
 /* mpk-connection.c: multiprocessing.Pipe() and Connection. One end of a
  * socketpair carrying frames (mpk-wire.c). Reads are buffered, so a small
  * message costs one read(2) or less; a frame and its payload go out in one
- * sendmsg(2). Nothing here ever raises SIGPIPE. */
+ * sendmsg(2). Nothing here ever raises SIGPIPE. mpk_connection_create_source()
+ * watches an end in a GLib main loop, buffered messages included. */
 #include "mpk-private.h"
 
 #include <errno.h>
@@ -299,6 +300,15 @@ mpk_connection_is_writable (MpkConnection *conn)
  * mpk_connection_fileno:
  * @conn: a #MpkConnection
  * @error: return location for a #GError, or %NULL
+ *
+ * Like Python's `Connection.fileno()`. Do not watch this descriptor to learn
+ * when a message can be received: a receive reads every byte the socket
+ * holds into @conn's buffer, so after two sends and one receive the second
+ * message waits in that buffer while poll(2), select(2) or a
+ * g_unix_fd_add() watch on the descriptor say nothing is ready, and a
+ * program waiting on them stalls. Wait with mpk_connection_poll(),
+ * mpk_wait(), or in a GLib main loop with mpk_connection_create_source(),
+ * which all look at the buffer first.
  *
  * Returns: the descriptor (still owned by @conn, and non-blocking), or -1
  *   with %MPK_ERROR_CLOSED
@@ -1002,6 +1012,160 @@ mpk__connection_wait_fd (MpkConnection *conn,
    * shut for reading after a bad frame is "ready": the receive reports it. */
   *ready = conn->fd < 0 || conn->read_shut || frame_buffered (conn);
   return *ready ? -1 : conn->fd;
+}
+
+/* --- main-loop sources ------------------------------------------------------
+ *
+ * A GSource that polls the descriptor, like g_socket_create_source(), but
+ * that is also ready, without polling, while a whole frame waits in the read
+ * buffer: the descriptor alone says nothing about those bytes. It reads
+ * nothing itself; the callback receives. */
+
+typedef struct
+{
+  GSource        source;
+  MpkConnection *conn;        /* not owned: it must outlive the source */
+  GIOCondition   condition;   /* what the caller asked for: G_IO_IN and/or G_IO_OUT */
+  gpointer       fd_tag;      /* conn->fd in the poll set; NULL once conn is closed */
+} ConnectionSource;
+
+/* What is ready now: the poll's answer for the descriptor, and G_IO_IN for
+ * a buffered frame (or a stream shut after a bad frame: the receive reports
+ * it at once). A closed connection is G_IO_NVAL and leaves the poll set, so
+ * a descriptor number reused by someone else is never watched. */
+static GIOCondition
+connection_source_ready (ConnectionSource *cs, gboolean polled)
+{
+  MpkConnection *conn = cs->conn;
+  GIOCondition ready = 0;
+
+  if (conn->fd < 0)
+    {
+      if (cs->fd_tag != NULL)
+        g_source_remove_unix_fd (&cs->source, g_steal_pointer (&cs->fd_tag));
+      return G_IO_NVAL;
+    }
+  if (polled)
+    ready = g_source_query_unix_fd (&cs->source, cs->fd_tag);
+  if ((cs->condition & G_IO_IN) && (conn->read_shut || frame_buffered (conn)))
+    ready |= G_IO_IN;
+  return ready & (cs->condition | G_IO_HUP | G_IO_ERR | G_IO_NVAL);
+}
+
+/* Before the poll: a buffered frame makes the source ready without it (and
+ * the poll then does not sleep). Otherwise the descriptor decides, which
+ * GLib checks itself since the source has no check function. */
+static gboolean
+connection_source_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return connection_source_ready ((ConnectionSource *) source, FALSE) != 0;
+}
+
+static gboolean
+connection_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  ConnectionSource *cs = (ConnectionSource *) source;
+  MpkConnectionSourceFunc func = (MpkConnectionSourceFunc) (void (*) (void)) callback;
+
+  if (func == NULL)
+    {
+      g_warning ("mpk_connection_create_source: the source was dispatched without a "
+                 "callback; call g_source_set_callback()");
+      return G_SOURCE_REMOVE;
+    }
+  /* Nothing touches cs->conn after the callback: it may free the connection
+   * and return G_SOURCE_REMOVE. */
+  return func (cs->conn, connection_source_ready (cs, cs->fd_tag != NULL), user_data);
+}
+
+static GSourceFuncs connection_source_funcs =
+{
+  connection_source_prepare,
+  NULL,                       /* check: the descriptor's poll result decides */
+  connection_source_dispatch,
+  NULL,
+  NULL,
+  NULL,
+};
+
+/**
+ * mpk_connection_create_source:
+ * @conn: an open #MpkConnection
+ * @condition: %G_IO_IN (only on a readable end), %G_IO_OUT (only on a
+ *   writable end), or both
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates a #GSource that watches @conn in a GLib main loop, like
+ * g_socket_create_source(). Set its callback, an #MpkConnectionSourceFunc,
+ * with g_source_set_callback() (cast with G_SOURCE_FUNC()), then
+ * g_source_attach() it.
+ *
+ * For %G_IO_IN the source is ready when a whole message is already in
+ * @conn's read buffer (so a receive takes it without reading), or when the
+ * descriptor is readable: new bytes, which may be only part of a message,
+ * or the peer's end of file (%G_IO_HUP). That is what a watch on
+ * mpk_connection_fileno() misses. The callback should receive without
+ * blocking (%MPK_NO_WAIT): %MPK_ERROR_TIMED_OUT then means part of a
+ * message came and the source fires again when more does. Taking one
+ * message per call is enough: while another is buffered, the source stays
+ * ready. For %G_IO_OUT it is ready when the descriptor is writable.
+ *
+ * Like every level-triggered watch, a source whose callback leaves the
+ * reason it fired in place (does not receive, or ignores end of file)
+ * fires again at once: return %G_SOURCE_REMOVE after %MPK_ERROR_EOF or an
+ * error that leaves the end unreadable (%MPK_ERROR_TRUNCATED, or
+ * %MPK_ERROR_CLOSED after a bad frame header, which the source reports as
+ * %G_IO_IN so that the receive can say what went wrong).
+ *
+ * Once @conn is closed the callback gets %G_IO_NVAL (and the descriptor,
+ * whose number may be reused, is no longer watched). The source does not
+ * own @conn: free the connection only after destroying the source, or in
+ * its callback when the callback returns %G_SOURCE_REMOVE. Run the source
+ * in the thread that receives on @conn, as the read buffer is not locked.
+ *
+ * Returns: (transfer full): the source, unref with g_source_unref(); %NULL
+ *   with %MPK_ERROR_CLOSED if @conn is closed, or %MPK_ERROR_INVALID for a
+ *   @condition the end cannot have (%G_IO_IN on a write-only end, anything
+ *   but %G_IO_IN and %G_IO_OUT)
+ */
+GSource *
+mpk_connection_create_source (MpkConnection  *conn,
+                              GIOCondition    condition,
+                              GError        **error)
+{
+  ConnectionSource *cs;
+  GSource *source;
+  const char *why = NULL;
+
+  g_return_val_if_fail (conn != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (conn->fd < 0)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_CLOSED, "connection is closed");
+      return NULL;
+    }
+  if (condition == 0 || (condition & ~(G_IO_IN | G_IO_OUT)) != 0)
+    why = "the condition must be G_IO_IN, G_IO_OUT or both";
+  else if ((condition & G_IO_IN) && !conn->readable)
+    why = "G_IO_IN on a write-only connection";
+  else if ((condition & G_IO_OUT) && !conn->writable)
+    why = "G_IO_OUT on a read-only connection";
+  if (why != NULL)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "mpk_connection_create_source: %s",
+                   why);
+      return NULL;
+    }
+
+  source = g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
+  g_source_set_static_name (source, "MpkConnection");
+  cs = (ConnectionSource *) source;
+  cs->conn = conn;
+  cs->condition = condition;
+  cs->fd_tag = g_source_add_unix_fd (source, conn->fd, condition);
+  return source;
 }
 
 /* --- for layers that record their own events (the Manager) ---------------- */

@@ -22,6 +22,22 @@ typedef struct _MpkConnection MpkConnection;
  */
 #define MPK_DEFAULT_MAX_MESSAGE_SIZE ((guint64) 1 << 30)
 
+/**
+ * MpkConnectionSourceFunc:
+ * @conn: the #MpkConnection the source watches
+ * @condition: what is ready: %G_IO_IN (a whole message is buffered, or the
+ *   descriptor is readable), %G_IO_OUT, %G_IO_HUP, %G_IO_ERR, or %G_IO_NVAL
+ *   once @conn has been closed
+ * @user_data: the data given to g_source_set_callback()
+ *
+ * The callback of mpk_connection_create_source(), like #GSocketSourceFunc.
+ *
+ * Returns: %G_SOURCE_CONTINUE to keep watching, %G_SOURCE_REMOVE to stop
+ */
+typedef gboolean (*MpkConnectionSourceFunc) (MpkConnection *conn,
+                                             GIOCondition   condition,
+                                             gpointer       user_data);
+
 MPK_API gboolean       mpk_pipe_new                  (gboolean        duplex,
                                                       MpkConnection **conn1,
                                                       MpkConnection **conn2,
@@ -68,6 +84,9 @@ MPK_API gssize         mpk_connection_recv_bytes_into (MpkConnection *conn,
                                                        GError       **error);
 MPK_API gboolean       mpk_connection_poll           (MpkConnection  *conn,
                                                       gint64          timeout_us,
+                                                      GError        **error);
+MPK_API GSource       *mpk_connection_create_source  (MpkConnection  *conn,
+                                                      GIOCondition    condition,
                                                       GError        **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkConnection, mpk_connection_free)

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -832,8 +833,9 @@ mpk_process_set_daemon (MpkProcess *process,
  * @process: a started #MpkProcess
  *
  * Like `Process.sentinel`: a descriptor that polls readable once the process
- * has exited (a pidfd on Linux 5.3 and later). Use it with poll(2), a
- * #GSource, or mpk_wait(). It stays owned by @process.
+ * has exited (a pidfd on Linux 5.3 and later). Use it with poll(2) or
+ * mpk_wait(); in a GLib main loop, mpk_process_create_source() wraps it.
+ * It stays owned by @process.
  *
  * Returns: the descriptor, or -1 (with a critical) before start
  */
@@ -852,6 +854,180 @@ int
 mpk__process_wait_fd (MpkProcess *process)
 {
   return process->state == STATE_STARTED ? process->sentinel : -1;
+}
+
+/* --- main-loop source ------------------------------------------------------
+ *
+ * The sentinel in a GSource. g_child_watch_source_new() is not the answer:
+ * it reaps the child itself (waitpid), and then join() here would find the
+ * pid gone and the exit code lost. This source only polls the sentinel and
+ * leaves the reaping to join/is_alive/get_exitcode. */
+
+typedef struct
+{
+  GSource     source;
+  MpkProcess *process;    /* owned: a ref */
+  gpointer    fd_tag;     /* the sentinel in the poll set; NULL once closed */
+  gint        recheck_ms; /* > 0: the sentinel fired early, look again after this */
+} ProcessSource;
+
+/* Whether @process has ended as far as this process can tell: reaped, or a
+ * zombie its creator can reap at once. A pidfd is readable only then; a
+ * death pipe (the fallback sentinel) reads end of file when the child's
+ * descriptors close, a moment before it becomes a zombie, and a callback
+ * must not run in that moment: join (MPK_NO_WAIT) would still fail. Anyone
+ * but the creator has only the sentinel's word. */
+static gboolean
+process_has_ended (MpkProcess *process)
+{
+  siginfo_t info;
+  int rc;
+
+  if (process->state != STATE_STARTED || process->exitcode != MPK_EXITCODE_NONE
+      || process->creator != getpid () || process->pid <= 0)
+    return TRUE;
+  memset (&info, 0, sizeof info);
+  do
+    rc = waitid (P_PID, process->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+  while (rc < 0 && errno == EINTR);
+  /* ECHILD: reaped behind our back; join will say so. */
+  return rc < 0 ? errno == ECHILD : info.si_pid == process->pid;
+}
+
+/* Ready without a poll when the end is known already: reaped (an exit
+ * code), or closed (which needs the end; its sentinel is gone, so it leaves
+ * the poll set before its number can be reused). */
+static gboolean
+process_source_prepare (GSource *source, gint *timeout)
+{
+  ProcessSource *ps = (ProcessSource *) source;
+  MpkProcess *process = ps->process;
+
+  *timeout = -1;
+  if (process->state != STATE_STARTED && ps->fd_tag != NULL)
+    g_source_remove_unix_fd (source, g_steal_pointer (&ps->fd_tag));
+  if (process->state != STATE_STARTED || process->exitcode != MPK_EXITCODE_NONE)
+    return TRUE;
+  if (ps->recheck_ms > 0)
+    {
+      if (process_has_ended (process))
+        return TRUE;
+      *timeout = ps->recheck_ms;
+    }
+  return FALSE;
+}
+
+/* After the poll: the sentinel fired. If the process is not a zombie yet
+ * (a death pipe), the pipe leaves the poll set (GLib would dispatch on its
+ * readiness whatever this returns, and its end of file would make every
+ * iteration a busy one); the source looks again after a short sleep,
+ * longer each time (a child that exec()ed closes the pipe long before it
+ * ends). */
+static gboolean
+process_source_check (GSource *source)
+{
+  ProcessSource *ps = (ProcessSource *) source;
+
+  if (ps->recheck_ms > 0)
+    {
+      if (process_has_ended (ps->process))
+        return TRUE;
+      ps->recheck_ms = MIN (ps->recheck_ms * 2, 100);
+      return FALSE;
+    }
+  if (ps->fd_tag == NULL || g_source_query_unix_fd (source, ps->fd_tag) == 0)
+    return FALSE;
+  if (process_has_ended (ps->process))
+    return TRUE;
+  g_source_remove_unix_fd (source, g_steal_pointer (&ps->fd_tag));
+  ps->recheck_ms = 1;
+  return FALSE;
+}
+
+static gboolean
+process_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  ProcessSource *ps = (ProcessSource *) source;
+  MpkProcessSourceFunc func = (MpkProcessSourceFunc) (void (*) (void)) callback;
+
+  if (func == NULL)
+    g_warning ("mpk_process_create_source: the source was dispatched without a callback; "
+               "call g_source_set_callback()");
+  else
+    func (ps->process, user_data);
+  /* An ended process stays ended: firing again would be a busy loop. */
+  return G_SOURCE_REMOVE;
+}
+
+static void
+process_source_finalize (GSource *source)
+{
+  ProcessSource *ps = (ProcessSource *) source;
+
+  g_clear_pointer (&ps->process, mpk_process_unref);
+}
+
+static GSourceFuncs process_source_funcs =
+{
+  process_source_prepare,
+  process_source_check,
+  process_source_dispatch,
+  process_source_finalize,
+  NULL,
+  NULL,
+};
+
+/**
+ * mpk_process_create_source:
+ * @process: a started #MpkProcess
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates a #GSource that fires once, when @process ends, for a GLib main
+ * loop: the process's sentinel (mpk_process_get_sentinel()) in a source.
+ * Set its callback, an #MpkProcessSourceFunc, with g_source_set_callback()
+ * (cast with G_SOURCE_FUNC()), then g_source_attach() it. After the
+ * callback the source is destroyed.
+ *
+ * Unlike g_child_watch_source_new(), which reaps the child itself and so
+ * takes its exit status from mpk_process_join(), this source does not
+ * reap: in the callback (or later) mpk_process_join() and
+ * mpk_process_get_exitcode() work as usual, and in the process that
+ * started @process they return at once (the source waits for the exit to
+ * be complete, even where the sentinel is a pipe that reads end of file a
+ * moment before it is). A process that has already
+ * ended (or been joined, or closed) fires at the first iteration. Any
+ * process holding @process may watch it (a forked child can watch a
+ * sibling), but only its creator can reap it.
+ *
+ * The source holds a reference on @process.
+ *
+ * Returns: (transfer full): the source, unref with g_source_unref(); %NULL
+ *   with %MPK_ERROR_INVALID if @process has not been started or is closed
+ *   (Python's `sentinel` raises there too)
+ */
+GSource *
+mpk_process_create_source (MpkProcess  *process,
+                           GError     **error)
+{
+  ProcessSource *ps;
+  GSource *source;
+
+  g_return_val_if_fail (process != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (process->state != STATE_STARTED || process->sentinel < 0)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "mpk_process_create_source: process %s %s", process->name,
+                   process->state == STATE_CLOSED ? "is closed" : "has not been started");
+      return NULL;
+    }
+  source = g_source_new (&process_source_funcs, sizeof (ProcessSource));
+  g_source_set_static_name (source, "MpkProcess");
+  ps = (ProcessSource *) source;
+  ps->process = mpk_process_ref (process);
+  ps->fd_tag = g_source_add_unix_fd (source, process->sentinel, G_IO_IN);
+  return source;
 }
 
 /**

@@ -32,6 +32,18 @@ typedef int (*MpkProcessFunc) (gpointer user_data);
  */
 #define MPK_EXITCODE_NONE G_MININT
 
+/**
+ * MpkProcessSourceFunc:
+ * @process: the #MpkProcess that ended
+ * @user_data: the data given to g_source_set_callback()
+ *
+ * The callback of mpk_process_create_source(), like #GChildWatchFunc. It
+ * runs once, after the process ended; the source does not reap it, so
+ * mpk_process_join() or mpk_process_get_exitcode() gives its exit code.
+ */
+typedef void (*MpkProcessSourceFunc) (MpkProcess *process,
+                                      gpointer    user_data);
+
 MPK_API MpkProcess  *mpk_process_new           (const char      *name,
                                                 MpkProcessFunc   func,
                                                 gpointer         user_data,
@@ -60,6 +72,8 @@ MPK_API void         mpk_process_set_daemon    (MpkProcess      *process,
                                                 gboolean         daemon);
 MPK_API int          mpk_process_get_sentinel  (MpkProcess      *process);
 MPK_API gboolean     mpk_process_close         (MpkProcess      *process,
+                                                GError         **error);
+MPK_API GSource     *mpk_process_create_source (MpkProcess      *process,
                                                 GError         **error);
 
 MPK_API const char  *mpk_current_process_get_name   (void);
