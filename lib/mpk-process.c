@@ -413,6 +413,15 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent,
   _exit (rc & 0xff);
 }
 
+/* Closes *@fd if it is open and marks it closed. */
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
 /* Waits for the child's setup verdict: end of file means it is running. */
 static gboolean
 read_setup_status (MpkProcess *process, int status_fd, GError **error)
@@ -449,11 +458,13 @@ gboolean
 mpk_process_start (MpkProcess  *process,
                    GError     **error)
 {
-  int status_pipe[2], death_pipe[2] = { -1, -1 };
+  int status_pipe[2] = { -1, -1 }, death_pipe[2] = { -1, -1 };
   pid_t parent = getpid (), pid;
   /* Asked here, in the parent: in the child every thread id is new. */
   gboolean main_thread = syscall (SYS_gettid) == parent;
   guint64 spawn_clock = 0;
+  gboolean ok = FALSE;
+  int saved_errno;
 
   g_return_val_if_fail (process != NULL, FALSE);
   g_return_val_if_fail (process->state != STATE_CLOSED, FALSE);
@@ -472,14 +483,13 @@ mpk_process_start (MpkProcess  *process,
       return FALSE;
     }
   reap_finished ();
-  if (pipe2 (status_pipe, O_CLOEXEC) < 0)
-    return mpk__set_error_from_errno (error, errno, "pipe");
-  if (!have_pidfd () && pipe2 (death_pipe, O_CLOEXEC) < 0)
+  /* From here every way out goes through `out`, which closes whichever
+   * pipe ends this process still holds. */
+  if (pipe2 (status_pipe, O_CLOEXEC) < 0
+      || (!have_pidfd () && pipe2 (death_pipe, O_CLOEXEC) < 0))
     {
-      int saved_errno = errno;
-      close (status_pipe[0]);
-      close (status_pipe[1]);
-      return mpk__set_error_from_errno (error, saved_errno, "pipe");
+      mpk__set_error_from_errno (error, errno, "pipe");
+      goto out;
     }
 
   /* Bookkeeping happens before fork(): writes after it would copy pages the
@@ -495,52 +505,53 @@ mpk_process_start (MpkProcess  *process,
 
   fflush (NULL);
   pid = fork ();
+  saved_errno = errno;
   if (pid == 0)
     {
-      close (status_pipe[0]);
-      if (death_pipe[0] >= 0)
-        close (death_pipe[0]);
+      close_fd (&status_pipe[0]);
+      close_fd (&death_pipe[0]);
       child_main (process, status_pipe[1], death_pipe[1], parent, main_thread);
     }
-  close (status_pipe[1]);
-  if (death_pipe[1] >= 0)
-    close (death_pipe[1]);
+  /* The write ends are the child's: its exit closes them. */
+  close_fd (&status_pipe[1]);
+  close_fd (&death_pipe[1]);
   if (pid < 0)
     {
-      int saved_errno = errno;
-      close (status_pipe[0]);
-      if (death_pipe[0] >= 0)
-        close (death_pipe[0]);
       process->state = STATE_INITIAL;
       g_ptr_array_remove_fast (self.children, process);
       g_set_error (error, MPK_ERROR, MPK_ERROR_SPAWN, "fork: %s", g_strerror (saved_errno));
-      return FALSE;
+      goto out;
     }
 
   process->pid = pid;
   if (MPK__TRACING (MPK__TRACE_PROC))
     mpk__trace_spawned (pid, process->name, spawn_clock);
-  process->sentinel = death_pipe[0] >= 0 ? death_pipe[0] : pidfd_open (pid);
+  if (death_pipe[0] >= 0)
+    {
+      process->sentinel = death_pipe[0];
+      death_pipe[0] = -1;                /* the process owns it now */
+    }
+  else
+    process->sentinel = pidfd_open (pid);
   if (process->sentinel < 0)
     {
       /* Without a sentinel, join(timeout) and mpk_wait() cannot work: undo
        * the start rather than hand out a process nobody can wait for. */
-      int saved_errno = errno;
+      saved_errno = errno;
       kill (pid, SIGKILL);
       try_reap (process, TRUE);
-      close (status_pipe[0]);
       g_set_error (error, MPK_ERROR, MPK_ERROR_SPAWN, "process %s: pidfd_open: %s",
                    process->name, g_strerror (saved_errno));
-      return FALSE;
+      goto out;
     }
+  ok = read_setup_status (process, status_pipe[0], error);
 
-  if (!read_setup_status (process, status_pipe[0], error))
-    {
-      close (status_pipe[0]);
-      return FALSE;
-    }
-  close (status_pipe[0]);
-  return TRUE;
+out:
+  close_fd (&status_pipe[0]);
+  close_fd (&status_pipe[1]);
+  close_fd (&death_pipe[0]);
+  close_fd (&death_pipe[1]);
+  return ok;
 }
 
 static gboolean
