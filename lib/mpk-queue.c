@@ -29,7 +29,7 @@ struct _MpkSimpleQueue
   MpkQueue queue;
 };
 
-#define MAX_BUFFER_SIZE ((gsize) 1 << 28)   /* MpkRing's 24-bit item count needs it */
+#define MAX_BUFFER_SIZE ((gsize) 1 << 28)   /* a fixed ring; a growing one is larger */
 #define MIN_BUFFER_SIZE ((gsize) 4096)
 
 static gboolean
@@ -39,12 +39,14 @@ queue_init (MpkQueue *queue,
             gsize     buffer_size,
             GError  **error)
 {
-  gsize capacity = MIN_BUFFER_SIZE;
+  gsize capacity = MIN_BUFFER_SIZE, wanted = buffer_size != 0 ? buffer_size
+                                                             : MPK_QUEUE_DEFAULT_BUFFER_SIZE;
 
-  while (capacity < buffer_size && capacity < MAX_BUFFER_SIZE)
+  while (capacity < wanted && capacity < MAX_BUFFER_SIZE)
     capacity <<= 1;
   mpk__trace_object_init (&queue->object, MPK__OBJECT_QUEUE);
-  if (!mpk__ring_init (&queue->ring, capacity, joinable, &queue->object, error))
+  if (!mpk__ring_init (&queue->ring, capacity, buffer_size == 0, joinable, &queue->object,
+                       error))
     return FALSE;
   queue->maxsize = maxsize > 0 ? maxsize : 0;
   queue->joinable = joinable;
@@ -56,14 +58,27 @@ queue_init (MpkQueue *queue,
  * mpk_queue_new_full:
  * @maxsize: the most items the queue holds at once; 0 or less for no limit
  * @joinable: %TRUE for a JoinableQueue (task_done() and join())
- * @buffer_size: bytes of shared buffer (rounded up to a power of two, 4 KiB
- *   to 256 MiB); items over a quarter of it are streamed through in pieces
+ * @buffer_size: %MPK_QUEUE_BUFFER_GROWS (0) for a buffer that grows as
+ *   needed, as the other constructors make; or a fixed size in bytes
+ *   (rounded up to a power of two, 4 KiB to 256 MiB), which then bounds the
+ *   queue too: put() waits for room, and items over a quarter of it are
+ *   streamed through in pieces while a consumer takes them
  * @error: return location for a #GError, or %NULL
  *
  * Creates a queue in shared memory, shared by this process and every process
  * started after it: Python's `multiprocessing.Queue(maxsize)` or
  * `JoinableQueue(maxsize)`. Create it before starting the processes that use
  * it, as the Python documents do.
+ *
+ * What "no limit" means: a growing buffer reuses its first
+ * %MPK_QUEUE_DEFAULT_BUFFER_SIZE bytes while the consumers keep up, and
+ * when they fall behind, goes on into a reservation of 4 GiB of address
+ * space (less where the system refuses that much), whose memory is
+ * committed as it is written and given back whenever the queue runs empty.
+ * So with maxsize 0 a queue takes items until that much is queued at once
+ * (about 67 million small items; memory runs out first on most machines),
+ * put() only waits then, and full() is %FALSE until then. A queue with
+ * maxsize > 0 holds at most maxsize items, of any size within that.
  *
  * Returns: (transfer full): the queue, free with mpk_queue_free(); %NULL with
  *   @error set if shared memory cannot be had
@@ -98,7 +113,7 @@ MpkQueue *
 mpk_queue_new (gint64    maxsize,
                GError  **error)
 {
-  return mpk_queue_new_full (maxsize, FALSE, MPK_QUEUE_DEFAULT_BUFFER_SIZE, error);
+  return mpk_queue_new_full (maxsize, FALSE, MPK_QUEUE_BUFFER_GROWS, error);
 }
 
 /**
@@ -128,7 +143,7 @@ MpkQueue *
 mpk_joinable_queue_new (gint64    maxsize,
                         GError  **error)
 {
-  return mpk_queue_new_full (maxsize, TRUE, MPK_QUEUE_DEFAULT_BUFFER_SIZE, error);
+  return mpk_queue_new_full (maxsize, TRUE, MPK_QUEUE_BUFFER_GROWS, error);
 }
 
 /**
@@ -208,13 +223,15 @@ mpk_queue_get_maxsize (MpkQueue *queue)
  * mpk_queue_get_buffer_size:
  * @queue: a queue
  *
- * Returns: the bytes of shared buffer (a power of two)
+ * Returns: the bytes of shared buffer (a power of two); for a growing
+ *   buffer, the part it reuses while the consumers keep up
+ *   (%MPK_QUEUE_DEFAULT_BUFFER_SIZE)
  */
 gsize
 mpk_queue_get_buffer_size (MpkQueue *queue)
 {
   g_return_val_if_fail (queue != NULL, 0);
-  return queue->ring.capacity;
+  return queue->ring.home;
 }
 
 /**
@@ -552,14 +569,22 @@ mpk_queue_empty (MpkQueue *queue)
  * mpk_queue_full:
  * @queue: an open queue
  *
- * Returns: %TRUE when a bounded queue holds maxsize items, Python's `queue.full()`
+ * Python's `queue.full()`: whether put_nowait() would fail with
+ * %MPK_ERROR_FULL now. That is when a bounded queue holds maxsize items, or
+ * when the buffer has no room left even for the smallest item (only a
+ * queue made with a fixed buffer_size, see mpk_queue_new_full(), or a
+ * growing one that used up its reservation). An item larger than the room
+ * left can still fail FULL (or, streamed, TIMED_OUT) while this is %FALSE.
+ *
+ * Returns: %TRUE when the queue is full
  */
 gboolean
 mpk_queue_full (MpkQueue *queue)
 {
   g_return_val_if_fail (queue != NULL, FALSE);
   g_return_val_if_fail (!queue->closed, FALSE);
-  return queue->maxsize > 0 && mpk__ring_count (&queue->ring) >= queue->maxsize;
+  return (queue->maxsize > 0 && mpk__ring_count (&queue->ring) >= queue->maxsize)
+         || mpk__ring_no_room (&queue->ring);
 }
 
 /**
@@ -882,7 +907,7 @@ mpk_simple_queue_new (GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   queue = g_new0 (MpkSimpleQueue, 1);
-  if (!queue_init (&queue->queue, 0, FALSE, MPK_QUEUE_DEFAULT_BUFFER_SIZE, error))
+  if (!queue_init (&queue->queue, 0, FALSE, MPK_QUEUE_BUFFER_GROWS, error))
     g_clear_pointer (&queue, g_free);
   return queue;
 }

@@ -22,11 +22,21 @@ typedef struct _MpkSimpleQueue MpkSimpleQueue;
 /**
  * MPK_QUEUE_DEFAULT_BUFFER_SIZE:
  *
- * The shared buffer of a new queue: 1 MiB. Items that fit in a quarter of
- * the buffer travel whole; larger items (any size up to the queue's message
- * limit) are streamed through it in pieces.
+ * The shared buffer a new queue reuses while its consumers keep up: 1 MiB.
+ * Items that fit in a quarter of it travel whole; larger items (any size up
+ * to the queue's message limit) go in pieces.
  */
 #define MPK_QUEUE_DEFAULT_BUFFER_SIZE ((gsize) 1 << 20)
+
+/**
+ * MPK_QUEUE_BUFFER_GROWS:
+ *
+ * The buffer_size of mpk_queue_new_full() for a buffer that grows when the
+ * consumers fall behind (what mpk_queue_new() and the other constructors
+ * make): a queue with maxsize 0 is then limited only by memory, up to 4 GiB
+ * queued at once. See mpk_queue_new_full().
+ */
+#define MPK_QUEUE_BUFFER_GROWS ((gsize) 0)
 
 MPK_API MpkQueue  *mpk_queue_new              (gint64          maxsize,
                                                GError        **error);

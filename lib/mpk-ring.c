@@ -15,7 +15,10 @@
 #include <errno.h>
 #include <string.h>
 
-#define POS_BITS   40
+/* 36 bits of position (64 GiB, past twice MPK__RING_RESERVE) leave 28 of
+ * count: a 4 GiB ring holds at most 2^26 records of 64 bytes, and the
+ * count's difference must stay under half its range. */
+#define POS_BITS   36
 #define POS_MASK   ((G_GUINT64_CONSTANT (1) << POS_BITS) - 1)
 #define COUNT_MASK ((G_GUINT64_CONSTANT (1) << (64 - POS_BITS)) - 1)
 
@@ -30,6 +33,26 @@ int mpk__ring_crash_after_credit = 0;
  * 256 MiB of address space, of which only the lines of slots ever claimed
  * are touched (the mapping is committed page by page). */
 #define N_HOLDERS  (1u << 22)
+
+/* Under valgrind, memcheck's leak check reads every page of every mapping
+ * at each process's exit, which would commit the whole reservation and the
+ * whole holder table (seconds per exiting child). So there the reserve is
+ * marked unaddressable until this process reads or writes it, and the
+ * holder table is smaller (N_HOLDERS_VALGRIND consumers holding tasks at
+ * once). Without memcheck.h, both stay as they are: correct, only slow
+ * under valgrind. */
+#define N_HOLDERS_VALGRIND (1u << 12)
+#if defined (__has_include)
+#if __has_include (<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define MPK_HAVE_MEMCHECK 1
+#endif
+#endif
+#ifndef MPK_HAVE_MEMCHECK
+#define RUNNING_ON_VALGRIND 0
+#define VALGRIND_MAKE_MEM_NOACCESS(addr, len) ((void) (addr), (void) (len))
+#define VALGRIND_MAKE_MEM_DEFINED(addr, len)  ((void) (addr), (void) (len))
+#endif
 #define NO_SLOT    G_MAXUINT32
 
 struct _MpkRingShared
@@ -50,6 +73,7 @@ struct _MpkRingShared
   guint64 task_journal;  /* JoinableQueue: the tail whose store completes a counted put ... */
   guint64 task_journal_count; /* ... and put_tasks before it was counted */
   guint32 writer_pid;
+  guint32 reserve_used;  /* growing ring: written past home since last given back */
 
   /* The consumers' side: written only by the holder of rlock; head alone
    * on its line, as tail. */
@@ -84,7 +108,7 @@ struct _MpkRingShared
   guint32 n_slots;       /* holders used so far: the sums stop there (rlock) */
 };
 
-/* The JoinableQueue's holder table (N_HOLDERS of these) follows the ring's
+/* The JoinableQueue's holder table (n_holders of these) follows the ring's
  * bytes in the same mapping. */
 struct __attribute__ ((aligned (64))) _MpkRingHolder  /* a line each: consumers write their own */
 {
@@ -107,6 +131,7 @@ typedef struct
 #define CHUNK_MAGIC 0x5143   /* "CQ" */
 #define CHUNK_FIRST 0x1
 #define CHUNK_LAST  0x2
+#define CHUNK_PAD   0x4   /* growing ring: skip to the end of the lap (no item) */
 
 G_STATIC_ASSERT (sizeof (ChunkHeader) == 16);
 
@@ -148,16 +173,30 @@ data_offset (void)
 gboolean
 mpk__ring_init (MpkRing                *ring,
                 gsize                   capacity,
+                gboolean                grows,
                 gboolean                joinable,
                 const MpkObjectHeader  *object,
                 GError                **error)
 {
-  MpkRingShared *shm;
+  guint n_holders = RUNNING_ON_VALGRIND ? N_HOLDERS_VALGRIND : N_HOLDERS;
+  gsize home = capacity, holders = joinable ? (gsize) n_holders * sizeof (MpkRingHolder) : 0;
+  MpkRingShared *shm = NULL;
 
   g_assert (capacity >= 4096 && (capacity & (capacity - 1)) == 0);
-  ring->map_size = data_offset () + capacity
-                   + (joinable ? (gsize) N_HOLDERS * sizeof (MpkRingHolder) : 0);
-  shm = mpk__shm_reserve (ring->map_size, error);
+  /* A growing ring: as much address space as the system lets us have,
+   * within MPK__RING_RESERVE (a limit on address space, or a commit limit
+   * that ignores MAP_NORESERVE, may refuse that much), or else a ring of
+   * @home bytes like any other. */
+  for (capacity = grows ? MAX (MPK__RING_RESERVE, home) : home; capacity > home && shm == NULL; )
+    {
+      shm = mpk__shm_reserve (data_offset () + capacity + holders, NULL);
+      if (shm == NULL)
+        capacity /= 2;
+    }
+  ring->grows = capacity > home;
+  ring->map_size = data_offset () + capacity + holders;
+  if (shm == NULL)
+    shm = mpk__shm_reserve (ring->map_size, error);
   if (shm == NULL)
     return FALSE;
   if (!mpk__mutex_init (&shm->wlock, PTHREAD_MUTEX_ERRORCHECK, error) ||
@@ -171,8 +210,13 @@ mpk__ring_init (MpkRing                *ring,
   ring->shm = shm;
   ring->data = (guint8 *) shm + data_offset ();
   ring->holders = joinable ? (MpkRingHolder *) (ring->data + capacity) : NULL;
+  ring->n_holders = n_holders;
+  ring->hide_reserve = ring->grows && RUNNING_ON_VALGRIND;
+  if (ring->hide_reserve)
+    VALGRIND_MAKE_MEM_NOACCESS (ring->data + home, capacity - home);
   ring->capacity = capacity;
-  ring->max_chunk = capacity / 4 - sizeof (ChunkHeader);
+  ring->home = home;
+  ring->max_chunk = home / 4 - sizeof (ChunkHeader);
   ring->joinable = joinable;
   ring->object = object;
   return TRUE;
@@ -188,12 +232,27 @@ mpk__ring_clear (MpkRing *ring)
 
 /* ------------------------------------------------------------ helpers -- */
 
+/* Under valgrind: makes the reserve's bytes [@at, @at + @len) addressable
+ * in this process before it touches them (see N_HOLDERS_VALGRIND). */
+static void
+show_reserve (MpkRing *ring, gsize at, gsize len)
+{
+  if (at + len > ring->home)
+    {
+      gsize from = MAX (at, ring->home);
+
+      VALGRIND_MAKE_MEM_DEFINED (ring->data + from, at + len - from);
+    }
+}
+
 static void
 ring_write (MpkRing *ring, guint64 pos, const void *src, gsize len)
 {
   gsize at = pos & (ring->capacity - 1);
   gsize first = MIN (len, ring->capacity - at);
 
+  if (G_UNLIKELY (ring->hide_reserve))
+    show_reserve (ring, at, first);
   memcpy (ring->data + at, src, first);
   memcpy (ring->data, (const guint8 *) src + first, len - first);
 }
@@ -204,6 +263,8 @@ ring_read (MpkRing *ring, guint64 pos, void *dst, gsize len)
   gsize at = pos & (ring->capacity - 1);
   gsize first = MIN (len, ring->capacity - at);
 
+  if (G_UNLIKELY (ring->hide_reserve))
+    show_reserve (ring, at, first);
   memcpy (dst, ring->data + at, first);
   memcpy ((guint8 *) dst + first, ring->data, len - first);
 }
@@ -242,6 +303,16 @@ consumer_used (MpkRing *ring)
       used = (word_pos (ring->seen_tail) - head) & POS_MASK;
     }
   return used <= ring->capacity ? used : G_MAXUINT64;
+}
+
+/* A pad chunk of @len at head: only in a growing ring, exactly to the end
+ * of the lap, and committed (@used bytes are). */
+static gboolean
+pad_fits (MpkRing *ring, guint64 len, guint64 used)
+{
+  guint64 at = word_pos (load_head (ring)) & (ring->capacity - 1);
+
+  return ring->grows && record_size (len) == ring->capacity - at && record_size (len) <= used;
 }
 
 static gboolean
@@ -339,7 +410,7 @@ reader_recover (MpkRing *ring)
       guint32 slot = shm->take_slot;
       gboolean counted = tasks_lock (shm);   /* abandon_tasks() reads the journal under it */
 
-      if (load_head (ring) != shm->take_journal && slot < N_HOLDERS
+      if (load_head (ring) != shm->take_journal && slot < ring->n_holders
           && __atomic_load_n (&ring->holders[slot].taken, __ATOMIC_SEQ_CST)
              == shm->take_journal_count + 1)
         owned_add (&ring->holders[slot].taken, -1);
@@ -482,6 +553,61 @@ commit_chunk (MpkRing *ring, guint64 item, guint16 flags, guint64 len,
   mpk__signal_notify (&shm->data);
 }
 
+static void consume_chunk (MpkRing *ring, guint16 flags, guint64 len, gboolean credit);
+
+/* Growing ring, under wlock, before a chunk of @record bytes that would not
+ * lie within the home bytes: if the ring is empty, go back to its start
+ * (a pad chunk to the end of the lap, which this process skips itself
+ * unless a consumer is in get() to do it), giving back the reserve's pages
+ * first (nobody reads them: everything before tail was consumed). If not,
+ * go on into the reserve, which keeps what it was given until the ring
+ * next runs empty here. So a ring whose consumers keep up stays in the
+ * pages it has, and one that falls behind grows. */
+static void
+maybe_go_home (MpkRing *ring, guint64 record)
+{
+  MpkRingShared *shm = ring->shm;
+  guint64 tail = load_tail (ring), pos = word_pos (tail);
+  guint64 at = pos & (ring->capacity - 1), pad_end;
+  ChunkHeader pad = { CHUNK_MAGIC, CHUNK_PAD, 0, 0 };
+  int err;
+
+  if (!ring->grows || at == 0 || at + record <= ring->home)
+    return;
+  ring->seen_head = load_head (ring);
+  if (word_pos (ring->seen_head) != pos)
+    {
+      if (!shm->reserve_used)
+        shm->reserve_used = 1;
+      return;
+    }
+  if (shm->reserve_used)
+    {
+      mpk__shm_release (ring->data + ring->home, ring->capacity - ring->home);
+      shm->reserve_used = 0;
+      if (ring->hide_reserve)
+        VALGRIND_MAKE_MEM_NOACCESS (ring->data + ring->home, ring->capacity - ring->home);
+    }
+  pad.len = (guint32) (ring->capacity - at - sizeof pad);
+  ring_write (ring, pos, &pad, sizeof pad);
+  pad_end = word_make (pos + ring->capacity - at, word_count (tail));
+  __atomic_store_n (&shm->tail, pad_end, __ATOMIC_RELEASE);
+  ring->my_tail = pad_end;
+  mpk__signal_notify (&shm->data);
+  err = pthread_mutex_trylock (&shm->rlock);
+  if (err == EOWNERDEAD)
+    reader_recover (ring);
+  else if (err != 0)
+    return;
+  if (word_pos (load_head (ring)) == pos)
+    {
+      if (load_head (ring) != ring->my_head)
+        ring->seen_tail = load_tail (ring);
+      consume_chunk (ring, CHUNK_PAD, pad.len, FALSE);
+    }
+  pthread_mutex_unlock (&shm->rlock);
+}
+
 /* Under wlock: the item's chunks, each once there is room for it. */
 static gboolean
 put_chunks (MpkRing            *ring,
@@ -535,6 +661,7 @@ put_chunks (MpkRing            *ring,
                        " bytes; the item was discarded", offset, total);
           return FALSE;
         }
+      maybe_go_home (ring, record_size (len));
       commit_chunk (ring, item, flags, len, wire, pieces, n_pieces, offset);
       offset += len;
     }
@@ -594,7 +721,7 @@ holder_outstanding (MpkRing *ring, guint slot)
 static guint
 slots_in_use (MpkRing *ring)
 {
-  guint n = MIN (__atomic_load_n (&ring->shm->n_slots, __ATOMIC_SEQ_CST), N_HOLDERS);
+  guint n = MIN (__atomic_load_n (&ring->shm->n_slots, __ATOMIC_SEQ_CST), ring->n_holders);
   guint lo = 0, hi = n;
 
   if (G_LIKELY (n == 0 || __atomic_load_n (&ring->holders[n - 1].pid, __ATOMIC_RELAXED) != 0))
@@ -643,7 +770,7 @@ credit_take (MpkRing *ring, guint64 next)
       slot = i;
   /* Else a free slot, or one whose process holds nothing now. Slots are
    * claimed only under rlock, and only rlock's holder adds to taken. */
-  for (guint32 i = 0; i < N_HOLDERS && slot == NO_SLOT; i++)
+  for (guint32 i = 0; i < ring->n_holders && slot == NO_SLOT; i++)
     if (holder_outstanding (ring, i) == 0)
       {
         __atomic_store_n (&ring->holders[i].pid, me, __ATOMIC_SEQ_CST);
@@ -721,6 +848,11 @@ reclaim_abandoned (MpkRing *ring, guint64 item)
       if (used == G_MAXUINT64 || used < sizeof chunk)
         break;
       ring_read (ring, word_pos (load_head (ring)), &chunk, sizeof chunk);
+      if (chunk.magic == CHUNK_MAGIC && chunk.flags == CHUNK_PAD && pad_fits (ring, chunk.len, used))
+        {
+          consume_chunk (ring, chunk.flags, chunk.len, FALSE);
+          continue;
+        }
       if (chunk.magic != CHUNK_MAGIC || chunk.item != item || chunk.len > ring->max_chunk ||
           record_size (chunk.len) > used)
         break;
@@ -789,6 +921,8 @@ read_chunk (MpkRing *ring, guint64 used, ChunkHeader *chunk, GError **error)
   if (used < sizeof *chunk)
     return set_corrupt (ring, "a partial chunk header", error);
   ring_read (ring, word_pos (load_head (ring)), chunk, sizeof *chunk);
+  if (chunk->magic == CHUNK_MAGIC && chunk->flags == CHUNK_PAD && pad_fits (ring, chunk->len, used))
+    return TRUE;
   if (chunk->magic != CHUNK_MAGIC || (chunk->flags & ~(CHUNK_FIRST | CHUNK_LAST)) != 0 ||
       chunk->len > ring->max_chunk || record_size (chunk->len) > used)
     return set_corrupt (ring, "a bad chunk header", error);
@@ -827,6 +961,12 @@ read_rest (MpkRing *ring, guint64 item, guint8 *buf, guint64 got, guint64 length
         return READ_RESTART;
       if (!read_chunk (ring, consumer_used (ring), &chunk, error))
         return READ_FAILED;
+      if (chunk.flags == CHUNK_PAD)
+        {
+          /* The producer went back to the ring's start between two chunks. */
+          consume_chunk (ring, chunk.flags, chunk.len, FALSE);
+          continue;
+        }
       if (chunk.item != item)
         return READ_RESTART;   /* its writer gave up and another item began */
       if (got + chunk.len > length || ((chunk.flags & CHUNK_LAST) != 0) != (got + chunk.len == length))
@@ -984,6 +1124,15 @@ mpk__ring_count (MpkRing *ring)
 
   /* A reader may count an item a moment before its writer's word shows it. */
   return count <= COUNT_MASK / 2 ? (gint64) count : 0;
+}
+
+gboolean
+mpk__ring_no_room (MpkRing *ring)
+{
+  guint64 used = (word_pos (load_tail (ring)) - word_pos (load_head (ring))) & POS_MASK;
+
+  return used <= ring->capacity
+         && ring->capacity - used < record_size (MPK__WIRE_HEADER_SIZE);
 }
 
 guint
@@ -1171,7 +1320,7 @@ mpk__ring_abandon_tasks (MpkRing *ring,
    * consistent with its undo. */
   journal = __atomic_load_n (&shm->take_journal, __ATOMIC_SEQ_CST);
   take_slot = __atomic_load_n (&shm->take_slot, __ATOMIC_SEQ_CST);
-  if (journal != 0 && load_head (ring) != journal && take_slot < N_HOLDERS
+  if (journal != 0 && load_head (ring) != journal && take_slot < ring->n_holders
       && __atomic_load_n (&ring->holders[take_slot].taken, __ATOMIC_SEQ_CST)
          == shm->take_journal_count + 1)
     pending_slot = take_slot;

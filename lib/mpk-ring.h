@@ -9,7 +9,10 @@
  * the count: a process killed anywhere leaves either the old state or the
  * new one. An item is one or more chunks, each a 16-byte header and up to
  * capacity/4 bytes; small items are one chunk and move whole, larger ones
- * stream through while the reader empties the ring. */
+ * stream through while the reader empties the ring. A growing ring (an
+ * unbounded queue) is one very large ring whose producers go back to its
+ * start, past a pad chunk, whenever they find it empty beyond its first
+ * capacity bytes. */
 #ifndef MPK_RING_H
 #define MPK_RING_H
 
@@ -27,6 +30,11 @@ typedef struct
   gsize                  map_size;
   guint64                capacity;   /* this process's copies: never re-read from */
   guint64                max_chunk;  /* shared memory, which others can scribble on */
+  guint64                home;       /* the part reused while the ring keeps up: capacity,
+                                      * or for a growing ring its first bytes */
+  gboolean               grows;      /* a large reservation, committed as it is used */
+  gboolean               hide_reserve; /* under valgrind: see N_HOLDERS_VALGRIND */
+  guint                  n_holders;  /* the holder table's slots */
   gboolean               joinable;
   const MpkObjectHeader *object;     /* the queue, for the tracer's recovery events */
   MpkRingHolder         *holders;    /* JoinableQueue: the task holders' table, after the ring */
@@ -46,10 +54,16 @@ typedef struct
   gsize       size;
 } MpkRingPiece;
 
-/* Maps a ring of @capacity bytes (a power of two, 4 KiB to 256 MiB).
- * Returns FALSE with @error set when shared memory cannot be had. */
+/* Maps a ring of @capacity bytes (a power of two, 4 KiB to 256 MiB), or
+ * with @grows a growing ring: @capacity bytes used over and over while the
+ * consumers keep up, inside a reservation of MPK__RING_RESERVE bytes of
+ * address space that takes what they leave behind (committed as it is
+ * written, given back whenever the ring runs empty). Returns FALSE with
+ * @error set when shared memory cannot be had. */
+#define MPK__RING_RESERVE ((gsize) 1 << 32)
 G_GNUC_INTERNAL gboolean mpk__ring_init  (MpkRing                *ring,
                                           gsize                   capacity,
+                                          gboolean                grows,
                                           gboolean                joinable,
                                           const MpkObjectHeader  *object,
                                           GError                **error);
@@ -87,6 +101,8 @@ G_GNUC_INTERNAL GBytes  *mpk__ring_get   (MpkRing        *ring,
 
 /* Items committed and not yet taken (exact when nothing is in flight). */
 G_GNUC_INTERNAL gint64   mpk__ring_count        (MpkRing *ring);
+/* TRUE when not even the smallest item (a bare wire header) has room. */
+G_GNUC_INTERNAL gboolean mpk__ring_no_room      (MpkRing *ring);
 G_GNUC_INTERNAL guint    mpk__ring_n_recoveries (MpkRing *ring);
 
 /* JoinableQueue's task count: put adds one, task_done takes one. A task is

@@ -1365,16 +1365,18 @@ test_join_before_drain (void)
 static void
 test_big_put_timeout (void)
 {
-  g_autoptr(MpkQueue) queue = new_queue (0, FALSE);
   g_autoptr(GError) error = NULL;
+  g_autoptr(MpkQueue) queue = mpk_queue_new_full (0, FALSE, MPK_QUEUE_DEFAULT_BUFFER_SIZE,
+                                                  &error);
   g_autoptr(GBytes) b = NULL;
   g_autofree guint8 *big = make_pattern (16 * MiB);
   gint64 start, elapsed;
   gboolean ok;
 
-  g_test_summary ("A put of 16 MiB with no consumer and a 0.2 s timeout fails (TIMED_OUT "
-                  "or FULL) after ~0.2 s; nothing of it is delivered and the queue works "
-                  "afterwards");
+  g_test_summary ("A put of 16 MiB into a fixed 1 MiB buffer with no consumer and a 0.2 s "
+                  "timeout fails (TIMED_OUT or FULL) after ~0.2 s; nothing of it is "
+                  "delivered and the queue works afterwards");
+  g_assert_no_error (error);
   start = g_get_monotonic_time ();
   ok = mpk_queue_put_bytes (queue, big, 16 * MiB, T2_US, &error);
   elapsed = g_get_monotonic_time () - start;
@@ -2159,6 +2161,13 @@ main (int   argc,
   g_test_add_func ("/queue/get-bytes/streamed-variant-item", test_get_bytes_on_streamed_variant);
   g_test_add_func ("/queue/join-before-drain", test_join_before_drain);
   g_test_add_func ("/queue/recoveries/none", test_no_recoveries);
+  g_test_add_data_func ("/queue/unbounded/many/queue", &unbounded_queue, test_unbounded_many);
+  g_test_add_data_func ("/queue/unbounded/many/joinable", &unbounded_joinable,
+                        test_unbounded_many);
+  g_test_add_data_func ("/queue/unbounded/many/simple", &unbounded_simple, test_unbounded_many);
+  g_test_add_data_func ("/queue/full/agrees-with-put", &bounded_20000, test_unbounded_many);
+  g_test_add_func ("/queue/unbounded/big-item", test_unbounded_big_item);
+  g_test_add_func ("/queue/unbounded/gives-memory-back", test_unbounded_gives_back);
   g_test_add_func ("/joinable-queue/join-full/many-consumers", test_join_full_many_consumers);
   g_test_add_func ("/queue/get/timeout-mid-item", test_get_timeout_mid_item);
   g_test_add_func ("/queue/put/dead-producer-no-consumer", test_dead_producer_no_consumer);
