@@ -237,6 +237,10 @@ pidfd_open (pid_t pid)
 #endif
 }
 
+/* Whether the kernel has pidfds (Linux 5.3; not under valgrind). Only the
+ * kernel's answer is remembered: a probe that failed for want of a
+ * descriptor or memory says nothing about the kernel, and remembering it
+ * would leave every later start on the fallback pipe. */
 static gboolean
 have_pidfd (void)
 {
@@ -245,9 +249,12 @@ have_pidfd (void)
   if (have < 0)
     {
       int fd = pidfd_open (getpid ());
-      have = fd >= 0;
+
       if (fd >= 0)
         close (fd);
+      else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+        return FALSE;      /* this start uses the pipe; the next one asks again */
+      have = fd >= 0;
     }
   return have;
 }

@@ -6,10 +6,12 @@
  * misuse told apart from its timeout. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "test-util.h"
@@ -742,6 +744,111 @@ test_no_fd_leak (void)
   g_assert_cmpuint (count_fds (), ==, before);
 }
 
+/* Opens /dev/null until the descriptor table is full. */
+static GArray *
+fill_fd_table (void)
+{
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+  int fd;
+
+  while ((fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+    g_array_append_val (fds, fd);
+  g_assert_cmpint (errno, ==, EMFILE);
+  return fds;
+}
+
+static void
+free_fd_table (GArray *fds)
+{
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+  g_array_unref (fds);
+}
+
+/* Whether @fd is a pidfd (not a pipe: the fallback sentinel). */
+static gboolean
+is_pidfd (int fd)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d", fd);
+  g_autofree char *target = g_file_read_link (path, NULL);
+
+  return target != NULL && strstr (target, "pidfd") != NULL;
+}
+
+static void
+test_start_failures_clean_up (void)
+{
+  g_autoptr(GError) error = NULL;
+  struct rlimit old, low;
+  MpkProcess *process, *failed;
+  GArray *fds;
+  guint before;
+  gboolean ok;
+  int probe;
+
+  if (!mpk_test_in_subprocess ("A start that fails (no descriptor for its pipes; the child's "
+                               "setup) leaves no descriptor, child or state behind: the same "
+                               "object starts afterwards, and with a pidfd as its sentinel "
+                               "where the kernel has them (a full descriptor table is not a "
+                               "kernel without pidfds)"))
+    return;
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &old), ==, 0);
+  low = old;
+  low.rlim_cur = MIN (old.rlim_cur, 256);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &low), ==, 0);
+  probe = syscall (SYS_pidfd_open, getpid (), 0);
+  if (probe >= 0)
+    close (probe);
+  before = count_fds ();
+
+  process = mpk_process_new (NULL, return_child, GINT_TO_POINTER (3), NULL);
+  fds = fill_fd_table ();
+  ok = mpk_process_start (process, &error);
+  free_fd_table (fds);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_FAILED);
+  g_assert_false (ok);
+  g_assert_false (mpk_process_is_alive (process));
+  assert_no_children ();
+  g_assert_cmpuint (count_fds (), ==, before);
+  g_clear_error (&error);
+
+  /* Room for the status pipe only: then the pidfd probe and the fallback
+   * pipe fail for want of descriptors. */
+  fds = fill_fd_table ();
+  close (g_array_index (fds, int, fds->len - 1));
+  close (g_array_index (fds, int, fds->len - 2));
+  g_array_set_size (fds, fds->len - 2);
+  ok = mpk_process_start (process, &error);
+  free_fd_table (fds);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_FAILED);
+  g_assert_false (ok);
+  assert_no_children ();
+  g_assert_cmpuint (count_fds (), ==, before);
+  g_clear_error (&error);
+
+  failed = mpk_process_new (NULL, return_child, NULL, NULL);
+  mpk__process_fail_setup_for_testing = TRUE;
+  ok = mpk_process_start (failed, &error);
+  mpk__process_fail_setup_for_testing = FALSE;
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_SPAWN);
+  g_assert_false (ok);
+  assert_no_children ();
+  g_clear_error (&error);
+  g_clear_pointer (&failed, mpk_process_unref);
+  g_assert_cmpuint (count_fds (), ==, before);
+
+  ok = mpk_process_start (process, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  if (probe >= 0)
+    g_assert_true (is_pidfd (mpk_process_get_sentinel (process)));
+  else
+    g_test_message ("pidfd_open is not available here: the sentinel is a pipe");
+  mpk_test_join (process, 3);
+  g_assert_cmpuint (count_fds (), ==, before);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &old), ==, 0);
+}
+
 static void
 test_signal_not_started (void)
 {
@@ -1070,6 +1177,7 @@ main (int   argc,
   g_test_add_func ("/process/spawn/failure", test_spawn_failure);
   g_test_add_func ("/process/stdio/flushed-once", test_stdio_once);
   g_test_add_func ("/process/fds/no-leak", test_no_fd_leak);
+  g_test_add_func ("/process/start/failures-clean-up", test_start_failures_clean_up);
   g_test_add_func ("/process/self/object", test_self_object);
   g_test_add_func ("/process/fork/keeps-buffer", test_fork_keeps_buffer);
 
