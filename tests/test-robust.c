@@ -2431,7 +2431,6 @@ typedef struct
 typedef struct
 {
   OwnerShared *shared;
-  const char  *tmpdir;
   gboolean     calling;     /* keep calling the server until killed */
 } OwnerWorker;
 
@@ -2444,9 +2443,6 @@ manager_owner_main (gpointer data)
   MpkProxy *list;
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
-  /* This process has not asked GLib for the temporary folder yet, so the
-   * manager makes its socket folder in the round's own. */
-  g_setenv ("TMPDIR", ow->tmpdir, TRUE);
   manager = mpk_manager_new_started (&error);
   MPK_CHILD_NO_ERROR (error);
   g_strlcpy (ow->shared->address, mpk_manager_get_address (manager), sizeof ow->shared->address);
@@ -2465,6 +2461,23 @@ manager_owner_main (gpointer data)
         g_usleep (1000);
     }
   return 3;   /* the parent should have killed us long ago */
+}
+
+/* The mpk-manager-* entries of the temporary folder (GLib's, which the
+ * manager uses: the runner's private TMPDIR under make check). */
+static GHashTable *
+manager_folders (void)
+{
+  GHashTable *names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GDir *dir = g_dir_open (g_get_tmp_dir (), 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "mpk-manager-"))
+      g_hash_table_add (names, g_strdup (name));
+  if (dir != NULL)
+    g_dir_close (dir);
+  return names;
 }
 
 /* The processes whose parent is this one (orphans adopted as a subreaper),
@@ -2501,7 +2514,6 @@ test_manager_owner_killed (void)
   g_autoptr(GHashTable) kills = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *summary = NULL;
   OwnerShared *sh = shared_new (sizeof (OwnerShared));
-  const char *base = g_getenv ("TMPDIR");
   guint32 seed = base_seed ();
   guint n_rounds = scaled (20);
   gint64 start = g_get_monotonic_time (), slowest = 0;
@@ -2509,7 +2521,7 @@ test_manager_owner_killed (void)
   g_test_summary ("A process that owns a Manager SIGKILLed at a random moment: while it "
                   "starts the server, while idle, or in the middle of calls. Afterwards no "
                   "server process is left (the test adopts orphans as a subreaper and "
-                  "waits for them) and no mpk-manager-* folder is left in its TMPDIR");
+                  "waits for them) and no new mpk-manager-* folder is left in TMPDIR");
 
   /* Orphaned grandchildren (a server whose owner died) become ours, so we
    * can see them and reap them. */
@@ -2518,8 +2530,7 @@ test_manager_owner_killed (void)
     {
       g_autoptr(GRand) rand = g_rand_new_with_seed (seed + round);
       g_autoptr(MpkProcess) owner = NULL;
-      g_autofree char *tmpdir = g_build_filename (base != NULL && *base != '\0' ? base : "/tmp",
-                                                  "robust-owner-XXXXXX", NULL);
+      g_autoptr(GHashTable) before = manager_folders (), after = NULL;
       g_autoptr(GArray) orphans = NULL;
       g_autoptr(GString) left = g_string_new (NULL);
       const char *modes[] = { "starting", "idle", "calling" };
@@ -2528,12 +2539,11 @@ test_manager_owner_killed (void)
       OwnerWorker ow;
       gint64 t0, until;
       char *why = NULL;
-      GDir *dir;
-      const char *name;
+      GHashTableIter iter;
+      gpointer name;
 
       memset (sh, 0, sizeof *sh);
-      g_assert_nonnull (g_mkdtemp (tmpdir));
-      ow = (OwnerWorker) { sh, tmpdir, mode == 2 };
+      ow = (OwnerWorker) { sh, mode == 2 };
       /* Not daemonic: a daemonic process may not have children (Python's
        * rule), and a manager's server is one. It dies with the test anyway. */
       owner = mpk_process_new ("manager-owner", manager_owner_main, &ow, NULL);
@@ -2550,9 +2560,11 @@ test_manager_owner_killed (void)
                                    mpk_process_get_exitcode (owner));
         }
       g_usleep (delay);
-      if (why == NULL && sh->started && !g_str_has_prefix (sh->address + strlen ("unix:"), tmpdir))
-        why = g_strdup_printf ("the manager's address %s is not in the round's TMPDIR %s",
-                               sh->address, tmpdir);
+      if (why == NULL && sh->started
+          && !g_str_has_prefix (sh->address + strlen ("unix:"), g_get_tmp_dir ()))
+        why = g_strdup_printf ("the manager's address %s is not in TMPDIR %s: the check "
+                               "below would look in the wrong place", sh->address,
+                               g_get_tmp_dir ());
       mpk_process_kill (owner, NULL);
       if (!mpk_process_join (owner, slack (10 * SEC)))
         kill_and_reap (owner);
@@ -2592,18 +2604,17 @@ test_manager_owner_killed (void)
           kill (pid, SIGKILL);
           waitpid (pid, NULL, 0);
         }
-      dir = g_dir_open (tmpdir, 0, NULL);
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *path = g_build_filename (tmpdir, name, NULL);
-          g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
+      after = manager_folders ();
+      g_hash_table_iter_init (&iter, after);
+      while (g_hash_table_iter_next (&iter, &name, NULL))
+        if (!g_hash_table_contains (before, name))
+          {
+            g_autofree char *path = g_build_filename (g_get_tmp_dir (), name, NULL);
+            g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
 
-          g_string_append_printf (left, " %s left in TMPDIR;", name);
-          g_assert_cmpint (system (cmd), ==, 0);
-        }
-      if (dir != NULL)
-        g_dir_close (dir);
-      rmdir (tmpdir);
+            g_string_append_printf (left, " %s left in TMPDIR;", path);
+            g_assert_cmpint (system (cmd), ==, 0);
+          }
       if (why == NULL && left->len > 0)
         why = g_strdup (left->str);
       if (why != NULL)
