@@ -193,20 +193,51 @@ test_wait_input_order (void)
   g_assert_cmpstr (got, ==, "b,a");
 }
 
+/* The peer of the negative-timeout test: it sends "after-go" when the
+ * parent says "go", or "fallback" if no word comes within
+ * MPK_TEST_CHILD_TIMEOUT_US. A wait that blocked instead of returning at
+ * once would wake up only for "fallback", which the parent then sees. */
+static int
+go_or_fallback_child (gpointer data)
+{
+  MpkTestChannel *channel = data;
+  gboolean told;
+
+  child_guard ();
+  mpk_connection_close (channel->parent);
+  told = child_wait (channel);
+  MPK_CHILD_CHECK (child_say (channel, told ? "after-go" : "fallback"));
+  return 0;
+}
+
 static void
 test_wait_negative_timeout (void)
 {
-  g_autoptr(MpkConnection) a = NULL;
-  g_autoptr(MpkConnection) a_peer = NULL;
   g_autoptr(GPtrArray) ready = NULL;
+  g_autoptr(GPtrArray) ready_now = NULL;
+  MpkTestChannel channel;
+  MpkProcess *peer;
   gpointer objects[1];
 
   g_test_summary ("CPython test_neg_timeout: a negative timeout other than -1 counts as "
-                  "0, so waiting on an idle connection returns an empty array at once");
-  mpk_test_pipe (TRUE, &a, &a_peer);
-  objects[0] = a;
+                  "0, so waiting on an idle connection returns an empty array at once. "
+                  "Checked by what comes back, not by a clock: the peer sends only "
+                  "after our word (or, failing it, much later), so a wait that blocked "
+                  "would return that message, not the empty array");
+  mpk_test_channel_init (&channel);
+  peer = mpk_test_start (go_or_fallback_child, &channel);
+  mpk_connection_close (channel.child);
+
+  objects[0] = channel.parent;
   ready = wait_ready (objects, 1, -5);
   g_assert_cmpuint (ready->len, ==, 0);
+  ready_now = wait_ready (objects, 1, MPK_NO_WAIT);
+  g_assert_cmpuint (ready_now->len, ==, 0);
+
+  parent_say (&channel, "go");
+  parent_expect (&channel, "after-go");
+  join_child (peer, 0);
+  mpk_test_channel_clear (&channel);
 }
 
 static void
