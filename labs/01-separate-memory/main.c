@@ -3,10 +3,8 @@
  * yet the parent's copy of that global stays empty, because each process has its
  * own memory. The C version of the first example in seeds/004_cbef035b4a535284.txt. */
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <mpkit.h>
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
 
 /* The "global list".  main() creates it empty before starting the child.  fork()
  * gives the child a *copy* of the parent's whole memory, this array included, so
@@ -61,12 +59,8 @@ main (void)
   SquareArgs args = { mylist, G_N_ELEMENTS (mylist) };
   g_autoptr(MpkProcess) p1 = NULL;
   g_autoptr(GError) error = NULL;
-  int code;
 
-  /* Line-buffered stdout: each line leaves the process as soon as it is printed,
-   * even when stdout is a pipe (a grader, `| cat`) and not a terminal. */
-  setvbuf (stdout, NULL, _IOLBF, 0);
-
+  lab_init ();   /* stdout line by line, even into a pipe (see ../lab.h) */
   result = g_array_new (FALSE, FALSE, sizeof (int));
 
   /* Describe the child: its name, its body and the argument for the body.
@@ -75,20 +69,10 @@ main (void)
 
   /* fork() happens here; the child runs square_list() and exits with its
    * return value.  The parent carries on at once. */
-  if (!mpk_process_start (p1, &error))
-    {
-      g_printerr ("lab01: cannot start p1: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  LAB_CHECK (mpk_process_start (p1, &error));
 
   /* Wait until p1 has exited (Python: p1.join()). */
-  mpk_process_join (p1, MPK_WAIT_FOREVER);
-  code = mpk_process_get_exitcode (p1);
-  if (code != 0)
-    {
-      g_printerr ("lab01: p1 failed with exit code %d\n", code);
-      return EXIT_FAILURE;
-    }
+  lab_join (p1);
 
   /* The parent's array was never touched: this prints []. */
   print_result ("main program");

@@ -4,9 +4,7 @@
  * time the parent sees both.  The C version of the shared-memory example in
  * seeds/004_cbef035b4a535284.txt (Python's multiprocessing.Array and Value). */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <mpkit.h>
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
 
 #define N_SQUARES 4   /* the length of the list, and of the shared array */
 
@@ -56,23 +54,15 @@ square_list (gpointer user_data)
   /* Python: for idx, num in enumerate(mylist): result[idx] = num * num.
    * Each set writes into the shared mapping, under the array's lock. */
   for (guint i = 0; i < N_SQUARES; i++)
-    if (!mpk_array_set_int (args->result, i, args->items[i] * args->items[i],
-                            &error))
-      {
-        g_printerr ("p1: cannot set result[%u]: %s\n", i, error->message);
-        return 1;
-      }
+    LAB_CHECK (mpk_array_set_int (args->result, i, args->items[i] * args->items[i],
+                                  &error));
 
   /* Python: square_sum.value = sum(result).  Like Python, add up what is in
    * the shared array, not the local list. */
   mpk_array_get_range (args->result, 0, N_SQUARES, squares, NULL);
   for (guint i = 0; i < N_SQUARES; i++)
     sum += squares[i];
-  if (!mpk_value_set_int (args->square_sum, sum, &error))
-    {
-      g_printerr ("p1: cannot set square_sum: %s\n", error->message);
-      return 1;
-    }
+  LAB_CHECK (mpk_value_set_int (args->square_sum, sum, &error));
 
   print_shared (args, "process p1");
   return 0;
@@ -87,41 +77,22 @@ main (void)
   g_autoptr(MpkProcess) p1 = NULL;
   g_autoptr(GError) error = NULL;
   SquareArgs args;
-  int code;
 
-  setvbuf (stdout, NULL, _IOLBF, 0);   /* one line at a time, even into a pipe */
+  lab_init ();   /* stdout line by line, even into a pipe (see ../lab.h) */
 
   /* Both objects are made in shared memory *before* the child is started, so
    * that fork() gives the child the same mapping, not a copy.  They start at
    * zero.  'i' is Python's typecode for a C int (32 bits). */
-  result = mpk_array_new ('i', N_SQUARES, &error);
-  if (result != NULL)
-    square_sum = mpk_value_new ('i', &error);
-  if (square_sum == NULL)
-    {
-      g_printerr ("lab02: cannot create shared memory: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  LAB_CHECK (result = mpk_array_new ('i', N_SQUARES, &error));
+  LAB_CHECK (square_sum = mpk_value_new ('i', &error));
 
-  args.items = mylist;
-  args.result = result;
-  args.square_sum = square_sum;
+  args = (SquareArgs) { mylist, result, square_sum };
   p1 = mpk_process_new ("p1", square_list, &args, NULL);
+  LAB_CHECK (mpk_process_start (p1, &error));
 
-  if (!mpk_process_start (p1, &error))
-    {
-      g_printerr ("lab02: cannot start p1: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
   /* Wait for p1 to exit (Python: p1.join()).  After the join, everything p1
    * wrote is there to read: the parent only reads once the writer is gone. */
-  mpk_process_join (p1, MPK_WAIT_FOREVER);
-  code = mpk_process_get_exitcode (p1);
-  if (code != 0)
-    {
-      g_printerr ("lab02: p1 failed with exit code %d\n", code);
-      return EXIT_FAILURE;
-    }
+  lab_join (p1);
 
   /* Compare lab 01: the parent now prints the child's squares and sum. */
   print_shared (&args, "main program");

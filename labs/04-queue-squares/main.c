@@ -4,9 +4,7 @@
  * The C version of the Queue example in seeds/004_cbef035b4a535284.txt
  * (Python's multiprocessing.Queue, put(), get() and empty()). */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <mpkit.h>
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
 
 /* What p1 needs: the list to square (Python's `mylist`) and the queue. */
 typedef struct
@@ -31,12 +29,8 @@ square_list (gpointer user_data)
        * reference from g_variant_new_int32() is consumed by put().  put()
        * returns once the item is in the queue's shared memory: this process
        * could exit right away and the item would still be there. */
-      if (!mpk_queue_put (args->q, g_variant_new_int32 (num * num),
-                          MPK_WAIT_FOREVER, &error))
-        {
-          g_printerr ("p1: cannot put %d: %s\n", num * num, error->message);
-          return 1;
-        }
+      LAB_CHECK (mpk_queue_put (args->q, g_variant_new_int32 (num * num),
+                                MPK_WAIT_FOREVER, &error));
     }
   return 0;
 }
@@ -46,6 +40,7 @@ static int
 print_queue (gpointer user_data)
 {
   MpkQueue *q = user_data;
+  g_autoptr(GError) error = NULL;
 
   printf ("Queue elements:\n");
   /* Python: while not q.empty(): print(q.get()).  This is safe here only
@@ -53,47 +48,15 @@ print_queue (gpointer user_data)
    * a producer still running, "empty" can be wrong a moment later. */
   while (!mpk_queue_empty (q))
     {
-      g_autoptr(GError) error = NULL;
       g_autoptr(GVariant) item = NULL;
 
-      item = mpk_queue_get (q, MPK_WAIT_FOREVER, &error);
-      if (item == NULL)
-        {
-          g_printerr ("p2: get failed: %s\n", error->message);
-          return 1;
-        }
+      LAB_CHECK (item = mpk_queue_get (q, MPK_WAIT_FOREVER, &error));
       /* Python's queue takes any object; C checks what it got. */
-      if (!g_variant_is_of_type (item, G_VARIANT_TYPE_INT32))
-        {
-          g_printerr ("p2: expected an int32, got type %s\n",
-                      g_variant_get_type_string (item));
-          return 1;
-        }
+      LAB_CHECK (g_variant_is_of_type (item, G_VARIANT_TYPE_INT32));
       printf ("%d\n", g_variant_get_int32 (item));
     }
   printf ("Queue is now empty!\n");
   return 0;
-}
-
-/* Starts PROCESS, waits for it to exit and returns TRUE if it succeeded. */
-static gboolean
-run_to_end (MpkProcess *process)
-{
-  g_autoptr(GError) error = NULL;
-  int code;
-
-  if (!mpk_process_start (process, &error))
-    {
-      g_printerr ("lab04: cannot start %s: %s\n",
-                  mpk_process_get_name (process), error->message);
-      return FALSE;
-    }
-  mpk_process_join (process, MPK_WAIT_FOREVER);
-  code = mpk_process_get_exitcode (process);
-  if (code != 0)
-    g_printerr ("lab04: %s failed with exit code %d\n",
-                mpk_process_get_name (process), code);
-  return code == 0;
 }
 
 int
@@ -106,28 +69,23 @@ main (void)
   g_autoptr(GError) error = NULL;
   SquareArgs args;
 
-  setvbuf (stdout, NULL, _IOLBF, 0);   /* one line at a time, even into a pipe */
+  lab_init ();   /* stdout line by line, even into a pipe (see ../lab.h) */
 
   /* The queue lives in shared memory.  Create it *before* starting the
    * processes, so that fork() gives both of them the same queue
    * (Python: q = multiprocessing.Queue()).  0 = no size limit. */
-  q = mpk_queue_new (0, &error);
-  if (q == NULL)
-    {
-      g_printerr ("lab04: cannot create the queue: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  LAB_CHECK (q = mpk_queue_new (0, &error));
 
-  args.items = mylist;
-  args.n_items = G_N_ELEMENTS (mylist);
-  args.q = q;
+  args = (SquareArgs) { mylist, G_N_ELEMENTS (mylist), q };
   p1 = mpk_process_new ("p1", square_list, &args, NULL);
   p2 = mpk_process_new ("p2", print_queue, q, NULL);
 
   /* As in the seed: run p1 to the end, *then* p2.  Only one process uses
    * the queue at a time, so the output is always the same. */
-  if (!run_to_end (p1) || !run_to_end (p2))
-    return EXIT_FAILURE;
+  LAB_CHECK (mpk_process_start (p1, &error));
+  lab_join (p1);
+  LAB_CHECK (mpk_process_start (p2, &error));
+  lab_join (p2);
 
   /* g_autoptr frees the parent's mapping of the queue here; the children
    * freed theirs when they exited. */

@@ -5,21 +5,12 @@
  * example (and the warning after it) in seeds/002_f16e3013f11b5d65.txt.
  * Run with --one-sentinel to see what one sentinel for three consumers does. */
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <mpkit.h>
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
 
-/* Python's None.  Items are int32 ("i"); the sentinel is a *maybe* int32
- * ("mi") holding nothing: GVariant's own way to say "no value" (the tracer
- * even shows it as None).  No real item can be mistaken for it. */
-static GVariant *
-sentinel_new (void)
-{
-  return g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL);
-}
-
-/* Python: `if item is None`. */
+/* Python: `if item is None`.  Items are int32 ("i"); the sentinel is a maybe
+ * int32 ("mi") holding nothing, GVariant's own "no value" (the tracer shows
+ * it as None), so no real item can be mistaken for it. */
 static gboolean
 is_sentinel (GVariant *item)
 {
@@ -39,87 +30,62 @@ static int
 consumer (gpointer user_data)
 {
   ConsumerArgs *args = user_data;
-  const char *me = mpk_current_process_get_name ();
+  g_autoptr(GError) error = NULL;
 
   while (TRUE)
     {
-      g_autoptr(GError) error = NULL;
       g_autoptr(GVariant) item = mpk_queue_get (args->q, args->timeout_us, &error);
 
-      if (item == NULL)
+      if (item == NULL && g_error_matches (error, MPK_ERROR, MPK_ERROR_EMPTY))
         {
-          if (g_error_matches (error, MPK_ERROR, MPK_ERROR_EMPTY))
-            g_printerr ("%s: no sentinel after 2 s: it went to another consumer\n", me);
-          else
-            g_printerr ("%s: get failed: %s\n", me, error->message);
+          g_printerr ("%s: no sentinel after 2 s: it went to another consumer\n",
+                      mpk_current_process_get_name ());
           return 1;
         }
+      LAB_CHECK (item != NULL);
       if (is_sentinel (item))
         break;              /* no more work: shut down, and take nothing more */
-      if (!g_variant_is_of_type (item, G_VARIANT_TYPE_INT32))
-        {
-          g_printerr ("%s: unexpected item of type %s\n", me,
-                      g_variant_get_type_string (item));
-          return 1;
-        }
+      LAB_CHECK (g_variant_is_of_type (item, G_VARIANT_TYPE_INT32));
       if (args->print_items)
         printf ("%d\n", g_variant_get_int32 (item));   /* "process" the item */
     }
-  printf ("%s done\n", me);
+  printf ("%s done\n", mpk_current_process_get_name ());
   return 0;
 }
 
-/* The items, Python's `sequence`. */
-static const int sequence[] = { 1, 2, 3, 4 };
+static const int sequence[] = { 1, 2, 3, 4 };   /* the items, Python's `sequence` */
 
-/* Starts N consumers, puts the items and then N_SENTINELS sentinels on the
- * queue, and joins the consumers.  TRUE if all of them exited with 0. */
-static gboolean
+/* Starts N consumers, puts the items and N_SENTINELS sentinels, joins them. */
+static void
 run_part (guint n, guint n_sentinels, ConsumerArgs *args)
 {
-  MpkProcess *procs[3] = { NULL };
+  g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) mpk_process_unref);
   g_autoptr(GError) error = NULL;
-  gboolean ok = TRUE;
 
+  /* Each consumer gets its own copy of *ARGS, made by fork() at start. */
   for (guint i = 0; i < n; i++)
     {
       g_autofree char *name = n == 1 ? g_strdup ("Consumer")
                                      : g_strdup_printf ("Consumer %u", i + 1);
-      procs[i] = mpk_process_new (name, consumer, args, NULL);
-      if (!mpk_process_start (procs[i], &error))
-        {
-          n = i;                 /* only these are running */
-          goto failed;
-        }
+      g_ptr_array_add (procs, mpk_process_new (name, consumer, args, NULL));
+      LAB_CHECK (mpk_process_start (procs->pdata[i], &error));
     }
 
-  /* The producer: the items, then one sentinel per consumer
-   * (Python: for item in sequence: q.put(item), then q.put(None)). */
-  for (guint i = 0; i < G_N_ELEMENTS (sequence) + n_sentinels; i++)
-    if (!mpk_queue_put (args->q, i < G_N_ELEMENTS (sequence)
-                                 ? g_variant_new_int32 (sequence[i]) : sentinel_new (),
-                        MPK_WAIT_FOREVER, &error))
-      goto failed;
+  /* Python: for item in sequence: q.put(item), then q.put(None) for each. */
+  for (guint i = 0; i < G_N_ELEMENTS (sequence); i++)
+    LAB_CHECK (mpk_queue_put (args->q, g_variant_new_int32 (sequence[i]),
+                              MPK_WAIT_FOREVER, &error));
+  for (guint i = 0; i < n_sentinels; i++)
+    LAB_CHECK (mpk_queue_put (args->q, g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL),
+                              MPK_WAIT_FOREVER, &error));
 
-  /* Wait for the consumers to shut down (Python: cons_p.join()). */
+  /* Wait for the consumers to shut down (Python: cons_p.join()).  All of
+   * them before checking any: each one that failed has said why. */
   for (guint i = 0; i < n; i++)
-    {
-      mpk_process_join (procs[i], MPK_WAIT_FOREVER);
-      if (mpk_process_get_exitcode (procs[i]) != 0)
-        {
-          g_printerr ("lab07: %s failed with exit code %d\n",
-                      mpk_process_get_name (procs[i]), mpk_process_get_exitcode (procs[i]));
-          ok = FALSE;
-        }
-      mpk_process_unref (procs[i]);
-    }
-  return ok;
-
-failed:
-  g_printerr ("lab07: %s\n", error->message);
+    mpk_process_join (procs->pdata[i], MPK_WAIT_FOREVER);
   for (guint i = 0; i < n; i++)
-    mpk_process_kill (procs[i], NULL);   /* or they would wait forever */
-  return FALSE;
+    LAB_CHECK (mpk_process_get_exitcode (procs->pdata[i]) == 0);
 }
 
 int
@@ -130,33 +96,21 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   ConsumerArgs args;
 
-  setvbuf (stdout, NULL, _IOLBF, 0);   /* one line at a time, even into a pipe */
+  lab_init ();   /* stdout line by line, even into a pipe (see ../lab.h) */
 
   /* A plain Queue: no task_done()/join() needed, the sentinel says "stop". */
-  q = mpk_queue_new (0, &error);
-  if (q == NULL)
-    {
-      g_printerr ("lab07: cannot create the queue: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
-  args.q = q;
+  LAB_CHECK (q = mpk_queue_new (0, &error));
 
   /* Part 1, the seed's example: one consumer, one sentinel. */
   printf ("One consumer, one sentinel:\n");
-  args.print_items = TRUE;
-  args.timeout_us = MPK_WAIT_FOREVER;
-  if (!run_part (1, 1, &args))
-    return EXIT_FAILURE;
+  args = (ConsumerArgs) { q, TRUE, MPK_WAIT_FOREVER };
+  run_part (1, 1, &args);
 
-  /* Part 2, the seed's warning: three consumers need three sentinels.  Each
-   * consumer takes exactly one sentinel, because it stops taking items as
-   * soon as it has one.  (Started after part 1 has been joined, so they get
-   * a copy of ARGS with print_items FALSE.) */
+  /* Part 2, the seed's warning: each consumer stops at the first sentinel it
+   * takes, so three consumers need three (the handout shows what one does). */
   printf ("Three consumers, %s:\n", one_sentinel ? "ONE sentinel" : "three sentinels");
-  args.print_items = FALSE;
-  args.timeout_us = one_sentinel ? 2 * G_USEC_PER_SEC : MPK_WAIT_FOREVER;
-  if (!run_part (3, one_sentinel ? 1 : 3, &args))
-    return EXIT_FAILURE;
+  args = (ConsumerArgs) { q, FALSE, one_sentinel ? 2 * G_USEC_PER_SEC : MPK_WAIT_FOREVER };
+  run_part (3, one_sentinel ? 1 : 3, &args);
 
   printf ("All consumers done, items left in the queue: %" G_GINT64_FORMAT "\n",
           mpk_queue_qsize (q));

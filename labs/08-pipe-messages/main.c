@@ -3,9 +3,7 @@
  * process p2 prints them until it receives "END".  The C version of the Pipe
  * example in seeds/004_cbef035b4a535284.txt (Python's Pipe(), send() and recv()). */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <mpkit.h>
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
 
 /* The messages, Python's `msgs`.  "END" is a sentinel: it tells the receiver
  * to stop, and the receiver never prints it. */
@@ -23,12 +21,8 @@ sender (gpointer user_data)
       /* A message is a GVariant; g_variant_new_string() makes a floating one,
        * which mpk_connection_send() sinks and releases, so no unref here.
        * send() returns once the whole message is in the pipe. */
-      if (!mpk_connection_send (conn, g_variant_new_string (msgs[i]),
-                                MPK_WAIT_FOREVER, &error))
-        {
-          g_printerr ("p1: cannot send \"%s\": %s\n", msgs[i], error->message);
-          return 1;
-        }
+      LAB_CHECK (mpk_connection_send (conn, g_variant_new_string (msgs[i]),
+                                      MPK_WAIT_FOREVER, &error));
       /* Printed *after* the send: by now p2 may already have printed it. */
       printf ("Sent the message: %s\n", msgs[i]);
     }
@@ -42,61 +36,23 @@ static int
 receiver (gpointer user_data)
 {
   MpkConnection *conn = user_data;
+  g_autoptr(GError) error = NULL;
 
   while (TRUE)
     {
-      g_autoptr(GError) error = NULL;
       g_autoptr(GVariant) msg = NULL;
       const char *text;
 
       /* Blocks until a whole message has arrived (Python: conn.recv()). */
-      msg = mpk_connection_recv (conn, MPK_WAIT_FOREVER, &error);
-      if (msg == NULL)
-        {
-          g_printerr ("p2: recv failed: %s\n", error->message);
-          return 1;
-        }
+      LAB_CHECK (msg = mpk_connection_recv (conn, MPK_WAIT_FOREVER, &error));
       /* Python would accept any object; C checks what it got. */
-      if (!g_variant_is_of_type (msg, G_VARIANT_TYPE_STRING))
-        {
-          g_printerr ("p2: expected a string, got type %s\n",
-                      g_variant_get_type_string (msg));
-          return 1;
-        }
+      LAB_CHECK (g_variant_is_of_type (msg, G_VARIANT_TYPE_STRING));
       text = g_variant_get_string (msg, NULL);
       if (g_strcmp0 (text, "END") == 0)
         break;
       printf ("Received the message: %s\n", text);
     }
   return 0;
-}
-
-/* Starts PROCESS or exits the program with a message. */
-static void
-start_or_die (MpkProcess *process)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!mpk_process_start (process, &error))
-    {
-      g_printerr ("lab08: cannot start %s: %s\n",
-                  mpk_process_get_name (process), error->message);
-      exit (EXIT_FAILURE);
-    }
-}
-
-/* Waits for PROCESS to exit; returns FALSE if it failed. */
-static gboolean
-join_and_check (MpkProcess *process)
-{
-  int code;
-
-  mpk_process_join (process, MPK_WAIT_FOREVER);
-  code = mpk_process_get_exitcode (process);
-  if (code != 0)
-    g_printerr ("lab08: %s failed with exit code %d\n",
-                mpk_process_get_name (process), code);
-  return code == 0;
 }
 
 int
@@ -107,20 +63,15 @@ main (void)
   g_autoptr(MpkProcess) p1 = NULL;
   g_autoptr(MpkProcess) p2 = NULL;
   g_autoptr(GError) error = NULL;
-  gboolean ok;
 
   /* Line-buffered stdout: lines from the two processes interleave as they
    * would on a terminal, even when stdout is a pipe to a grader. */
-  setvbuf (stdout, NULL, _IOLBF, 0);
+  lab_init ();
 
   /* A duplex pipe: two connected ends, each can send and receive
    * (Python: parent_conn, child_conn = Pipe()).  It must exist before the
    * processes start, so that fork() copies both ends into them. */
-  if (!mpk_pipe_new (TRUE, &parent_conn, &child_conn, &error))
-    {
-      g_printerr ("lab08: cannot create the pipe: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  LAB_CHECK (mpk_pipe_new (TRUE, &parent_conn, &child_conn, &error));
 
   /* p1 writes into one end, p2 reads from the other. */
   p1 = mpk_process_new ("p1", sender, parent_conn, NULL);
@@ -128,13 +79,13 @@ main (void)
 
   /* From here on three processes run at once: the order of their output
    * lines is up to the scheduler (see the handout). */
-  start_or_die (p1);
-  start_or_die (p2);
+  LAB_CHECK (mpk_process_start (p1, &error));
+  LAB_CHECK (mpk_process_start (p2, &error));
 
   /* Wait for both (Python: p1.join(); p2.join()). */
-  ok = join_and_check (p1);
-  ok = join_and_check (p2) && ok;
+  lab_join (p1);
+  lab_join (p2);
 
   /* g_autoptr closes the parent's copies of both ends here. */
-  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  return EXIT_SUCCESS;
 }

@@ -5,10 +5,7 @@
  * processed exactly once.  Python's multiprocessing.Queue would hang here
  * (see the handout): mpkit's queue locks are robust mutexes. */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <mpkit.h>
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_wait_until_asleep, lab_init */
 
 #define N_WORKERS 3
 #define N_ITEMS   6
@@ -33,50 +30,15 @@ worker (gpointer user_data)
     mpk_event_set (args->started);     /* "I am about to call get()" */
   while (TRUE)
     {
-      g_autoptr(GVariant) item = mpk_queue_get (args->work, MPK_WAIT_FOREVER, &error);
+      g_autoptr(GVariant) item = NULL;
 
-      if (item != NULL && !g_variant_is_of_type (item, G_VARIANT_TYPE_INT32))
+      LAB_CHECK (item = mpk_queue_get (args->work, MPK_WAIT_FOREVER, &error));
+      if (!g_variant_is_of_type (item, G_VARIANT_TYPE_INT32))
         return 0;                       /* the sentinel: no more work */
-      if (item == NULL
-          || !mpk_queue_put (args->results, g_variant_new ("(ii)", args->number,
-                                                           g_variant_get_int32 (item)),
-                             MPK_WAIT_FOREVER, &error))
-        {
-          g_printerr ("worker %d: %s\n", args->number, error->message);
-          return 1;
-        }
+      LAB_CHECK (mpk_queue_put (args->results,
+                                g_variant_new ("(ii)", args->number, g_variant_get_int32 (item)),
+                                MPK_WAIT_FOREVER, &error));
     }
-}
-
-/* Ends the program on an unexpected error.  exit() terminates the workers:
- * they are daemons, so none is left waiting for work that never comes. */
-G_GNUC_NORETURN static void
-die (const char *what, GError *error)
-{
-  g_printerr ("lab24: %s%s%s\n", what, error ? ": " : "", error ? error->message : "");
-  exit (EXIT_FAILURE);
-}
-
-/* Waits until the kernel reports PID asleep: state S in /proc/PID/stat, the
- * field after "(name)".  Once worker 1 has set its event, the only place it
- * can fall asleep is inside get(), waiting for an item with the consumer
- * lock held.  (Linux-specific; a real program would not need to know.) */
-static gboolean
-wait_until_asleep (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-
-  for (int tries = 0; tries < 10000; tries++)      /* at most about 10 s */
-    {
-      g_autofree char *stat = NULL;
-      const char *paren;
-
-      if (g_file_get_contents (path, &stat, NULL, NULL)
-          && (paren = strrchr (stat, ')')) != NULL && strncmp (paren, ") S", 3) == 0)
-        return TRUE;
-      g_usleep (1000);
-    }
-  return FALSE;
 }
 
 int
@@ -92,12 +54,12 @@ main (void)
   g_autoptr(GString) seen = g_string_new (NULL);
   int n_once = 0;
 
-  setvbuf (stdout, NULL, _IOLBF, 0);   /* one line at a time, even into a pipe */
+  lab_init ();   /* stdout line by line, even into a pipe (see ../lab.h) */
 
   /* Every shared object before the first fork. */
-  if (!(work = mpk_queue_new (0, &error)) || !(results = mpk_queue_new (0, &error))
-      || !(started = mpk_event_new (&error)))
-    die ("cannot create the queues", error);
+  LAB_CHECK (work = mpk_queue_new (0, &error));
+  LAB_CHECK (results = mpk_queue_new (0, &error));
+  LAB_CHECK (started = mpk_event_new (&error));
   for (int i = 0; i < N_WORKERS; i++)
     {
       g_autofree char *name = g_strdup_printf ("worker %d", i + 1);
@@ -107,17 +69,16 @@ main (void)
     }
 
   /* 1. Worker 1 alone: it takes the consumer lock and waits for an item. */
-  if (!mpk_process_start (workers[0], &error))
-    die ("cannot start worker 1", error);
+  LAB_CHECK (mpk_process_start (workers[0], &error));
   mpk_event_wait (started, MPK_WAIT_FOREVER);
-  if (!wait_until_asleep (mpk_process_get_pid (workers[0])))
-    die ("worker 1 never went to sleep in get()", NULL);
+  /* Once worker 1 has set its event, the only place it can fall asleep is
+   * inside get(), waiting for an item with the consumer lock held. */
+  LAB_CHECK (lab_wait_until_asleep (workers[0]));
   printf ("worker 1 is waiting in get() on the empty queue, holding its consumer lock\n");
 
   /* 2. Workers 2 and 3 start, and line up behind worker 1 for that lock. */
   for (int i = 1; i < N_WORKERS; i++)
-    if (!mpk_process_start (workers[i], &error))
-      die ("cannot start a worker", error);
+    LAB_CHECK (mpk_process_start (workers[i], &error));
 
   /* 3. Kill worker 1, lock held: SIGKILL runs no clean-up code at all. */
   mpk_process_kill (workers[0], NULL);
@@ -126,10 +87,9 @@ main (void)
 
   /* 4. The work: the items, then one sentinel per surviving worker. */
   for (int i = 1; i <= N_ITEMS + N_WORKERS - 1; i++)
-    if (!mpk_queue_put (work, i <= N_ITEMS ? g_variant_new_int32 (i)
-                                           : g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL),
-                        MPK_WAIT_FOREVER, &error))
-      die ("put failed", error);
+    LAB_CHECK (mpk_queue_put (work, i <= N_ITEMS ? g_variant_new_int32 (i)
+                                    : g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL),
+                              MPK_WAIT_FOREVER, &error));
   printf ("put %d items and %d sentinels\n", N_ITEMS, N_WORKERS - 1);
   for (int i = 1; i < N_WORKERS; i++)
     {
@@ -141,11 +101,10 @@ main (void)
    * (and changes from run to run), so count per item, in item order. */
   while (!mpk_queue_empty (results))
     {
-      g_autoptr(GVariant) r = mpk_queue_get (results, MPK_NO_WAIT, &error);
+      g_autoptr(GVariant) r = NULL;
       gint32 item;
 
-      if (r == NULL)
-        die ("get failed", error);
+      LAB_CHECK (r = mpk_queue_get (results, MPK_NO_WAIT, &error));
       g_variant_get (r, "(ii)", NULL, &item);     /* who did it varies: skip it */
       if (item >= 1 && item <= N_ITEMS)
         times_seen[item]++;

@@ -4,9 +4,7 @@
  * lock (exact), and mpk_value_add() (exact, in one call).  Python's
  * `v.value += 1` versus `with v.get_lock(): v.value += 1`. */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <mpkit.h>
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
 
 typedef enum { GET_THEN_SET, UNDER_THE_LOCK, ADD } Method;
 
@@ -31,6 +29,7 @@ adder (gpointer user_data)
 {
   const AdderArgs *args = user_data;
   MpkLock *lock = mpk_value_get_lock (args->counter);
+  g_autoptr(GError) error = NULL;
 
   /* Start together, so that the adders really run at the same time. */
   mpk_event_wait (args->go, MPK_WAIT_FOREVER);
@@ -47,7 +46,7 @@ adder (gpointer user_data)
           gint64 old = mpk_value_get_int (args->counter);
           if (args->window_us > 0)      /* traced: widen the gap */
             g_usleep (args->window_us);
-          mpk_value_set_int (args->counter, old + 1, NULL);
+          LAB_CHECK (mpk_value_set_int (args->counter, old + 1, &error));
           mpk_trace_mark ("read %" G_GINT64_FORMAT ", wrote %" G_GINT64_FORMAT,
                           old, old + 1);   /* a note in the diagram only */
           break;
@@ -56,14 +55,14 @@ adder (gpointer user_data)
         /* Python: with v.get_lock(): v.value += 1.  The lock is recursive,
          * so the get and the set can take it again while we hold it: no
          * other adder can come between them. */
-        mpk_lock_acquire (lock, MPK_WAIT_FOREVER, NULL);
+        LAB_CHECK (mpk_lock_acquire (lock, MPK_WAIT_FOREVER, &error));
         {
           gint64 old = mpk_value_get_int (args->counter);
           if (args->window_us > 0)      /* the others wait: we hold the lock */
             g_usleep (args->window_us);
-          mpk_value_set_int (args->counter, old + 1, NULL);
+          LAB_CHECK (mpk_value_set_int (args->counter, old + 1, &error));
         }
-        mpk_lock_release (lock, NULL);
+        LAB_CHECK (mpk_lock_release (lock, &error));
         break;
       case ADD:
         /* The same read-modify-write, done by the library in one call. */
@@ -90,27 +89,18 @@ run_adders (AdderArgs *args, MpkValue *counter, Method method, int n)
       MpkProcess *p = mpk_process_new (name, adder, args, NULL);
 
       g_ptr_array_add (adders, p);
-      if (!mpk_process_start (p, &error))
-        g_error ("lab25: cannot start %s: %s", name, error->message);
+      LAB_CHECK (mpk_process_start (p, &error));
     }
   mpk_event_set (args->go);
   for (guint i = 0; i < adders->len; i++)
-    {
-      mpk_process_join (adders->pdata[i], MPK_WAIT_FOREVER);
-      if (mpk_process_get_exitcode (adders->pdata[i]) != 0)
-        g_error ("lab25: an adder failed");
-    }
+    lab_join (adders->pdata[i]);
   return mpk_value_get_int (args->counter);
 }
 
 int
 main (void)
 {
-  /* One shared 'i' Value per round, all made before any process starts. */
-  g_autoptr(MpkValue) counter1 = mpk_value_new ('i', NULL);
-  g_autoptr(MpkValue) counter2 = mpk_value_new ('i', NULL);
-  g_autoptr(MpkValue) counter3 = mpk_value_new ('i', NULL);
-  MpkValue *counters[] = { counter1, counter2, counter3 };
+  MpkValue *counters[3];   /* one per Method */
   g_autoptr(MpkEvent) go = NULL;
   g_autoptr(GError) error = NULL;
   AdderArgs args;
@@ -123,15 +113,13 @@ main (void)
   int k = small ? 1 : 100000;
   gint64 total;
 
-  setvbuf (stdout, NULL, _IOLBF, 0);   /* one line at a time, even into a pipe */
+  lab_init ();   /* stdout line by line, even into a pipe (see ../lab.h) */
 
-  /* Shared objects first, then the processes (Python: Value('i'), Event()). */
-  go = mpk_event_new (&error);
-  if (go == NULL || counter1 == NULL || counter2 == NULL || counter3 == NULL)
-    {
-      g_printerr ("lab25: cannot create shared memory: %s\n", error ? error->message : "value");
-      return EXIT_FAILURE;
-    }
+  /* Shared objects first, then the processes (Python: Value('i'), Event()):
+   * one 'i' Value per round, each starting at 0. */
+  for (Method m = GET_THEN_SET; m <= ADD; m++)
+    LAB_CHECK (counters[m] = mpk_value_new ('i', &error));
+  LAB_CHECK (go = mpk_event_new (&error));
   args = (AdderArgs) { NULL, go, GET_THEN_SET, k, small ? 1000 : 0 };
 
   printf ("%d processes x %d increments = %d\n", n, k, n * k);
@@ -150,5 +138,7 @@ main (void)
       printf ("%s: %" G_GINT64_FORMAT "\n", method_names[m], total);
       mpk_trace_mark ("%s: %" G_GINT64_FORMAT, method_names[m], total);
     }
+  for (Method m = GET_THEN_SET; m <= ADD; m++)
+    mpk_value_free (counters[m]);
   return EXIT_SUCCESS;
 }
