@@ -276,11 +276,11 @@ static gboolean
 may_hold_refs_deep (GVariant *value)
 {
   static const char prefix[] = "/mpk/g";
+  gsize size;
 
-  if (!may_hold_refs (value))
-    return FALSE;
-  return memmem (g_variant_get_data (value), g_variant_get_size (value), prefix,
-                 sizeof prefix - 1) != NULL;
+  if (!may_hold_refs (value) || (size = g_variant_get_size (value)) == 0)
+    return FALSE;   /* (an empty value's data is NULL) */
+  return memmem (g_variant_get_data (value), size, prefix, sizeof prefix - 1) != NULL;
 }
 
 /* Calls @func on each of our objects @value refers to; stops at the first
