@@ -81,7 +81,8 @@ for f in "$@"; do
     echo "--- $name: FAILED (exit $rc); the end of $logf:"
     grep -v '^#[0-9]' "$logf" | tail -n 60
     for a in "$FUZZ_BUILD/artifacts/$name"/*; do
-      [ -f "$a" ] && echo "replay: $f $a"
+      # fast_unwind_on_malloc=0: whole stacks through GLib (built without frame pointers).
+      [ -f "$a" ] && echo "replay: ASAN_OPTIONS=handle_sigtrap=1:fast_unwind_on_malloc=0 $f $a"
     done
     printf '%-16s FAILED (exit %s)\n' "$name" "$rc"
   fi
