@@ -61,6 +61,10 @@ object_wait_fd (gpointer *objects, guint i, int *fd, gboolean *ready, GError **e
  * bad frame that the receive will report); a process is ready once it has
  * exited. Signals (EINTR) do not cut the wait short.
  *
+ * A program built around a GLib main loop waits there instead, with
+ * mpk_connection_create_source() and mpk_process_create_source(): a watch
+ * on mpk_connection_fileno() misses messages already buffered.
+ *
  * An object that can never become ready is an error, as Python raises for
  * it, rather than "ready" or a wait that never ends: a connection closed by
  * this process (mpk_connection_close()) gives %MPK_ERROR_CLOSED, a process
