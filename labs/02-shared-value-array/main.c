@@ -24,12 +24,12 @@ static void
 print_shared (const SquareArgs *args, const char *where)
 {
   g_autoptr(GString) line = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
   gint32 squares[N_SQUARES];
   gint64 sum;
 
-  /* Python's result[:]: copy the whole shared array in one step, under its
-   * lock.  It fails only for a range outside the array (not here). */
-  mpk_array_get_range (args->result, 0, N_SQUARES, squares, NULL);
+  /* Python's result[:]: copy the whole shared array in one step, under its lock. */
+  LAB_CHECK (mpk_array_get_range (args->result, 0, N_SQUARES, squares, &error));
   sum = mpk_value_get_int (args->square_sum);   /* Python: square_sum.value */
 
   g_string_append (line, "[");
@@ -59,7 +59,7 @@ square_list (gpointer user_data)
 
   /* Python: square_sum.value = sum(result).  Like Python, add up what is in
    * the shared array, not the local list. */
-  mpk_array_get_range (args->result, 0, N_SQUARES, squares, NULL);
+  LAB_CHECK (mpk_array_get_range (args->result, 0, N_SQUARES, squares, &error));
   for (guint i = 0; i < N_SQUARES; i++)
     sum += squares[i];
   LAB_CHECK (mpk_value_set_int (args->square_sum, sum, &error));

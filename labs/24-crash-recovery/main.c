@@ -81,7 +81,7 @@ main (void)
     LAB_CHECK (mpk_process_start (workers[i], &error));
 
   /* 3. Kill worker 1, lock held: SIGKILL runs no clean-up code at all. */
-  mpk_process_kill (workers[0], NULL);
+  LAB_CHECK (mpk_process_kill (workers[0], &error));
   mpk_process_join (workers[0], MPK_WAIT_FOREVER);
   printf ("killed worker 1: exit code %d\n", mpk_process_get_exitcode (workers[0]));
 

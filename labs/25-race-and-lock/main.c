@@ -35,40 +35,30 @@ adder (gpointer user_data)
   mpk_event_wait (args->go, MPK_WAIT_FOREVER);
 
   for (int i = 0; i < args->k; i++)
-    switch (args->method)
-      {
-      case GET_THEN_SET:
+    {
+      gint64 old;
+
+      if (args->method == ADD)
         {
-          /* Python: v.value += 1.  Two steps, each under the lock, but
-           * nothing holds the lock *between* them: another adder may set
-           * the value after our get, and our set then overwrites its
-           * update with old + 1. */
-          gint64 old = mpk_value_get_int (args->counter);
-          if (args->window_us > 0)      /* traced: widen the gap */
-            g_usleep (args->window_us);
-          LAB_CHECK (mpk_value_set_int (args->counter, old + 1, &error));
-          mpk_trace_mark ("read %" G_GINT64_FORMAT ", wrote %" G_GINT64_FORMAT,
-                          old, old + 1);   /* a note in the diagram only */
-          break;
+          mpk_value_add (args->counter, 1);   /* the whole += in one call */
+          continue;
         }
-      case UNDER_THE_LOCK:
-        /* Python: with v.get_lock(): v.value += 1.  The lock is recursive,
-         * so the get and the set can take it again while we hold it: no
-         * other adder can come between them. */
+      /* Python: with v.get_lock(): v.value += 1.  The lock is recursive, so
+       * the get and the set below can take it again while we hold it. */
+      if (args->method == UNDER_THE_LOCK)
         LAB_CHECK (mpk_lock_acquire (lock, MPK_WAIT_FOREVER, &error));
-        {
-          gint64 old = mpk_value_get_int (args->counter);
-          if (args->window_us > 0)      /* the others wait: we hold the lock */
-            g_usleep (args->window_us);
-          LAB_CHECK (mpk_value_set_int (args->counter, old + 1, &error));
-        }
+      /* Python: v.value += 1.  Two steps, each under the lock, but unless we
+       * hold it, nothing holds it *between* them: another adder may set the
+       * value after our get, and our set then overwrites its update. */
+      old = mpk_value_get_int (args->counter);
+      if (args->window_us > 0)          /* traced: widen the gap */
+        g_usleep (args->window_us);
+      LAB_CHECK (mpk_value_set_int (args->counter, old + 1, &error));
+      if (args->method == UNDER_THE_LOCK)
         LAB_CHECK (mpk_lock_release (lock, &error));
-        break;
-      case ADD:
-        /* The same read-modify-write, done by the library in one call. */
-        mpk_value_add (args->counter, 1);
-        break;
-      }
+      else                              /* a note in the diagram only */
+        mpk_trace_mark ("read %" G_GINT64_FORMAT ", wrote %" G_GINT64_FORMAT, old, old + 1);
+    }
   return 0;
 }
 
@@ -104,10 +94,8 @@ main (void)
   g_autoptr(MpkEvent) go = NULL;
   g_autoptr(GError) error = NULL;
   AdderArgs args;
-  /* Traced (MPK_TRACE set), a small run (2 adders, 1 increment each) so
-   * that its diagram stays readable, with a 1 ms pause between each get and
-   * set, so that the two adders almost always come between each other's get
-   * and set. */
+  /* Traced (MPK_TRACE set), a small run that draws a readable diagram: 2
+   * adders, 1 increment each, 1 ms between get and set (see the handout). */
   gboolean small = mpk_trace_is_enabled ();
   int n = small ? 2 : 4;
   int k = small ? 1 : 100000;
