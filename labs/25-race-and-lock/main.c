@@ -76,13 +76,12 @@ run_adders (AdderArgs *args, MpkValue *counter, Method method, int n)
   for (int i = 0; i < n; i++)
     {
       g_autofree char *name = g_strdup_printf ("adder %d", i + 1);
-      MpkProcess *p = mpk_process_new (name, adder, args, NULL);
 
-      g_ptr_array_add (adders, p);
-      LAB_CHECK (mpk_process_start (p, &error));
+      g_ptr_array_add (adders, mpk_process_new (name, adder, args, NULL));
+      LAB_CHECK (mpk_process_start (adders->pdata[i], &error));
     }
-  mpk_event_set (args->go);
-  for (guint i = 0; i < adders->len; i++)
+  mpk_event_set (args->go);     /* go: all of them at once */
+  for (int i = 0; i < n; i++)
     lab_join (adders->pdata[i]);
   return mpk_value_get_int (args->counter);
 }
