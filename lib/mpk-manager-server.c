@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* mpk-manager-server.c: the Manager's server: one thread per client
- * connection (GThreadedSocketService), a table of objects, and the
- * dispatch of each request to a method of its object's type.
+/* mpk-manager-server.c: the Manager's server: the main loop accepts
+ * connections and runs every handshake itself (no thread until a client
+ * proves the key), a pool of threads serves authenticated connections (one
+ * each), a table of objects, and the dispatch of each request to a method
+ * of its object's type.
  *
  * All objects share one lock, held while a method runs: methods are short
  * and never block while holding it (a queue get waits with
- * mpk__manager_call_wait, which releases it), so one lock costs little and
- * makes every method atomic, which is what server-side add and
- * compare-and-set need. */
+ * mpk__manager_call_wait, which releases it; a big list splice unboxes its
+ * items with mpk__manager_call_unlock), so one lock costs little and makes
+ * every method atomic, which is what server-side add and compare-and-set
+ * need. */
 /* POLLRDHUP needs _GNU_SOURCE, which the Makefile defines. */
 #include "mpk-private.h"
 
