@@ -136,6 +136,9 @@ G_GNUC_INTERNAL gpointer mpk__shm_reserve (gsize size, GError **error);
 /* Gives the pages wholly inside [@mem, @mem + @size) back to the system in
  * every process: they read as zeros afterwards. */
 G_GNUC_INTERNAL void     mpk__shm_release (gpointer mem, gsize size);
+/* Maps the pages of [@mem, @mem + @size) into this process now (for
+ * writing, or reading), in one call instead of a fault per page. */
+G_GNUC_INTERNAL void     mpk__shm_populate (gpointer mem, gsize size, gboolean write);
 G_GNUC_INTERNAL void     mpk__shm_free  (gpointer mem, gsize size);
 
 /* Initialises a robust, process-shared mutex of @type (PTHREAD_MUTEX_*).

@@ -34,6 +34,11 @@ int mpk__ring_crash_after_credit = 0;
  * are touched (the mapping is committed page by page). */
 #define N_HOLDERS  (1u << 22)
 
+/* Growing ring: the reserve is mapped ahead of the producers and given back
+ * behind the consumers by blocks; its first RESERVE_KEEP bytes stay. */
+#define RESERVE_BLOCK ((gsize) 2 << 20)
+#define RESERVE_KEEP  ((gsize) 2 << 20)
+
 /* Under valgrind, memcheck's leak check reads every page of every mapping
  * at each process's exit, which would commit the whole reservation and the
  * whole holder table (seconds per exiting child). So there the reserve is
@@ -73,7 +78,6 @@ struct _MpkRingShared
   guint64 task_journal;  /* JoinableQueue: the tail whose store completes a counted put ... */
   guint64 task_journal_count; /* ... and put_tasks before it was counted */
   guint32 writer_pid;
-  guint32 reserve_used;  /* growing ring: written past home since last given back */
 
   /* The consumers' side: written only by the holder of rlock; head alone
    * on its line, as tail. */
@@ -216,6 +220,7 @@ mpk__ring_init (MpkRing                *ring,
     VALGRIND_MAKE_MEM_NOACCESS (ring->data + home, capacity - home);
   ring->capacity = capacity;
   ring->home = home;
+  ring->margin = ring->grows ? 2 * RESERVE_BLOCK : 0;
   ring->max_chunk = home / 4 - sizeof (ChunkHeader);
   ring->joinable = joinable;
   ring->object = object;
@@ -245,12 +250,33 @@ show_reserve (MpkRing *ring, gsize at, gsize len)
     }
 }
 
+/* Growing ring: a process that touches a block of the reserve for the first
+ * time maps it in one call rather than one page fault per
+ * 4 KiB page, which is most of the cost of writing fresh memory (more so in
+ * a virtual machine). Done when the bytes [@at, @at + @len) reach into a
+ * new block; pages already there cost a page-table walk. */
+
+static void
+map_reserve_ahead (MpkRing *ring, gsize at, gsize len, gboolean write)
+{
+  gsize last = (at + len - 1) / RESERVE_BLOCK, from, to;
+
+  if (at > ring->home && (at - 1) / RESERVE_BLOCK == last)
+    return;   /* still in the block the previous bytes were in */
+  from = MAX (last * RESERVE_BLOCK, ring->home);
+  to = MIN ((last + 1) * RESERVE_BLOCK, ring->capacity);
+  if (to > from)
+    mpk__shm_populate (ring->data + from, to - from, write);
+}
+
 static void
 ring_write (MpkRing *ring, guint64 pos, const void *src, gsize len)
 {
   gsize at = pos & (ring->capacity - 1);
   gsize first = MIN (len, ring->capacity - at);
 
+  if (G_UNLIKELY (ring->grows) && at + first > ring->home)
+    map_reserve_ahead (ring, at, first, TRUE);
   if (G_UNLIKELY (ring->hide_reserve))
     show_reserve (ring, at, first);
   memcpy (ring->data + at, src, first);
@@ -263,6 +289,8 @@ ring_read (MpkRing *ring, guint64 pos, void *dst, gsize len)
   gsize at = pos & (ring->capacity - 1);
   gsize first = MIN (len, ring->capacity - at);
 
+  if (G_UNLIKELY (ring->grows) && at + first > ring->home && first > 0)
+    map_reserve_ahead (ring, at, first, FALSE);
   if (G_UNLIKELY (ring->hide_reserve))
     show_reserve (ring, at, first);
   memcpy (dst, ring->data + at, first);
@@ -445,12 +473,42 @@ side_lock (MpkRing *ring, pthread_mutex_t *mutex, MpkDeadline deadline)
 
 /* ---------------------------------------------------------------- put -- */
 
+/* Growing ring: how long the consumers may take no item before a waiting
+ * put() stops waiting for room in the home bytes and grows the ring. */
+#define STALL_US (2 * 1000)
+
 typedef struct
 {
-  MpkRing *ring;
-  guint64  need;     /* free bytes wanted */
-  gint64   maxsize;  /* or a free slot wanted */
+  MpkRing    *ring;
+  guint64     need;       /* free bytes wanted */
+  gint64      maxsize;    /* or a free slot wanted */
+  MpkDeadline deadline;   /* growing ring: the put's own */
+  guint64     last_head;  /* ... head when last seen to move */
+  gint64      last_move;  /* ... and when */
 } SpaceWait;
+
+/* Growing ring with room only past its home bytes: TRUE once the put
+ * should take it. While the consumers keep taking items, a put waits for
+ * them instead (as in a fixed ring): then the items in flight stay within
+ * the home bytes, whose pages are mapped and in the caches, rather than
+ * running ahead into fresh memory. A put that cannot wait (its deadline is
+ * near) or whose consumers stopped takes the room at once: it never fails
+ * FULL while there is room. */
+static gboolean
+may_grow (SpaceWait *wait, guint64 head)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (wait->deadline - now < STALL_US)
+    return TRUE;
+  if (wait->last_move == 0 || word_pos (head) != word_pos (wait->last_head))
+    {
+      wait->last_head = head;
+      wait->last_move = now;
+      return FALSE;
+    }
+  return now - wait->last_move >= STALL_US;
+}
 
 static int
 space_ready (gpointer data)
@@ -465,10 +523,15 @@ space_ready (gpointer data)
       guint64 head = ring->seen_head;
       guint64 used = (word_pos (tail) - word_pos (head)) & POS_MASK;
 
-      if (used <= ring->capacity && ring->capacity - used >= wait->need &&
+      if (used <= ring->capacity && ring->capacity - used >= wait->need + ring->margin &&
           (wait->maxsize <= 0 ||
            (gint64) ((word_count (tail) - word_count (head)) & COUNT_MASK) < wait->maxsize))
-        return 1;
+        {
+          if (used + wait->need <= ring->home || !ring->grows)
+            return 1;
+          if (fresh == 1 && may_grow (wait, head))
+            return 1;
+        }
       if (fresh == 0)
         ring->seen_head = load_head (ring);
       else if (ring->shm->broken || used > ring->capacity)
@@ -557,12 +620,13 @@ static void consume_chunk (MpkRing *ring, guint16 flags, guint64 len, gboolean c
 
 /* Growing ring, under wlock, before a chunk of @record bytes that would not
  * lie within the home bytes: if the ring is empty, go back to its start
- * (a pad chunk to the end of the lap, which this process skips itself
- * unless a consumer is in get() to do it), giving back the reserve's pages
- * first (nobody reads them: everything before tail was consumed). If not,
- * go on into the reserve, which keeps what it was given until the ring
- * next runs empty here. So a ring whose consumers keep up stays in the
- * pages it has, and one that falls behind grows. */
+ * (a pad chunk to the end of the lap, skipped here at once unless a
+ * consumer is in get() to do it); if not, go on into the reserve. Only
+ * when empty: with items after the pad, the producers would be confined to
+ * the bytes before them until a consumer passed the pad, and an unbounded
+ * queue would fill up. So a ring whose consumers keep up stays in its home
+ * pages, and one that falls behind moves through the reserve, whose pages
+ * the consumers give back behind them (release_behind()). */
 static void
 maybe_go_home (MpkRing *ring, guint64 record)
 {
@@ -576,18 +640,7 @@ maybe_go_home (MpkRing *ring, guint64 record)
     return;
   ring->seen_head = load_head (ring);
   if (word_pos (ring->seen_head) != pos)
-    {
-      if (!shm->reserve_used)
-        shm->reserve_used = 1;
-      return;
-    }
-  if (shm->reserve_used)
-    {
-      mpk__shm_release (ring->data + ring->home, ring->capacity - ring->home);
-      shm->reserve_used = 0;
-      if (ring->hide_reserve)
-        VALGRIND_MAKE_MEM_NOACCESS (ring->data + ring->home, ring->capacity - ring->home);
-    }
+    return;
   pad.len = (guint32) (ring->capacity - at - sizeof pad);
   ring_write (ring, pos, &pad, sizeof pad);
   pad_end = word_make (pos + ring->capacity - at, word_count (tail));
@@ -608,6 +661,32 @@ maybe_go_home (MpkRing *ring, guint64 record)
   pthread_mutex_unlock (&shm->rlock);
 }
 
+static int
+home_ready (gpointer data)
+{
+  SpaceWait *wait = data;
+  MpkRing *ring = wait->ring;
+  guint64 head = load_head (ring);
+
+  return word_pos (head) == word_pos (load_tail (ring)) || may_grow (wait, head);
+}
+
+/* Growing ring, under wlock, before a chunk of @record bytes that would not
+ * lie within the home bytes while items are in flight: wait for the
+ * consumers to take them, so that maybe_go_home() can start the next lap
+ * in the home pages, as long as they keep taking items (may_grow()). A
+ * fixed ring of the home size would wait for them just as long. */
+static void
+wait_home (MpkRing *ring, SpaceWait *wait, guint64 record)
+{
+  guint64 at = word_pos (load_tail (ring)) & (ring->capacity - 1);
+
+  if (at == 0 || at + record <= ring->home)
+    return;
+  wait->last_move = 0;
+  mpk__signal_wait_until (&ring->shm->space, home_ready, wait, wait->deadline, STALL_US);
+}
+
 /* Under wlock: the item's chunks, each once there is room for it. */
 static gboolean
 put_chunks (MpkRing            *ring,
@@ -621,12 +700,13 @@ put_chunks (MpkRing            *ring,
 {
   MpkRingShared *shm = ring->shm;
   guint64 offset = 0, item;
-  SpaceWait wait = { ring, 0, maxsize };
+  SpaceWait wait = { ring, 0, maxsize, deadline, 0, 0 };
   int ready;
 
   /* A free slot first (maxsize), then room chunk by chunk. */
   wait.need = record_size (MIN (total, ring->max_chunk));
-  ready = mpk__signal_wait_until (&shm->space, space_ready, &wait, deadline, 0);
+  ready = mpk__signal_wait_until (&shm->space, space_ready, &wait, deadline,
+                                  ring->grows ? STALL_US : 0);
   if (ready < 0)
     return ring_broken (ring, error) ? FALSE : set_corrupt (ring, "positions", error);
   if (ready == 0)
@@ -648,7 +728,8 @@ put_chunks (MpkRing            *ring,
       guint16 flags = (offset == 0 ? CHUNK_FIRST : 0) | (offset + len == total ? CHUNK_LAST : 0);
 
       wait.need = record_size (len);
-      ready = mpk__signal_wait_until (&shm->space, space_ready, &wait, deadline, 0);
+      ready = mpk__signal_wait_until (&shm->space, space_ready, &wait, deadline,
+                                      ring->grows ? STALL_US : 0);
       if (ready <= 0)
         {
           abandon_item (ring, item);
@@ -661,7 +742,11 @@ put_chunks (MpkRing            *ring,
                        " bytes; the item was discarded", offset, total);
           return FALSE;
         }
-      maybe_go_home (ring, record_size (len));
+      if (ring->grows)
+        {
+          wait_home (ring, &wait, record_size (len));
+          maybe_go_home (ring, record_size (len));
+        }
       commit_chunk (ring, item, flags, len, wire, pieces, n_pieces, offset);
       offset += len;
     }
@@ -797,6 +882,30 @@ drop_task (MpkRing *ring)
     tasks_finished (ring->shm, mpk__wire_clock_tick (), 0);
 }
 
+/* Growing ring, under rlock, after head moved from @from to @to over
+ * consumed bytes: gives back the reserve's blocks wholly behind it (all but
+ * its first RESERVE_KEEP bytes, kept mapped for the next time the consumers
+ * fall a little behind). After the store of head, so that a death here
+ * leaves pages committed, never data lost. The producers stay 2 blocks
+ * short of a whole lap ahead (ring->margin), so none writes into a block
+ * while it is given back. A pad's bytes were never written: nothing to do. */
+static void
+release_behind (MpkRing *ring, guint64 from, guint64 to)
+{
+  gsize start = (from & (ring->capacity - 1)) / RESERVE_BLOCK * RESERVE_BLOCK;
+  gsize end = to & (ring->capacity - 1), keep = ring->home + RESERVE_KEEP;
+
+  if (end <= (from & (ring->capacity - 1)))
+    end = ring->capacity;   /* the chunk wrapped around the end */
+  end = end / RESERVE_BLOCK * RESERVE_BLOCK;
+  start = MAX (start, keep);
+  if (end <= start)
+    return;
+  mpk__shm_release (ring->data + start, end - start);
+  if (ring->hide_reserve)
+    VALGRIND_MAKE_MEM_NOACCESS (ring->data + start, end - start);
+}
+
 /* Under rlock: consumes the chunk at head (@len payload bytes). With
  * @credit, it is the last chunk of an item this get() returns. */
 static void
@@ -815,6 +924,8 @@ consume_chunk (MpkRing *ring, guint16 flags, guint64 len, gboolean credit)
     }
   __atomic_store_n (&shm->head, next, __ATOMIC_RELEASE);
   ring->my_head = next;
+  if (G_UNLIKELY (ring->grows) && flags != CHUNK_PAD)
+    release_behind (ring, word_pos (head), word_pos (next));
   if (credit)
     {
       MPK__CRASH_POINT ("queue.get.committed");
@@ -1132,7 +1243,7 @@ mpk__ring_no_room (MpkRing *ring)
   guint64 used = (word_pos (load_tail (ring)) - word_pos (load_head (ring))) & POS_MASK;
 
   return used <= ring->capacity
-         && ring->capacity - used < record_size (MPK__WIRE_HEADER_SIZE);
+         && ring->capacity - used < record_size (MPK__WIRE_HEADER_SIZE) + ring->margin;
 }
 
 guint

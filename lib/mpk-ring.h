@@ -33,6 +33,7 @@ typedef struct
   guint64                home;       /* the part reused while the ring keeps up: capacity,
                                       * or for a growing ring its first bytes */
   gboolean               grows;      /* a large reservation, committed as it is used */
+  guint64                margin;     /* growing ring: room the producers leave unused */
   gboolean               hide_reserve; /* under valgrind: see N_HOLDERS_VALGRIND */
   guint                  n_holders;  /* the holder table's slots */
   gboolean               joinable;

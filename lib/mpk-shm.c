@@ -83,6 +83,19 @@ mpk__shm_release (gpointer mem, gsize size)
 }
 
 void
+mpk__shm_populate (gpointer mem, gsize size, gboolean write)
+{
+#if defined (MADV_POPULATE_READ) && defined (MADV_POPULATE_WRITE)
+  gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  guintptr start = (guintptr) mem / page * page;
+
+  /* Linux 5.14 and later; elsewhere the pages fault in one by one. */
+  madvise ((void *) start, (guintptr) mem + size - start,
+           write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#endif
+}
+
+void
 mpk__shm_free (gpointer mem, gsize size)
 {
   if (mem != NULL)
