@@ -54,11 +54,10 @@ lab_fail (const char   *what,
 #define LAB_CHECK(call) \
   G_STMT_START { if (!(call)) lab_fail (#call, error); } G_STMT_END
 
-/* Python: p.join(), then a child that failed (exit code not 0) ends the lab. */
+/* A joined child that failed (exit code not 0) ends the lab. */
 G_GNUC_UNUSED static void
-lab_join (MpkProcess *process)
+lab_check_exitcode (MpkProcess *process)
 {
-  mpk_process_join (process, MPK_WAIT_FOREVER);
   if (mpk_process_get_exitcode (process) != 0)
     {
       g_autofree char *what = g_strdup_printf ("%s (exit code %d)",
@@ -66,6 +65,14 @@ lab_join (MpkProcess *process)
                                                mpk_process_get_exitcode (process));
       lab_fail (what, NULL);
     }
+}
+
+/* Python: p.join(), then a child that failed ends the lab. */
+G_GNUC_UNUSED static void
+lab_join (MpkProcess *process)
+{
+  mpk_process_join (process, MPK_WAIT_FOREVER);
+  lab_check_exitcode (process);
 }
 
 /* Runs this program again, as a new program (exec), with ARGS (its argv[1],

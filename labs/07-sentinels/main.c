@@ -85,7 +85,7 @@ run_part (guint n, guint n_sentinels, ConsumerArgs *args)
   for (guint i = 0; i < n; i++)
     mpk_process_join (procs->pdata[i], MPK_WAIT_FOREVER);
   for (guint i = 0; i < n; i++)
-    LAB_CHECK (mpk_process_get_exitcode (procs->pdata[i]) == 0);
+    lab_check_exitcode (procs->pdata[i]);
 }
 
 int
