@@ -74,11 +74,16 @@ queue_init (MpkQueue *queue,
  * %MPK_QUEUE_DEFAULT_BUFFER_SIZE bytes while the consumers keep up, and
  * when they fall behind, goes on into a reservation of 4 GiB of address
  * space (less where the system refuses that much), whose memory is
- * committed as it is written and given back whenever the queue runs empty.
- * So with maxsize 0 a queue takes items until that much is queued at once
- * (about 67 million small items; memory runs out first on most machines),
- * put() only waits then, and full() is %FALSE until then. A queue with
- * maxsize > 0 holds at most maxsize items, of any size within that.
+ * committed as it is written and given back, 2 MiB at a time, once the
+ * consumers have taken what was there (the reservation's first 2 MiB stay).
+ * So with maxsize 0 a queue takes items until nearly that much is queued
+ * at once (about 67 million small items; memory runs out first on most
+ * machines): put_nowait() fails %MPK_ERROR_FULL only then, and full() says
+ * so. A put() that may wait still waits for consumers that are taking
+ * items (one in the last 2 ms) before it grows the buffer, so that a fast
+ * producer does not run ahead of them into fresh memory; it grows it at
+ * once when they stop or its timeout is near. A queue with maxsize > 0
+ * holds at most maxsize items, of any size within that.
  *
  * Returns: (transfer full): the queue, free with mpk_queue_free(); %NULL with
  *   @error set if shared memory cannot be had

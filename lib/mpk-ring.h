@@ -12,7 +12,7 @@
  * stream through while the reader empties the ring. A growing ring (an
  * unbounded queue) is one very large ring whose producers go back to its
  * start, past a pad chunk, whenever they find it empty beyond its first
- * capacity bytes. */
+ * (home) bytes, and whose consumers give its pages back behind them. */
 #ifndef MPK_RING_H
 #define MPK_RING_H
 
@@ -59,8 +59,8 @@ typedef struct
  * with @grows a growing ring: @capacity bytes used over and over while the
  * consumers keep up, inside a reservation of MPK__RING_RESERVE bytes of
  * address space that takes what they leave behind (committed as it is
- * written, given back whenever the ring runs empty). Returns FALSE with
- * @error set when shared memory cannot be had. */
+ * written, given back behind the consumers). Returns FALSE with @error set
+ * when shared memory cannot be had. */
 #define MPK__RING_RESERVE ((gsize) 1 << 32)
 G_GNUC_INTERNAL gboolean mpk__ring_init  (MpkRing                *ring,
                                           gsize                   capacity,
