@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-util.h: small helpers shared by the unit tests: a pipe whose two ends belong
- * to a parent and a child, starting and joining a child, sending and checking. */
+ * to a parent and a child, starting and joining a child, sending and checking, word
+ * handshakes, the forking tests' guards and timed failures. */
 #ifndef MPK_TEST_UTIL_H
 #define MPK_TEST_UTIL_H
 
@@ -75,7 +76,6 @@ mpk_test_channel_clear (MpkTestChannel *channel)
   g_clear_pointer (&channel->child, mpk_connection_free);
 }
 
-/* Returns a started child running @func (@data); asserts that it started. */
 /* Runs the calling test again in a subprocess (fresh process state, a
  * crash stays contained) and asserts it passed. Returns TRUE inside that
  * subprocess, where the test body runs; FALSE in the parent, which returns. */
@@ -103,6 +103,7 @@ mpk_test_blocking_child (gpointer data)
   return 0;
 }
 
+/* Returns a started child running @func (@data); asserts that it started. */
 static inline MpkProcess *
 mpk_test_start (MpkProcessFunc func,
                 gpointer       data)
