@@ -108,6 +108,8 @@
  *     list/set-slice-large     set_slice of 800 000 items finishes (was quadratic)
  *     preauth/read-bound       the handshake reads only its one frame before the key
  *                              is proven (socket pair, FIONREAD)
+ *     preauth/read-bound-server the same through a running server: it closes with the
+ *                              rest unread (ECONNRESET on a Unix socket, not end of file)
  *     hostile-client           random bytes, mutated requests and unbalanced decrefs on raw
  *                              connections; a good client keeps getting right answers
  *   Every test checks the server still serves afterwards; the managers the
@@ -4606,6 +4608,83 @@ test_hostile_client (void)
   shutdown_clean (manager);
 }
 
+/* Reads exactly @len bytes from @fd (bounded); FALSE if it closed first. */
+static gboolean
+hostile_read_exact (int fd, guint8 *buf, gsize len)
+{
+  gsize have = 0;
+
+  while (have < len)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t n;
+
+      g_assert_cmpint (poll (&pfd, 1, CHILD_TIMEOUT_US / 1000), >, 0);
+      n = recv (fd, buf + have, len - have, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      have += (gsize) n;
+    }
+  return TRUE;
+}
+
+/* The same through a running server: a Unix socket closed with bytes still
+ * unread makes the peer's next read fail with ECONNRESET; one closed after
+ * reading everything gives end of file. */
+static void
+test_preauth_read_bound_server (void)
+{
+  g_autoptr(GByteArray) answer = NULL;
+  guint8 zeros[32] = { 0 }, junk[16384], head[MPK__WIRE_HEADER_SIZE], buf[4096];
+  MpkWireHeader header;
+  MpkManager *manager;
+  gsize got = 0;
+  ssize_t n;
+  int fd, last_errno = 0;
+
+  TEST_BEGIN ("Through a running server on its Unix socket: after the greeting, a wrong-key "
+              "answer and 16 KiB in one write; the server refuses and closes with the 16 KiB "
+              "unread (the client's read after the verdict fails ECONNRESET, not end of file)");
+  manager = new_started ();
+  fd = open_raw (manager, FALSE);
+  /* The greeting: a header, then its payload. */
+  g_assert_true (hostile_read_exact (fd, head, sizeof head));
+  g_assert_true (mpk__wire_decode_header (head, MPK__MANAGER_PREAUTH_MAX, &header, NULL));
+  g_assert_true (hostile_read_exact (fd, buf, header.length));
+  memset (junk, 'j', sizeof junk);
+  answer = frame_of (g_variant_new ("(@ay@ay)",
+                                    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, zeros, 32, 1),
+                                    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, zeros, 32, 1)));
+  g_byte_array_append (answer, junk, sizeof junk);
+  send_lenient (fd, answer->data, answer->len);
+  for (;;)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+
+      g_assert_cmpint (poll (&pfd, 1, CHILD_TIMEOUT_US / 1000), >, 0);
+      n = recv (fd, buf, sizeof buf, 0);
+      if (n > 0)
+        {
+          got += (gsize) n;
+          continue;
+        }
+      last_errno = n < 0 ? errno : 0;
+      if (n < 0 && errno == EINTR)
+        continue;
+      break;
+    }
+  g_test_message ("verdict: %" G_GSIZE_FORMAT " bytes; then %s", got,
+                  last_errno != 0 ? g_strerror (last_errno) : "end of file");
+  g_assert_cmpuint (got, >, 0);
+  g_assert_cmpstr (last_errno != 0 ? g_strerror (last_errno) : "end of file", ==,
+                   g_strerror (ECONNRESET));
+  close (fd);
+  assert_still_serving (manager);
+  shutdown_clean (manager);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -4677,6 +4756,7 @@ main (int   argc,
   g_test_add_func ("/manager/flood/unauthenticated", test_flood_unauthenticated);
   g_test_add_func ("/manager/list/set-slice-large", test_list_set_slice_large);
   g_test_add_func ("/manager/preauth/read-bound", test_preauth_read_bound);
+  g_test_add_func ("/manager/preauth/read-bound-server", test_preauth_read_bound_server);
   g_test_add_func ("/manager/hostile-client", test_hostile_client);
 
   return g_test_run ();
