@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct _MpkManager
   MpkProcess     *server;       /* STARTED */
   GSocket        *listener;     /* bound, until the server has it */
   char           *socket_dir;   /* the private directory of a default socket */
+  int             report[2];    /* start, default address: the server reports it here */
   gint64          timeout_us;
   gboolean        verbose;
   /* Connections are this process's own: a forked child opens its own (it
@@ -367,6 +369,7 @@ manager_new (const char *address, gboolean listening, GBytes *authkey, GError **
   g_mutex_init (&m->pool_lock);
   m->idle = g_ptr_array_new_with_free_func ((GDestroyNotify) mpk_connection_free);
   m->pool_pid = m->pool_adopter = m->owner;
+  m->report[0] = m->report[1] = -1;
   return m;
 }
 
@@ -546,6 +549,35 @@ server_main (gpointer data)
       return 1;
     }
   g_ptr_array_set_size (m->idle, 0);   /* the parent's, not ours */
+  if (m->report[1] >= 0)
+    {
+      /* The default address is made and bound here, once the parent-death
+       * signal is armed: an owner killed at any moment leaves no folder
+       * (before the fork there is none; after it, this process removes it). */
+      g_autofree char *line = NULL;
+      gsize len;
+
+      close (m->report[0]);
+      ok = bind_listener (m, &error);
+      line = ok ? g_strdup_printf ("OK %s\n", m->address)
+                : g_strdup_printf ("ERR %s\n", error->message);
+      len = strlen (line);
+      for (gsize done = 0; done < len;)
+        {
+          ssize_t n = write (m->report[1], line + done, len - done);
+
+          if (n < 0 && errno != EINTR)
+            break;
+          if (n > 0)
+            done += (gsize) n;
+        }
+      close (m->report[1]);
+      if (!ok)
+        {
+          remove_server_socket (m);
+          return 1;
+        }
+    }
   /* Each handshake in progress holds a file: this process is ours, so it
    * may use what the hard limit allows (the server bounds them anyway). */
   if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max)
@@ -622,13 +654,68 @@ started_remove (MpkManager *m)
   g_mutex_unlock (&started_lock);
 }
 
+static void
+close_report (MpkManager *m)
+{
+  for (int i = 0; i < 2; i++)
+    if (m->report[i] >= 0)
+      {
+        close (m->report[i]);
+        m->report[i] = -1;
+      }
+}
+
+/* Reads the server's "OK <address>" or "ERR <message>" line (bounded). */
+static gboolean
+read_report (MpkManager *m, GError **error)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + (m->timeout_us > 0 ? m->timeout_us
+                                                                  : DEFAULT_TIMEOUT_US);
+
+  close (m->report[1]);
+  m->report[1] = -1;
+  while (!strchr (line->str, '\n'))
+    {
+      struct pollfd p = { .fd = m->report[0], .events = POLLIN };
+      gint64 left = deadline - g_get_monotonic_time ();
+      char buf[256];
+      ssize_t n;
+
+      if (left <= 0 || poll (&p, 1, (int) MIN (left / 1000 + 1, G_MAXINT)) == 0)
+        break;
+      n = read (m->report[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_string_append_len (line, buf, n);
+    }
+  close_report (m);
+  if (g_str_has_prefix (line->str, "OK unix:") && strchr (line->str, '\n') != NULL)
+    {
+      *strchr (line->str, '\n') = '\0';
+      m->address = g_strdup (line->str + 3);
+      m->socket_dir = g_path_get_dirname (m->address + 5);
+      return TRUE;
+    }
+  if (g_str_has_prefix (line->str, "ERR "))
+    g_set_error (error, MPK_ERROR, MPK_ERROR_FAILED, "%.*s", (int) strcspn (line->str + 4, "\n"),
+                 line->str + 4);
+  else
+    g_set_error_literal (error, MPK_ERROR, MPK_ERROR_FAILED,
+                         "the manager process did not say where it listens");
+  return FALSE;
+}
+
 /**
  * mpk_manager_start:
  * @manager: a manager made with mpk_manager_new()
  * @error: return location for a #GError, or %NULL
  *
  * Binds the address and starts the server in a child process named
- * "manager", like Python's `BaseManager.start()`. Its children (started
+ * "manager", like Python's `BaseManager.start()` (the default private
+ * address is made and bound by the server itself, before this returns). Its children (started
  * later with mpk_process_start()) can use @manager and its proxies. The
  * server ignores SIGINT (a Ctrl-C meant for the program) and ends when the
  * thread that started it ends (Linux's parent-death signal), so it never
@@ -642,19 +729,40 @@ started_remove (MpkManager *m)
 gboolean
 mpk_manager_start (MpkManager *manager, GError **error)
 {
+  gboolean private_address;
+
   g_return_val_if_fail (manager != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_initial (manager, error) || !bind_listener (manager, error))
+  if (!check_initial (manager, error))
+    return FALSE;
+  /* A given address is bound here; the default one by the server (see
+   * server_main), which tells us where. */
+  private_address = manager->address == NULL;
+  if (private_address && pipe2 (manager->report, O_CLOEXEC) < 0)
+    return mpk__set_error_from_errno (error, errno, "pipe");
+  if (!private_address && !bind_listener (manager, error))
     return FALSE;
   manager->server = mpk_process_new ("manager", server_main, manager, NULL);
   if (!mpk_process_start (manager->server, error))
     {
       g_clear_pointer (&manager->server, mpk_process_unref);
       g_clear_object (&manager->listener);
+      close_report (manager);
       return FALSE;
     }
   g_clear_object (&manager->listener);   /* the server has its own copy */
+  if (private_address && !read_report (manager, error))
+    {
+      /* It could not bind (and ends), or never said: it goes either way. */
+      if (!mpk_process_join (manager->server, SHUTDOWN_GRACE_US))
+        {
+          mpk_process_kill (manager->server, NULL);
+          mpk_process_join (manager->server, SHUTDOWN_GRACE_US);
+        }
+      g_clear_pointer (&manager->server, mpk_process_unref);
+      return FALSE;
+    }
   manager->state = STATE_STARTED;
   started_add (manager);
   return TRUE;
