@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-trace.c: the recorder behind MPK_TRACE. Each process appends JSON lines
  * to its own file, one write(2) per event and no stdio buffer, so a process
- * killed at any moment loses nothing it had recorded. tools/mpk-trace merges
- * the files into diagrams; tools/mpk-trace/README.md is the format. */
+ * killed at any moment loses nothing it had recorded. Lines of one thread are
+ * in the order it did things; threads of one process (a Manager's) may write
+ * an event's line after a later event of another thread, so each line names
+ * its thread ("th") and carries the process's clock ("lc"), which orders them.
+ * tools/mpk-trace merges the files into diagrams; tools/mpk-trace/README.md
+ * is the format. */
 #include "mpk-private.h"
 
 #include <errno.h>
@@ -53,12 +57,18 @@ static struct
   guint32   fd_pid;       /* the process whose file @fd is, once its header is written */
   guint64   seq;          /* last event number written (under write_lock) */
   guint32   objects;      /* objects created by this process (atomic) */
+  guint32   threads;      /* threads of this process that recorded (atomic) */
   guint64   dropped;      /* events that could not be written (atomic) */
 } trace = { .fd = -1 };
 
 /* Set while this thread writes a new file's first lines: their own
  * mpk__trace_begin() must not try to open the file again. */
 static __thread gboolean opening;
+
+/* This thread's number in its process (thread_pid's), from 1 in the order
+ * threads first record; a forked child's thread starts again at 1. */
+static __thread guint32 thread_pid;
+static __thread guint32 thread_no;
 
 gint64
 mpk__trace_now (void)
@@ -351,9 +361,29 @@ report_dropped (void)
   mpk__trace_end (&line);
 }
 
+/* The "th" of this thread's lines. An event's line is written after the
+ * event (a reply's after its send), so another thread of this process can
+ * write a later event's line first: the file is in order per thread, and
+ * "lc", which every event takes from the process's one atomic clock at the
+ * moment it happens, orders the threads (tools/mpk-trace/README.md). */
+static guint32
+thread_number (void)
+{
+  guint32 pid = mpk__wire_pid ();
+
+  if (G_UNLIKELY (thread_pid != pid))
+    {
+      thread_no = __atomic_add_fetch (&trace.threads, 1, __ATOMIC_RELAXED);
+      thread_pid = pid;
+    }
+  return thread_no;
+}
+
 void
 mpk__trace_begin (MpkTraceLine *line, const char *ev, gint64 ts, guint64 lc)
 {
+  guint32 th;
+
   ensure_open ();
   if (G_UNLIKELY (__atomic_load_n (&trace.dropped, __ATOMIC_RELAXED) != 0)
       && strcmp (ev, "trace.dropped") != 0)
@@ -362,6 +392,11 @@ mpk__trace_begin (MpkTraceLine *line, const char *ev, gint64 ts, guint64 lc)
   line->lc = lc != 0 ? lc : mpk__wire_clock_tick ();
   line->ev = ev;
   line->len = MPK__TRACE_PREFIX_MAX;
+  /* The first thread's lines go without: a one-thread process's file reads
+   * as it did before threads were told apart. */
+  th = thread_number ();
+  if (th > 1)
+    mpk__trace_add_int (line, "th", th);
 }
 
 /* Writes the prefix into the gap before the fields, right-aligned, and
@@ -657,6 +692,7 @@ trace_after_fork_child (void)
   g_mutex_init (&trace.write_lock);
   trace.seq = 0;
   __atomic_store_n (&trace.objects, 0, __ATOMIC_RELAXED);
+  __atomic_store_n (&trace.threads, 0, __ATOMIC_RELAXED);
   __atomic_store_n (&trace.dropped, 0, __ATOMIC_RELAXED);
 }
 

@@ -624,6 +624,85 @@ test_cycle (Fixture      *f,
   g_assert_cmpstr (msgs, ==, "Y X X Y");
 }
 
+/* A Manager's threads: the thread that answered the client wrote its reply's
+ * line (seq 5) after another thread served and answered the parent's call
+ * (seq 3, 4), which the parent sent only after that reply had reached the
+ * client and the client had ended. Each line names its thread ("th", 1 when
+ * absent) and took lc from the process's clock when it happened: the lane is
+ * each thread's lines merged by lc, so the reply comes before the serve it
+ * made possible. Ordered by seq alone this is a cycle (the drawing then shows
+ * the effect above its cause): the flake of lab 23's and lab 03's diagrams. */
+static void
+test_threads (Fixture      *f,
+              gconstpointer data)
+{
+#define MGR ",\"obj\":\"manager:5100.1\",\"method\":\"get\""
+  const char *parent[] = {
+    HDR (5100, 1, "MainProcess", 1000000),
+    EV (5100, 1, 1, 1000100, "proc.start", ",\"name\":\"MainProcess\""),
+    EV (5100, 2, 2, 1050000, "proc.spawn", SPAWN (5101, "manager")),
+    EV (5100, 3, 3, 1100000, "proc.spawn", SPAWN (5102, "client")),
+    EV (5100, 4, 10, 1300000, "proc.reaped", REAPED (5102)),
+    EV (5100, 5, 11, 1300100, "proc.join", ",\"child\":5102"),
+    EV (5100, 6, 12, 1400000, "manager.call", SEND ("manager:5100.1", "5100.6", "tuple ()") MGR),
+    EV (5100, 7, 16, 1400700, "manager.result", RECV ("manager:5100.1", "5101.15", "int 2") MGR),
+    EV (5100, 8, 17, 1400800, "proc.exit", EXIT (0)),
+    NULL
+  };
+  const char *manager[] = {
+    HDR (5101, 5100, "manager", 1060000),
+    EV (5101, 1, 3, 1060100, "proc.start", ",\"name\":\"manager\""),
+    EV (5101, 2, 6, 1200000, "manager.serve",
+        ",\"th\":3" RECV ("manager:5100.1", "5102.2", "tuple ()") MGR),
+    EV (5101, 3, 13, 1400500, "manager.serve",
+        ",\"th\":2" RECV ("manager:5100.1", "5100.6", "tuple ()") MGR),
+    EV (5101, 4, 15, 1400600, "manager.reply",
+        ",\"th\":2" SEND ("manager:5100.1", "5101.15", "int 2") MGR),
+    EV (5101, 5, 7, 1200500, "manager.reply",
+        ",\"th\":3" SEND ("manager:5100.1", "5101.7", "int 1") MGR),
+    EV (5101, 6, 18, 1500000, "proc.exit", EXIT (0)),
+    NULL
+  };
+  const char *client[] = {
+    HDR (5102, 5100, "client", 1110000),
+    EV (5102, 1, 4, 1110100, "proc.start", ",\"name\":\"client\""),
+    EV (5102, 2, 5, 1150000, "manager.call", SEND ("manager:5100.1", "5102.2", "tuple ()") MGR),
+    EV (5102, 3, 8, 1201000, "manager.result", RECV ("manager:5100.1", "5101.7", "int 1") MGR),
+    EV (5102, 4, 9, 1202000, "proc.exit", EXIT (0)),
+    NULL
+  };
+  const char *bad_th[] = {
+    manager[0], manager[1],
+    EV (5101, 2, 6, 1200000, "manager.serve",
+        ",\"th\":0" RECV ("manager:5100.1", "5102.2", "tuple ()") MGR),
+    NULL
+  };
+#undef MGR
+  g_auto(Result) merged = { 0 };
+  g_auto(Result) text = { 0 };
+  g_auto(Result) bad = { 0 };
+  g_autofree char *msgs = NULL;
+
+  write_lines (f->dir, "trace-5100.jsonl", parent, FALSE);
+  write_lines (f->dir, "trace-5101.jsonl", manager, FALSE);
+  write_lines (f->dir, "trace-5102.jsonl", client, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);     /* no "cycle" warning */
+  msgs = msg_order (merged.out);
+  /* The client's call and its answer, then the parent's, each sent above
+   * where it is received. */
+  g_assert_cmpstr (msgs, ==, "5102.2 5102.2 5101.7 5101.7 5100.6 5100.6 5101.15 5101.15");
+  run_tool (&text, "text", f->dir, NULL);
+  assert_clean (&text);
+  g_test_message ("%s", text.out);
+
+  /* "th" is a positive integer. */
+  write_lines (f->dir, "trace-5101.jsonl", bad_th, FALSE);
+  run_tool (&bad, "merge", f->dir, NULL);
+  g_assert_cmpint (bad.status, ==, 1);
+  assert_contains (bad.err, "trace-5101.jsonl:3: key \"th\" must be a positive integer, not 0");
+}
+
 /* End of file arrives only after every copy of the other end is closed:
  * each such close comes before the EOF, though nothing else links them. */
 static void
@@ -1787,6 +1866,7 @@ main (int    argc,
   ADD ("/trace-tool/merge/clock-warning", test_clock_warning);
   ADD ("/trace-tool/merge/cycle", test_cycle);
   ADD ("/trace-tool/merge/close-before-eof", test_close_before_eof);
+  ADD ("/trace-tool/merge/threads", test_threads);
   ADD ("/trace-tool/after/order", test_after_order);
   ADD ("/trace-tool/after/unknown", test_after_unknown);
   ADD ("/trace-tool/after/malformed", test_after_malformed);

@@ -352,8 +352,14 @@ parse_event (const Line *l,
       || !line_int (l, "seq", TRUE, &e->seq, error)
       || !line_int (l, "lc", TRUE, &e->lc, error)
       || !line_str (l, "ev", TRUE, &e->ev, error)
-      || !line_str (l, "dir", FALSE, &dir, error))
+      || !line_str (l, "dir", FALSE, &dir, error)
+      || !line_int (l, "th", FALSE, &e->th, error))
     return FALSE;
+  if (json_object_get_member (l->obj, "th") == NULL)
+    e->th = 1;    /* the process's first thread, or a file from before threads */
+  else if (e->th < 1)
+    return line_fail (l, error, "key \"th\" must be a positive integer, not %" G_GINT64_FORMAT,
+                      e->th);
   if (pid != lane->pid)
     return line_fail (l, error, "pid %" G_GINT64_FORMAT " differs from the header's pid %"
                       G_GINT64_FORMAT, pid, lane->pid);

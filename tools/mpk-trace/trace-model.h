@@ -57,6 +57,7 @@ struct _TraceEvent
   gint64      ts;
   gint64      seq;
   gint64      lc;
+  gint64      th;        /* the writer's thread, from 1 ("th"; 1 when absent) */
   const char *ev;
   const char *msg;       /* message events */
   const char *obj;
@@ -111,7 +112,8 @@ struct _TraceLane
   const char *clock;
   const char *boot_id;
   gint64      t0_mono_ns;
-  GPtrArray  *own;         /* TraceEvent, the file's events in seq order (owned) */
+  GPtrArray  *own;         /* TraceEvent, the file's events in seq order (owned);
+                            * the lane's order is by thread and clock (events) */
   gboolean    torn;        /* its file ended in a torn line, which was dropped */
 
   /* ordering */

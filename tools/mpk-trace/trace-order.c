@@ -106,6 +106,64 @@ traced_child (GHashTable *pids,
   return child != e->writer ? child : NULL;
 }
 
+/* The order in which @lane's process did its events. Each thread's lines
+ * are in the order it did them (seq); but a thread writes an event's line
+ * after the event, so another thread can write a later event first (a
+ * Manager's thread sends a reply, another serves the call that reply made
+ * possible and writes it, then the first writes its reply). Every event
+ * took "lc" from the process's one atomic clock when it happened, so the
+ * threads' sequences are merged by lc: the order the clock was taken in,
+ * never against a thread's own order (ties, and damaged clocks, by seq).
+ * One thread (every file without "th"): the file's order. */
+static GPtrArray *
+own_in_lane_order (TraceLane *lane)
+{
+  g_autoptr(GArray) threads = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autofree guint *next = NULL;
+  GPtrArray *out = g_ptr_array_sized_new (lane->own->len);
+  guint i, t;
+
+  for (i = 0; i < lane->own->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (lane->own, i);
+
+      for (t = 0; t < threads->len && g_array_index (threads, gint64, t) != e->th; t++)
+        ;
+      if (t == threads->len)
+        g_array_append_val (threads, e->th);
+    }
+  if (threads->len <= 1)
+    {
+      for (i = 0; i < lane->own->len; i++)
+        g_ptr_array_add (out, g_ptr_array_index (lane->own, i));
+      return out;
+    }
+  /* next[t]: the position in own of thread t's first event not yet taken. */
+  next = g_new0 (guint, threads->len);
+  while (out->len < lane->own->len)
+    {
+      TraceEvent *best = NULL;
+      guint best_t = 0;
+
+      for (t = 0; t < threads->len; t++)
+        {
+          gint64 th = g_array_index (threads, gint64, t);
+          TraceEvent *head = NULL;
+
+          while (next[t] < lane->own->len
+                 && (head = g_ptr_array_index (lane->own, next[t]))->th != th)
+            next[t]++, head = NULL;
+          if (head != NULL
+              && (best == NULL || head->lc < best->lc
+                  || (head->lc == best->lc && head->seq < best->seq)))
+            best = head, best_t = t;
+        }
+      g_ptr_array_add (out, best);
+      next[best_t]++;
+    }
+  return out;
+}
+
 /* A lane starts with proc.start, synthesized if the file lacks it, so every
  * lane has a header row and a first event for its spawn edge to reach. */
 static void
@@ -113,7 +171,8 @@ fill_own_events (TraceLane  *lane,
                  GHashTable *pids,
                  GPtrArray  *reaped)
 {
-  TraceEvent *first = lane->own->len > 0 ? g_ptr_array_index (lane->own, 0) : NULL;
+  g_autoptr(GPtrArray) ordered = own_in_lane_order (lane);
+  TraceEvent *first = ordered->len > 0 ? g_ptr_array_index (ordered, 0) : NULL;
   guint i;
 
   lane->events = g_ptr_array_new ();
@@ -122,9 +181,9 @@ fill_own_events (TraceLane  *lane,
   if (first == NULL || first->kind != TRACE_KIND_START)
     g_ptr_array_add (lane->events, synthesize (lane, TRACE_KIND_START, 0,
                                                first != NULL ? first->lc : 0, lane->t0_mono_ns));
-  for (i = 0; i < lane->own->len; i++)
+  for (i = 0; i < ordered->len; i++)
     {
-      TraceEvent *e = g_ptr_array_index (lane->own, i);
+      TraceEvent *e = g_ptr_array_index (ordered, i);
 
       if (e->kind == TRACE_KIND_SPAWN || e->kind == TRACE_KIND_REAPED
           || e->kind == TRACE_KIND_JOIN || e->kind == TRACE_KIND_SIGNAL)
