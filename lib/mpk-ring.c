@@ -254,7 +254,8 @@ show_reserve (MpkRing *ring, gsize at, gsize len)
  * time maps it in one call rather than one page fault per
  * 4 KiB page, which is most of the cost of writing fresh memory (more so in
  * a virtual machine). Done when the bytes [@at, @at + @len) reach into a
- * new block; pages already there cost a page-table walk. */
+ * new block; pages already there cost a page-table walk. Not for a chunk
+ * header alone (a pad's is all there is of it; a chunk's payload follows). */
 
 static void
 map_reserve_ahead (MpkRing *ring, gsize at, gsize len, gboolean write)
@@ -275,7 +276,7 @@ ring_write (MpkRing *ring, guint64 pos, const void *src, gsize len)
   gsize at = pos & (ring->capacity - 1);
   gsize first = MIN (len, ring->capacity - at);
 
-  if (G_UNLIKELY (ring->grows) && at + first > ring->home)
+  if (G_UNLIKELY (ring->grows) && at + first > ring->home && len > sizeof (ChunkHeader))
     map_reserve_ahead (ring, at, first, TRUE);
   if (G_UNLIKELY (ring->hide_reserve))
     show_reserve (ring, at, first);
@@ -289,7 +290,7 @@ ring_read (MpkRing *ring, guint64 pos, void *dst, gsize len)
   gsize at = pos & (ring->capacity - 1);
   gsize first = MIN (len, ring->capacity - at);
 
-  if (G_UNLIKELY (ring->grows) && at + first > ring->home && first > 0)
+  if (G_UNLIKELY (ring->grows) && at + first > ring->home && len > sizeof (ChunkHeader))
     map_reserve_ahead (ring, at, first, FALSE);
   if (G_UNLIKELY (ring->hide_reserve))
     show_reserve (ring, at, first);
@@ -475,7 +476,7 @@ side_lock (MpkRing *ring, pthread_mutex_t *mutex, MpkDeadline deadline)
 
 /* Growing ring: how long the consumers may take no item before a waiting
  * put() stops waiting for room in the home bytes and grows the ring. */
-#define STALL_US (2 * 1000)
+#define STALL_US (20 * 1000)
 
 typedef struct
 {
