@@ -80,7 +80,7 @@ queue_init (MpkQueue *queue,
  * at once (about 67 million small items; memory runs out first on most
  * machines): put_nowait() fails %MPK_ERROR_FULL only then, and full() says
  * so. A put() that may wait still waits for consumers that are taking
- * items (one in the last 2 ms) before it grows the buffer, so that a fast
+ * items (one in the last 20 ms) before it grows the buffer, so that a fast
  * producer does not run ahead of them into fresh memory; it grows it at
  * once when they stop or its timeout is near. A queue with maxsize > 0
  * holds at most maxsize items, of any size within that.
