@@ -84,8 +84,30 @@ boxed_array (GPtrArray *values)
 
 /* --- list ------------------------------------------------------------------------- */
 
-/* What one repeat() may build (16 Mi items, 128 MiB of pointers). */
-#define MAX_LIST_ITEMS (1 << 24)
+/* What one list, dict or namespace may hold (16 Mi items, 128 MiB of a
+ * list's pointers): every call that adds items checks it first, so no
+ * client can make the server's memory grow without bound through one
+ * object, a few items at a time. A variable only so a test can lower it
+ * (see mpk-private.h). */
+#define DEFAULT_MAX_ITEMS (1 << 24)
+static guint max_items = DEFAULT_MAX_ITEMS;
+
+void
+mpk__manager_set_max_items_for_testing (guint limit)
+{
+  max_items = limit > 0 ? limit : DEFAULT_MAX_ITEMS;
+}
+
+/* Whether a @what of @len items may take @more (without overflow); else INVALID. */
+static gboolean
+room_for (const char *what, gsize len, gsize more, GError **error)
+{
+  if (len <= max_items && more <= max_items - len)
+    return TRUE;
+  g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "the %s would be over %u items", what,
+               max_items);
+  return FALSE;
+}
 
 static gpointer
 list_create (GVariant *args, GError **error)
@@ -97,6 +119,11 @@ list_create (GVariant *args, GError **error)
       g_autoptr(GVariant) array = g_variant_get_child_value (args, 0);
       gsize n = g_variant_n_children (array);
 
+      if (!room_for ("list", 0, n, error))
+        {
+          g_ptr_array_unref (items);
+          return NULL;
+        }
       for (gsize i = 0; i < n; i++)
         g_ptr_array_add (items, arg_value (array, i));   /* counted by create */
     }
@@ -138,7 +165,9 @@ list_append (gpointer self, GVariant *args, MpkManagerCall *call, GError **error
 {
   GVariant *item;
 
-  if (!args_are (args, "(v)", "append", error) || !(item = hold (call, arg_value (args, 0), error)))
+  if (!args_are (args, "(v)", "append", error)
+      || !room_for ("list", ((GPtrArray *) self)->len, 1, error)
+      || !(item = hold (call, arg_value (args, 0), error)))
     return NULL;
   g_ptr_array_add (self, item);
   return NULL;
@@ -169,8 +198,13 @@ list_extend (gpointer self, GVariant *args, MpkManagerCall *call, GError **error
   if (!args_are (args, "(av)", "extend", error))
     return NULL;
   array = g_variant_get_child_value (args, 0);
+  /* Refused before the work of unboxing, and again after it: the list
+   * may have grown while the lock was let go. */
+  if (!room_for ("list", ((GPtrArray *) self)->len, g_variant_n_children (array), error))
+    return NULL;
   values = unbox_all (call, array);
-  if (!mpk__manager_hold_refs (call, array, error))
+  if (!room_for ("list", ((GPtrArray *) self)->len, values->len, error)
+      || !mpk__manager_hold_refs (call, array, error))
     return NULL;
   n = values->len;
   for (gsize i = 0; i < n; i++)
@@ -185,7 +219,8 @@ list_insert (gpointer self, GVariant *args, MpkManagerCall *call, GError **error
   GPtrArray *items = self;
   GVariant *item;
 
-  if (!args_are (args, "(xv)", "insert", error) || !(item = hold (call, arg_value (args, 1), error)))
+  if (!args_are (args, "(xv)", "insert", error) || !room_for ("list", items->len, 1, error)
+      || !(item = hold (call, arg_value (args, 1), error)))
     return NULL;
   g_ptr_array_insert (items, (gint) clamp_bound (items, arg_int (args, 0)), item);
   return NULL;
@@ -332,12 +367,8 @@ list_set_slice (gpointer self, GVariant *args, MpkManagerCall *call, GError **er
   if (!args_are (args, "(xxav)", "set_slice", error))
     return NULL;
   array = g_variant_get_child_value (args, 2);
-  if (g_variant_n_children (array) > MAX_LIST_ITEMS)
-    {
-      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "the list would be over %d items",
-                   MAX_LIST_ITEMS);
-      return NULL;
-    }
+  if (!room_for ("list", 0, g_variant_n_children (array), error))
+    return NULL;
   values = unbox_all (call, array);
   /* The list may have changed while the lock was let go: bounds from now. */
   if (!mpk__manager_hold_refs (call, array, error))
@@ -345,11 +376,9 @@ list_set_slice (gpointer self, GVariant *args, MpkManagerCall *call, GError **er
   n = values->len;
   start = clamp_bound (items, arg_int (args, 0));
   stop = MAX (start, clamp_bound (items, arg_int (args, 1)));
-  if (items->len - (stop - start) > MAX_LIST_ITEMS - n)
+  if (!room_for ("list", items->len - (stop - start), n, error))
     {
       mpk__manager_drop_refs (array);
-      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "the list would be over %d items",
-                   MAX_LIST_ITEMS);
       return NULL;
     }
   g_ptr_array_remove_range (items, start, stop - start);
@@ -387,10 +416,10 @@ list_repeat (gpointer self, GVariant *args, MpkManagerCall *call, GError **error
   if (times <= 1 || len == 0)
     return NULL;
   /* The server holds its lock meanwhile: a bounded size, checked without overflow. */
-  if (times > MAX_LIST_ITEMS / len)
+  if (times > max_items / len)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
-                   "the repeated list would be over %d items", MAX_LIST_ITEMS);
+                   "the repeated list would be over %u items", max_items);
       return NULL;
     }
   for (gint64 t = 1; t < times; t++)
@@ -529,7 +558,32 @@ dict_take (Dict *dict, GVariant *key, GVariant **value)
   return TRUE;
 }
 
-/* Fills @dict from any dictionary GVariant; FALSE at a bad key. */
+/* Whether @dict may take the keys of @entries (@n of them) it lacks. */
+static gboolean
+dict_room_for (Dict *dict, GVariant *entries, gsize n, GError **error)
+{
+  g_autoptr(GHashTable) fresh = NULL;
+
+  if (room_for ("dict", dict->order->len, n, NULL))
+    return TRUE;   /* even if every key is new: the usual case costs nothing */
+  /* Near the limit: count the distinct keys it does not hold yet. */
+  fresh = g_hash_table_new_full (g_variant_hash, g_variant_equal,
+                                 (GDestroyNotify) g_variant_unref, NULL);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (entries, i);
+      GVariant *key = arg_value (entry, 0);
+
+      if (g_hash_table_contains (dict->table, key))
+        g_variant_unref (key);
+      else
+        g_hash_table_add (fresh, key);
+    }
+  return room_for ("dict", dict->order->len, g_hash_table_size (fresh), error);
+}
+
+/* Fills @dict from any dictionary GVariant; FALSE at a bad key, or if the
+ * dict would be over the limit (then nothing is stored). */
 static gboolean
 dict_fill (Dict *dict, GVariant *entries, MpkManagerCall *call, GError **error)
 {
@@ -552,6 +606,8 @@ dict_fill (Dict *dict, GVariant *entries, MpkManagerCall *call, GError **error)
       if (!key_ok (key, error))
         return FALSE;
     }
+  if (!dict_room_for (dict, entries, n, error))
+    return FALSE;
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr(GVariant) entry = g_variant_get_child_value (entries, i);
@@ -647,6 +703,12 @@ dict_set (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
 
   if (!args_are (args, "(vv)", "set", error) || !(key = dict_key (args, 0, error)))
     return NULL;
+  if (!g_hash_table_contains (((Dict *) self)->table, key)
+      && !room_for ("dict", ((Dict *) self)->order->len, 1, error))
+    {
+      g_variant_unref (key);
+      return NULL;
+    }
   value = hold (call, arg_value (args, 1), error);
   if (value == NULL)
     {
@@ -687,6 +749,11 @@ dict_setdefault (gpointer self, GVariant *args, MpkManagerCall *call, GError **e
     {
       g_variant_unref (key);
       return g_variant_ref (value);
+    }
+  if (!room_for ("dict", dict->order->len, 1, error))
+    {
+      g_variant_unref (key);
+      return NULL;
     }
   value = hold (call, arg_value (args, 1), error);
   if (value == NULL)
@@ -1226,7 +1293,10 @@ namespace_set (gpointer self, GVariant *args, MpkManagerCall *call, GError **err
   const char *name = attr_name (args, "set", "(sv)", error);
   GVariant *value;
 
-  if (name == NULL || !(value = hold (call, arg_value (args, 1), error)))
+  if (name == NULL
+      || (!g_hash_table_contains (self, name)
+          && !room_for ("namespace", g_hash_table_size (self), 1, error))
+      || !(value = hold (call, arg_value (args, 1), error)))
     return NULL;
   g_hash_table_replace (self, g_strdup (name), value);
   return NULL;

@@ -71,7 +71,13 @@ MPK_API GVariant *mpk_manager_call_new_object (MpkManagerCall  *call,
  *  - a started manager the program never freed is shut down when the
  *    program exits (as Python's finalizer does), before exit joins children;
  *  - the server removes its private socket folder when it stops, also when
- *    its owner was killed (the parent-death signal reaches it). */
+ *    its owner was killed (the parent-death signal reaches it);
+ *  - one list, dict or namespace holds at most 16 Mi (2^24) items: a call
+ *    that would grow it past that (create, append, insert, extend,
+ *    set_slice, repeat; set, setdefault, update) is an MPK_ERROR_INVALID
+ *    reply and changes nothing, so no client can grow the server's memory
+ *    without bound through one object (calls that replace items or keys
+ *    still work at the limit). */
 
 MPK_API MpkManager *mpk_manager_new             (const char      *address,
                                                  GBytes          *authkey,

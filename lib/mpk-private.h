@@ -577,6 +577,11 @@ G_GNUC_INTERNAL GVariant *mpk__manager_dispatch_for_testing (GVariant  *request,
 G_GNUC_INTERNAL guint     mpk__manager_objects_for_testing  (void);
 G_GNUC_INTERNAL void      mpk__manager_stop_in_process_for_testing  (void);
 
+/* For tests: how many items one list, dict or namespace may hold (0: the
+ * default, 16 Mi). Set it before mpk_manager_start(): the server is forked
+ * and keeps the value it was forked with. */
+G_GNUC_INTERNAL void mpk__manager_set_max_items_for_testing (guint limit);
+
 /* For tests: a socket connected to @manager's server, authenticated when
  * @authenticate (then it speaks the request protocol). Close it yourself. */
 G_GNUC_INTERNAL int mpk__manager_open_raw_for_testing (MpkManager *manager,

@@ -106,6 +106,10 @@
  *     flood/unauthenticated    400 idle unauthenticated connections, re-opened as dropped:
  *                              a key holder still connects and is served (latency reported)
  *     list/set-slice-large     set_slice of 800 000 items finishes (was quadratic)
+ *     limits/growth            with the server's item limit lowered to 4, every call that
+ *                              would grow a full list, dict or namespace is INVALID and
+ *                              changes nothing (append, insert, extend, dict set... had
+ *                              no limit)
  *     preauth/read-bound       the handshake reads only its one frame before the key
  *                              is proven (socket pair, FIONREAD)
  *     preauth/read-bound-server the same through a running server: it closes with the
@@ -4315,6 +4319,90 @@ test_list_set_slice_large (void)
   shutdown_clean (manager);
 }
 
+/* --- growth limits --- */
+
+/* The number of items the limits test lets one container hold. */
+#define GROWTH_LIMIT 4
+
+/* Only set_slice and repeat checked the list limit: append, insert and extend
+ * (a client can repeat them for ever), a list or dict made with too many
+ * items, and every way a dict or namespace grows had none. The server is
+ * forked with its limit lowered to GROWTH_LIMIT, so the test needs no
+ * 16 Mi items. */
+static void
+test_limits_growth (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkProxy) list = NULL, dict = NULL, ns = NULL, too_big = NULL;
+  MpkManager *manager;
+
+  TEST_BEGIN ("With the server's item limit lowered to 4: a list, dict or namespace "
+              "holding 4 items refuses every call that would make a fifth (append, insert, "
+              "extend, set_slice, repeat; set, setdefault, update; set) with INVALID and "
+              "is left as it was; create with 5 items is INVALID; calls that do not grow "
+              "it (replace, empty extend) still work");
+  mpk__manager_set_max_items_for_testing (GROWTH_LIMIT);
+  manager = new_started ();
+  mpk__manager_set_max_items_for_testing (0);   /* the server keeps its copy */
+
+  list = new_list (manager, g_variant_new_parsed ("[<0>, <1>, <2>, <3>]"));
+  ASSERT_FAILS (mpk_list_append (list, I64 (4), &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_insert (list, 0, I64 (4), &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_extend (list, av_of (I64 (4), NULL), &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_set_slice (list, 1, 1, av_of (I64 (4), NULL), &err_),
+                MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_repeat (list, 2, &err_), MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_list_copy (list, &err_), "[0, 1, 2, 3]");
+  ASSERT_OK (mpk_list_extend (list, av_of (NULL), &err_));
+  ASSERT_OK (mpk_list_set_slice (list, 0, 1, av_of (I64 (9), NULL), &err_));
+  ASSERT_OK (mpk_list_set (list, 1, I64 (8), &err_));
+  ASSERT_ITEMS (mpk_list_copy (list, &err_), "[int64 9, int64 8, 2, 3]");
+  too_big = mpk_manager_list (manager, g_variant_new_parsed ("[<0>, <1>, <2>, <3>, <4>]"),
+                              &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (too_big);
+  g_clear_error (&error);
+
+  dict = mpk_manager_dict (manager, g_variant_new_parsed ("{'a': <1>, 'b': <2>, 'c': <3>, "
+                                                          "'d': <4>}"), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (dict);
+  ASSERT_FAILS (mpk_dict_set (dict, S ("e"), I64 (5), &err_), MPK_ERROR_INVALID);
+  ASSERT_NO_VARIANT (mpk_dict_setdefault (dict, S ("e"), I64 (5), &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_dict_update (dict, asv_of ("a", I64 (10), "e", I64 (5), NULL), &err_),
+                MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_dict_items (dict, &err_), "[('a', 1), ('b', 2), ('c', 3), ('d', 4)]");
+  ASSERT_OK (mpk_dict_set (dict, S ("a"), I64 (10), &err_));
+  ASSERT_OK (mpk_dict_update (dict, asv_of ("b", I64 (20), "b", I64 (21), NULL), &err_));
+  ASSERT_GOT (mpk_dict_setdefault (dict, S ("c"), I64 (30), &err_), "3");
+  ASSERT_ITEMS (mpk_dict_items (dict, &err_),
+                "[('a', int64 10), ('b', int64 21), ('c', 3), ('d', 4)]");
+  too_big = mpk_manager_dict (manager, g_variant_new_parsed ("{'a': <1>, 'b': <2>, 'c': <3>, "
+                                                             "'d': <4>, 'e': <5>}"), &error);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_assert_null (too_big);
+  g_clear_error (&error);
+
+  ns = mpk_manager_namespace (manager, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < GROWTH_LIMIT; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("n%d", i);
+
+      ASSERT_OK (mpk_namespace_set (ns, name, I64 (i), &err_));
+    }
+  ASSERT_FAILS (mpk_namespace_set (ns, "n4", I64 (4), &err_), MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_namespace_set (ns, "n0", I64 (100), &err_));
+  ASSERT_GOT (mpk_namespace_get (ns, "n0", &err_), "int64 100");
+  ASSERT_NO_VARIANT (mpk_namespace_get (ns, "n4", &err_), MPK_ERROR_KEY);
+
+  assert_still_serving (manager);
+  g_clear_pointer (&list, mpk_proxy_unref);
+  g_clear_pointer (&dict, mpk_proxy_unref);
+  g_clear_pointer (&ns, mpk_proxy_unref);
+  shutdown_clean (manager);
+}
+
 /* --- what the server reads before the key is proven --- */
 
 /* The serialized frame of @msg (sunk), as a peer would send it. */
@@ -4755,6 +4843,7 @@ main (int   argc,
   g_test_add_func ("/manager/authkey/empty", test_authkey_empty);
   g_test_add_func ("/manager/flood/unauthenticated", test_flood_unauthenticated);
   g_test_add_func ("/manager/list/set-slice-large", test_list_set_slice_large);
+  g_test_add_func ("/manager/limits/growth", test_limits_growth);
   g_test_add_func ("/manager/preauth/read-bound", test_preauth_read_bound);
   g_test_add_func ("/manager/preauth/read-bound-server", test_preauth_read_bound_server);
   g_test_add_func ("/manager/hostile-client", test_hostile_client);
