@@ -30,6 +30,9 @@
  * (a blocked get holds one); more wait for a thread. */
 #define MAX_CLIENTS 256
 
+/* The pool's thread count; a variable only so a test can lower it. */
+static guint max_client_threads = MAX_CLIENTS;
+
 /* Handshakes in progress at once. They hold no thread (the main loop runs
  * them all, a few hundred bytes each) and live at most
  * MPK__MANAGER_AUTH_TIMEOUT_US; past this many the oldest is dropped, so
@@ -76,6 +79,7 @@ typedef struct
   GHashTable            *types;     /* name → const MpkManagerType* */
   GHashTable            *names;     /* published name → Object* (holds a ref) */
   GHashTable            *clients;   /* MpkConnection* of live connections */
+  GQueue                 waiting;   /* fd + 1 of authenticated connections no thread took yet */
   GQueue                 unclaimed; /* Unclaimed*, oldest first */
   GBytes                *key;
   const MpkObjectHeader *trace_object;
@@ -889,23 +893,53 @@ client_remove (MpkConnection *conn)
   g_mutex_unlock (&server->lock);
 }
 
-/* A thread of the pool: serves one authenticated connection (@data: fd + 1). */
+/* A connection counted in stats.clients since its accept was closed
+ * without being served. */
+static void
+client_unserved (void)
+{
+  g_mutex_lock (&the_server.lock);
+  the_server.stats.clients--;
+  g_mutex_unlock (&the_server.lock);
+}
+
+/* Hands an authenticated connection to the pool. Its fd waits in
+ * server->waiting rather than in the pool's own queue, which cannot be
+ * emptied by hand: a shutdown closes what no thread took. */
+static void
+hand_off (int fd)
+{
+  g_mutex_lock (&server->lock);
+  g_queue_push_tail (&server->waiting, GINT_TO_POINTER (fd + 1));
+  g_mutex_unlock (&server->lock);
+  g_thread_pool_push (server->pool, GINT_TO_POINTER (1), NULL);   /* one task per fd */
+}
+
+/* A thread of the pool: serves the oldest authenticated connection waiting. */
 static void
 serve_client (gpointer data, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  int fd = GPOINTER_TO_INT (data) - 1;
-  MpkConnection *conn = mpk_connection_new_from_fd (fd, TRUE, TRUE, &error);
+  MpkConnection *conn;
+  int fd;
 
+  g_mutex_lock (&the_server.lock);
+  fd = GPOINTER_TO_INT (g_queue_pop_head (&the_server.waiting)) - 1;
+  g_mutex_unlock (&the_server.lock);
+  if (fd < 0)
+    return;   /* a shutdown closed it */
+  conn = mpk_connection_new_from_fd (fd, TRUE, TRUE, &error);
   if (conn == NULL)
     {
       close (fd);
+      client_unserved ();
       return;
     }
   mpk__connection_set_request_reply (conn);
   if (!client_add (conn))
     {
       mpk_connection_free (conn);
+      client_unserved ();
       return;
     }
   serve_requests (conn, fd);
@@ -994,7 +1028,7 @@ on_pending_readable (gint fd, GIOCondition condition, gpointer data)
       return G_SOURCE_REMOVE;
     }
   pending_free (p, TRUE);
-  g_thread_pool_push (server->pool, GINT_TO_POINTER (fd + 1), NULL);
+  hand_off (fd);
   return G_SOURCE_REMOVE;
 }
 
@@ -1189,6 +1223,7 @@ mpk__manager_serve (GSocket               *listener,
   gint64 deadline;
   guint left;
   Pending *p;
+  gpointer waiting;
 
   g_return_val_if_fail (server == NULL, FALSE);
 
@@ -1197,7 +1232,7 @@ mpk__manager_serve (GSocket               *listener,
   server->context = context;
   server->loop = g_main_loop_new (context, FALSE);
   server->max_pending = pending_limit ();
-  server->pool = g_thread_pool_new (serve_client, NULL, MAX_CLIENTS, FALSE, error);
+  server->pool = g_thread_pool_new (serve_client, NULL, (gint) max_client_threads, FALSE, error);
   if (server->pool == NULL)
     {
       server_free ();
@@ -1229,6 +1264,12 @@ mpk__manager_serve (GSocket               *listener,
   server->stopping = TRUE;
   g_cond_broadcast (&server->changed);
   g_hash_table_foreach (server->clients, hang_up_client, NULL);
+  /* Connections no thread took: their tasks, if any still run, find none. */
+  while ((waiting = g_queue_pop_head (&server->waiting)) != NULL)
+    {
+      close (GPOINTER_TO_INT (waiting) - 1);
+      server->stats.clients--;
+    }
   /* Waiting calls notice within HANGUP_CHECK_US; a second is plenty. */
   deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
   while (server->handlers > 0 && g_cond_wait_until (&server->changed, &server->lock, deadline))
@@ -1238,13 +1279,12 @@ mpk__manager_serve (GSocket               *listener,
   if (left > 0)
     {
       /* A thread stuck in a user method: its objects must outlive it. The
-       * connections still queued for a thread are dropped. */
+       * pool's tasks still queued are dropped (their connections are closed). */
       say ("%u client thread(s) did not finish; leaving their objects", left);
       g_thread_pool_free (server->pool, TRUE, FALSE);
       g_main_context_pop_thread_default (context);
       return TRUE;
     }
-  /* Connections still queued for a thread see the stopping flag and close. */
   g_thread_pool_free (server->pool, FALSE, TRUE);
   say ("stopped after %" G_GUINT64_FORMAT " calls", server->stats.calls);
   server_free ();
@@ -1285,6 +1325,20 @@ mpk__manager_objects_for_testing (void)
   n = g_hash_table_size (server->objects);
   g_mutex_unlock (&server->lock);
   return n;
+}
+
+void
+mpk__manager_set_max_threads_for_testing (guint threads)
+{
+  max_client_threads = threads > 0 ? threads : MAX_CLIENTS;
+}
+
+void
+mpk__manager_last_stats_for_testing (MpkManagerStats *stats)
+{
+  g_mutex_lock (&the_server.lock);
+  *stats = the_server.stats;
+  g_mutex_unlock (&the_server.lock);
 }
 
 void

@@ -582,6 +582,14 @@ G_GNUC_INTERNAL void      mpk__manager_stop_in_process_for_testing  (void);
  * and keeps the value it was forked with. */
 G_GNUC_INTERNAL void mpk__manager_set_max_items_for_testing (guint limit);
 
+/* For tests: how many threads serve authenticated connections at once (0:
+ * the default, 256); more wait in the pool's queue. Set it before the
+ * server starts (a forked server keeps the value it was forked with). */
+G_GNUC_INTERNAL void mpk__manager_set_max_threads_for_testing (guint threads);
+/* For tests: the counters of the server that ran last in this process
+ * (mpk_manager_serve_forever), as it left them; objects is 0. */
+G_GNUC_INTERNAL void mpk__manager_last_stats_for_testing (MpkManagerStats *stats);
+
 /* For tests: a socket connected to @manager's server, authenticated when
  * @authenticate (then it speaks the request protocol). Close it yourself. */
 G_GNUC_INTERNAL int mpk__manager_open_raw_for_testing (MpkManager *manager,

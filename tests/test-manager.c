@@ -110,6 +110,12 @@
  *                              would grow a full list, dict or namespace is INVALID and
  *                              changes nothing (append, insert, extend, dict set... had
  *                              no limit)
+ *     stats/clients-unserved   serve_forever in this process with 2 client threads, both
+ *                              busy, 3 more authenticated connections waiting: after the
+ *                              shutdown stats.clients is 0 (it kept the 3) and they are closed
+ *     shutdown/queued-closed   the same with both threads stalled past the shutdown's
+ *                              second (SIGTERM): the waiting connections are closed when
+ *                              serve_forever returns (they were dropped open)
  *     preauth/read-bound       the handshake reads only its one frame before the key
  *                              is proven (socket pair, FIONREAD)
  *     preauth/read-bound-server the same through a running server: it closes with the
@@ -4403,6 +4409,253 @@ test_limits_growth (void)
   shutdown_clean (manager);
 }
 
+/* --- connections waiting for a thread when the server stops --- */
+
+/* A server run by mpk_manager_serve_forever() in a thread of this process,
+ * so the test can look at what it leaves behind. */
+typedef struct
+{
+  MpkManager *server;
+  GThread    *thread;
+  char       *dir;
+  char       *address;
+  GBytes     *key;
+} InProcess;
+
+static gpointer
+in_process_serve (gpointer data)
+{
+  InProcess *ip = data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = mpk_manager_serve_forever (ip->server, &error);
+
+  g_assert_no_error (error);
+  return GINT_TO_POINTER (ok);
+}
+
+/* Starts serving with at most @threads client threads (and @type registered
+ * if not NULL); returns a connected client. */
+static MpkManager *
+in_process_start (InProcess *ip, guint threads, const MpkManagerType *type)
+{
+  g_autoptr(GError) error = NULL;
+  MpkManager *client = NULL;
+  gint64 end = g_get_monotonic_time () + CHILD_TIMEOUT_US;
+
+  ip->dir = g_dir_make_tmp ("mpk-test-XXXXXX", NULL);
+  g_assert_nonnull (ip->dir);
+  ip->address = g_strconcat ("unix:", ip->dir, "/server.sock", NULL);
+  ip->key = random_key ();
+  ip->server = mpk_manager_new (ip->address, ip->key, &error);
+  g_assert_no_error (error);
+  if (type != NULL)
+    ASSERT_OK (mpk_manager_register (ip->server, type, &err_));
+  mpk__manager_set_max_threads_for_testing (threads);
+  ip->thread = g_thread_new ("serve-forever", in_process_serve, ip);
+  while (client == NULL)
+    {
+      client = mpk_manager_connect (ip->address, ip->key, CHILD_TIMEOUT_US, &error);
+      if (client != NULL)
+        break;
+      g_assert_error (error, MPK_ERROR, MPK_ERROR_REFUSED);
+      g_clear_error (&error);
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_usleep (2000);
+    }
+  mpk_manager_set_timeout (client, CHILD_TIMEOUT_US);
+  return client;
+}
+
+/* Shuts the server down through @client and waits for serve_forever to return TRUE. */
+static void
+in_process_stop (InProcess *ip, MpkManager *client)
+{
+  ASSERT_OK (mpk_manager_shutdown (client, CHILD_TIMEOUT_US, &err_));
+  mpk_manager_free (client);
+  g_assert_true (GPOINTER_TO_INT (g_thread_join (ip->thread)));
+  mpk__manager_set_max_threads_for_testing (0);
+  mpk_manager_free (ip->server);
+  g_unlink (ip->address + 5);
+  g_rmdir (ip->dir);
+  g_free (ip->dir);
+  g_free (ip->address);
+  g_bytes_unref (ip->key);
+}
+
+/* Whether the server closed its end of @fd: end of file or a reset within
+ * @timeout_ms (it has nothing to send on a connection it never served). */
+static gboolean
+peer_closed (int fd, int timeout_ms)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  guint8 byte;
+  ssize_t n;
+
+  if (poll (&p, 1, timeout_ms) <= 0)
+    return FALSE;
+  n = recv (fd, &byte, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+#define QUEUED_CONNECTIONS 3
+
+/* Connections that authenticated while every client thread was busy wait in
+ * the thread pool's queue. At a shutdown they were closed unserved, but
+ * stats.clients, which counted them from their accept, kept them: a server
+ * that stopped had clients left. */
+static void
+test_stats_clients_unserved (void)
+{
+  if (g_test_subprocess ())
+    {
+      InProcess ip = { 0 };
+      MpkManager *client = in_process_start (&ip, 2, NULL);
+      int busy, queued[QUEUED_CONNECTIONS];
+      MpkManagerStats stats;
+
+      /* Thread 1 serves @client, thread 2 this idle connection. */
+      busy = mpk__manager_open_raw_for_testing (client, TRUE, NULL);
+      g_assert_cmpint (busy, >=, 0);
+      for (int i = 0; i < QUEUED_CONNECTIONS; i++)
+        {
+          queued[i] = mpk__manager_open_raw_for_testing (client, TRUE, NULL);
+          g_assert_cmpint (queued[i], >=, 0);
+        }
+      stats = stats_of (client);
+      g_test_message ("before the shutdown: %u clients", stats.clients);
+      g_assert_cmpuint (stats.clients, ==, 2 + QUEUED_CONNECTIONS);
+      in_process_stop (&ip, client);
+      mpk__manager_last_stats_for_testing (&stats);
+      g_test_message ("after the server stopped: %u clients counted", stats.clients);
+      g_assert_cmpuint (stats.clients, ==, 0);
+      for (int i = 0; i < QUEUED_CONNECTIONS; i++)
+        {
+          g_assert_true (peer_closed (queued[i], 1000));
+          close (queued[i]);
+        }
+      close (busy);
+      return;
+    }
+  TEST_BEGIN ("A server with 2 client threads, both busy, and 3 more authenticated "
+              "connections waiting for one: after a shutdown the waiting connections are "
+              "closed and stats.clients is back to 0 (it kept counting them)");
+  g_test_trap_subprocess (NULL, 4 * CHILD_TIMEOUT_US, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* A method that lets the server's lock go and waits until the test lets it
+ * return: a client thread the server cannot end at a shutdown. */
+static GMutex stall_lock;
+static GCond  stall_changed;
+static guint  stall_entered;
+static gboolean stall_released;
+
+static gpointer
+stall_create (GVariant *args, GError **error)
+{
+  return g_new0 (int, 1);
+}
+
+static GVariant *
+stall_wait (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  gint64 end = g_get_monotonic_time () + 4 * CHILD_TIMEOUT_US;   /* never for ever */
+
+  mpk__manager_call_unlock (call);
+  g_mutex_lock (&stall_lock);
+  stall_entered++;
+  g_cond_broadcast (&stall_changed);
+  while (!stall_released && g_cond_wait_until (&stall_changed, &stall_lock, end))
+    ;
+  g_mutex_unlock (&stall_lock);
+  mpk__manager_call_relock (call);
+  return NULL;
+}
+
+static const MpkManagerMethod stall_methods[] = { { "wait", stall_wait }, { NULL, NULL } };
+static const MpkManagerType stall_type = { "Stall", stall_create, g_free, stall_methods };
+
+/* Calls Stall.wait on a connection of its own (the client's pool opens one
+ * per thread that needs it). */
+static gpointer
+stall_client (gpointer data)
+{
+  MpkProxy *stall = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = mpk_proxy_call (stall, "wait", NULL, &error);
+
+  /* Hung up at the shutdown: no reply (or, released late, any answer). */
+  g_clear_error (&error);
+  return NULL;
+}
+
+#define STALLED 2
+
+/* When a client thread did not end within its second at a shutdown, the
+ * pool was freed at once: the authenticated connections still waiting in
+ * its queue were dropped without being closed, so their clients waited for
+ * ever and a serve_forever process kept the descriptors. */
+static void
+test_shutdown_queued_closed (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      InProcess ip = { 0 };
+      MpkManager *client = in_process_start (&ip, STALLED, &stall_type);
+      g_autoptr(MpkProxy) stall = mpk_manager_create (client, "Stall", NULL, &error);
+      GThread *stallers[STALLED];
+      int queued[QUEUED_CONNECTIONS];
+      MpkManagerStats stats;
+      gint64 end;
+
+      g_assert_no_error (error);
+      /* Every client thread stalls in a call. */
+      for (int i = 0; i < STALLED; i++)
+        stallers[i] = g_thread_new ("stall", stall_client, stall);
+      g_mutex_lock (&stall_lock);
+      end = g_get_monotonic_time () + CHILD_TIMEOUT_US;
+      while (stall_entered < STALLED && g_cond_wait_until (&stall_changed, &stall_lock, end))
+        ;
+      g_assert_cmpuint (stall_entered, ==, STALLED);
+      g_mutex_unlock (&stall_lock);
+      for (int i = 0; i < QUEUED_CONNECTIONS; i++)
+        {
+          queued[i] = mpk__manager_open_raw_for_testing (client, TRUE, NULL);
+          g_assert_cmpint (queued[i], >=, 0);
+        }
+      /* No thread is free for a shutdown request: SIGTERM stops serve_forever,
+       * which gives up on the stalled threads after a second. */
+      g_assert_cmpint (kill (getpid (), SIGTERM), ==, 0);
+      g_assert_true (GPOINTER_TO_INT (g_thread_join (ip.thread)));
+      for (int i = 0; i < QUEUED_CONNECTIONS; i++)
+        {
+          gboolean closed = peer_closed (queued[i], 1000);
+
+          if (!closed)
+            g_test_message ("queued connection %d: still open after serve_forever returned", i);
+          g_assert_true (closed);
+          close (queued[i]);
+        }
+      mpk__manager_last_stats_for_testing (&stats);
+      g_test_message ("after serve_forever returned: %u clients counted", stats.clients);
+      g_assert_cmpuint (stats.clients, ==, STALLED);
+      g_mutex_lock (&stall_lock);
+      stall_released = TRUE;
+      g_cond_broadcast (&stall_changed);
+      g_mutex_unlock (&stall_lock);
+      for (int i = 0; i < STALLED; i++)
+        g_thread_join (stallers[i]);
+      _exit (0);   /* the server's state stays (stalled threads may use it): no cleanup */
+    }
+  TEST_BEGIN ("serve_forever with 2 client threads, both stalled in a method past the "
+              "shutdown's second, and 3 authenticated connections waiting for a thread: "
+              "stopped by SIGTERM, it closes the waiting connections before it returns "
+              "(they were left open) and counts only the 2 stalled clients");
+  g_test_trap_subprocess (NULL, 4 * CHILD_TIMEOUT_US, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 /* --- what the server reads before the key is proven --- */
 
 /* The serialized frame of @msg (sunk), as a peer would send it. */
@@ -4844,6 +5097,8 @@ main (int   argc,
   g_test_add_func ("/manager/flood/unauthenticated", test_flood_unauthenticated);
   g_test_add_func ("/manager/list/set-slice-large", test_list_set_slice_large);
   g_test_add_func ("/manager/limits/growth", test_limits_growth);
+  g_test_add_func ("/manager/stats/clients-unserved", test_stats_clients_unserved);
+  g_test_add_func ("/manager/shutdown/queued-closed", test_shutdown_queued_closed);
   g_test_add_func ("/manager/preauth/read-bound", test_preauth_read_bound);
   g_test_add_func ("/manager/preauth/read-bound-server", test_preauth_read_bound_server);
   g_test_add_func ("/manager/hostile-client", test_hostile_client);
