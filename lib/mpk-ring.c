@@ -672,17 +672,19 @@ home_ready (gpointer data)
   return word_pos (head) == word_pos (load_tail (ring)) || may_grow (wait, head);
 }
 
-/* Growing ring, under wlock, before a chunk of @record bytes that would not
- * lie within the home bytes while items are in flight: wait for the
- * consumers to take them, so that maybe_go_home() can start the next lap
- * in the home pages, as long as they keep taking items (may_grow()). A
- * fixed ring of the home size would wait for them just as long. */
+/* Growing ring, under wlock, before a chunk of @record bytes that would
+ * leave the home bytes and the reserve's first RESERVE_KEEP (which stay
+ * mapped) while items are in flight: wait for the consumers to take them,
+ * so that maybe_go_home() can start the next lap in the home pages, as
+ * long as they keep taking items (may_grow()). Until then the producers go
+ * on into the kept pages without waiting: the ring empties there often
+ * enough for most laps to end without this wait. */
 static void
 wait_home (MpkRing *ring, SpaceWait *wait, guint64 record)
 {
   guint64 at = word_pos (load_tail (ring)) & (ring->capacity - 1);
 
-  if (at == 0 || at + record <= ring->home)
+  if (at == 0 || at + record <= ring->home + RESERVE_KEEP)
     return;
   wait->last_move = 0;
   mpk__signal_wait_until (&ring->shm->space, home_ready, wait, wait->deadline, STALL_US);
