@@ -10,7 +10,11 @@
  * mpk__manager_call_wait, which releases it; a big list splice unboxes its
  * items with mpk__manager_call_unlock), so one lock costs little and makes
  * every method atomic, which is what server-side add and compare-and-set
- * need. */
+ * need.
+ *
+ * At its file limit the server never spins: with a connection waiting and
+ * no older handshake to drop, it stops watching the listening socket until
+ * a descriptor comes free (see on_incoming). */
 /* POLLRDHUP needs _GNU_SOURCE, which the Makefile defines. */
 #include "mpk-private.h"
 
@@ -37,7 +41,8 @@ static guint max_client_threads = MAX_CLIENTS;
  * them all, a few hundred bytes each) and live at most
  * MPK__MANAGER_AUTH_TIMEOUT_US; past this many the oldest is dropped, so
  * idle connections without the key cannot lock key holders out. Also
- * bounded by the file limit (see pending_limit()). */
+ * bounded by the file limit (see pending_limit(); at the limit itself,
+ * on_incoming). A dropped handshake is not counted in auth_failures. */
 #define MAX_PENDING 1024
 /* Connections accepted per wake-up, so pending answers are read between. */
 #define ACCEPT_BATCH 32
@@ -93,6 +98,10 @@ typedef struct
   GMainContext          *context;
   GQueue                 pending;   /* Pending*, oldest first */
   guint                  max_pending;
+  int                    listen_fd;      /* -1 once the server stops */
+  GSource               *listen_source;  /* NULL while paused (see listen_pause) */
+  guint64                wake;           /* on_incoming calls, to date each accept */
+  gboolean               out_of_fds;     /* paused for want of one, and said so */
   GThreadPool           *pool;      /* serves authenticated connections */
 } Server;
 
@@ -103,6 +112,7 @@ typedef struct
   gint64          until;    /* dropped then, unauthenticated */
   GSource        *source;   /* readable */
   GList          *link;     /* in server->pending */
+  guint64         wake;     /* the on_incoming call that accepted it */
   MpkManagerAuth  auth;
 } Pending;
 
@@ -963,6 +973,8 @@ send_now (int fd, GByteArray *out)
   return n == (ssize_t) out->len;
 }
 
+static void listen_resume (void);
+
 /* Ends a handshake: closes the connection unless @keep_fd (it goes on to
  * a serving thread). */
 static void
@@ -977,8 +989,18 @@ pending_free (Pending *p, gboolean keep_fd)
       g_mutex_lock (&server->lock);
       server->stats.clients--;
       g_mutex_unlock (&server->lock);
+      listen_resume ();   /* a descriptor came free */
     }
   g_free (p);
+}
+
+/* Drops a handshake to make room: not the peer's failure, so not counted
+ * in auth_failures. */
+static void
+pending_evict (Pending *p, const char *why)
+{
+  say ("dropped a handshake: %s", why);
+  pending_free (p, FALSE);
 }
 
 /* Refuses a handshake: counted before the client can learn of it. */
@@ -1039,10 +1061,11 @@ pending_new (int fd)
   Pending *p;
 
   if (server->pending.length >= server->max_pending)
-    pending_refuse (g_queue_peek_head (&server->pending), NULL,
-                    "too many handshakes at once: the oldest goes");
+    pending_evict (g_queue_peek_head (&server->pending),
+                   "too many handshakes at once: the oldest goes");
   p = g_new0 (Pending, 1);
   p->fd = fd;
+  p->wake = server->wake;
   p->until = g_get_monotonic_time () + MPK__MANAGER_AUTH_TIMEOUT_US;
   g_queue_push_tail (&server->pending, p);
   p->link = server->pending.tail;
@@ -1058,20 +1081,90 @@ pending_new (int fd)
     pending_refuse (p, NULL, "could not send the greeting");
 }
 
+/* --- accepting, within the file limit ---------------------------------------------------- */
+
+static gboolean on_incoming (gint listen_fd, GIOCondition condition, gpointer data);
+
+/* Whether a connection waits in the listening socket's backlog (accept()
+ * fails with EMFILE before it looks, so its failure does not say). */
+static gboolean
+connection_waiting (void)
+{
+  struct pollfd p = { .fd = server->listen_fd, .events = POLLIN };
+
+  return poll (&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+}
+
+/* Watches the listening socket again after listen_pause(). */
+static void
+listen_resume (void)
+{
+  if (server->listen_source != NULL || server->listen_fd < 0)
+    return;
+  server->listen_source = g_unix_fd_source_new (server->listen_fd, G_IO_IN);
+  g_source_set_callback (server->listen_source, G_SOURCE_FUNC (on_incoming), NULL, NULL);
+  g_source_attach (server->listen_source, server->context);
+}
+
+/* Stops watching the listening socket; on_incoming then returns
+ * G_SOURCE_REMOVE. A connection waiting that cannot be accepted keeps the
+ * socket readable, so the loop would call on_incoming at every turn and
+ * spin. It waits in the backlog until a handshake ends (pending_free) or
+ * the next age check (a serving thread may have closed its connection). */
+static void
+listen_pause (void)
+{
+  g_clear_pointer (&server->listen_source, g_source_unref);
+}
+
+/* Accepts up to ACCEPT_BATCH connections. Out of descriptors (or kernel
+ * memory) with a connection waiting, the oldest handshake makes room,
+ * once per call and only if it was accepted by an earlier call (so it had
+ * a turn of the loop to answer, and one just accepted is never dropped for
+ * the next in line); the connection then takes its descriptor at once.
+ * With nothing to drop, listening pauses rather than spin. */
 static gboolean
 on_incoming (gint listen_fd, GIOCondition condition, gpointer data)
 {
+  gboolean evicted = FALSE;
+
+  server->wake++;
   for (int i = 0; i < ACCEPT_BATCH; i++)
     {
       int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int err = errno;
+      Pending *oldest;
 
       if (fd >= 0)
-        pending_new (fd);
-      else if ((errno == EMFILE || errno == ENFILE) && server->pending.length > 0)
-        pending_refuse (g_queue_peek_head (&server->pending), NULL,
-                        "out of file descriptors: the oldest handshake goes");
-      else if (errno != EINTR && errno != ECONNABORTED)
-        break;   /* EAGAIN: all taken */
+        {
+          server->out_of_fds = FALSE;
+          pending_new (fd);
+          if (evicted)
+            break;   /* the other handshakes' answers are read before another goes */
+          continue;
+        }
+      if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+        {
+          if (err == EAGAIN || err == EWOULDBLOCK)
+            break;   /* all taken */
+          continue;  /* EINTR, or that connection's own error (accept(2)): the next */
+        }
+      if (!connection_waiting ())
+        break;       /* out of descriptors, but nobody asks for one */
+      oldest = g_queue_peek_head (&server->pending);
+      if (!evicted && oldest != NULL && oldest->wake != server->wake
+          && (err == EMFILE || err == ENFILE))
+        {
+          pending_evict (oldest, "out of file descriptors: the oldest handshake makes room "
+                                 "for a waiting connection");
+          evicted = TRUE;
+          continue;
+        }
+      if (!server->out_of_fds)   /* said once, not at every retry */
+        say ("%s: not accepting until a descriptor is free", g_strerror (err));
+      server->out_of_fds = TRUE;
+      listen_pause ();
+      return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
 }
@@ -1082,6 +1175,7 @@ on_age_check (gpointer data)
   gint64 now = g_get_monotonic_time ();
   Pending *p;
 
+  listen_resume ();   /* if paused: a serving thread may have freed a descriptor */
   while ((p = g_queue_peek_head (&server->pending)) != NULL && p->until <= now)
     pending_refuse (p, NULL, "no answer to the greeting in time");
   return G_SOURCE_CONTINUE;
@@ -1218,7 +1312,7 @@ mpk__manager_serve (GSocket               *listener,
                     GError               **error)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
-  GSource *sources[5] = { NULL, NULL, NULL, NULL, NULL };
+  GSource *sources[4] = { NULL, NULL, NULL, NULL };
   int listen_fd = g_socket_get_fd (listener);
   gint64 deadline;
   guint left;
@@ -1240,15 +1334,18 @@ mpk__manager_serve (GSocket               *listener,
       return FALSE;
     }
   g_unix_set_fd_nonblocking (listen_fd, TRUE, NULL);
-  sources[0] = attach (g_unix_fd_source_new (listen_fd, G_IO_IN), G_SOURCE_FUNC (on_incoming),
-                       GINT_TO_POINTER (listen_fd));
-  sources[1] = attach (g_timeout_source_new (AGE_CHECK_MS), on_age_check, NULL);
+  server->listen_fd = listen_fd;
+  server->listen_source = NULL;
+  server->wake = 0;
+  server->out_of_fds = FALSE;
+  listen_resume ();
+  sources[0] = attach (g_timeout_source_new (AGE_CHECK_MS), on_age_check, NULL);
   if (stop_fd >= 0)
-    sources[2] = attach (g_unix_fd_source_new (stop_fd, G_IO_IN), G_SOURCE_FUNC (on_stop_fd), NULL);
+    sources[1] = attach (g_unix_fd_source_new (stop_fd, G_IO_IN), G_SOURCE_FUNC (on_stop_fd), NULL);
   if (handle_signals)
     {
-      sources[3] = attach (g_unix_signal_source_new (SIGTERM), on_stop_signal, NULL);
-      sources[4] = attach (g_unix_signal_source_new (SIGINT), on_stop_signal, NULL);
+      sources[2] = attach (g_unix_signal_source_new (SIGTERM), on_stop_signal, NULL);
+      sources[3] = attach (g_unix_signal_source_new (SIGINT), on_stop_signal, NULL);
     }
   say ("serving (at most %u handshakes at once)", server->max_pending);
   g_main_loop_run (server->loop);
@@ -1257,6 +1354,8 @@ mpk__manager_serve (GSocket               *listener,
    * on every client, and wait for their threads before freeing the objects. */
   for (guint i = 0; i < G_N_ELEMENTS (sources); i++)
     detach (&sources[i]);
+  server->listen_fd = -1;   /* no resume from here on */
+  detach (&server->listen_source);
   g_socket_close (listener, NULL);
   while ((p = g_queue_peek_head (&server->pending)) != NULL)
     pending_free (p, FALSE);

@@ -113,7 +113,9 @@ MPK_API void        mpk_manager_set_verbose     (MpkManager      *manager,
 typedef struct
 {
   guint64 connections;      /* accepted */
-  guint64 auth_failures;    /* refused: wrong key, bad or oversized handshake */
+  guint64 auth_failures;    /* refused: wrong key, bad or oversized handshake, no
+                             * answer in time (a handshake dropped to make room
+                             * for a newer connection is not counted) */
   guint64 bad_requests;     /* malformed frames or requests after authentication */
   guint64 calls;            /* requests served */
   guint   clients;          /* connections open now */

@@ -116,6 +116,12 @@
  *     shutdown/queued-closed   the same with both threads stalled past the shutdown's
  *                              second (SIGTERM): the waiting connections are closed when
  *                              serve_forever returns (they were dropped open)
+ *     emfile/no-spin           a server at its file limit with a connection waiting and no
+ *                              handshake to drop sleeps (it spun on accept()); the
+ *                              connection is accepted once a client leaves
+ *     emfile/evict-oldest      at the limit, an idle handshake from earlier makes room for
+ *                              a key holder, who authenticates (the one just accepted was
+ *                              dropped for the next), not counted in auth_failures
  *     preauth/read-bound       the handshake reads only its one frame before the key
  *                              is proven (socket pair, FIONREAD)
  *     preauth/read-bound-server the same through a running server: it closes with the
@@ -125,13 +131,18 @@
  *   Every test checks the server still serves afterwards; the managers the
  *   tests start are shut down with exit code 0 unless killed on purpose. */
 
+/* prlimit(), to bring a running server to its file limit. */
+#define _GNU_SOURCE 1
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
@@ -4482,19 +4493,26 @@ in_process_stop (InProcess *ip, MpkManager *client)
   g_bytes_unref (ip->key);
 }
 
-/* Whether the server closed its end of @fd: end of file or a reset within
- * @timeout_ms (it has nothing to send on a connection it never served). */
+/* Whether the server closed its end of @fd within @timeout_ms: end of file
+ * or a reset, after whatever it had sent (a greeting) is read. */
 static gboolean
 peer_closed (int fd, int timeout_ms)
 {
-  struct pollfd p = { .fd = fd, .events = POLLIN };
-  guint8 byte;
-  ssize_t n;
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
-  if (poll (&p, 1, timeout_ms) <= 0)
-    return FALSE;
-  n = recv (fd, &byte, 1, MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+  for (;;)
+    {
+      struct pollfd p = { .fd = fd, .events = POLLIN };
+      int left = (int) MAX (0, (end - g_get_monotonic_time ()) / 1000);
+      guint8 buf[512];
+      ssize_t n;
+
+      if (poll (&p, 1, left) <= 0)
+        return FALSE;
+      n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        return TRUE;
+    }
 }
 
 #define QUEUED_CONNECTIONS 3
@@ -4646,7 +4664,9 @@ test_shutdown_queued_closed (void)
       g_mutex_unlock (&stall_lock);
       for (int i = 0; i < STALLED; i++)
         g_thread_join (stallers[i]);
-      _exit (0);   /* the server's state stays (stalled threads may use it): no cleanup */
+      g_unlink (ip.address + 5);
+      g_rmdir (ip.dir);
+      _exit (0);   /* the server's state stays (stalled threads may use it): no other cleanup */
     }
   TEST_BEGIN ("serve_forever with 2 client threads, both stalled in a method past the "
               "shutdown's second, and 3 authenticated connections waiting for a thread: "
@@ -4654,6 +4674,241 @@ test_shutdown_queued_closed (void)
               "(they were left open) and counts only the 2 stalled clients");
   g_test_trap_subprocess (NULL, 4 * CHILD_TIMEOUT_US, G_TEST_SUBPROCESS_INHERIT_STDERR);
   g_test_trap_assert_passed ();
+}
+
+/* --- a server out of file descriptors --- */
+
+#define EMFILE_HOLDERS 4
+
+/* How many descriptors @pid has open, and the highest. */
+static int
+open_fds (GPid pid, int *highest)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  DIR *dir = opendir (path);
+  struct dirent *e;
+  int n = 0;
+
+  g_assert_nonnull (dir);
+  *highest = -1;
+  while ((e = readdir (dir)) != NULL)
+    if (e->d_name[0] != '.')
+      {
+        n++;
+        *highest = MAX (*highest, atoi (e->d_name));
+      }
+  closedir (dir);
+  return n;
+}
+
+/* Waits (bounded) until @pid has @count descriptors open. */
+static void
+wait_for_fds (GPid pid, int count)
+{
+  gint64 end = g_get_monotonic_time () + CHILD_TIMEOUT_US;
+  int highest, n;
+
+  while ((n = open_fds (pid, &highest)) != count && g_get_monotonic_time () < end)
+    g_usleep (2000);
+  g_assert_cmpint (n, ==, count);
+}
+
+/* The state letter of @pid's main thread (R running or runnable, S asleep...). */
+static char
+main_thread_state (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  const char *paren;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  paren = strrchr (text, ')');
+  g_assert_nonnull (paren);
+  return paren[2];
+}
+
+/* A plain connection to @manager's Unix socket: nothing sent or read. */
+static int
+unix_connect (MpkManager *manager)
+{
+  const char *address = mpk_manager_get_address (manager);
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_true (g_str_has_prefix (address, "unix:"));
+  g_strlcpy (sun.sun_path, address + 5, sizeof sun.sun_path);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
+  return fd;
+}
+
+/* Whether the server's greeting (any byte) arrives on @fd within @timeout_us. */
+static gboolean
+greeted (int fd, gint64 timeout_us)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  guint8 byte;
+
+  return poll (&p, 1, (int) (timeout_us / 1000)) > 0
+         && recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+/* Brings @manager's server to its file limit: every descriptor it may
+ * have is open, EMFILE_HOLDERS and more of them authenticated connections
+ * the test holds (@holders; closing one frees one of the server's). */
+static GPtrArray *
+emfile_setup (MpkManager *manager)
+{
+  GPid pid = mpk_manager_get_pid (manager);
+  GPtrArray *holders = g_ptr_array_new ();
+  struct rlimit limit;
+  int highest, count, limit_check;
+
+  for (int i = 0; i < EMFILE_HOLDERS; i++)
+    {
+      int fd = mpk__manager_open_raw_for_testing (manager, TRUE, NULL);
+
+      g_assert_cmpint (fd, >=, 0);
+      g_ptr_array_add (holders, GINT_TO_POINTER (fd));
+    }
+  /* The holes below the highest descriptor: one connection each, before
+   * the limit is lowered (at the limit, accepting needs a free slot). */
+  count = open_fds (pid, &highest);
+  for (int i = count; i < highest + 1; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      int fd = mpk__manager_open_raw_for_testing (manager, TRUE, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (fd, >=, 0);
+      g_ptr_array_add (holders, GINT_TO_POINTER (fd));
+    }
+  wait_for_fds (pid, highest + 1);
+  count = open_fds (pid, &limit_check);
+  g_assert_cmpint (limit_check, ==, highest);
+  g_assert_cmpint (prlimit (pid, RLIMIT_NOFILE, NULL, &limit), ==, 0);
+  limit.rlim_cur = (rlim_t) highest + 1;
+  g_assert_cmpint (prlimit (pid, RLIMIT_NOFILE, &limit, NULL), ==, 0);
+  g_test_message ("server %d: file limit %d, all open (%u held by the test)", (int) pid,
+                  highest + 1, holders->len);
+  return holders;
+}
+
+static void
+emfile_teardown (MpkManager *manager, GPtrArray *holders)
+{
+  for (guint i = 0; i < holders->len; i++)
+    if (GPOINTER_TO_INT (holders->pdata[i]) >= 0)
+      close (GPOINTER_TO_INT (holders->pdata[i]));
+  g_ptr_array_unref (holders);
+  shutdown_clean (manager);
+}
+
+/* Frees one of the server's descriptors: closes a held connection (its
+ * thread sees end of file and closes its end). */
+static void
+emfile_free_one (MpkManager *manager, GPtrArray *holders, guint i)
+{
+  int highest, count = open_fds (mpk_manager_get_pid (manager), &highest);
+
+  close (GPOINTER_TO_INT (holders->pdata[i]));
+  holders->pdata[i] = GINT_TO_POINTER (-1);
+  wait_for_fds (mpk_manager_get_pid (manager), count - 1);
+}
+
+#define STATE_SAMPLES 25
+
+/* Out of descriptors with no handshake to drop, the server's main loop found
+ * the listening socket readable at every turn and spun on accept(), a CPU
+ * busy until a descriptor came free. */
+static void
+test_emfile_no_spin (void)
+{
+  MpkManager *manager;
+  GPtrArray *holders;
+  GPid pid;
+  guint64 failures_before;
+  int waiting, running = 0;
+  double cpu_ms = 0;
+
+  TEST_BEGIN ("A server at its file limit, all descriptors held by authenticated clients, "
+              "and a connection waiting to be accepted: its main thread sleeps (was "
+              "runnable in every sample: a busy loop on accept); once a client leaves, the "
+              "waiting connection is accepted (greeted)");
+  if (under_valgrind ())
+    {
+      g_test_skip ("valgrind keeps descriptors of its own under the file limit");
+      return;
+    }
+  manager = new_started ();
+  mpk_manager_set_timeout (manager, CHILD_TIMEOUT_US);
+  failures_before = stats_of (manager).auth_failures;   /* the pool keeps this connection */
+  pid = mpk_manager_get_pid (manager);
+  holders = emfile_setup (manager);
+  waiting = unix_connect (manager);
+  {
+    g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+    g_autofree char *t0 = NULL, *t1 = NULL;
+    unsigned long u0 = 0, s0 = 0, u1 = 0, s1 = 0;
+
+    g_assert_true (g_file_get_contents (path, &t0, NULL, NULL));
+    for (int i = 0; i < STATE_SAMPLES; i++)
+      {
+        g_usleep (20000);
+        running += main_thread_state (pid) == 'R';
+      }
+    g_assert_true (g_file_get_contents (path, &t1, NULL, NULL));
+    sscanf (strrchr (t0, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &u0, &s0);
+    sscanf (strrchr (t1, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &u1, &s1);
+    cpu_ms = (double) (u1 + s1 - u0 - s0) * 1000.0 / sysconf (_SC_CLK_TCK);
+  }
+  g_test_message ("with a connection waiting and no descriptor free: the server's main thread "
+                  "was running in %d of %d samples; the server used %.0f ms of CPU in about "
+                  "%d ms", running, STATE_SAMPLES, cpu_ms, STATE_SAMPLES * 20);
+  g_assert_cmpint (running, <, STATE_SAMPLES / 2);
+  /* A client leaves: its descriptor goes to the connection waiting. */
+  emfile_free_one (manager, holders, 0);
+  g_assert_true (greeted (waiting, CHILD_TIMEOUT_US));
+  close (waiting);
+  g_assert_cmpuint (stats_of (manager).auth_failures, <=, failures_before + 1);   /* it hung up */
+  emfile_teardown (manager, holders);
+}
+
+/* Out of descriptors, the server dropped the oldest handshake for each
+ * connection waiting, counted as a failed authentication (the client had
+ * done nothing wrong). */
+static void
+test_emfile_evict_oldest (void)
+{
+  MpkManager *manager;
+  GPtrArray *holders;
+  guint64 failures_before;
+  int idle, holder;
+
+  TEST_BEGIN ("A server at its file limit with one idle handshake (accepted earlier) and "
+              "a key holder connecting: the idle handshake is closed to make room, the key "
+              "holder authenticates, and auth_failures does not change (it counted one)");
+  if (under_valgrind ())
+    {
+      g_test_skip ("valgrind keeps descriptors of its own under the file limit");
+      return;
+    }
+  manager = new_started ();
+  mpk_manager_set_timeout (manager, CHILD_TIMEOUT_US);
+  (void) stats_of (manager);   /* the pool keeps this connection */
+  holders = emfile_setup (manager);
+  emfile_free_one (manager, holders, 0);
+  idle = unix_connect (manager);
+  g_assert_true (greeted (idle, CHILD_TIMEOUT_US));   /* accepted: the last descriptor */
+  failures_before = stats_of (manager).auth_failures;
+  /* Waits in the backlog until the idle handshake is dropped for it. */
+  holder = mpk__manager_open_raw_for_testing (manager, TRUE, NULL);
+  g_assert_cmpint (holder, >=, 0);
+  g_assert_true (peer_closed (idle, (int) (CHILD_TIMEOUT_US / 1000)));
+  g_assert_cmpuint (stats_of (manager).auth_failures, ==, failures_before);
+  close (idle);
+  close (holder);
+  emfile_teardown (manager, holders);
 }
 
 /* --- what the server reads before the key is proven --- */
@@ -5099,6 +5354,8 @@ main (int   argc,
   g_test_add_func ("/manager/limits/growth", test_limits_growth);
   g_test_add_func ("/manager/stats/clients-unserved", test_stats_clients_unserved);
   g_test_add_func ("/manager/shutdown/queued-closed", test_shutdown_queued_closed);
+  g_test_add_func ("/manager/emfile/no-spin", test_emfile_no_spin);
+  g_test_add_func ("/manager/emfile/evict-oldest", test_emfile_evict_oldest);
   g_test_add_func ("/manager/preauth/read-bound", test_preauth_read_bound);
   g_test_add_func ("/manager/preauth/read-bound-server", test_preauth_read_bound_server);
   g_test_add_func ("/manager/hostile-client", test_hostile_client);
