@@ -99,9 +99,10 @@ run_text (const guint8 *data, size_t size)
 
       if (!g_utf8_validate (lines[i], -1, NULL))
         continue;
+      /* g_variant_parse() returns a full (not floating) reference already. */
       request = g_variant_parse (NULL, lines[i], NULL, NULL, NULL);
       if (request != NULL)
-        run_request (g_variant_ref_sink (request));
+        run_request (request);
     }
 }
 
