@@ -977,7 +977,13 @@ frame_buffered (MpkConnection *conn)
  * `Connection.poll(timeout)`: a message (even a zero-length one), or the
  * peer's end of file. It never consumes anything.
  *
- * Returns: %TRUE if a receive would not block; %FALSE after the timeout,
+ * Like Python's, it looks at the descriptor: when only the first bytes of a
+ * message have arrived (a large message the peer is still writing), it says
+ * %TRUE and a receive then waits for the rest. Give that receive a timeout
+ * if the peer may stall mid-message.
+ *
+ * Returns: %TRUE if a whole message is buffered, or the descriptor has
+ *   bytes or the end of file to read; %FALSE after the timeout,
  *   or with @error set (%MPK_ERROR_CLOSED, %MPK_ERROR_INVALID on a
  *   write-only end)
  */
