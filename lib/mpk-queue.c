@@ -72,13 +72,24 @@ queue_init (MpkQueue *queue,
  *
  * What "no limit" means: a growing buffer reuses its first
  * %MPK_QUEUE_DEFAULT_BUFFER_SIZE bytes while the consumers keep up, and
- * when they fall behind, goes on into a reservation of 4 GiB of address
- * space (less where the system refuses that much), whose memory is
- * committed as it is written and given back, 2 MiB at a time, once the
- * consumers have taken what was there (the reservation's first 2 MiB stay).
- * So with maxsize 0 a queue takes items until nearly that much is queued
- * at once (about 67 million small items; memory runs out first on most
- * machines): put_nowait() fails %MPK_ERROR_FULL only then, and full() says
+ * when they fall behind, goes on into a reservation of address space whose
+ * memory is committed as it is written and given back, 2 MiB at a time,
+ * once the consumers have taken what was there (the reservation's first
+ * 2 MiB stay). The reservation is 1 GiB; under a limit on address space
+ * (RLIMIT_AS, `ulimit -v`), which counts a reservation in full whether or
+ * not it is used, it is at most an eighth of the address space the limit
+ * leaves when the queue is made (a power of two, so between a sixteenth and
+ * an eighth), and less where the system refuses that much. A reservation
+ * under 16 MiB would be full before it was used: where not even 16 MiB can
+ * be had (under RLIMIT_AS, less than 128 MiB to spare), the queue gets a
+ * fixed buffer of %MPK_QUEUE_DEFAULT_BUFFER_SIZE instead, as if made with
+ * that buffer_size (put() then waits for room; mpk_queue_get_buffer_size()
+ * says the same either way). A JoinableQueue adds 4 MiB of address space
+ * for its task holders' table (65536 consumers holding tasks at once; the
+ * tasks of any more are counted but not credited to their process).
+ * So with maxsize 0 a queue takes items until nearly its reservation is
+ * queued at once (4 MiB short of it; in 1 GiB about 16 million small
+ * items): put_nowait() fails %MPK_ERROR_FULL only then, and full() says
  * so. A put() that may wait still waits for consumers that are taking
  * items (one in the last 20 ms) before it grows the buffer, so that a fast
  * producer does not run ahead of them into fresh memory; it grows it at

@@ -34,7 +34,8 @@ typedef struct _MpkSimpleQueue MpkSimpleQueue;
  * The buffer_size of mpk_queue_new_full() for a buffer that grows when the
  * consumers fall behind (what mpk_queue_new() and the other constructors
  * make): a queue with maxsize 0 is then limited only by memory, up to
- * nearly 4 GiB queued at once. See mpk_queue_new_full().
+ * nearly 1 GiB queued at once (less under a limit on address space, and a
+ * fixed buffer where that leaves under 128 MiB). See mpk_queue_new_full().
  */
 #define MPK_QUEUE_BUFFER_GROWS ((gsize) 0)
 

@@ -13,10 +13,13 @@
 #include "mpk-ring.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* 36 bits of position (64 GiB, past twice MPK__RING_RESERVE) leave 28 of
- * count: a 4 GiB ring holds at most 2^26 records of 64 bytes, and the
+ * count: a ring of up to 4 GiB holds at most 2^26 records of 64 bytes, and the
  * count's difference must stay under half its range. */
 #define POS_BITS   36
 #define POS_MASK   ((G_GUINT64_CONSTANT (1) << POS_BITS) - 1)
@@ -27,12 +30,16 @@
  * task and removing the item (tests/test-queue.c). */
 int mpk__ring_crash_after_credit = 0;
 
-/* JoinableQueue: processes whose taken tasks are tracked. As many as there
- * can be processes at once (PID_MAX_LIMIT on 64-bit Linux is 2^22), so that
- * every consumer's tasks are known, however many there are: a table of
- * 256 MiB of address space, of which only the lines of slots ever claimed
- * are touched (the mapping is committed page by page). */
-#define N_HOLDERS  (1u << 22)
+/* JoinableQueue: processes whose taken tasks are tracked, at once (a slot
+ * is reused once its process holds no task). 65536 consumers holding tasks
+ * at the same moment is far past what a machine runs usefully, and the
+ * table is 4 MiB of address space, of which only the lines of slots ever
+ * claimed are touched (the mapping is committed page by page). Slots for
+ * every possible pid (2^22) cost 256 MiB of address space per queue, which
+ * a limit on address space (RLIMIT_AS) counts in full. A consumer past the
+ * table's end still takes items; its tasks are counted but not credited to
+ * it (mpk_queue_get_unfinished_for() and abandon_tasks() cannot find them). */
+#define N_HOLDERS  (1u << 16)
 
 /* Growing ring: the reserve is mapped ahead of the producers and given back
  * behind the consumers by blocks; its first RESERVE_KEEP bytes stay. */
@@ -174,6 +181,55 @@ data_offset (void)
   return (sizeof (MpkRingShared) + 4095) & ~(gsize) 4095;
 }
 
+/* This process's address space in use (VmSize), or 0 if unknown. */
+static gsize
+address_space_used (void)
+{
+  unsigned long pages = 0;
+  FILE *f = fopen ("/proc/self/statm", "re");
+
+  if (f == NULL)
+    return 0;
+  if (fscanf (f, "%lu", &pages) != 1)
+    pages = 0;
+  fclose (f);
+  return (gsize) pages * (gsize) sysconf (_SC_PAGESIZE);
+}
+
+/* The most address space a growing ring's bytes may take: MPK__RING_RESERVE,
+ * and under a limit on address space (RLIMIT_AS, ulimit -v) an eighth of
+ * what the limit leaves, so that a few queues leave the program most of it
+ * (a reservation counts in full against that limit, committed or not). */
+static gsize
+reserve_limit (void)
+{
+  struct rlimit lim;
+  gsize limit = MPK__RING_RESERVE;
+
+  if (getrlimit (RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+    {
+      gsize used = address_space_used ();
+
+      limit = MIN (limit, lim.rlim_cur > used ? (gsize) (lim.rlim_cur - used) / 8 : 0);
+    }
+  return limit;
+}
+
+/* The smallest growing ring worth having: the producers stay `margin` (two
+ * blocks) short of a lap, the home bytes and the reserve's first
+ * RESERVE_KEEP are never given back, and past those there must be at least
+ * a block to grow into. A smaller ring would be full before it was used
+ * (16 MiB for the default home of 1 MiB). */
+static gsize
+min_growing_capacity (gsize home)
+{
+  gsize need = home + RESERVE_KEEP + 3 * RESERVE_BLOCK, capacity = home;
+
+  while (capacity < need)
+    capacity *= 2;
+  return capacity;
+}
+
 gboolean
 mpk__ring_init (MpkRing                *ring,
                 gsize                   capacity,
@@ -188,14 +244,20 @@ mpk__ring_init (MpkRing                *ring,
 
   g_assert (capacity >= 4096 && (capacity & (capacity - 1)) == 0);
   /* A growing ring: as much address space as the system lets us have,
-   * within MPK__RING_RESERVE (a limit on address space, or a commit limit
-   * that ignores MAP_NORESERVE, may refuse that much), or else a ring of
-   * @home bytes like any other. */
-  for (capacity = grows ? MAX (MPK__RING_RESERVE, home) : home; capacity > home && shm == NULL; )
+   * within reserve_limit() (a commit limit that ignores MAP_NORESERVE may
+   * refuse even that much), down to the smallest ring that works; or else
+   * a fixed ring of @home bytes like any other. */
+  if (grows)
     {
-      shm = mpk__shm_reserve (data_offset () + capacity + holders, NULL);
-      if (shm == NULL)
+      gsize limit = reserve_limit (), least = min_growing_capacity (home);
+
+      for (capacity = MAX (MPK__RING_RESERVE, least); capacity > least && capacity > limit; )
         capacity /= 2;
+      for (; capacity >= least && capacity <= limit; capacity /= 2)
+        if ((shm = mpk__shm_reserve (data_offset () + capacity + holders, NULL)) != NULL)
+          break;
+      if (shm == NULL)
+        capacity = home;
     }
   ring->grows = capacity > home;
   ring->map_size = data_offset () + capacity + holders;

@@ -57,11 +57,14 @@ typedef struct
 
 /* Maps a ring of @capacity bytes (a power of two, 4 KiB to 256 MiB), or
  * with @grows a growing ring: @capacity bytes used over and over while the
- * consumers keep up, inside a reservation of MPK__RING_RESERVE bytes of
- * address space that takes what they leave behind (committed as it is
- * written, given back behind the consumers). Returns FALSE with @error set
+ * consumers keep up, inside a reservation of up to MPK__RING_RESERVE bytes
+ * of address space (under RLIMIT_AS at most an eighth of what it leaves)
+ * that takes what they leave behind (committed as it is written, given
+ * back behind the consumers). When not even the smallest reservation that
+ * works can be had (16 MiB for a home of 1 MiB), the ring is a fixed one of
+ * @capacity bytes (ring->grows is FALSE). Returns FALSE with @error set
  * when shared memory cannot be had. */
-#define MPK__RING_RESERVE ((gsize) 1 << 32)
+#define MPK__RING_RESERVE ((gsize) 1 << 30)
 G_GNUC_INTERNAL gboolean mpk__ring_init  (MpkRing                *ring,
                                           gsize                   capacity,
                                           gboolean                grows,

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include "test-util.h"
 
 #define T1_US    (100 * 1000)
@@ -2243,6 +2244,207 @@ test_unbounded_crash_points (void)
   munmap (n_put, sizeof (gint));
 }
 
+/* --- issue 11 §3 review: the growing buffer's address space ------------------------ */
+
+/* What a child made under an address-space limit saw, for the parent to assert. */
+typedef struct
+{
+  gsize  headroom;        /* in: address space the child leaves itself (RLIMIT_AS) */
+  guint  n_queues;        /* in: Queue()s to make, then one JoinableQueue() */
+  gint   made;            /* out: queues made */
+  gint   full_when_empty; /* out: queues whose full() said TRUE before any put */
+  gint   put_failed;      /* out: queues where a 1-byte put_nowait failed */
+  gint   got_back;        /* out: queues that gave that byte back */
+  gint   bad_size;        /* out: growing rings under MIN_GROWING_MAP (a ring too small to work) */
+  gint   malloc_ok;       /* out: a 256 MiB malloc after them succeeded */
+  gsize  mapped;          /* out: address space the queues took, all told */
+  char   message[256];    /* out: the first error, if any */
+} AsLimitArgs;
+
+/* A growing ring's mapping is at least this (see mpk_queue_new_full); a fixed
+ * fallback's is its MiB and a page of control block. */
+#define MIN_GROWING_MAP (16 * MiB)
+
+static gsize
+vm_size (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return 0;
+  line = strstr (status, "VmSize:");
+  return line != NULL ? (gsize) g_ascii_strtoull (line + 7, NULL, 10) * KiB : 0;
+}
+
+static int
+as_limit_child (gpointer data)
+{
+  AsLimitArgs *args = data;
+  MpkQueue *queues[8] = { NULL };
+  struct rlimit lim;
+  gpointer big;
+
+  child_guard ();
+  /* Warm up what GLib and the library allocate once, so that the limit
+   * leaves the headroom to the queues. */
+  mpk_queue_free (mpk_queue_new_full (0, TRUE, 4096, NULL));
+  lim.rlim_cur = lim.rlim_max = vm_size () + args->headroom;
+  MPK_CHILD_CHECK (setrlimit (RLIMIT_AS, &lim) == 0);
+  for (guint i = 0; i <= args->n_queues && i < G_N_ELEMENTS (queues); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) back = NULL;
+      gsize size = 0;
+
+      queues[i] = i < args->n_queues ? mpk_queue_new (0, &error) : mpk_joinable_queue_new (0, &error);
+      if (queues[i] == NULL)
+        {
+          if (args->message[0] == '\0')
+            g_snprintf (args->message, sizeof args->message, "queue %u: %s", i, error->message);
+          continue;
+        }
+      args->made++;
+      mpk__queue_get_shared_for_testing (queues[i], &size);
+      args->mapped += size;
+      if (size > 2 * MiB && size < MIN_GROWING_MAP)
+        args->bad_size++;
+      if (mpk_queue_full (queues[i]))
+        args->full_when_empty++;
+      if (!mpk_queue_put_bytes (queues[i], "x", 1, MPK_NO_WAIT, &error))
+        {
+          args->put_failed++;
+          if (args->message[0] == '\0')
+            g_snprintf (args->message, sizeof args->message, "queue %u (%zu KiB): put: %s",
+                        i, size / KiB, error->message);
+          continue;
+        }
+      back = mpk_queue_get_bytes (queues[i], MPK_NO_WAIT, NULL);
+      if (back != NULL && g_bytes_get_size (back) == 1)
+        args->got_back++;
+      /* A growing ring holds 4 MiB queued at once (a fixed MiB would not). */
+      for (guint k = 0; size >= MIN_GROWING_MAP && k < 64; k++)
+        {
+          static guint8 chunk[64 * 1024];
+
+          if (!mpk_queue_put_bytes (queues[i], chunk, sizeof chunk, MPK_NO_WAIT, &error))
+            {
+              args->put_failed++;
+              if (args->message[0] == '\0')
+                g_snprintf (args->message, sizeof args->message, "queue %u (%zu KiB): put %u of "
+                            "64 KiB: %s", i, size / KiB, k, error->message);
+              break;
+            }
+        }
+      if (size >= MIN_GROWING_MAP && mpk_queue_qsize (queues[i]) != 64)
+        args->put_failed++;
+      if (i < args->n_queues ? mpk_queue_is_joinable (queues[i]) : !mpk_queue_is_joinable (queues[i]))
+        return 1;
+    }
+  big = g_try_malloc (256 * MiB);
+  args->malloc_ok = big != NULL;
+  g_free (big);
+  for (guint i = 0; i < G_N_ELEMENTS (queues); i++)
+    g_clear_pointer (&queues[i], mpk_queue_free);
+  return 0;
+}
+
+static gboolean
+as_limit_unsupported (void)
+{
+#if defined (__SANITIZE_ADDRESS__)
+  return TRUE;      /* its shadow memory alone is terabytes of address space */
+#elif defined (__has_feature)
+#if __has_feature (address_sanitizer)
+  return TRUE;
+#endif
+#endif
+  return under_valgrind ();  /* valgrind's own mappings count against the limit */
+}
+
+/* Runs as_limit_child with @headroom bytes of address space to spare. */
+static AsLimitArgs *
+run_as_limit (gsize headroom,
+              guint n_queues)
+{
+  AsLimitArgs *args = shared_alloc (sizeof (AsLimitArgs));
+
+  args->headroom = headroom;
+  args->n_queues = n_queues;
+  join_child (mpk_test_start (as_limit_child, args), 0);
+  g_test_message ("%zu MiB to spare: %d of %u queues made, %zu KiB mapped%s%s", headroom / MiB,
+                  args->made, n_queues + 1, args->mapped / KiB,
+                  args->message[0] != '\0' ? "; " : "", args->message);
+  return args;
+}
+
+static void
+test_unbounded_small_reservation (void)
+{
+  static const gsize headrooms[] = { 3, 5, 7, 12, 20, 40, 160 };
+
+  g_test_summary ("Queue() (a growing buffer) where RLIMIT_AS leaves only a few MiB: "
+                  "it is made, and either grows in a ring big enough to work "
+                  "(MIN_GROWING_MAP) or is a fixed ring of the default size; "
+                  "either way full() is FALSE when it is empty and a 1-byte put "
+                  "and get succeed");
+  if (as_limit_unsupported ())
+    {
+      g_test_skip ("RLIMIT_AS counts the sanitizer's or valgrind's own address space");
+      return;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (headrooms); i++)
+    {
+      AsLimitArgs *args = run_as_limit (headrooms[i] * MiB, 1);
+
+      /* The JoinableQueue may not fit in 3 MiB; the Queue must. */
+      g_assert_cmpint (args->made, >=, 1);
+      g_assert_cmpint (args->bad_size, ==, 0);
+      g_assert_cmpint (args->full_when_empty, ==, 0);
+      g_assert_cmpint (args->put_failed, ==, 0);
+      g_assert_cmpint (args->got_back, ==, args->made);
+      munmap (args, sizeof (AsLimitArgs));
+    }
+}
+
+static void
+test_unbounded_address_space (void)
+{
+  g_autoptr(GError) error = NULL;
+  MpkQueue *queue;
+  AsLimitArgs *args;
+  gsize size = 0;
+
+  g_test_summary ("How much address space unbounded queues take: at most 1 GiB (+ 4 MiB "
+                  "of holder table for a JoinableQueue) each without a limit, and at "
+                  "most an eighth of what RLIMIT_AS leaves: four Queue()s and a "
+                  "JoinableQueue() with 2 GiB to spare leave room for a 256 MiB malloc");
+  queue = mpk_queue_new (0, &error);
+  g_assert_no_error (error);
+  mpk__queue_get_shared_for_testing (queue, &size);
+  g_test_message ("Queue(): %zu MiB of address space", size / MiB);
+  g_assert_cmpuint (size, <=, 1024 * MiB + 64 * KiB);
+  mpk_queue_free (queue);
+  queue = mpk_joinable_queue_new (0, &error);
+  g_assert_no_error (error);
+  mpk__queue_get_shared_for_testing (queue, &size);
+  g_test_message ("JoinableQueue(): %zu MiB of address space", size / MiB);
+  g_assert_cmpuint (size, <=, 1028 * MiB + 64 * KiB);
+  mpk_queue_free (queue);
+  if (as_limit_unsupported ())
+    {
+      g_test_skip ("RLIMIT_AS counts the sanitizer's or valgrind's own address space");
+      return;
+    }
+  args = run_as_limit (2048 * MiB, 4);
+  g_assert_cmpint (args->made, ==, 5);
+  g_assert_cmpint (args->put_failed, ==, 0);
+  g_assert_cmpint (args->got_back, ==, 5);
+  g_assert_cmpuint (args->mapped, <=, 1024 * MiB);
+  g_assert_cmpint (args->malloc_ok, ==, TRUE);
+  munmap (args, sizeof (AsLimitArgs));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2292,6 +2494,8 @@ main (int   argc,
   g_test_add_func ("/queue/unbounded/big-item", test_unbounded_big_item);
   g_test_add_func ("/queue/unbounded/gives-memory-back", test_unbounded_gives_back);
   g_test_add_func ("/queue/unbounded/crash-points", test_unbounded_crash_points);
+  g_test_add_func ("/queue/unbounded/small-reservation", test_unbounded_small_reservation);
+  g_test_add_func ("/queue/unbounded/address-space", test_unbounded_address_space);
   g_test_add_func ("/joinable-queue/join-full/many-consumers", test_join_full_many_consumers);
   g_test_add_func ("/queue/get/timeout-mid-item", test_get_timeout_mid_item);
   g_test_add_func ("/queue/put/dead-producer-no-consumer", test_dead_producer_no_consumer);
