@@ -4621,12 +4621,13 @@ test_shutdown_queued_closed (void)
       g_autoptr(GError) error = NULL;
       InProcess ip = { 0 };
       MpkManager *client = in_process_start (&ip, STALLED, &stall_type);
-      g_autoptr(MpkProxy) stall = mpk_manager_create (client, "Stall", NULL, &error);
+      static MpkProxy *stall;   /* kept (reachable) past the _exit below */
       GThread *stallers[STALLED];
       int queued[QUEUED_CONNECTIONS];
       MpkManagerStats stats;
       gint64 end;
 
+      stall = mpk_manager_create (client, "Stall", NULL, &error);
       g_assert_no_error (error);
       /* Every client thread stalls in a call. */
       for (int i = 0; i < STALLED; i++)
