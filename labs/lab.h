@@ -81,26 +81,37 @@ lab_join (MpkProcess *process)
  * status (-1 if a signal ended it).  How a lab shows a separate program that
  * inherits nothing from us but what we pass: a forked child would inherit
  * all our objects (lab 23's client).  The environment, not ARGS, is for
- * secrets: any user can read a process's arguments (ps). */
+ * secrets: any user can read a process's arguments (ps).
+ *
+ * The tracer cannot see an exec, so we tell it: the note BEGIN in our lane
+ * right before it, and "END: exit N" once it has ended.  The new program's
+ * lane is drawn from the first and its end before the second, by cause,
+ * not by the clock (mpk_trace_exec_begin() in lib/mpk-trace.c). */
 G_GNUC_UNUSED static int
 lab_spawn_self (const char *const *args,
                 const char        *name,
-                const char        *value)
+                const char        *value,
+                const char        *begin,
+                const char        *end)
 {
   g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
   g_auto(GStrv) env = g_environ_setenv (g_get_environ (), name, value, TRUE);
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
   g_auto(GStrv) argv = NULL;
   g_autoptr(GError) error = NULL;
-  int status;
+  guint64 exec_id;
+  int status, code;
 
   LAB_CHECK (self != NULL);
   g_strv_builder_add (builder, self);
   g_strv_builder_addv (builder, (const char **) args);
   argv = g_strv_builder_end (builder);
+  env = mpk_trace_exec_begin (g_steal_pointer (&env), &exec_id, "%s", begin);
   LAB_CHECK (g_spawn_sync (NULL, argv, env, G_SPAWN_DEFAULT, NULL, NULL,
                            NULL, NULL, &status, &error));
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  code = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  mpk_trace_exec_end (exec_id, "%s: exit %d", end, code);
+  return code;
 }
 
 /* Waits until the kernel reports PROCESS asleep (state S in /proc/PID/stat,

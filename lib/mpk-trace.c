@@ -59,7 +59,14 @@ static struct
   guint32   objects;      /* objects created by this process (atomic) */
   guint32   threads;      /* threads of this process that recorded (atomic) */
   guint64   dropped;      /* events that could not be written (atomic) */
+  char     *exec;         /* "<pid>.<seq>": the proc.exec that started this program
+                           * (MPK_TRACE_EXEC), for its header; NULL if none or forked */
 } trace = { .fd = -1 };
+
+/* The environment variable that carries a proc.exec's id to the program it
+ * starts (mpk_trace_exec_begin()); that program takes it out of its own
+ * environment, so that a program it runs in turn does not claim it. */
+#define EXEC_VARIABLE "MPK_TRACE_EXEC"
 
 /* Set while this thread writes a new file's first lines: their own
  * mpk__trace_begin() must not try to open the file again. */
@@ -290,6 +297,8 @@ write_header (void)
   mpk__trace_add_str (&line, "boot_id", trace.boot_id);
   mpk__trace_add_int (&line, "t0_mono_ns", mpk__trace_now ());
   mpk__trace_add_int (&line, "t0_real_ns", real_now ());
+  if (trace.exec != NULL)
+    mpk__trace_add_str (&line, "exec", trace.exec);
   mpk__trace_add_last_str (&line, "name", mpk_current_process_get_name ());
   line_close (&line);
   write_line (line.buf + MPK__TRACE_PREFIX_MAX, line.len - MPK__TRACE_PREFIX_MAX);
@@ -618,6 +627,106 @@ mpk_trace_mark (const char *format, ...)
   mpk__trace_end (&line);
 }
 
+/* Records a note @ev ("proc.exec", "proc.exec_end") with @text, and
+ * "exec" naming @exec_id when it is not 0. Returns the line's event id. */
+static guint64
+record_exec_note (const char *ev,
+                  guint64     exec_id,
+                  const char *text)
+{
+  MpkTraceLine line;
+  char id[32];
+
+  mpk__trace_begin (&line, ev, 0, 0);
+  if (exec_id != 0)
+    {
+      g_snprintf (id, sizeof id, "%u.%u", (guint) (exec_id >> 32),
+                  (guint) (exec_id & G_MAXUINT32));
+      mpk__trace_add_str (&line, "exec", id);
+    }
+  mpk__trace_add_last_str (&line, "text", text);
+  return mpk__trace_event_id (mpk__trace_end (&line));
+}
+
+/**
+ * mpk_trace_exec_begin:
+ * @envp: (transfer full) (array zero-terminated=1): the environment the
+ *   program about to be started will get (g_get_environ() and additions)
+ * @exec_id: (out): where to store the id to give mpk_trace_exec_end();
+ *   0 when tracing is off or the note could not be written
+ * @format: a printf()-style format for the note ("runs lab --client")
+ * @...: its arguments
+ *
+ * Call right before running another program without mpkit (g_spawn_sync(),
+ * posix_spawn(), fork() and exec()), from the thread that runs it, and pass
+ * the returned environment to that program. The note is recorded in this
+ * process's lane (a "proc.exec" event, drawn like mpk_trace_mark()'s), and
+ * the environment tells the new program's tracer which event started it:
+ * `mpk-trace` then draws its lane from this note, whatever other threads of
+ * this process record meanwhile. Without it, the tool can only link the
+ * program by timestamps (tools/mpk-trace/README.md, "Programs started by
+ * exec"). Does nothing to @envp when tracing is off.
+ *
+ * Returns: (transfer full): @envp with `MPK_TRACE_EXEC` set; free it with
+ *   g_strfreev()
+ */
+char **
+mpk_trace_exec_begin (char       **envp,
+                      guint64     *exec_id,
+                      const char  *format,
+                      ...)
+{
+  g_autofree char *text = NULL;
+  char id[32];
+  va_list ap;
+
+  g_return_val_if_fail (exec_id != NULL, envp);
+  g_return_val_if_fail (format != NULL, envp);
+
+  *exec_id = 0;
+  if (!MPK__TRACING (~0u))
+    return envp;
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  *exec_id = record_exec_note ("proc.exec", 0, text);
+  if (*exec_id == 0)
+    return g_environ_unsetenv (envp, EXEC_VARIABLE);
+  g_snprintf (id, sizeof id, "%u.%u", (guint) (*exec_id >> 32),
+              (guint) (*exec_id & G_MAXUINT32));
+  return g_environ_setenv (envp, EXEC_VARIABLE, id, TRUE);
+}
+
+/**
+ * mpk_trace_exec_end:
+ * @exec_id: what mpk_trace_exec_begin() stored, or 0
+ * @format: a printf()-style format for the note ("client: exit 2")
+ * @...: its arguments
+ *
+ * Call once this process knows that the program it started with
+ * mpk_trace_exec_begin() has ended (g_spawn_sync() or waitpid() returned).
+ * Records the note (a "proc.exec_end" event naming the begin's event), and
+ * `mpk-trace` draws the program's end before it. Does nothing when @exec_id
+ * is 0 (tracing was off).
+ */
+void
+mpk_trace_exec_end (guint64     exec_id,
+                    const char *format,
+                    ...)
+{
+  g_autofree char *text = NULL;
+  va_list ap;
+
+  g_return_if_fail (format != NULL);
+
+  if (exec_id == 0 || !MPK__TRACING (~0u))
+    return;
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  record_exec_note ("proc.exec_end", exec_id, text);
+}
+
 /* --- start-up ----------------------------------------------------------------- */
 
 static void
@@ -687,6 +796,8 @@ trace_after_fork_child (void)
   trace.fd = -1;
   trace.fd_pid = 0;
   opening = FALSE;
+  /* A forked child is linked by its proc.spawn; the exec started its parent. */
+  g_clear_pointer (&trace.exec, g_free);
   /* Another thread may have held these at the fork; it does not exist here. */
   g_mutex_init (&trace.open_lock);
   g_mutex_init (&trace.write_lock);
@@ -732,6 +843,13 @@ trace_init (void)
                           : g_strdup_printf ("%d-%" G_GINT64_FORMAT, (int) getpid (),
                                              mpk__trace_now ());
   g_setenv ("MPK_TRACE_RUN", trace.run, TRUE);
+  /* Started by a traced program that recorded a proc.exec for us: our
+   * header names it. Taken out so that what we run does not claim it. */
+  trace.exec = g_strdup (g_getenv (EXEC_VARIABLE));
+  if (trace.exec != NULL && !g_regex_match_simple ("^[1-9][0-9]{0,9}\\.[1-9][0-9]{0,17}$",
+                                                   trace.exec, 0, 0))
+    g_clear_pointer (&trace.exec, g_free);    /* not one of ours: ignored */
+  g_unsetenv (EXEC_VARIABLE);
   pthread_atfork (NULL, NULL, trace_after_fork_child);
   on_exit (trace_on_exit, NULL);
   mpk__trace_mask = mask;

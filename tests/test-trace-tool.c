@@ -1889,6 +1889,78 @@ test_exec_own_row (Fixture      *f,
   assert_contains (page3.out, "  z8 -> e9 " EXEC_ARROW ";\n");
 }
 
+/* A parent with two threads: thread 1 records proc.exec ("runs child") and
+ * starts the program, whose header names that event ("exec":"10.2");
+ * thread 2 records "tick" meanwhile, before or after the child's t0 as the
+ * scheduler has it; thread 1 records proc.exec_end (naming the same exec)
+ * when it has waited for the program. The exec edges come from those two
+ * events, whatever the times: the same drawing either way, the child's
+ * start right after "runs child", its exit right before the end. */
+#define EXEC_HDR(t0) \
+  "{\"v\":1,\"type\":\"proc\",\"pid\":11,\"ppid\":10,\"name\":\"main\",\"run\":\"r1\"," \
+  "\"clock\":\"CLOCK_MONOTONIC\",\"boot_id\":\"boot-a\",\"t0_mono_ns\":" #t0 "," \
+  "\"t0_real_ns\":1700000000000000000,\"exec\":\"10.2\"}"
+
+static void
+write_exec_threads (const char *dir,
+                    gboolean    tick_first)
+{
+  const char *parent[] = {
+    HDR (10, 1, "main", 1000),
+    EV (10, 1, 1, 1001, "proc.start", ",\"name\":\"main\""),
+    EV (10, 2, 2, 1500, "proc.exec", TEXT ("runs child")),
+    tick_first ? EV (10, 3, 3, 1800, "mark", ",\"th\":2" TEXT ("tick"))
+               : EV (10, 3, 3, 2500, "mark", ",\"th\":2" TEXT ("tick")),
+    EV (10, 4, 5, 3000, "proc.exec_end", ",\"exec\":\"10.2\"" TEXT ("child: exit 0")),
+    EV (10, 5, 6, 3001, "proc.exit", EXIT (0)),
+    NULL
+  };
+  const char *child[] = {
+    EXEC_HDR (2000),
+    EV (11, 1, 1, 2001, "proc.start", ",\"name\":\"main\""),
+    EV (11, 2, 2, 2100, "mark", TEXT ("child work")),
+    EV (11, 3, 3, 2200, "proc.exit", EXIT (0)),
+    NULL
+  };
+
+  write_lines (dir, "trace-10.jsonl", parent, FALSE);
+  write_lines (dir, "trace-11.jsonl", child, FALSE);
+}
+
+static void
+test_exec_causal (Fixture      *f,
+                  gconstpointer data)
+{
+  g_auto(Result) first = { 0 }, second = { 0 };
+  Result *drawn[] = { &first, &second };
+
+  /* One folder, written twice: "tick" before the child's t0, then after. */
+  for (guint i = 0; i < G_N_ELEMENTS (drawn); i++)
+    {
+      g_auto(Result) merged = { 0 };
+
+      g_test_message ("\"tick\" %s the child's start", i == 0 ? "before" : "after");
+      write_exec_threads (f->dir, i == 0);
+      run_tool (&merged, "merge", f->dir, NULL);
+      assert_clean (&merged);
+      /* rank 2 "runs child"; 3 the child's start (not after "tick") and
+       * "tick"; the child's exit 5, then the end of the wait, 6 (not at
+       * "tick", the first event of another thread after the exit). */
+      assert_contains (merged.out, "\"ev\":\"proc.start\",\"name\":\"main\",\"lane\":\"main (2)\","
+                                   "\"rank\":3}");
+      assert_contains (merged.out, "\"text\":\"tick\",\"lane\":\"main\",\"rank\":3}");
+      assert_contains (merged.out, "\"code\":0,\"lane\":\"main (2)\",\"rank\":5}");
+      assert_contains (merged.out, "\"text\":\"child: exit 0\",\"lane\":\"main\",\"rank\":6}");
+      run_tool (drawn[i], "dot", "--title=t", f->dir, NULL);
+      assert_clean (drawn[i]);
+    }
+  /* The notes, drawn as marks are; the exec arrows from and to them. */
+  assert_contains (first.out, "label=\"exec\\r\"");
+  assert_contains (first.out, "label=\"exec ended\\r\"");
+  assert_contains (first.out, "tooltip=\"2: main: runs child\"");
+  g_assert_cmpstr (second.out, ==, first.out);
+}
+
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -1939,5 +2011,6 @@ main (int    argc,
   ADD ("/trace-tool/exec/still-running", test_exec_still_running);
   ADD ("/trace-tool/exec/untraced-parent", test_exec_untraced_parent);
   ADD ("/trace-tool/exec/own-row", test_exec_own_row);
+  ADD ("/trace-tool/exec/causal", test_exec_causal);
   return g_test_run ();
 }

@@ -54,18 +54,17 @@ run_client (const char *address, GBytes *key)
 }
 
 /* Runs this program again as `--client HOST:PORT`, a separate program, with
- * the key (HEX) in its environment; returns its exit status. */
+ * the key (HEX) in its environment; returns its exit status.  The tracer
+ * cannot see an exec (see the handout): lab_spawn_self says it in our lane,
+ * before ("runs lab --client") and after ("client: exit N"). */
 static int
 spawn_client (const char *address, const char *hex, const char *which)
 {
   const char *args[] = { "--client", strchr (address, ':') + 1, NULL };  /* no "tcp:" */
-  int status;
+  g_autofree char *begin = g_strdup_printf ("runs lab --client (%s key)", which);
+  g_autofree char *end = g_strdup_printf ("%s-key client", which);
 
-  /* The tracer cannot see an exec (see the handout): say it in our lane. */
-  mpk_trace_mark ("runs lab --client (%s key)", which);
-  status = lab_spawn_self (args, KEY_VARIABLE, hex);
-  mpk_trace_mark ("%s-key client: exit %d", which, status);
-  return status;
+  return lab_spawn_self (args, KEY_VARIABLE, hex, begin, end);
 }
 
 /* The server role, at ADDRESS with KEY (NULL: 32 random bytes).  DEMO: run

@@ -166,6 +166,49 @@ lane_free (gpointer data)
   g_free (lane);
 }
 
+/* Reads a positive decimal number of at most 18 digits (no sign, no
+ * leading zero) from *@p, moving *@p past it. */
+static gboolean
+parse_id_part (const char **p,
+               gint64      *out)
+{
+  const char *start = *p;
+
+  *out = 0;
+  while (g_ascii_isdigit (**p) && *p - start < 18)
+    *out = *out * 10 + (*(*p)++ - '0');
+  return *p > start && *out > 0 && *start != '0' && !g_ascii_isdigit (**p);
+}
+
+/* @key:"<pid>.<seq>", an event named by its process and seq ("after", the
+ * event that caused this one; "exec", the proc.exec that started a program:
+ * README, "File format"): both parts positive integers. Absent: both 0. */
+static gboolean
+parse_event_id (const Line *l,
+                const char *key,
+                gint64     *pid,
+                gint64     *seq,
+                GError    **error)
+{
+  const char *id = NULL, *p;
+
+  if (!line_str (l, key, FALSE, &id, error))
+    return FALSE;
+  if (id == NULL)
+    return TRUE;
+  p = id;
+  if (!parse_id_part (&p, pid) || *p++ != '.' || !parse_id_part (&p, seq) || *p != '\0')
+    {
+      g_autofree char *clean = trace_clean (id);
+      g_autofree char *shown = trace_truncate (clean, 40);
+
+      *pid = *seq = 0;
+      return line_fail (l, error, "key \"%s\" must be \"<pid>.<seq>\" (two positive "
+                        "integers), not \"%s\"", key, shown);
+    }
+  return TRUE;
+}
+
 static TraceLane *
 parse_header (const Line *l,
               GError    **error)
@@ -187,7 +230,8 @@ parse_header (const Line *l,
       && line_str (l, "run", TRUE, &lane->run, &local)
       && line_str (l, "clock", TRUE, &lane->clock, &local)
       && line_str (l, "boot_id", TRUE, &lane->boot_id, &local)
-      && line_int (l, "t0_mono_ns", TRUE, &lane->t0_mono_ns, &local))
+      && line_int (l, "t0_mono_ns", TRUE, &lane->t0_mono_ns, &local)
+      && parse_event_id (l, "exec", &lane->exec_pid, &lane->exec_seq, &local))
     return lane;
   g_propagate_error (error, g_steal_pointer (&local));
   lane_free (lane);
@@ -203,6 +247,8 @@ classify (const char *ev,
     { "proc.exit", TRACE_KIND_EXIT }, { "proc.reaped", TRACE_KIND_REAPED },
     { "proc.join", TRACE_KIND_JOIN }, { "proc.signal", TRACE_KIND_SIGNAL },
     { "mark", TRACE_KIND_MARK }, { "trace.dropped", TRACE_KIND_DROPPED },
+    /* A program's notes around a program it runs (mpk_trace_exec_begin/_end). */
+    { "proc.exec", TRACE_KIND_MARK }, { "proc.exec_end", TRACE_KIND_MARK },
   };
   guint i;
 
@@ -215,47 +261,6 @@ classify (const char *ev,
     if (strcmp (ev, names[i].ev) == 0)
       return names[i].kind;
   return TRACE_KIND_OTHER;
-}
-
-/* Reads a positive decimal number of at most 18 digits (no sign, no
- * leading zero) from *@p, moving *@p past it. */
-static gboolean
-parse_id_part (const char **p,
-               gint64      *out)
-{
-  const char *start = *p;
-
-  *out = 0;
-  while (g_ascii_isdigit (**p) && *p - start < 18)
-    *out = *out * 10 + (*(*p)++ - '0');
-  return *p > start && *out > 0 && *start != '0' && !g_ascii_isdigit (**p);
-}
-
-/* "after":"<pid>.<seq>", the event that caused this one (README, "File
- * format"): both parts positive integers. */
-static gboolean
-parse_after (const Line *l,
-             TraceEvent *e,
-             GError    **error)
-{
-  const char *after = NULL, *p;
-
-  if (!line_str (l, "after", FALSE, &after, error))
-    return FALSE;
-  if (after == NULL)
-    return TRUE;
-  p = after;
-  if (!parse_id_part (&p, &e->after_pid) || *p++ != '.'
-      || !parse_id_part (&p, &e->after_seq) || *p != '\0')
-    {
-      g_autofree char *clean = trace_clean (after);
-      g_autofree char *shown = trace_truncate (clean, 40);
-
-      e->after_pid = e->after_seq = 0;
-      return line_fail (l, error, "key \"after\" must be \"<pid>.<seq>\" (two positive "
-                        "integers), not \"%s\"", shown);
-    }
-  return TRUE;
 }
 
 /* "id" of a Manager event: the server's number of the object, written as
@@ -291,7 +296,8 @@ parse_kind_fields (const Line *l,
   gboolean is_msg = e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV;
   gboolean exited;
 
-  if (!parse_after (l, e, error)
+  if (!parse_event_id (l, "after", &e->after_pid, &e->after_seq, error)
+      || !parse_event_id (l, "exec", &e->exec_pid, &e->exec_seq, error)
       || !line_str (l, "msg", is_msg, &e->msg, error)
       || !line_str (l, "obj", FALSE, &e->obj, error)
       || !line_str (l, "sum", FALSE, &e->sum, error)

@@ -81,6 +81,8 @@ struct _TraceEvent
   const char *oid;       /* manager.*: the server's number of that object, as text */
   const char *method;    /* manager.*: the method called ("append") */
   const char *error;     /* manager.reply/result: why it failed ("INDEX: …") */
+  gint64      exec_pid;  /* proc.exec_end: "exec":"<pid>.<seq>", the proc.exec of the */
+  gint64      exec_seq;  /* program it waited for; exec_seq 0 when absent */
 
   /* ordering */
   TraceLane  *lane;      /* where it is drawn: the writer, except proc.reaped */
@@ -112,6 +114,8 @@ struct _TraceLane
   const char *clock;
   const char *boot_id;
   gint64      t0_mono_ns;
+  gint64      exec_pid;    /* header "exec":"<pid>.<seq>": the proc.exec that started */
+  gint64      exec_seq;    /* this program; exec_seq 0 when absent */
   GPtrArray  *own;         /* TraceEvent, the file's events in seq order (owned);
                             * the lane's order is by thread and clock (events) */
   gboolean    torn;        /* its file ended in a torn line, which was dropped */
@@ -123,12 +127,14 @@ struct _TraceLane
   GPtrArray  *synth;       /* TraceEvent synthesized for this lane (owned) */
   TraceEvent *spawn;       /* the proc.spawn that created it, or NULL */
   TraceEvent *exec_from;   /* a program its traced parent started without a proc.spawn
-                            * (fork and exec): the parent's last event before its
-                            * start, or NULL */
+                            * (fork and exec): the proc.exec its header names, else
+                            * the parent's last event before its start, or NULL */
   TraceEvent *exec_last;   /* such a program's last own event (not "no exit recorded"),
                             * when its parent has an event after it, or NULL */
-  TraceEvent *exec_resume; /* ... and that event: the parent's first one whose ts is
-                            * after exec_last's (it waited, or just came later) */
+  TraceEvent *exec_resume; /* ... and that event: the parent's proc.exec_end naming the
+                            * same proc.exec (it waited), else, for a program linked by
+                            * time, the parent's first event whose ts is after
+                            * exec_last's (it waited, or just came later) */
   GPtrArray  *joins;       /* TraceEvent, the proc.joins that waited for its end */
   gboolean    has_exit;    /* a proc.exit is among its events */
 };

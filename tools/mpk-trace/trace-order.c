@@ -592,15 +592,67 @@ link_exec_end (TraceRun  *run,
     }
 }
 
+/* The proc.exec @lane's header names, when that event is in this run, in
+ * another lane: the parent recorded it right before it started the program
+ * (mpk_trace_exec_begin()), and handed its id down through the environment. */
+static TraceEvent *
+named_exec (TraceRun   *run,
+            GHashTable *pids,
+            TraceLane  *lane)
+{
+  TraceEvent *e;
+
+  if (lane->exec_seq == 0)
+    return NULL;
+  e = find_event (run, pids, lane->exec_pid, lane->exec_seq);
+  if (e == NULL || e->writer == lane || strcmp (e->ev, "proc.exec") != 0)
+    return NULL;
+  return e;
+}
+
+/* The end of a program started with a recorded proc.exec (@from): the
+ * proc.exec_end of the same lane that names it, which the parent recorded
+ * once it had waited for the program (mpk_trace_exec_end()). Its last own
+ * event comes before that. No such event: no end edge (the parent has not
+ * waited, or did not say so), and no guess from timestamps either. */
+static void
+link_named_exec_end (TraceRun   *run,
+                     TraceLane  *lane,
+                     TraceEvent *from)
+{
+  TraceEvent *last = NULL;
+  guint i;
+
+  for (i = lane->events->len; i > 0 && last == NULL; i--)
+    if (is_own (g_ptr_array_index (lane->events, i - 1), lane))
+      last = g_ptr_array_index (lane->events, i - 1);
+  for (i = 0; last != NULL && i < from->writer->own->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (from->writer->own, i);
+
+      if (e->exec_seq == from->seq && e->exec_pid == from->writer->pid
+          && strcmp (e->ev, "proc.exec_end") == 0)
+        {
+          lane->exec_last = last;
+          lane->exec_resume = e;
+          return list_lane (run->resumes, e, lane);
+        }
+    }
+}
+
 /* Programs started by exec: a lane whose ppid is a traced process of the
  * run that recorded no proc.spawn for it (g_spawn_sync(), posix_spawn(),
- * fork and exec outside mpkit) comes after its parent's last event before
- * it started, and its end before the parent's first event after it. The
- * header's t0 and the parent's ts are read from the same CLOCK_MONOTONIC
- * of the same boot (loading refuses anything else), so this is what
- * happened; without the edges the lane would float to the top of the
- * drawing, and what the parent did after waiting for it would float up
- * beside it. */
+ * fork and exec outside mpkit). When its header names the parent's
+ * proc.exec ("exec"), it comes after that event and its end before the
+ * proc.exec_end naming the same exec: causal edges, whatever the threads
+ * of the parent did meanwhile. Otherwise it comes after its parent's last
+ * event before it started, and its end before the parent's first event
+ * after it. The header's t0 and the parent's ts are read from the same
+ * CLOCK_MONOTONIC of the same boot (loading refuses anything else), so
+ * this is what happened; but the parent's last event before the start may
+ * be another thread's, and which one it is then depends on timing. Without
+ * the edges the lane would float to the top of the drawing, and what the
+ * parent did after waiting for it would float up beside it. */
 static void
 link_execs (TraceRun   *run,
             GHashTable *pids)
@@ -615,10 +667,18 @@ link_execs (TraceRun   *run,
     {
       TraceLane *lane = g_ptr_array_index (run->lanes, i);
       gint64 start = lane_start_ns (lane);
-      TraceLane *parent = lane->spawn == NULL && g_hash_table_contains (pids, &lane->ppid)
-                          ? parent_lane (run, lane, start) : NULL;
-      TraceEvent *from = NULL;
+      TraceEvent *from = lane->spawn == NULL ? named_exec (run, pids, lane) : NULL;
+      TraceLane *parent = NULL;
 
+      if (from != NULL)
+        {
+          lane->exec_from = from;
+          list_lane (run->execs, from, lane);
+          link_named_exec_end (run, lane, from);
+          continue;
+        }
+      if (lane->spawn == NULL && g_hash_table_contains (pids, &lane->ppid))
+        parent = parent_lane (run, lane, start);
       for (j = 0; parent != NULL && j < parent->events->len; j++)
         {
           TraceEvent *e = g_ptr_array_index (parent->events, j);
