@@ -18,6 +18,14 @@
  * message limit fails the test. MPK_VALGRIND scales the rounds down 25x,
  * AddressSanitizer 2x; MPK_FUZZ_ROUNDS=N runs longer.
  *
+ * Time: "returns within its timeout" is checked only as a hang detector. A
+ * call may return up to 5 s (30 s under valgrind) past its timeout, on a
+ * clock that leaves out the time its thread waited for a CPU (the second
+ * field of /proc/thread-self/schedstat, when the kernel has it); the worst
+ * lateness seen is measured and reported, never compared with a tight
+ * bound, because a loaded machine delays a call arbitrarily (a 200 ms bound
+ * failed every run beside CPU hogs).
+ *
  * Where the writes go: /queue-fuzz/ring-data writes only the ring's bytes
  * (chunk headers, wire headers, payloads); /queue-fuzz/control-words writes
  * the control block's 8-byte words that the library changes (found by diffing
@@ -28,11 +36,13 @@
  * keeps robust mutexes in shared memory can guard against that. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -76,11 +86,43 @@ static const char *const code_names[N_CODES] = {
   "OWNER_DIED", "PEER_DIED", "TOO_MANY_TASK_DONE",
 };
 
-/* How long past its timeout a call may return: 200 ms, more under valgrind. */
+/* How long past its timeout a call may return before the test calls it
+ * hung: 5 s (30 s under valgrind). This is a hang detector, not a measure
+ * of promptness: on a loaded machine a process can wait for a CPU, or for a
+ * lock whose holder waits for one, for hundreds of milliseconds (a 200 ms
+ * bound failed every run beside CPU hogs). How late calls were is measured
+ * and reported instead (worst_late_us, in the test's messages). */
 static gint64
 late_limit_us (void)
 {
-  return under_valgrind () ? 3 * SEC : 200 * MS;
+  return under_valgrind () ? 30 * SEC : 5 * SEC;
+}
+
+/* The clock calls are timed by: monotonic time less the time this thread
+ * spent runnable but not running (the second field of
+ * /proc/thread-self/schedstat, in ns, where the kernel keeps it), so that
+ * the lateness reported is the library's and not the scheduler's. Waits for
+ * a lock holder that is itself off the CPU still count, hence the generous
+ * late_limit_us(). */
+static gint64
+call_clock_us (void)
+{
+  gint64 now = g_get_monotonic_time ();
+  char buf[128];
+  unsigned long long run_ns, wait_ns;
+  ssize_t n;
+  int fd = open ("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return now;
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return now;
+  buf[n] = '\0';
+  if (sscanf (buf, "%llu %llu", &run_ns, &wait_ns) != 2)
+    return now;
+  return now - (gint64) (wait_ns / 1000);
 }
 
 /* A batch child that makes no progress for this long is hung. */
@@ -339,9 +381,9 @@ put_bytes_call (Round      *r,
   for (gsize i = 0; i < MIN (size, 64); i++)
     zeros[i] = (guint8) g_rand_int (r->rand);
   note_op (r, op);
-  start = g_get_monotonic_time ();
+  start = call_clock_us ();
   ok = mpk_queue_put_bytes (r->queue, zeros, size, timeout, &error);
-  check_call (r, op, timeout, g_get_monotonic_time () - start, !ok, error, PUT_ERRORS);
+  check_call (r, op, timeout, call_clock_us () - start, !ok, error, PUT_ERRORS);
   if (ok)
     r->written = MIN (r->written + record_bytes (r, size), r->capacity);
 }
@@ -374,9 +416,9 @@ do_op (Round  *r,
         g_autoptr(GVariant) value = NULL;
 
         note_op (r, "get");
-        start = g_get_monotonic_time ();
+        start = call_clock_us ();
         value = mpk_queue_get (r->queue, timeout, &error);
-        check_call (r, "get", timeout, g_get_monotonic_time () - start, value == NULL, error,
+        check_call (r, "get", timeout, call_clock_us () - start, value == NULL, error,
                     GET_ERRORS);
         if (value != NULL)
           {
@@ -390,9 +432,9 @@ do_op (Round  *r,
         g_autoptr(GBytes) bytes = NULL;
 
         note_op (r, "get_bytes");
-        start = g_get_monotonic_time ();
+        start = call_clock_us ();
         bytes = mpk_queue_get_bytes (r->queue, timeout, &error);
-        check_call (r, "get_bytes", timeout, g_get_monotonic_time () - start, bytes == NULL,
+        check_call (r, "get_bytes", timeout, call_clock_us () - start, bytes == NULL,
                     error, GET_ERRORS | CODE (MPK_ERROR_INVALID));
         if (bytes != NULL)
           {
@@ -410,9 +452,9 @@ do_op (Round  *r,
         gboolean ok;
 
         note_op (r, "put");
-        start = g_get_monotonic_time ();
+        start = call_clock_us ();
         ok = mpk_queue_put (r->queue, value, timeout, &error);
-        check_call (r, "put", timeout, g_get_monotonic_time () - start, !ok, error, PUT_ERRORS);
+        check_call (r, "put", timeout, call_clock_us () - start, !ok, error, PUT_ERRORS);
         if (ok)
           r->written = MIN (r->written + record_bytes (r, size), r->capacity);
         break;
@@ -436,11 +478,11 @@ do_op (Round  *r,
         gint64 n;
 
         note_op (r, "qsize/empty/full");
-        start = g_get_monotonic_time ();
+        start = call_clock_us ();
         n = mpk_queue_qsize (r->queue);
         (void) mpk_queue_empty (r->queue);
         (void) mpk_queue_full (r->queue);
-        check_call (r, "qsize/empty/full", 0, g_get_monotonic_time () - start, FALSE, NULL, 0);
+        check_call (r, "qsize/empty/full", 0, call_clock_us () - start, FALSE, NULL, 0);
         if (n < 0)
           fuzz_fail (r, "qsize returned %" G_GINT64_FORMAT, n);
         break;
@@ -450,9 +492,9 @@ do_op (Round  *r,
         gboolean ok;
 
         note_op (r, "task_done");
-        start = g_get_monotonic_time ();
+        start = call_clock_us ();
         ok = mpk_queue_task_done (r->queue, &error);
-        check_call (r, "task_done", 0, g_get_monotonic_time () - start, !ok, error,
+        check_call (r, "task_done", 0, call_clock_us () - start, !ok, error,
                     CODE (MPK_ERROR_TOO_MANY_TASK_DONE));
         break;
       }
@@ -461,22 +503,22 @@ do_op (Round  *r,
         gboolean ok;
 
         note_op (r, "join");
-        start = g_get_monotonic_time ();
+        start = call_clock_us ();
         ok = mpk_queue_join (r->queue, timeout, &error);
-        check_call (r, "join", timeout, g_get_monotonic_time () - start, !ok, error,
+        check_call (r, "join", timeout, call_clock_us () - start, !ok, error,
                     CODE (MPK_ERROR_TIMED_OUT));
         break;
       }
     case OP_COUNTS:
       note_op (r, "recoveries/unfinished");
-      start = g_get_monotonic_time ();
+      start = call_clock_us ();
       (void) mpk_queue_get_n_recoveries (r->queue);
       if (r->joinable)
         {
           (void) mpk_queue_get_unfinished (r->queue);
           (void) mpk_queue_get_unfinished_for (r->queue, getpid ());
         }
-      check_call (r, "recoveries/unfinished", 0, g_get_monotonic_time () - start, FALSE, NULL, 0);
+      check_call (r, "recoveries/unfinished", 0, call_clock_us () - start, FALSE, NULL, 0);
       break;
     }
 }
@@ -828,12 +870,12 @@ run_round (const FuzzTest *test,
       /* Dead now: what it held can be written off (join_full's recipe). */
       if (r.joinable && g_rand_boolean (r.rand))
         {
-          gint64 start = g_get_monotonic_time ();
+          gint64 start = call_clock_us ();
 
           note_op (&r, "abandon_tasks");
           (void) mpk_queue_get_unfinished_for (r.queue, helper);
           (void) mpk_queue_abandon_tasks (r.queue, helper);
-          check_call (&r, "abandon_tasks", 0, g_get_monotonic_time () - start, FALSE, NULL, 0);
+          check_call (&r, "abandon_tasks", 0, call_clock_us () - start, FALSE, NULL, 0);
           do_op (&r, OP_JOIN);
         }
       do_ops (&r, g_rand_int_range (r.rand, 0, 3));   /* repairs after a death */
