@@ -1961,6 +1961,53 @@ test_exec_causal (Fixture      *f,
   g_assert_cmpstr (second.out, ==, first.out);
 }
 
+/* A program whose header names a proc.exec, and a parent that recorded
+ * no proc.exec_end for it (it did not wait, or did not say so): the start
+ * is linked by cause, the end not at all, not even by timestamps: "after"
+ * (ts 3000, after the child's exit at 2200) is not held back. An "exec"
+ * that is not "<pid>.<seq>" is an error of the header. */
+static void
+test_exec_no_end (Fixture      *f,
+                  gconstpointer data)
+{
+  const char *parent[] = {
+    HDR (10, 1, "main", 1000),
+    EV (10, 1, 1, 1001, "proc.start", ",\"name\":\"main\""),
+    EV (10, 2, 2, 1500, "proc.exec", TEXT ("runs child")),
+    EV (10, 3, 3, 3000, "mark", TEXT ("after")),
+    EV (10, 4, 4, 3001, "proc.exit", EXIT (0)),
+    NULL
+  };
+  const char *child[] = {
+    EXEC_HDR (2000),
+    EV (11, 1, 1, 2001, "proc.start", ",\"name\":\"main\""),
+    EV (11, 2, 2, 2200, "proc.exit", EXIT (0)),
+    NULL
+  };
+  const char *bad_child[] = {
+    "{\"v\":1,\"type\":\"proc\",\"pid\":11,\"ppid\":10,\"name\":\"main\",\"run\":\"r1\","
+    "\"clock\":\"CLOCK_MONOTONIC\",\"boot_id\":\"boot-a\",\"t0_mono_ns\":2000,\"exec\":\"10\"}",
+    child[1], child[2], NULL
+  };
+  g_auto(Result) merged = { 0 }, drawn = { 0 }, bad = { 0 };
+
+  write_lines (f->dir, "trace-10.jsonl", parent, FALSE);
+  write_lines (f->dir, "trace-11.jsonl", child, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  assert_contains (merged.out, "\"ev\":\"proc.start\",\"name\":\"main\",\"lane\":\"main (2)\","
+                               "\"rank\":3}");
+  assert_contains (merged.out, "\"text\":\"after\",\"lane\":\"main\",\"rank\":3}");
+  run_tool (&drawn, "dot", f->dir, NULL);
+  assert_clean (&drawn);
+  assert_contains (drawn.out, "label=\"exec\\r\"");
+  assert_lacks (drawn.out, "exec ended");
+  write_lines (f->dir, "trace-11.jsonl", bad_child, FALSE);
+  run_tool (&bad, "merge", f->dir, NULL);
+  g_assert_cmpint (bad.status, ==, 1);
+  assert_contains (bad.err, "key \"exec\" must be \"<pid>.<seq>\"");
+}
+
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -2012,5 +2059,6 @@ main (int    argc,
   ADD ("/trace-tool/exec/untraced-parent", test_exec_untraced_parent);
   ADD ("/trace-tool/exec/own-row", test_exec_own_row);
   ADD ("/trace-tool/exec/causal", test_exec_causal);
+  ADD ("/trace-tool/exec/no-end", test_exec_no_end);
   return g_test_run ();
 }
