@@ -28,6 +28,10 @@
  * process asleep waiting for the victim (for data, room or the last task_done)
  * is woken, not left to sleep out its timeout.
  *
+ * The /robust/queue/growing/ paths run the same two loops on the growing
+ * buffer of an unbounded queue (MPK_QUEUE_BUFFER_GROWS) with items of up to
+ * 200 KiB, so that deaths happen while the producers are in its reserve.
+ *
  * Every child is daemonic (it dies with the test), joined with a timeout and
  * killed on failure; every queue operation has a timeout. The rounds draw their
  * parameters from a seed (g_test_rand_int); a failure names it and the round:
@@ -63,6 +67,8 @@
  * mpk__crash_note (64 bytes) and SIGKILLs its own process. Set in children only. */
 extern int   mpk__crash_countdown;
 extern char *mpk__crash_note;
+extern gpointer mpk__queue_get_shared_for_testing (MpkQueue *queue,
+                                                   gsize    *size);
 #define CRASH_NOTE_SIZE 64
 
 #define SEC G_USEC_PER_SEC
@@ -250,6 +256,11 @@ format_kills (GHashTable *kills)
 #define STREAM_BUFFER ((gsize) 64 * 1024)
 #define BIG_MIN       (20 * 1024)
 #define BIG_MAX       (40 * 1024)
+/* Growing-buffer rounds: most items this big, so that a few dozen of them
+ * run past the buffer's home MiB into its reserve while consumers lag, and
+ * yet each is one chunk (under a quarter of the home MiB). */
+#define GROW_MIN      (100 * 1024)
+#define GROW_MAX      (200 * 1024)
 
 /* Survivors wait long: on a loaded machine a process may not run for seconds,
  * and a timeout that expires then is not the library's fault. */
@@ -293,6 +304,7 @@ typedef struct
   gboolean joinable;
   gboolean as_bytes;          /* put_bytes items (else "(uuuuay)" variants) */
   gboolean streamed;          /* most items > buffer/4 */
+  gboolean growing;           /* MPK_QUEUE_BUFFER_GROWS, most items GROW_MIN-GROW_MAX */
   gint64   maxsize;
   gsize    buffer_size;
   guint    n_producers;
@@ -321,6 +333,7 @@ typedef struct
   guint    n_recoveries;
   guint64  abandoned;
   gint64   phase_us[4];       /* started, producers joined, consumers joined, checked */
+  gboolean in_reserve;        /* a growing buffer's producers went past its home MiB */
   GString *problems;
 } Outcome;
 
@@ -328,10 +341,11 @@ static char *
 describe_round (const Round *r)
 {
   return g_strdup_printf ("seed %u round %u: %s%s queue, maxsize %" G_GINT64_FORMAT
-                          ", buffer %" G_GSIZE_FORMAT ", %s items, %u producers x %u items, "
+                          ", buffer %" G_GSIZE_FORMAT "%s, %s items, %u producers x %u items, "
                           "%u consumers, victim %s %u, %s %d",
                           r->seed, r->index, r->joinable ? "joinable " : "",
-                          r->streamed ? "streamed" : "small", r->maxsize, r->buffer_size,
+                          r->streamed ? "streamed" : r->growing ? "big" : "small", r->maxsize,
+                          r->buffer_size, r->growing ? " (grows)" : "",
                           r->as_bytes ? "bytes" : "variant", r->n_producers, r->n_items,
                           r->n_consumers, r->victim_is_consumer ? "consumer" : "producer",
                           r->victim,
@@ -367,6 +381,31 @@ note_overrun (Shared *sh,
     sh->overrun_us[slot] = over;
 }
 
+/* The part of the buffer an item must fit a quarter of to travel whole: a
+ * growing buffer's home MiB. */
+static gsize
+home_size (const Round *r)
+{
+  return r->buffer_size != MPK_QUEUE_BUFFER_GROWS ? r->buffer_size : MPK_QUEUE_DEFAULT_BUFFER_SIZE;
+}
+
+/* Whether a growing buffer's producers ever wrote past its home MiB: the
+ * reserve's first page is then in memory (the reserve's first 2 MiB are
+ * never given back). The ring's bytes start after a control block of less
+ * than a MiB, and the ring is a whole number of MiB. */
+static gboolean
+reserve_used (MpkQueue *queue)
+{
+  gsize size, page = (gsize) sysconf (_SC_PAGESIZE);
+  guint8 *map = mpk__queue_get_shared_for_testing (queue, &size);
+  gsize first = (size & (MPK_QUEUE_DEFAULT_BUFFER_SIZE - 1)) + MPK_QUEUE_DEFAULT_BUFFER_SIZE;
+  unsigned char resident = 0;
+
+  if (size <= first + page || mincore (map + first, page, &resident) != 0)
+    return FALSE;
+  return (resident & 1) != 0;
+}
+
 /* The length of item @seq of producer @producer: a function of the round. */
 static gsize
 item_length (const Round *r,
@@ -377,6 +416,8 @@ item_length (const Round *r,
 
   if (r->streamed && h % 10 < 7)
     return BIG_MIN + (h >> 8) % (BIG_MAX - BIG_MIN + 1);
+  if (r->growing && h % 10 < 7)
+    return GROW_MIN + (h >> 8) % (GROW_MAX - GROW_MIN + 1);
   return SMALL_MIN + (h >> 8) % (SMALL_MAX - SMALL_MIN + 1);
 }
 
@@ -843,7 +884,7 @@ check_deliveries (const Round *r,
                   problem (out, "item %u/%u (%" G_GSIZE_FORMAT " bytes): put returned TRUE, "
                            "never delivered", p, s, item_length (r, p, s));
                 else if (is_point (out->note, "queue.get.chunk")
-                         && item_length (r, p, s) <= r->buffer_size / 4)
+                         && item_length (r, p, s) <= home_size (r) / 4)
                   problem (out, "item %u/%u (%" G_GSIZE_FORMAT " bytes, not streamed) is "
                            "missing after a death at queue.get.chunk",
                            p, s, item_length (r, p, s));
@@ -1037,6 +1078,7 @@ run_round (const Round *r,
                  mpk_process_get_exitcode (p));
     }
 
+  out->in_reserve = r->growing && reserve_used (queue);
   drain_and_probe (r, queue, sh, out);
   if (mpk_queue_qsize (queue) != 0 || !mpk_queue_empty (queue) || mpk_queue_full (queue))
     problem (out, "quiescent and drained: qsize %" G_GINT64_FORMAT ", empty %d, full %d",
@@ -1081,19 +1123,29 @@ out:
 }
 
 /* Draws a round's shape: small items in a 1 MiB or a 4 KiB buffer, or items of
- * 20-40 KiB streamed through 64 KiB; bounded or not; joinable or not. */
+ * 20-40 KiB streamed through 64 KiB; or with @growing, items of up to
+ * 200 KiB in a growing buffer (MPK_QUEUE_BUFFER_GROWS); bounded or not;
+ * joinable or not. */
 static void
 draw_round (Round    *r,
             GRand    *rand,
-            KillMode  mode)
+            KillMode  mode,
+            gboolean  growing)
 {
   int kind = g_rand_int_range (rand, 0, 5);
 
   r->mode = mode;
-  r->streamed = kind >= 3;
+  r->growing = growing;
+  r->streamed = !growing && kind >= 3;
   r->joinable = g_rand_int_range (rand, 0, 3) == 0;
   r->as_bytes = g_rand_boolean (rand);
-  if (r->streamed)
+  if (growing)
+    {
+      r->buffer_size = MPK_QUEUE_BUFFER_GROWS;
+      /* Mostly unbounded (the case that grows); sometimes bounded by count. */
+      r->maxsize = kind < 4 ? 0 : g_rand_int_range (rand, 1, 9);
+    }
+  else if (r->streamed)
     {
       r->buffer_size = STREAM_BUFFER;
       r->maxsize = g_rand_boolean (rand) ? 0 : g_rand_int_range (rand, 1, 5);
@@ -1134,6 +1186,7 @@ draw_round (Round    *r,
 
 static void
 run_kill_loop (KillMode  mode,
+               gboolean  growing,
                guint     min_kills,
                guint     max_rounds,
                const char *what)
@@ -1142,7 +1195,7 @@ run_kill_loop (KillMode  mode,
   g_autoptr(GHashTable) kills = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *summary = NULL;
   guint32 seed = base_seed ();
-  guint n_kills = 0, round, recovered = 0;
+  guint n_kills = 0, round, recovered = 0, in_reserve = 0;
   gint64 start = g_get_monotonic_time ();
   const char *first = g_getenv ("MPK_ROBUST_ROUND");
 
@@ -1156,7 +1209,7 @@ run_kill_loop (KillMode  mode,
 
       gint64 t0 = g_get_monotonic_time ();
 
-      draw_round (&r, rand, mode);
+      draw_round (&r, rand, mode, growing);
       run_round (&r, sh, &out);
       if (g_getenv ("MPK_ROBUST_VERBOSE") != NULL)
         {
@@ -1178,6 +1231,7 @@ run_kill_loop (KillMode  mode,
                                                 : out.note);
           recovered += out.n_recoveries > 0;
         }
+      in_reserve += out.in_reserve;
       if (out.problems->len > 0)
         {
           g_autofree char *desc = describe_round (&r);
@@ -1197,8 +1251,16 @@ run_kill_loop (KillMode  mode,
   g_test_message ("%s: seed %u, %u rounds, %u kills (%u with a lock recovered) in %.2f s: %s",
                   what, seed, round, n_kills, recovered,
                   (g_get_monotonic_time () - start) / (double) SEC, summary);
+  if (growing)
+    g_test_message ("%s: %u of %u rounds went past the home MiB into the reserve",
+                    what, in_reserve, round);
   if (!g_test_failed () && n_kills < min_kills)
     g_test_fail_printf ("%s: only %u kills in %u rounds (seed %u)", what, n_kills, round, seed);
+  /* Coverage, not timing: the crash-point rounds must reach the reserve
+   * (their consumers start behind ~10 MiB of items), or the loop tested
+   * only the home MiB again. */
+  if (!g_test_failed () && growing && mode == KILL_AT_CRASH_POINT && in_reserve == 0)
+    g_test_fail_printf ("%s: no round reached the growing buffer's reserve (seed %u)", what, seed);
   munmap (sh, sizeof (Shared));
 }
 
@@ -1208,7 +1270,16 @@ test_queue_crash_points (void)
   g_test_summary ("Producers and consumers SIGKILLed at the queue's crash points "
                   "(countdown): no hang, no torn or duplicated item, every item whose put "
                   "returned delivered once except the one a dying consumer was taking");
-  run_kill_loop (KILL_AT_CRASH_POINT, scaled (120), scaled (600), "crash-points");
+  run_kill_loop (KILL_AT_CRASH_POINT, FALSE, scaled (120), scaled (600), "crash-points");
+}
+
+static void
+test_queue_growing_crash_points (void)
+{
+  g_test_summary ("The same with a growing buffer (MPK_QUEUE_BUFFER_GROWS) and items of up "
+                  "to 200 KiB, so that the producers run past its home MiB into the "
+                  "reserve (pads, going back to the start, blocks given back)");
+  run_kill_loop (KILL_AT_CRASH_POINT, TRUE, scaled (60), scaled (300), "growing crash-points");
 }
 
 static void
@@ -1216,7 +1287,15 @@ test_queue_random_kill (void)
 {
   g_test_summary ("A producer or consumer SIGKILLed 0-3 ms into a busy stream: no hang, "
                   "no torn or duplicated item, at most one item lost per killed consumer");
-  run_kill_loop (KILL_ASYNC, scaled (60), scaled (300), "random-kill");
+  run_kill_loop (KILL_ASYNC, FALSE, scaled (60), scaled (300), "random-kill");
+}
+
+static void
+test_queue_growing_random_kill (void)
+{
+  g_test_summary ("The same with a growing buffer (MPK_QUEUE_BUFFER_GROWS) and items of up "
+                  "to 200 KiB");
+  run_kill_loop (KILL_ASYNC, TRUE, scaled (30), scaled (150), "growing random-kill");
 }
 
 /* --- a waiter sleeping while the process that should wake it dies -------------- */
@@ -2643,6 +2722,8 @@ main (int   argc,
 
   g_test_add_func ("/robust/queue/crash-points", test_queue_crash_points);
   g_test_add_func ("/robust/queue/random-kill", test_queue_random_kill);
+  g_test_add_func ("/robust/queue/growing/crash-points", test_queue_growing_crash_points);
+  g_test_add_func ("/robust/queue/growing/random-kill", test_queue_growing_random_kill);
   g_test_add_data_func ("/robust/queue/waiter-wakes/getter", GINT_TO_POINTER (WAITER_GETS),
                         test_queue_waiter_wakes);
   g_test_add_data_func ("/robust/queue/waiter-wakes/putter", GINT_TO_POINTER (WAITER_PUTS),
