@@ -16,7 +16,17 @@
  * exceed the queue's 1 MiB message limit, and nothing may allocate much past
  * it (`make fuzz` runs with -malloc_limit_mb). tests/test-queue-fuzz.c does
  * the same with random numbers in `make check`; this target lets coverage
- * steer the writes. */
+ * steer the writes.
+ *
+ * The input's first byte picks the queue: joinable or not, bounded or not,
+ * and a fixed ring of 4 or 64 KiB or (bit 3) the growing buffer of an
+ * unbounded queue (MPK_QUEUE_BUFFER_GROWS: a 1 MiB home inside a large
+ * reservation), which puts of a third of a MiB drive into its reserve. The
+ * reservation is address space (MAP_NORESERVE, not malloc), so neither
+ * -malloc_limit_mb nor -rss_limit_mb sees it; only the pages written count
+ * towards RSS, a few MiB per input, unmapped when its queue is freed. The
+ * writes reach the mapping's first 16 MiB (a 3-byte offset): the control
+ * block, the home MiB and the start of the reserve. */
 
 #include "mpk-private.h"
 
@@ -131,10 +141,14 @@ LLVMFuzzerInitialize (int    *argc,
 }
 
 /* A child that makes one call and dies at its @countdown-th crash point (or
- * finishes it). The parent's next call finds what it left. */
+ * finishes it). The parent's next call finds what it left. @streamed: the
+ * length of an item streamed in pieces, or 0 for the fixed rings' 3000 bytes. */
+static guint8 big[MAX_MESSAGE + 1];
+
 static void
 die_inside (MpkQueue *queue,
-            guint8    how)
+            guint8    how,
+            gsize     streamed)
 {
   pid_t pid = fork ();
   int status;
@@ -153,7 +167,10 @@ die_inside (MpkQueue *queue,
           mpk_queue_put_bytes (queue, item, 1 + how % 200, 20 * MS, NULL);
           break;
         case 1:
-          mpk_queue_put_bytes (queue, item, sizeof item, 20 * MS, NULL);   /* streamed in a 4 KiB ring */
+          if (streamed > 0)
+            mpk_queue_put_bytes (queue, big, streamed, 20 * MS, NULL);
+          else
+            mpk_queue_put_bytes (queue, item, sizeof item, 20 * MS, NULL);   /* streamed in a 4 KiB ring */
           break;
         case 2:
           {
@@ -179,19 +196,22 @@ int
 LLVMFuzzerTestOneInput (const guint8 *data,
                         size_t        size)
 {
-  static guint8 big[MAX_MESSAGE + 1];
   g_autoptr(GError) error = NULL;
   Input in = { data, size };
   MpkQueue *queue;
   guint8 config, *map;
   gsize map_size, capacity;
-  gboolean joinable;
+  gboolean joinable, grows;
   guint n_puts, n_writes, n_forks = 0;
 
   config = take8 (&in);
   joinable = (config & 1) != 0;
-  capacity = (config & 2) != 0 ? 65536 : 4096;
-  queue = mpk_queue_new_full ((config & 4) != 0 ? 3 : 0, joinable, capacity, &error);
+  grows = (config & 8) != 0;
+  /* capacity: the bytes reused over and over (a growing buffer's home),
+   * which the item sizes below are chosen from. */
+  capacity = grows ? MPK_QUEUE_DEFAULT_BUFFER_SIZE : (config & 2) != 0 ? 65536 : 4096;
+  queue = mpk_queue_new_full ((config & 4) != 0 ? 3 : 0, joinable,
+                              grows ? MPK_QUEUE_BUFFER_GROWS : capacity, &error);
   if (queue == NULL)
     g_error ("mpk_queue_new_full: %s", error->message);
   mpk_queue_set_max_message_size (queue, MAX_MESSAGE);
@@ -262,8 +282,10 @@ LLVMFuzzerTestOneInput (const guint8 *data,
         case 5:
         case 6:
           {
-            /* Small, streamed (over a quarter of the ring), or over the ring. */
-            gsize len = (op & 0x40) != 0 ? capacity + 100 : (op & 0x20) != 0 ? capacity / 3 : 50;
+            /* Small, streamed (over a quarter of the ring), or over the ring
+             * (for a growing buffer, at the message limit: more would be TOO_BIG). */
+            gsize len = (op & 0x40) != 0 ? MIN (capacity + 100, MAX_MESSAGE)
+                        : (op & 0x20) != 0 ? capacity / 3 : 50;
             gboolean ok = mpk_queue_put_bytes (queue, big, len, timeout, &error);
 
             check ("put_bytes", !ok, error, PUT_ERRORS);
@@ -317,7 +339,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
         case 12:
         case 13:
           if (n_forks++ < MAX_FORKS)
-            die_inside (queue, take8 (&in));
+            die_inside (queue, take8 (&in), grows ? capacity / 3 : 0);
           break;
         default:
           {
