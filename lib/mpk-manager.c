@@ -1120,9 +1120,13 @@ mpk_proxy_unref (MpkProxy *proxy)
     return;
   if (proxy->owner == getpid () && proxy->manager->state != STATE_SHUTDOWN)
     {
-      g_autoptr(GVariant) done = manager_call (proxy->manager, NULL, 0, 0, "decref",
-                                               g_variant_new ("(tt)", proxy->generation, proxy->id),
-                                               0, NULL);
+      /* Nothing in the reply matters here: a manager that is gone has
+       * dropped the object already. */
+      GVariant *done = manager_call (proxy->manager, NULL, 0, 0, "decref",
+                                     g_variant_new ("(tt)", proxy->generation, proxy->id),
+                                     0, NULL);
+
+      g_clear_pointer (&done, g_variant_unref);
     }
   g_free (proxy->type_name);
   g_free (proxy);
