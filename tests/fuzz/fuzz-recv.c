@@ -24,6 +24,7 @@
  * Connection's owner); with it on, the fuzzer finds that in seconds. */
 
 #include "mpk-private.h"
+#include "fuzz-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,6 @@
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
-#define CODE(c) (1u << (c))
 /* CLOSED: after a bad frame header the end is closed for reading (the
  * stream cannot be trusted past it); every later call says so. */
 #define RECV_ERRORS (CODE (MPK_ERROR_EOF) | CODE (MPK_ERROR_TRUNCATED) | \
@@ -43,20 +43,6 @@ int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 static const guint64 limits[] = {
   0, 1, 40, 255, 4096, 65536, (guint64) 1 << 20, MPK_DEFAULT_MAX_MESSAGE_SIZE,
 };
-
-static void
-check (const char   *op,
-       gboolean      failed,
-       const GError *error,
-       guint         allowed)
-{
-  if (failed != (error != NULL))
-    g_error ("%s %s", op, failed ? "failed without an error" : "succeeded with an error set");
-  if (error != NULL && (error->domain != MPK_ERROR || error->code < 0 || error->code >= 32
-                        || (allowed & CODE (error->code)) == 0))
-    g_error ("%s: unexpected error %s %d: %s", op, g_quark_to_string (error->domain),
-             error->code, error->message);
-}
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data,

@@ -29,6 +29,7 @@
  * block, the home MiB and the start of the reserve. */
 
 #include "mpk-private.h"
+#include "fuzz-util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -45,7 +46,6 @@ int LLVMFuzzerInitialize (int *argc, char ***argv);
 #define MAX_MESSAGE ((guint64) 1 << 20)
 #define MAX_OPS     32
 #define MAX_FORKS   2
-#define CODE(c)     (1u << (c))
 #define GET_ERRORS  (CODE (MPK_ERROR_EMPTY) | CODE (MPK_ERROR_TIMED_OUT) | \
                      CODE (MPK_ERROR_TOO_BIG) | CODE (MPK_ERROR_PROTOCOL))
 #define PUT_ERRORS  (CODE (MPK_ERROR_FULL) | CODE (MPK_ERROR_TIMED_OUT) | \
@@ -81,20 +81,6 @@ take (Input *in,
   for (guint i = 0; i < bytes; i++)
     v |= (guint64) take8 (in) << (8 * i);
   return v;
-}
-
-static void
-check (const char   *op,
-       gboolean      failed,
-       const GError *error,
-       guint         allowed)
-{
-  if (failed != (error != NULL))
-    g_error ("%s %s", op, failed ? "failed without an error" : "succeeded with an error set");
-  if (error != NULL && (error->domain != MPK_ERROR || error->code < 0 || error->code >= 32
-                        || (allowed & CODE (error->code)) == 0))
-    g_error ("%s: unexpected error %s %d: %s", op, g_quark_to_string (error->domain),
-             error->code, error->message);
 }
 
 static gboolean
