@@ -75,6 +75,31 @@ lab_join (MpkProcess *process)
   lab_check_exitcode (process);
 }
 
+/* Python: p = Process(name=NAME, target=BODY, args=(ARGS,)); p.start().
+ * A start that fails ends the lab.  Returns the started process (unref it). */
+G_GNUC_UNUSED static MpkProcess *
+lab_start (const char     *name,
+           MpkProcessFunc  body,
+           gpointer        args)
+{
+  MpkProcess *process = mpk_process_new (name, body, args, NULL);
+  g_autoptr(GError) error = NULL;
+
+  LAB_CHECK (mpk_process_start (process, &error));
+  return process;
+}
+
+/* Python: for p in processes: p.join().  Then a child that failed ends the
+ * lab; only then, so that every child that failed has said why first. */
+G_GNUC_UNUSED static void
+lab_join_all (GPtrArray *processes)
+{
+  for (guint i = 0; i < processes->len; i++)
+    mpk_process_join (g_ptr_array_index (processes, i), MPK_WAIT_FOREVER);
+  for (guint i = 0; i < processes->len; i++)
+    lab_check_exitcode (g_ptr_array_index (processes, i));
+}
+
 /* Runs this program again, as a new program (exec), with ARGS (its argv[1],
  * argv[2], ..., NULL-terminated) and NAME=VALUE added to its environment;
  * it shares our stdout and stderr.  Waits for it and returns its exit

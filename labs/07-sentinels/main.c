@@ -5,12 +5,10 @@
  * example (and the warning after it) in seeds/002_f16e3013f11b5d65.txt.
  * Run with --one-sentinel to see what one sentinel for three consumers does. */
 
-#include <string.h>
-#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_start, lab_join_all, lab_init */
 
-/* Python: `if item is None`.  Items are int32 ("i"); the sentinel is a maybe
- * int32 ("mi") holding nothing, GVariant's own "no value" (the tracer shows
- * it as None), so no real item can be mistaken for it. */
+/* Python: `if item is None`.  Items are "i"; the sentinel is an empty "mi",
+ * which no real item can be mistaken for (the handout says why). */
 static gboolean
 is_sentinel (GVariant *item)
 {
@@ -57,35 +55,29 @@ static const int sequence[] = { 1, 2, 3, 4 };   /* the items, Python's `sequence
 
 /* Starts N consumers, puts the items and N_SENTINELS sentinels, joins them. */
 static void
-run_part (guint n, guint n_sentinels, ConsumerArgs *args)
+run_part (ConsumerArgs args, guint n, guint n_sentinels)
 {
   g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func (
     (GDestroyNotify) mpk_process_unref);
   g_autoptr(GError) error = NULL;
 
-  /* Each consumer gets its own copy of *ARGS, made by fork() at start. */
+  /* Each consumer gets its own copy of ARGS, made by fork() at start. */
   for (guint i = 0; i < n; i++)
     {
       g_autofree char *name = n == 1 ? g_strdup ("Consumer")
                                      : g_strdup_printf ("Consumer %u", i + 1);
-      g_ptr_array_add (procs, mpk_process_new (name, consumer, args, NULL));
-      LAB_CHECK (mpk_process_start (procs->pdata[i], &error));
+      g_ptr_array_add (procs, lab_start (name, consumer, &args));
     }
 
   /* Python: for item in sequence: q.put(item), then q.put(None) for each. */
   for (guint i = 0; i < G_N_ELEMENTS (sequence); i++)
-    LAB_CHECK (mpk_queue_put (args->q, g_variant_new_int32 (sequence[i]),
+    LAB_CHECK (mpk_queue_put (args.q, g_variant_new_int32 (sequence[i]),
                               MPK_WAIT_FOREVER, &error));
   for (guint i = 0; i < n_sentinels; i++)
-    LAB_CHECK (mpk_queue_put (args->q, g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL),
+    LAB_CHECK (mpk_queue_put (args.q, g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL),
                               MPK_WAIT_FOREVER, &error));
 
-  /* Wait for the consumers to shut down (Python: cons_p.join()).  All of
-   * them before checking any: each one that failed has said why. */
-  for (guint i = 0; i < n; i++)
-    mpk_process_join (procs->pdata[i], MPK_WAIT_FOREVER);
-  for (guint i = 0; i < n; i++)
-    lab_check_exitcode (procs->pdata[i]);
+  lab_join_all (procs);   /* Python: cons_p.join(), for each consumer */
 }
 
 int
@@ -94,7 +86,6 @@ main (int argc, char **argv)
   gboolean one_sentinel = argc > 1 && strcmp (argv[1], "--one-sentinel") == 0;
   g_autoptr(MpkQueue) q = NULL;
   g_autoptr(GError) error = NULL;
-  ConsumerArgs args;
 
   lab_init ();   /* stdout line by line, even into a pipe (see ../lab.h) */
 
@@ -103,14 +94,12 @@ main (int argc, char **argv)
 
   /* Part 1, the seed's example: one consumer, one sentinel. */
   printf ("One consumer, one sentinel:\n");
-  args = (ConsumerArgs) { q, TRUE, MPK_WAIT_FOREVER };
-  run_part (1, 1, &args);
+  run_part ((ConsumerArgs) { q, TRUE, MPK_WAIT_FOREVER }, 1, 1);
 
-  /* Part 2, the seed's warning: each consumer stops at the first sentinel it
-   * takes, so three consumers need three (the handout shows what one does). */
+  /* Part 2, the seed's warning: one sentinel stops one consumer. */
   printf ("Three consumers, %s:\n", one_sentinel ? "ONE sentinel" : "three sentinels");
-  args = (ConsumerArgs) { q, FALSE, one_sentinel ? 2 * G_USEC_PER_SEC : MPK_WAIT_FOREVER };
-  run_part (3, one_sentinel ? 1 : 3, &args);
+  run_part ((ConsumerArgs) { q, FALSE, one_sentinel ? 2 * G_USEC_PER_SEC : MPK_WAIT_FOREVER },
+            3, one_sentinel ? 1 : 3);
 
   printf ("All consumers done, items left in the queue: %" G_GINT64_FORMAT "\n",
           mpk_queue_qsize (q));
