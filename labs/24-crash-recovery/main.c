@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Lab 24, crash recovery: three workers consume from one Queue.  Worker 1 is
- * killed with SIGKILL while it waits inside get() on the empty queue, holding
- * the queue's consumer lock.  Workers 2 and 3 carry on, and every item is
- * processed exactly once.  Python's multiprocessing.Queue would hang here
- * (see the handout): mpkit's queue locks are robust mutexes. */
+/* Lab 24, crash recovery: worker 1 of three is SIGKILLed while it waits in
+ * get() on the empty queue, holding the queue's consumer lock.  The lock is a
+ * robust mutex, so workers 2 and 3 carry on and every item is processed once;
+ * Python's Queue would hang here (see the handout). */
 
 #include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_wait_until_asleep, lab_init */
 
@@ -71,8 +70,7 @@ main (void)
   /* 1. Worker 1 alone: it takes the consumer lock and waits for an item. */
   LAB_CHECK (mpk_process_start (workers[0], &error));
   mpk_event_wait (started, MPK_WAIT_FOREVER);
-  /* Once worker 1 has set its event, the only place it can fall asleep is
-   * inside get(), waiting for an item with the consumer lock held. */
+  /* After its event, worker 1 can only fall asleep in get(), lock held. */
   LAB_CHECK (lab_wait_until_asleep (workers[0]));
   printf ("worker 1 is waiting in get() on the empty queue, holding its consumer lock\n");
 
@@ -97,8 +95,7 @@ main (void)
       printf ("worker %d exited with code %d\n", i + 1, mpk_process_get_exitcode (workers[i]));
     }
 
-  /* 5. Every item exactly once?  Which worker did which does not matter
-   * (and changes from run to run), so count per item, in item order. */
+  /* 5. Every item exactly once?  Count per item, in item order. */
   while (!mpk_queue_empty (results))
     {
       g_autoptr(GVariant) r = NULL;
