@@ -8,12 +8,10 @@
 
 typedef enum { GET_THEN_SET, UNDER_THE_LOCK, ADD } Method;
 
-static const char *const method_names[] = {
-  "unlocked get + set", "get + set under the lock", "mpk_value_add",
-};
+static const char *const method_names[] =
+  { "unlocked get + set", "get + set under the lock", "mpk_value_add" };
 
-/* What every adder gets (a copy, by fork(); the value and event it points to
- * are shared). */
+/* Every adder's arguments (copied by fork(); the value and event are shared). */
 typedef struct
 {
   MpkValue *counter;   /* this round's shared 'i' Value, which all adders add to */
