@@ -2,6 +2,7 @@
 # mpkit: one non-recursive Makefile. Every output goes under $(BUILD).
 #
 #   make                 build the library, the labs, the tests and the tools
+#   make deps            install the Debian packages the build needs (or name them)
 #   make check           run every unit test and lab test (each under a timeout)
 #   make run LAB=08      build and run one lab
 #   make check-asan      the tests again, built with AddressSanitizer + UBSan
@@ -9,6 +10,7 @@
 #   make fuzz            build the libFuzzer targets (tests/fuzz/) and run each a while
 #   make soak            the SIGKILL-anywhere loops, many times longer than in make check
 #   make bench           mpkit against Python's multiprocessing, same workloads
+#   make clang           everything again with clang, warnings as errors (build/clang/)
 #   make install PREFIX=/usr/local DESTDIR=
 #   V=1                  show the commands
 
@@ -21,16 +23,17 @@ BUILD      ?= build
 PKG_CONFIG ?= pkg-config
 TEST_TIMEOUT ?= 300
 
-# Missing packages are installed (as root) or named, before anything else runs.
-DEPS_RC := $(shell tools/ensure-deps.sh build 1>&2; echo $$?)
-ifneq ($(DEPS_RC),0)
-$(error mpkit: required packages are missing, see above)
-endif
-
-GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 gio-2.0 gio-unix-2.0)
-GLIB_LIBS   := $(shell $(PKG_CONFIG) --libs glib-2.0 gio-2.0 gio-unix-2.0)
-JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0)
-JSON_LIBS   := $(shell $(PKG_CONFIG) --libs json-glib-1.0)
+# Missing packages are installed (as root) or named by `make deps`, which
+# every rule that compiles, links or draws has as an order-only prerequisite:
+# so it runs once per make, before the first compiler, and never for `make
+# clean`, `make -n clean` or `make uninstall`. The pkg-config answers are read
+# lazily, the first time a recipe uses them (after deps has run, on a fresh
+# machine after it installed pkg-config and the -dev packages), then kept.
+lazy = $(eval $(1) := $$(shell $(2)))$($(1))
+GLIB_CFLAGS = $(call lazy,GLIB_CFLAGS,$(PKG_CONFIG) --cflags glib-2.0 gio-2.0 gio-unix-2.0)
+GLIB_LIBS   = $(call lazy,GLIB_LIBS,$(PKG_CONFIG) --libs glib-2.0 gio-2.0 gio-unix-2.0)
+JSON_CFLAGS = $(call lazy,JSON_CFLAGS,$(PKG_CONFIG) --cflags json-glib-1.0)
+JSON_LIBS   = $(call lazy,JSON_LIBS,$(PKG_CONFIG) --libs json-glib-1.0)
 
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wstrict-prototypes \
@@ -38,7 +41,7 @@ WARN     := -Wall -Wextra -Wno-unused-parameter -Wstrict-prototypes \
 CPPFLAGS += -Ilib -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
             -DGLIB_VERSION_MAX_ALLOWED=GLIB_VERSION_2_74
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(GLIB_CFLAGS) -MMD -MP
-LDLIBS   := $(GLIB_LIBS)
+LDLIBS    = $(GLIB_LIBS)
 
 # Quiet by default: one line per step, the command itself with V=1, nothing with -s.
 ifeq ($(V),1)
@@ -54,11 +57,19 @@ endif
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
-HEADERS  := $(filter-out lib/mpk-private.h,$(wildcard lib/*.h))
+# Only the public headers are installed: mpkit.h and what it includes, and so
+# on until nothing new turns up. Internal ones (mpk-private.h, mpk-ring.h:
+# included by lib/*.c and the tests, never by mpkit.h) stay out.
+header_includes = $(shell sed -n 's/^.include "\(.*\)".*/\1/p' $(addprefix lib/,$(1)))
+public_headers = $(if $(filter-out $(2),$(1)),$(call public_headers,$(sort $(1) \
+                   $(call header_includes,$(1))),$(1)),$(1))
+HEADERS   = $(addprefix lib/,$(call public_headers,mpkit.h))
 TESTS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/test-*.c))
 TEST_SCRIPTS := $(wildcard tests/test-*.sh)
 LAB_DIRS := $(patsubst %/main.c,%,$(wildcard labs/*/main.c))
 LABS     := $(patsubst %,$(BUILD)/%/lab,$(LAB_DIRS))
+# A lab is every .c file of its folder (main.c and any others), linked together.
+LAB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(addsuffix /*.c,$(LAB_DIRS))))
 TOOLS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tools/*.c)) $(BUILD)/tools/mpk-trace
 TRACE_TOOL_OBJS := $(patsubst tools/mpk-trace/%.c,$(BUILD)/tools/mpk-trace.objs/%.o,$(wildcard tools/mpk-trace/*.c))
 BENCHES  := $(patsubst %.c,$(BUILD)/%,$(wildcard bench/*.c))
@@ -69,8 +80,8 @@ NOTRACE_BENCH := $(BUILD)/bench/bench-mpkit-notrace
 LIBA     := $(BUILD)/libmpkit.a
 LIBSO    := $(BUILD)/libmpkit.so.$(API)
 
-.PHONY: all check check-asan check-valgrind fuzz fuzz-build soak run bench diagrams install \
-        uninstall clean
+.PHONY: all deps check check-asan check-valgrind clang fuzz fuzz-build soak run bench diagrams \
+        install uninstall clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -80,65 +91,71 @@ DIAGRAMS_IN_ALL ?= $(if $(filter build,$(BUILD)),yes,no)
 all: $(LIBA) $(LIBSO) $(TESTS) $(LABS) $(TOOLS) $(BENCHES) $(NOTRACE_BENCH) \
      $(if $(filter yes,$(DIAGRAMS_IN_ALL)),$(DIAGRAMS))
 
-$(BUILD)/lib/%.o: lib/%.c
+deps:
+	$(Q)tools/ensure-deps.sh build
+
+$(BUILD)/lib/%.o: lib/%.c | deps
 	@mkdir -p $(@D)
 	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) -D_GNU_SOURCE -DMPK_COMPILATION -DG_LOG_DOMAIN='"mpk"' \
 	  $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(@D)
 	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/notrace/lib/%.o: lib/%.c
+$(BUILD)/notrace/lib/%.o: lib/%.c | deps
 	@mkdir -p $(@D)
 	$(SAY) "  CC      $< (no tracer)"
 	$(Q)$(CC) $(CPPFLAGS) -D_GNU_SOURCE -DMPK_COMPILATION -DMPK_NO_TRACE -DG_LOG_DOMAIN='"mpk"' \
 	  $(ALL_CFLAGS) -fvisibility=hidden -c -o $@ $<
 
-$(NOTRACE_BENCH): $(BUILD)/bench/bench-mpkit.o $(NOTRACE_OBJS)
+$(NOTRACE_BENCH): $(BUILD)/bench/bench-mpkit.o $(NOTRACE_OBJS) | deps
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(LIBA): $(LIB_OBJS)
+$(LIBA): $(LIB_OBJS) | deps
 	$(SAY) "  AR      $@"
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(LIBSO): $(LIB_OBJS)
+$(LIBSO): $(LIB_OBJS) | deps
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,$(@F) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # Tests, labs, tools and benchmarks link the static library: no LD_LIBRARY_PATH needed.
 # Tests may read trace files, so they get json-glib too.
-$(BUILD)/tests/%.o: tests/%.c
+$(BUILD)/tests/%.o: tests/%.c | deps
 	@mkdir -p $(@D)
 	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBA)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBA) | deps
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(JSON_LIBS) $(LDLIBS)
 
-$(BUILD)/labs/%/lab: $(BUILD)/labs/%/main.o $(LIBA)
-	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+define LAB_RULE
+$(BUILD)/$(1)/lab: $(filter $(BUILD)/$(1)/%,$(LAB_OBJS)) $(LIBA) | deps
+	$$(SAY) "  LD      $$@"
+	$$(Q)$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDFLAGS) $$(LDLIBS)
+endef
+$(foreach lab,$(LAB_DIRS),$(eval $(call LAB_RULE,$(lab))))
 
-$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBA)
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIBA) | deps
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # mpk-trace reads JSON with json-glib; the library itself never needs it.
-$(BUILD)/tools/mpk-trace.objs/%.o: tools/mpk-trace/%.c
+$(BUILD)/tools/mpk-trace.objs/%.o: tools/mpk-trace/%.c | deps
 	@mkdir -p $(@D)
 	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tools/mpk-trace: $(TRACE_TOOL_OBJS)
+$(BUILD)/tools/mpk-trace: $(TRACE_TOOL_OBJS) | deps
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(JSON_LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA) | deps
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
@@ -165,6 +182,13 @@ check-asan:
 	  CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
 	  LDFLAGS='-fsanitize=address,undefined' check
 
+# The whole tree (library, tests, labs, tools, benchmarks) with clang, warnings
+# as errors in this build only: the CI runs it, so that clang stays as silent as gcc.
+clang:
+	$(Q)tools/ensure-deps.sh clang
+	$(Q)$(MAKE) --no-print-directory BUILD=build/clang CC=clang DIAGRAMS_IN_ALL=no \
+	  CFLAGS='-O2 -g -Werror' all
+
 check-valgrind: all
 	$(Q)tools/ensure-deps.sh valgrind
 	$(Q)BUILD=$(BUILD) TEST_TIMEOUT=$(TEST_TIMEOUT) MPK_VALGRIND=1 tools/run-tests.sh $(TESTS)
@@ -183,19 +207,19 @@ FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
 FUZZ_JOBS    ?= 2
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -Wno-missing-prototypes \
+FUZZ_CFLAGS   = -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -Wno-missing-prototypes \
                 -D_GNU_SOURCE -DMPK_COMPILATION -Ilib $(filter-out -Ilib,$(CPPFLAGS)) $(GLIB_CFLAGS)
 FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS      := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRCS))
 
-$(FUZZ_BUILD)/lib/%.o: lib/%.c
+$(FUZZ_BUILD)/lib/%.o: lib/%.c | deps
 	@mkdir -p $(@D)
 	$(SAY) "  CC      $< (fuzz)"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -DG_LOG_DOMAIN='"mpk"' -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
 	  -MMD -MP -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIB_OBJS)
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIB_OBJS) | deps
 	@mkdir -p $(@D)
 	$(SAY) "  FUZZER  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -MMD -MP -o $@ $< \
@@ -230,7 +254,7 @@ bench: all
 # clone, or another Graphviz version, leaves the committed files alone.
 diagrams: $(DIAGRAMS)
 
-$(BUILD)/diagrams/%.stamp: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/lab-diagram.sh
+$(BUILD)/diagrams/%.stamp: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/lab-diagram.sh | deps
 	@mkdir -p $(@D)
 	$(SAY) "  TRACE   diagrams/$*.dot"
 	$(Q)tools/lab-diagram.sh $(BUILD)/labs/$*/lab $(BUILD)/tools/mpk-trace $* diagrams/$*.dot
@@ -239,15 +263,19 @@ $(BUILD)/diagrams/%.stamp: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/la
 diagrams/%.dot: $(BUILD)/diagrams/%.stamp ;
 
 # SVG for the handouts; PNG for slides and viewers without SVG.
-diagrams/%.svg: diagrams/%.dot
+diagrams/%.svg: diagrams/%.dot | deps
 	$(SAY) "  DOT     $@"
 	$(Q)dot -Tsvg $< -o $@.tmp && tools/replace-if-changed.sh $@.tmp $@
 
-diagrams/%.png: diagrams/%.dot
+diagrams/%.png: diagrams/%.dot | deps
 	$(SAY) "  DOT     $@"
 	$(Q)dot -Tpng $< -o $@.tmp && tools/replace-if-changed.sh $@.tmp $@
 
 # --- installing -------------------------------------------------------------
+
+# mpkit.pc names libdir and includedir from ${prefix} when they are under it,
+# so that a staged or moved tree works with pkg-config --define-variable=prefix=DIR.
+pc_relative = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
 install: $(LIBA) $(LIBSO)
 	install -d $(DESTDIR)$(INCLUDEDIR)/mpkit $(DESTDIR)$(LIBDIR)/pkgconfig
@@ -255,8 +283,8 @@ install: $(LIBA) $(LIBSO)
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)
 	ln -sf $(notdir $(LIBSO)) $(DESTDIR)$(LIBDIR)/libmpkit.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_relative,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_relative,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
 	    mpkit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/mpkit.pc
 
 uninstall:
@@ -266,4 +294,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(NOTRACE_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZERS:=.d) $(TESTS:=.d) $(LABS:/lab=/main.d) $(TOOLS:=.d) $(BENCHES:=.d) $(TRACE_TOOL_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(NOTRACE_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZERS:=.d) $(TESTS:=.d) $(LAB_OBJS:.o=.d) $(TOOLS:=.d) $(BENCHES:=.d) $(TRACE_TOOL_OBJS:.o=.d)

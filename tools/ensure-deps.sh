@@ -4,7 +4,10 @@
 # Prints nothing when everything is present. Installs what is missing with apt-get
 # when run as root; otherwise prints the exact command to run and exits 1.
 #   groups: build (compile everything, draw the diagrams), valgrind (make check-valgrind),
-#           bench (make bench), fuzz (make fuzz: clang and its libFuzzer runtime)
+#           bench (make bench), fuzz (make fuzz: clang and its libFuzzer runtime),
+#           clang (the CI's clang build of everything)
+# MPK_DEPS_DRY_RUN=1: never call apt-get, even as root; print the command and exit 1
+# as for a user (tests/test-deps.sh fakes a machine without the packages with it).
 set -u
 
 need=""
@@ -24,6 +27,7 @@ for group in "$@"; do
       want graphviz   command -v dot
       want coreutils  command -v timeout
       ;;
+    clang)    want clang command -v clang ;;
     valgrind) want valgrind command -v valgrind ;;
     bench)    want python3 command -v python3 ;;
     fuzz)
@@ -37,7 +41,7 @@ for group in "$@"; do
 done
 
 [ -z "$need" ] && exit 0
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ "${MPK_DEPS_DRY_RUN:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "mpkit: installing missing packages:$need" >&2
   export DEBIAN_FRONTEND=noninteractive
   { apt-get update -q && apt-get install -y -q --no-install-recommends $need; } >&2 || {
