@@ -4,68 +4,12 @@
  * the key, takes jobs from the manager's queue and puts back results; a
  * client with a wrong key is refused.  The kit's own lab (seed 004 says a
  * manager can serve other computers; this is how).  `lab` plays both roles
- * on 127.0.0.1; `--serve [HOST:]PORT` and `--client HOST:PORT` one each. */
+ * on 127.0.0.1; `--serve [HOST:]PORT` and `--client HOST:PORT` one each.
+ * This file has the server role and main(); client.c the client role. */
 
-#include <string.h>
-#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_spawn_self, lab_init */
+#include "client.h"   /* the client role (client.c), "../lab.h" */
 
 #define N_JOBS          3
-#define KEY_VARIABLE    "MPK_AUTHKEY"  /* the key, in hex: never on a command line (ps) */
-#define CLIENT_REFUSED  2              /* the client's exit status when its key is refused */
-
-/* The client role: a program that knows only an address and a key. */
-static int
-run_client (const char *address, GBytes *key)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MpkManager) manager = NULL;
-  g_autoptr(MpkProxy) jobs = NULL;
-  g_autoptr(MpkProxy) results = NULL;
-  GVariant *job;
-
-  /* Python: m.connect().  The handshake is here: a wrong key fails now. */
-  manager = mpk_manager_connect (address, key, 5 * G_USEC_PER_SEC, &error);
-  if (g_error_matches (error, MPK_ERROR, MPK_ERROR_AUTH))
-    {
-      printf ("Client: the server refused our key\n");
-      mpk_trace_mark ("MPK_ERROR_AUTH: refused");
-      return CLIENT_REFUSED;
-    }
-  LAB_CHECK (manager != NULL);
-  printf ("Client: connected, key accepted\n");
-
-  /* We inherited no proxies: we find the queues by their published names. */
-  LAB_CHECK (jobs = mpk_manager_lookup (manager, "jobs", &error));
-  LAB_CHECK (results = mpk_manager_lookup (manager, "results", &error));
-
-  /* Take jobs until the queue is empty; answer each with (job, its square). */
-  while ((job = mpk_queue_proxy_get (jobs, MPK_NO_WAIT, &error)) != NULL)
-    {
-      gint32 n = g_variant_get_int32 (job);
-
-      g_variant_unref (job);
-      printf ("Client: got job %d, put back %d\n", n, n * n);
-      LAB_CHECK (mpk_queue_proxy_put (results, g_variant_new ("(ii)", n, n * n),
-                                      MPK_WAIT_FOREVER, &error));
-    }
-  LAB_CHECK (g_error_matches (error, MPK_ERROR, MPK_ERROR_EMPTY));
-  printf ("Client: no more jobs\n");
-  return 0;
-}
-
-/* Runs this program again as `--client HOST:PORT`, a separate program, with
- * the key (HEX) in its environment; returns its exit status.  The tracer
- * cannot see an exec (see the handout): lab_spawn_self says it in our lane,
- * before ("runs lab --client") and after ("client: exit N"). */
-static int
-spawn_client (const char *address, const char *hex, const char *which)
-{
-  const char *args[] = { "--client", strchr (address, ':') + 1, NULL };  /* no "tcp:" */
-  g_autofree char *begin = g_strdup_printf ("runs lab --client (%s key)", which);
-  g_autofree char *end = g_strdup_printf ("%s-key client", which);
-
-  return lab_spawn_self (args, KEY_VARIABLE, hex, begin, end);
-}
 
 /* The server role, at ADDRESS with KEY (NULL: 32 random bytes).  DEMO: run
  * the clients too, one with the right key and one with a key one bit off. */
