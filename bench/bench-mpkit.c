@@ -1333,7 +1333,7 @@ main (int   argc,
       "stream1m,stream1mv,spawn,spawn_raw,q1p1c,q1p1cv,q2p2c,sq1p1c,jq1p1c,"
       "q1m,lockcnt,valinc,arrayew (= arrayew_w,arrayew_r),arrayew_idiom "
       "(= arrayew_idiom_w,arrayew_idiom_r),mgr_list_append,mgr_dict_getset", "KEYS" },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   GOptionContext *ctx;
   GError *error = NULL;

@@ -724,7 +724,7 @@ main (int argc, char **argv)
     { "output", 'o', 0, G_OPTION_ARG_FILENAME_ARRAY, &outputs,
       "Check FILE (- for stdin) instead of running the lab; give one per lab",
       "FILE" },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
 
   context = g_option_context_new ("LAB-DIR... - run lab tests, print TAP");
