@@ -103,8 +103,7 @@ main (void)
 
       LAB_CHECK (r = mpk_queue_get (results, MPK_NO_WAIT, &error));
       g_variant_get (r, "(ii)", NULL, &item);     /* who did it varies: skip it */
-      if (item >= 1 && item <= N_ITEMS)
-        times_seen[item]++;
+      times_seen[CLAMP (item, 0, N_ITEMS)]++;     /* [0]: not one of our items */
     }
   for (int i = 1; i <= N_ITEMS; i++)
     {

@@ -31,15 +31,12 @@ adder (gpointer user_data)
   /* Start together, so that the adders really run at the same time. */
   mpk_event_wait (args->go, MPK_WAIT_FOREVER);
 
-  for (int i = 0; i < args->k; i++)
+  for (int i = 0; i < args->k && args->method == ADD; i++)
+    mpk_value_add (args->counter, 1);   /* the whole += in one call */
+  for (int i = 0; i < args->k && args->method != ADD; i++)
     {
       gint64 old;
 
-      if (args->method == ADD)
-        {
-          mpk_value_add (args->counter, 1);   /* the whole += in one call */
-          continue;
-        }
       /* Python: with v.get_lock() (recursive: get and set take it again). */
       if (args->method == UNDER_THE_LOCK)
         LAB_CHECK (mpk_lock_acquire (lock, MPK_WAIT_FOREVER, &error));
