@@ -891,55 +891,55 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   arm_watchdog ();
 
-  g_test_add_func ("/lock/basic", test_lock_basic);
-  g_test_add_data_func ("/lock/release/unlocked", GINT_TO_POINTER (FALSE),
-                        test_lock_release_unlocked);
-  g_test_add_func ("/lock/reacquire/holder", test_lock_holder_reacquire);
-  g_test_add_data_func ("/lock/timeout/other-process", GINT_TO_POINTER (FALSE),
-                        test_lock_other_process_timeouts);
-  g_test_add_func ("/lock/two-processes/locked", test_lock_locked_two_processes);
-  g_test_add_data_func ("/lock/two-processes/handover", GINT_TO_POINTER (FALSE),
-                        test_lock_handover);
-  g_test_add_data_func ("/lock/release/non-owner", GINT_TO_POINTER (FALSE),
-                        test_lock_foreign_release);
-  g_test_add_data_func ("/lock/owner-died/killed", GINT_TO_POINTER (FALSE),
-                        test_lock_owner_killed);
-  g_test_add_data_func ("/lock/owner-died/exited", GINT_TO_POINTER (FALSE),
-                        test_lock_owner_exited);
-  g_test_add_func ("/lock/owner-died/plain-acquire", test_lock_owner_killed_plain_acquire);
-  g_test_add_data_func ("/lock/owner-died/waiter", GINT_TO_POINTER (FALSE),
-                        test_lock_owner_killed_waiter);
-  g_test_add_data_func ("/lock/counter/shared", GINT_TO_POINTER (GUARD_LOCK),
-                        test_shared_counter);
+  mpk_test_add_func ("/lock/basic", test_lock_basic);
+  mpk_test_add_data_func ("/lock/release/unlocked", GINT_TO_POINTER (FALSE),
+                          test_lock_release_unlocked);
+  mpk_test_add_func ("/lock/reacquire/holder", test_lock_holder_reacquire);
+  mpk_test_add_data_func ("/lock/timeout/other-process", GINT_TO_POINTER (FALSE),
+                          test_lock_other_process_timeouts);
+  mpk_test_add_func ("/lock/two-processes/locked", test_lock_locked_two_processes);
+  mpk_test_add_data_func ("/lock/two-processes/handover", GINT_TO_POINTER (FALSE),
+                          test_lock_handover);
+  mpk_test_add_data_func ("/lock/release/non-owner", GINT_TO_POINTER (FALSE),
+                          test_lock_foreign_release);
+  mpk_test_add_data_func ("/lock/owner-died/killed", GINT_TO_POINTER (FALSE),
+                          test_lock_owner_killed);
+  mpk_test_add_data_func ("/lock/owner-died/exited", GINT_TO_POINTER (FALSE),
+                          test_lock_owner_exited);
+  mpk_test_add_func ("/lock/owner-died/plain-acquire", test_lock_owner_killed_plain_acquire);
+  mpk_test_add_data_func ("/lock/owner-died/waiter", GINT_TO_POINTER (FALSE),
+                          test_lock_owner_killed_waiter);
+  mpk_test_add_data_func ("/lock/counter/shared", GINT_TO_POINTER (GUARD_LOCK),
+                          test_shared_counter);
 
-  g_test_add_func ("/rlock/recursion", test_rlock_recursion);
-  g_test_add_data_func ("/rlock/release/unlocked", GINT_TO_POINTER (TRUE),
-                        test_lock_release_unlocked);
-  g_test_add_data_func ("/rlock/timeout/other-process", GINT_TO_POINTER (TRUE),
-                        test_lock_other_process_timeouts);
-  g_test_add_data_func ("/rlock/two-processes/handover", GINT_TO_POINTER (TRUE),
-                        test_lock_handover);
-  g_test_add_data_func ("/rlock/release/non-owner", GINT_TO_POINTER (TRUE),
-                        test_lock_foreign_release);
-  g_test_add_data_func ("/rlock/owner-died/killed", GINT_TO_POINTER (TRUE),
-                        test_lock_owner_killed);
-  g_test_add_data_func ("/rlock/owner-died/exited", GINT_TO_POINTER (TRUE),
-                        test_lock_owner_exited);
-  g_test_add_data_func ("/rlock/owner-died/waiter", GINT_TO_POINTER (TRUE),
-                        test_lock_owner_killed_waiter);
-  g_test_add_data_func ("/rlock/counter/shared", GINT_TO_POINTER (GUARD_RLOCK),
-                        test_shared_counter);
+  mpk_test_add_func ("/rlock/recursion", test_rlock_recursion);
+  mpk_test_add_data_func ("/rlock/release/unlocked", GINT_TO_POINTER (TRUE),
+                          test_lock_release_unlocked);
+  mpk_test_add_data_func ("/rlock/timeout/other-process", GINT_TO_POINTER (TRUE),
+                          test_lock_other_process_timeouts);
+  mpk_test_add_data_func ("/rlock/two-processes/handover", GINT_TO_POINTER (TRUE),
+                          test_lock_handover);
+  mpk_test_add_data_func ("/rlock/release/non-owner", GINT_TO_POINTER (TRUE),
+                          test_lock_foreign_release);
+  mpk_test_add_data_func ("/rlock/owner-died/killed", GINT_TO_POINTER (TRUE),
+                          test_lock_owner_killed);
+  mpk_test_add_data_func ("/rlock/owner-died/exited", GINT_TO_POINTER (TRUE),
+                          test_lock_owner_exited);
+  mpk_test_add_data_func ("/rlock/owner-died/waiter", GINT_TO_POINTER (TRUE),
+                          test_lock_owner_killed_waiter);
+  mpk_test_add_data_func ("/rlock/counter/shared", GINT_TO_POINTER (GUARD_RLOCK),
+                          test_shared_counter);
 
-  g_test_add_func ("/event/basic", test_event_basic);
-  g_test_add_func ("/event/two-processes", test_event_two_processes);
+  mpk_test_add_func ("/event/basic", test_event_basic);
+  mpk_test_add_func ("/event/two-processes", test_event_two_processes);
 
-  g_test_add_func ("/semaphore/timeout", test_semaphore_timeout);
-  g_test_add_func ("/semaphore/basic", test_semaphore_basic);
-  g_test_add_func ("/semaphore/bounded/over-release", test_semaphore_bounded);
-  g_test_add_func ("/semaphore/two-processes", test_semaphore_two_processes);
-  g_test_add_func ("/semaphore/new/value-too-large", test_semaphore_value_too_large);
-  g_test_add_data_func ("/semaphore/counter/shared", GINT_TO_POINTER (GUARD_SEMAPHORE),
-                        test_shared_counter);
+  mpk_test_add_func ("/semaphore/timeout", test_semaphore_timeout);
+  mpk_test_add_func ("/semaphore/basic", test_semaphore_basic);
+  mpk_test_add_func ("/semaphore/bounded/over-release", test_semaphore_bounded);
+  mpk_test_add_func ("/semaphore/two-processes", test_semaphore_two_processes);
+  mpk_test_add_func ("/semaphore/new/value-too-large", test_semaphore_value_too_large);
+  mpk_test_add_data_func ("/semaphore/counter/shared", GINT_TO_POINTER (GUARD_SEMAPHORE),
+                          test_shared_counter);
 
   return g_test_run ();
 }

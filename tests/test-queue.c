@@ -2452,72 +2452,72 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   arm_watchdog ();
 
-  g_test_add_func ("/queue/accessors", test_accessors);
-  g_test_add_func ("/queue/put/forms", test_put_forms);
-  g_test_add_func ("/queue/get/forms", test_get_forms);
-  g_test_add_func ("/queue/fork/order", test_fork_order);
-  g_test_add_func ("/queue/qsize/sequence", test_qsize);
-  g_test_add_func ("/queue/qsize/two-processes", test_qsize_two_processes);
-  g_test_add_data_func ("/queue/empty/after-put", GINT_TO_POINTER (0), test_no_false_empty);
-  g_test_add_data_func ("/queue/empty/after-put-maxsize-1", GINT_TO_POINTER (1),
-                        test_no_false_empty);
-  g_test_add_func ("/queue/get/timeout", test_get_timeout);
-  g_test_add_data_func ("/queue/put/unserializable", GINT_TO_POINTER (0), test_unserializable);
-  g_test_add_data_func ("/queue/put/unserializable-maxsize-1", GINT_TO_POINTER (1),
-                        test_unserializable);
-  g_test_add_func ("/queue/put/too-big", test_too_big);
-  g_test_add_func ("/queue/put/big-timeout", test_big_put_timeout);
-  g_test_add_func ("/queue/close/put-get", test_close_put_get);
-  g_test_add_func ("/queue/close/per-process", test_close_per_process);
-  g_test_add_data_func ("/queue/close/qsize-critical", &closed_qsize, test_critical);
-  g_test_add_data_func ("/queue/close/empty-critical/unused", &closed_empty_unused,
-                        test_critical);
-  g_test_add_data_func ("/queue/close/empty-critical/used", &closed_empty_used, test_critical);
-  g_test_add_data_func ("/queue/close/full-critical", &closed_full, test_critical);
-  g_test_add_func ("/queue/task-done/not-joinable", test_task_done_not_joinable);
-  g_test_add_data_func ("/queue/join/not-joinable", &plain_join, test_critical);
-  g_test_add_data_func ("/queue/many/bytes", &many_bytes, test_many);
-  g_test_add_data_func ("/queue/many/variants", &many_variants, test_many);
-  g_test_add_data_func ("/queue/size/unbounded", &sizes_unbounded, test_sizes);
-  g_test_add_data_func ("/queue/size/maxsize-1", &sizes_maxsize_1, test_sizes);
-  g_test_add_data_func ("/queue/size/variants", &sizes_variants, test_sizes);
-  g_test_add_func ("/queue/get/bytes-item-is-ay", test_bytes_item_is_ay);
-  g_test_add_func ("/queue/get-bytes/variant-item", test_get_bytes_on_variant);
-  g_test_add_func ("/queue/get-bytes/streamed-variant-item", test_get_bytes_on_streamed_variant);
-  g_test_add_func ("/queue/join-before-drain", test_join_before_drain);
-  g_test_add_func ("/queue/recoveries/none", test_no_recoveries);
-  g_test_add_data_func ("/queue/unbounded/many/queue", &unbounded_queue, test_unbounded_many);
-  g_test_add_data_func ("/queue/unbounded/many/joinable", &unbounded_joinable,
-                        test_unbounded_many);
-  g_test_add_data_func ("/queue/unbounded/many/simple", &unbounded_simple, test_unbounded_many);
-  g_test_add_data_func ("/queue/full/agrees-with-put", &bounded_20000, test_unbounded_many);
-  g_test_add_func ("/queue/unbounded/big-item", test_unbounded_big_item);
-  g_test_add_func ("/queue/unbounded/gives-memory-back", test_unbounded_gives_back);
-  g_test_add_func ("/queue/unbounded/crash-points", test_unbounded_crash_points);
-  g_test_add_func ("/queue/unbounded/small-reservation", test_unbounded_small_reservation);
-  g_test_add_func ("/queue/unbounded/address-space", test_unbounded_address_space);
-  g_test_add_func ("/joinable-queue/join-full/many-consumers", test_join_full_many_consumers);
-  g_test_add_func ("/queue/get/timeout-mid-item", test_get_timeout_mid_item);
-  g_test_add_func ("/queue/put/dead-producer-no-consumer", test_dead_producer_no_consumer);
-  g_test_add_func ("/joinable-queue/abandon-tasks/before-repair", test_abandon_before_repair);
+  mpk_test_add_func ("/queue/accessors", test_accessors);
+  mpk_test_add_func ("/queue/put/forms", test_put_forms);
+  mpk_test_add_func ("/queue/get/forms", test_get_forms);
+  mpk_test_add_func ("/queue/fork/order", test_fork_order);
+  mpk_test_add_func ("/queue/qsize/sequence", test_qsize);
+  mpk_test_add_func ("/queue/qsize/two-processes", test_qsize_two_processes);
+  mpk_test_add_data_func ("/queue/empty/after-put", GINT_TO_POINTER (0), test_no_false_empty);
+  mpk_test_add_data_func ("/queue/empty/after-put-maxsize-1", GINT_TO_POINTER (1),
+                          test_no_false_empty);
+  mpk_test_add_func ("/queue/get/timeout", test_get_timeout);
+  mpk_test_add_data_func ("/queue/put/unserializable", GINT_TO_POINTER (0), test_unserializable);
+  mpk_test_add_data_func ("/queue/put/unserializable-maxsize-1", GINT_TO_POINTER (1),
+                          test_unserializable);
+  mpk_test_add_func ("/queue/put/too-big", test_too_big);
+  mpk_test_add_func ("/queue/put/big-timeout", test_big_put_timeout);
+  mpk_test_add_func ("/queue/close/put-get", test_close_put_get);
+  mpk_test_add_func ("/queue/close/per-process", test_close_per_process);
+  mpk_test_add_data_func ("/queue/close/qsize-critical", &closed_qsize, test_critical);
+  mpk_test_add_data_func ("/queue/close/empty-critical/unused", &closed_empty_unused,
+                          test_critical);
+  mpk_test_add_data_func ("/queue/close/empty-critical/used", &closed_empty_used, test_critical);
+  mpk_test_add_data_func ("/queue/close/full-critical", &closed_full, test_critical);
+  mpk_test_add_func ("/queue/task-done/not-joinable", test_task_done_not_joinable);
+  mpk_test_add_data_func ("/queue/join/not-joinable", &plain_join, test_critical);
+  mpk_test_add_data_func ("/queue/many/bytes", &many_bytes, test_many);
+  mpk_test_add_data_func ("/queue/many/variants", &many_variants, test_many);
+  mpk_test_add_data_func ("/queue/size/unbounded", &sizes_unbounded, test_sizes);
+  mpk_test_add_data_func ("/queue/size/maxsize-1", &sizes_maxsize_1, test_sizes);
+  mpk_test_add_data_func ("/queue/size/variants", &sizes_variants, test_sizes);
+  mpk_test_add_func ("/queue/get/bytes-item-is-ay", test_bytes_item_is_ay);
+  mpk_test_add_func ("/queue/get-bytes/variant-item", test_get_bytes_on_variant);
+  mpk_test_add_func ("/queue/get-bytes/streamed-variant-item", test_get_bytes_on_streamed_variant);
+  mpk_test_add_func ("/queue/join-before-drain", test_join_before_drain);
+  mpk_test_add_func ("/queue/recoveries/none", test_no_recoveries);
+  mpk_test_add_data_func ("/queue/unbounded/many/queue", &unbounded_queue, test_unbounded_many);
+  mpk_test_add_data_func ("/queue/unbounded/many/joinable", &unbounded_joinable,
+                          test_unbounded_many);
+  mpk_test_add_data_func ("/queue/unbounded/many/simple", &unbounded_simple, test_unbounded_many);
+  mpk_test_add_data_func ("/queue/full/agrees-with-put", &bounded_20000, test_unbounded_many);
+  mpk_test_add_func ("/queue/unbounded/big-item", test_unbounded_big_item);
+  mpk_test_add_func ("/queue/unbounded/gives-memory-back", test_unbounded_gives_back);
+  mpk_test_add_func ("/queue/unbounded/crash-points", test_unbounded_crash_points);
+  mpk_test_add_func ("/queue/unbounded/small-reservation", test_unbounded_small_reservation);
+  mpk_test_add_func ("/queue/unbounded/address-space", test_unbounded_address_space);
+  mpk_test_add_func ("/joinable-queue/join-full/many-consumers", test_join_full_many_consumers);
+  mpk_test_add_func ("/queue/get/timeout-mid-item", test_get_timeout_mid_item);
+  mpk_test_add_func ("/queue/put/dead-producer-no-consumer", test_dead_producer_no_consumer);
+  mpk_test_add_func ("/joinable-queue/abandon-tasks/before-repair", test_abandon_before_repair);
 
-  g_test_add_func ("/simple-queue/basic", test_simple_basic);
-  g_test_add_func ("/simple-queue/empty/child", test_simple_empty_child);
-  g_test_add_data_func ("/simple-queue/close/empty-critical/unused", &closed_simple_unused,
-                        test_critical);
-  g_test_add_data_func ("/simple-queue/close/empty-critical/used", &closed_simple_used,
-                        test_critical);
+  mpk_test_add_func ("/simple-queue/basic", test_simple_basic);
+  mpk_test_add_func ("/simple-queue/empty/child", test_simple_empty_child);
+  mpk_test_add_data_func ("/simple-queue/close/empty-critical/unused", &closed_simple_unused,
+                          test_critical);
+  mpk_test_add_data_func ("/simple-queue/close/empty-critical/used", &closed_simple_used,
+                          test_critical);
 
-  g_test_add_func ("/joinable-queue/task-done/workers", test_task_done_workers);
-  g_test_add_func ("/joinable-queue/join/counts", test_join_counts);
-  g_test_add_func ("/joinable-queue/task-done/too-many", test_task_done_too_many);
-  g_test_add_data_func ("/joinable-queue/join-full/peer-killed", GINT_TO_POINTER (FALSE),
-                        test_join_full_peer_died);
-  g_test_add_data_func ("/joinable-queue/join-full/peer-killed-reaped", GINT_TO_POINTER (TRUE),
-                        test_join_full_peer_died);
-  g_test_add_func ("/joinable-queue/join-full/peer-exited-holding",
-                   test_join_full_peer_exited_holding);
-  g_test_add_func ("/joinable-queue/join-full/clean-exit", test_join_full_clean_exit);
+  mpk_test_add_func ("/joinable-queue/task-done/workers", test_task_done_workers);
+  mpk_test_add_func ("/joinable-queue/join/counts", test_join_counts);
+  mpk_test_add_func ("/joinable-queue/task-done/too-many", test_task_done_too_many);
+  mpk_test_add_data_func ("/joinable-queue/join-full/peer-killed", GINT_TO_POINTER (FALSE),
+                          test_join_full_peer_died);
+  mpk_test_add_data_func ("/joinable-queue/join-full/peer-killed-reaped", GINT_TO_POINTER (TRUE),
+                          test_join_full_peer_died);
+  mpk_test_add_func ("/joinable-queue/join-full/peer-exited-holding",
+                     test_join_full_peer_exited_holding);
+  mpk_test_add_func ("/joinable-queue/join-full/clean-exit", test_join_full_clean_exit);
 
   return g_test_run ();
 }

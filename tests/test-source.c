@@ -734,16 +734,16 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   arm_watchdog ();
 
-  g_test_add_func ("/source/connection/buffered", test_connection_buffered);
-  g_test_add_func ("/source/connection/raw-fd", test_connection_raw_fd);
-  g_test_add_func ("/source/connection/bursts", test_connection_bursts);
-  g_test_add_func ("/source/connection/eof", test_connection_eof);
-  g_test_add_func ("/source/connection/writable", test_connection_writable);
-  g_test_add_func ("/source/connection/closed", test_connection_closed);
-  g_test_add_func ("/source/process/end", test_process_end);
-  g_test_add_func ("/source/process/killed", test_process_killed);
-  g_test_add_func ("/source/process/already-joined", test_process_already_joined);
-  g_test_add_func ("/source/forked-child", test_forked_child);
+  mpk_test_add_func ("/source/connection/buffered", test_connection_buffered);
+  mpk_test_add_func ("/source/connection/raw-fd", test_connection_raw_fd);
+  mpk_test_add_func ("/source/connection/bursts", test_connection_bursts);
+  mpk_test_add_func ("/source/connection/eof", test_connection_eof);
+  mpk_test_add_func ("/source/connection/writable", test_connection_writable);
+  mpk_test_add_func ("/source/connection/closed", test_connection_closed);
+  mpk_test_add_func ("/source/process/end", test_process_end);
+  mpk_test_add_func ("/source/process/killed", test_process_killed);
+  mpk_test_add_func ("/source/process/already-joined", test_process_already_joined);
+  mpk_test_add_func ("/source/forked-child", test_forked_child);
 
   return g_test_run ();
 }

@@ -266,13 +266,24 @@ join_child (MpkProcess *process,
 /* A library bug that blocks the test process itself (a wait that should
  * fail at once) ends the run here rather than at run-tests.sh's timeout;
  * the children follow through child_guard(). Alarms are not inherited by
- * fork(), and g_test_trap_subprocess() children arm their own. */
+ * fork(), and g_test_trap_subprocess() children arm their own.
+ *
+ * The allowance is per test, not per binary: a binary's total time grows
+ * with its number of tests and with the machine's load (ASan on a loaded
+ * machine took test-queue past a whole-binary minute), while one test that
+ * takes a minute is a hang. Tests registered with mpk_test_add_func() or
+ * mpk_test_add_data_func() re-arm it as they start, and the message names
+ * the test that ran too long. */
+static char mpk_test_watchdog_path[256];
+
 static inline void
 mpk_test_watchdog_fired (int signum)
 {
-  static const char msg[] = "watchdog: the test binary ran too long (a hang?)\n";
+  static const char msg[] = "watchdog: this test ran too long (a hang?): ";
 
-  if (write (STDERR_FILENO, msg, sizeof msg - 1) < 0)
+  if (write (STDERR_FILENO, msg, sizeof msg - 1) < 0
+      || write (STDERR_FILENO, mpk_test_watchdog_path, strlen (mpk_test_watchdog_path)) < 0
+      || write (STDERR_FILENO, "\n", 1) < 0)
     _exit (125);
   _exit (125);
 }
@@ -280,8 +291,55 @@ mpk_test_watchdog_fired (int signum)
 static inline void
 arm_watchdog (void)
 {
+  const char *path = g_test_get_path ();
+
+  g_strlcpy (mpk_test_watchdog_path, path != NULL && *path != '\0' ? path : "(between tests)",
+             sizeof mpk_test_watchdog_path);
   signal (SIGALRM, mpk_test_watchdog_fired);
   alarm (under_valgrind () ? 300 : 60);
+}
+
+typedef struct
+{
+  GTestFunc     func;
+  GTestDataFunc data_func;
+  gconstpointer data;
+} MpkTestWatched;
+
+static inline void
+mpk_test_run_watched (gconstpointer data)
+{
+  const MpkTestWatched *test = data;
+
+  arm_watchdog ();
+  if (test->func != NULL)
+    test->func ();
+  else
+    test->data_func (test->data);
+}
+
+/* g_test_add_func() with the watchdog re-armed as the test starts. */
+static inline void
+mpk_test_add_func (const char *path,
+                   GTestFunc   func)
+{
+  MpkTestWatched *test = g_new0 (MpkTestWatched, 1);
+
+  test->func = func;
+  g_test_add_data_func_full (path, test, mpk_test_run_watched, g_free);
+}
+
+/* g_test_add_data_func() with the watchdog re-armed as the test starts. */
+static inline void
+mpk_test_add_data_func (const char    *path,
+                        gconstpointer  data,
+                        GTestDataFunc  func)
+{
+  MpkTestWatched *test = g_new0 (MpkTestWatched, 1);
+
+  test->data_func = func;
+  test->data = data;
+  g_test_add_data_func_full (path, test, mpk_test_run_watched, g_free);
 }
 
 /* --- timed failures ---------------------------------------------------------- */

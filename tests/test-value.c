@@ -841,32 +841,32 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   arm_watchdog ();
 
-  g_test_add_data_func ("/value/basic/locked", GINT_TO_POINTER (FALSE), test_value_basic);
-  g_test_add_data_func ("/value/basic/raw", GINT_TO_POINTER (TRUE), test_value_basic);
-  g_test_add_func ("/value/getlock", test_value_getlock);
-  g_test_add_func ("/value/range", test_value_range);
-  g_test_add_data_func ("/value/add/locked", GINT_TO_POINTER (ADD_LOCKED),
-                        test_value_add_processes);
-  g_test_add_data_func ("/value/add/raw", GINT_TO_POINTER (ADD_RAW),
-                        test_value_add_processes);
-  g_test_add_data_func ("/value/add/get-set-under-lock", GINT_TO_POINTER (ADD_HELD_LOCK),
-                        test_value_add_processes);
-  g_test_add_func ("/value/add/wrap", test_value_add_wrap);
-  g_test_add_data_func ("/value/shared-lock/lock", GINT_TO_POINTER (FALSE),
-                        test_value_shared_lock);
-  g_test_add_data_func ("/value/shared-lock/rlock", GINT_TO_POINTER (TRUE),
-                        test_value_shared_lock);
-  g_test_add_func ("/value/plain-lock-held", test_value_plain_lock_held);
-  g_test_add_func ("/value/trace", test_value_trace);
+  mpk_test_add_data_func ("/value/basic/locked", GINT_TO_POINTER (FALSE), test_value_basic);
+  mpk_test_add_data_func ("/value/basic/raw", GINT_TO_POINTER (TRUE), test_value_basic);
+  mpk_test_add_func ("/value/getlock", test_value_getlock);
+  mpk_test_add_func ("/value/range", test_value_range);
+  mpk_test_add_data_func ("/value/add/locked", GINT_TO_POINTER (ADD_LOCKED),
+                          test_value_add_processes);
+  mpk_test_add_data_func ("/value/add/raw", GINT_TO_POINTER (ADD_RAW),
+                          test_value_add_processes);
+  mpk_test_add_data_func ("/value/add/get-set-under-lock", GINT_TO_POINTER (ADD_HELD_LOCK),
+                          test_value_add_processes);
+  mpk_test_add_func ("/value/add/wrap", test_value_add_wrap);
+  mpk_test_add_data_func ("/value/shared-lock/lock", GINT_TO_POINTER (FALSE),
+                          test_value_shared_lock);
+  mpk_test_add_data_func ("/value/shared-lock/rlock", GINT_TO_POINTER (TRUE),
+                          test_value_shared_lock);
+  mpk_test_add_func ("/value/plain-lock-held", test_value_plain_lock_held);
+  mpk_test_add_func ("/value/trace", test_value_trace);
 
-  g_test_add_data_func ("/array/basic/locked", GINT_TO_POINTER (FALSE), test_array_basic);
-  g_test_add_data_func ("/array/basic/raw", GINT_TO_POINTER (TRUE), test_array_basic);
-  g_test_add_func ("/array/from-size", test_array_from_size);
-  g_test_add_func ("/array/getlock", test_array_getlock);
-  g_test_add_func ("/array/index/set-out-of-range", test_array_set_out_of_range);
-  g_test_add_func ("/array/index/get-checked", test_array_get_checked);
-  g_test_add_data_func ("/array/add/locked", GINT_TO_POINTER (ADD_ARRAY),
-                        test_value_add_processes);
+  mpk_test_add_data_func ("/array/basic/locked", GINT_TO_POINTER (FALSE), test_array_basic);
+  mpk_test_add_data_func ("/array/basic/raw", GINT_TO_POINTER (TRUE), test_array_basic);
+  mpk_test_add_func ("/array/from-size", test_array_from_size);
+  mpk_test_add_func ("/array/getlock", test_array_getlock);
+  mpk_test_add_func ("/array/index/set-out-of-range", test_array_set_out_of_range);
+  mpk_test_add_func ("/array/index/get-checked", test_array_get_checked);
+  mpk_test_add_data_func ("/array/add/locked", GINT_TO_POINTER (ADD_ARRAY),
+                          test_value_add_processes);
 
   return g_test_run ();
 }
