@@ -3520,6 +3520,7 @@ test_regress_publish_wrong_generation (void)
     g_autoptr(MpkProxy) found = NULL;
 
     g_assert_no_error (error);
+    g_assert_nonnull (got);
     found = mpk_manager_lookup (manager, "right-run", &error);
     g_assert_no_error (error);
     g_assert_nonnull (found);
@@ -4600,9 +4601,10 @@ stall_client (gpointer data)
 {
   MpkProxy *stall = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = mpk_proxy_call (stall, "wait", NULL, &error);
+  GVariant *reply = mpk_proxy_call (stall, "wait", NULL, &error);
 
   /* Hung up at the shutdown: no reply (or, released late, any answer). */
+  g_clear_pointer (&reply, g_variant_unref);
   g_clear_error (&error);
   return NULL;
 }
