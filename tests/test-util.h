@@ -318,15 +318,29 @@ mpk_test_run_watched (gconstpointer data)
     test->data_func (test->data);
 }
 
+/* The registrations live as long as the test binary: a global array keeps
+ * them reachable, so a g_test_trap_subprocess() child, which exits without
+ * freeing the suite, reports no leak to LeakSanitizer or valgrind. */
+static GPtrArray *mpk_test_watched_all;
+
+static inline MpkTestWatched *
+mpk_test_watched_new (void)
+{
+  if (mpk_test_watched_all == NULL)
+    mpk_test_watched_all = g_ptr_array_new ();
+  g_ptr_array_add (mpk_test_watched_all, g_new0 (MpkTestWatched, 1));
+  return g_ptr_array_index (mpk_test_watched_all, mpk_test_watched_all->len - 1);
+}
+
 /* g_test_add_func() with the watchdog re-armed as the test starts. */
 static inline void
 mpk_test_add_func (const char *path,
                    GTestFunc   func)
 {
-  MpkTestWatched *test = g_new0 (MpkTestWatched, 1);
+  MpkTestWatched *test = mpk_test_watched_new ();
 
   test->func = func;
-  g_test_add_data_func_full (path, test, mpk_test_run_watched, g_free);
+  g_test_add_data_func (path, test, mpk_test_run_watched);
 }
 
 /* g_test_add_data_func() with the watchdog re-armed as the test starts. */
@@ -335,11 +349,11 @@ mpk_test_add_data_func (const char    *path,
                         gconstpointer  data,
                         GTestDataFunc  func)
 {
-  MpkTestWatched *test = g_new0 (MpkTestWatched, 1);
+  MpkTestWatched *test = mpk_test_watched_new ();
 
   test->data_func = func;
   test->data = data;
-  g_test_add_data_func_full (path, test, mpk_test_run_watched, g_free);
+  g_test_add_data_func (path, test, mpk_test_run_watched);
 }
 
 /* --- timed failures ---------------------------------------------------------- */
