@@ -38,7 +38,11 @@ JSON_LIBS   = $(call lazy,JSON_LIBS,$(PKG_CONFIG) --libs json-glib-1.0)
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wstrict-prototypes \
             -Werror=implicit-function-declaration -Werror=missing-prototypes
-CPPFLAGS += -Ilib -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
+# lib/ is layered (lib/README.md): core, objects, manager, ... Each layer's
+# folder is on the include path, so headers are named without a folder, as
+# they are once installed (flat, in include/mpkit/).
+LIB_LAYERS := $(patsubst %/,%,$(sort $(dir $(wildcard lib/*/*.c lib/*/*.h))))
+CPPFLAGS += -Ilib $(addprefix -I,$(LIB_LAYERS)) -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
             -DGLIB_VERSION_MAX_ALLOWED=GLIB_VERSION_2_74
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(GLIB_CFLAGS) -MMD -MP
 LDLIBS    = $(GLIB_LIBS)
@@ -55,15 +59,17 @@ ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
 SAY := @true
 endif
 
-LIB_SRCS := $(wildcard lib/*.c)
+LIB_SRCS := $(wildcard lib/*/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 # Only the public headers are installed: mpkit.h and what it includes, and so
-# on until nothing new turns up. Internal ones (mpk-private.h, mpk-ring.h:
-# included by lib/*.c and the tests, never by mpkit.h) stay out.
-header_includes = $(shell sed -n 's/^.include "\(.*\)".*/\1/p' $(addprefix lib/,$(1)))
+# on until nothing new turns up. Internal ones (mpk-*-private.h, mpk-ring.h,
+# mpk-manager-proto.h...: included by lib/*/*.c and the tests, never by
+# mpkit.h) stay out.
+header_path = $(firstword $(wildcard $(addsuffix /$(1),lib $(LIB_LAYERS))))
+header_includes = $(shell sed -n 's/^.include "\(.*\)".*/\1/p' $(foreach h,$(1),$(call header_path,$(h))))
 public_headers = $(if $(filter-out $(2),$(1)),$(call public_headers,$(sort $(1) \
                    $(call header_includes,$(1))),$(1)),$(1))
-HEADERS   = $(addprefix lib/,$(call public_headers,mpkit.h))
+HEADERS   = $(foreach h,$(call public_headers,mpkit.h),$(call header_path,$(h)))
 TESTS    := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/test-*.c))
 TEST_SCRIPTS := $(wildcard tests/test-*.sh)
 LAB_DIRS := $(patsubst %/main.c,%,$(wildcard labs/*/main.c))
@@ -196,7 +202,7 @@ check-valgrind: all
 # --- fuzzing -------------------------------------------------------------------
 
 # Every tests/fuzz/fuzz-<name>.c defines LLVMFuzzerTestOneInput and is linked
-# with all of lib/*.c, built again by clang under $(FUZZ_BUILD) with the
+# with all of lib/*/*.c, built again by clang under $(FUZZ_BUILD) with the
 # fuzzer's coverage hooks and the sanitizers, so a target may call mpk__
 # internals. Its seed corpus is tests/fuzz/corpus/<name>/, read only: what
 # the fuzzer finds, and any crash, goes under $(FUZZ_BUILD). tools/fuzz.sh
@@ -208,7 +214,7 @@ FUZZ_TIME    ?= 60
 FUZZ_JOBS    ?= 2
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   = -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -Wno-missing-prototypes \
-                -D_GNU_SOURCE -DMPK_COMPILATION -Ilib $(filter-out -Ilib,$(CPPFLAGS)) $(GLIB_CFLAGS)
+                -D_GNU_SOURCE -DMPK_COMPILATION $(CPPFLAGS) $(GLIB_CFLAGS)
 FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS      := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRCS))

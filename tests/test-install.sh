@@ -6,7 +6,7 @@
 # staging tree: mpkit.pc's own flags with --define-variable=prefix=, where
 # --maximum-traverse-depth=2 (the query, then mpkit) keeps that prefix away
 # from glib's .pc files). Only public headers are installed: mpkit.h and what
-# it includes; the internal ones (mpk-private.h, mpk-ring.h, anything lib/*.c
+# it includes; the internal ones (mpk-private.h, mpk-ring.h, anything lib/*/*.c
 # includes but mpkit.h does not) stay in lib/. Prints TAP.
 set -u
 tmp=$(mktemp -d)
@@ -37,14 +37,14 @@ check "installed files" sh -c "test -f '$prefix/include/mpkit/mpkit.h' && test -
   && grep -qx 'prefix=$prefix' '$prefix/lib/pkgconfig/mpkit.pc'"
 
 # public_headers DIR: mpkit.h and every header it includes, transitively,
-# by the quoted includes of the source tree's lib/.
+# by the quoted includes of the source tree's lib/ (its layer folders).
 public_headers() {
   todo=mpkit.h seen=""
   while [ -n "$todo" ]; do
     set -- $todo; h=$1; shift; todo=$*
     case " $seen " in *" $h "*) continue ;; esac
     seen="$seen $h"
-    todo="$todo $(sed -n 's/^#include "\(.*\)".*/\1/p' "lib/$h")"
+    todo="$todo $(sed -n 's/^#include "\(.*\)".*/\1/p' $(ls lib/$h lib/*/$h 2>/dev/null | head -n 1))"
   done
   printf '%s\n' $seen | sort
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-ring.c: libFuzzer target for a Queue's shared ring and its recovery
- * (lib/mpk-ring.c, lib/mpk-queue.c). Python's Queue trusts the length prefix
+ * (lib/core/mpk-ring.c, lib/objects/mpk-queue.c). Python's Queue trusts the length prefix
  * in its pipe; ours must trust nothing in its shared mapping, which any
  * process holding the queue can scribble on (a stray pointer, a hostile
  * peer) or leave half-written by dying inside a put or get.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fuzz-wire.c: libFuzzer target for the frame decoder (lib/mpk-wire.c), the
+/* fuzz-wire.c: libFuzzer target for the frame decoder (lib/core/mpk-wire.c), the
  * code that first touches another process's bytes. Python's Connection reads
  * a length prefix and unpickles; we decode a 40-byte header and a GVariant,
  * and both must refuse garbage with a GError, never crash or over-allocate.

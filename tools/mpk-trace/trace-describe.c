@@ -113,7 +113,7 @@ manager_side (const TraceEvent *event)
   return MANAGER_NONE;
 }
 
-/* The type words of the library's summaries (lib/mpk-trace-summary.c). */
+/* The type words of the library's summaries (lib/core/mpk-trace-summary.c). */
 static const char *const summary_words[] = {
   "tuple ", "int ", "float ", "bool ", "str ", "array ", "dict ",
 };

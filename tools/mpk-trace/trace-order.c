@@ -1251,7 +1251,7 @@ name_references_in (TraceRun         *run,
 
 /* The answer to the manager's own "stats" (mpk_manager_get_stats()) is the
  * tuple (connections, auth_failures, bad_requests, calls, clients, objects)
- * of lib/mpk-manager-server.c's manager_stats(). Its fifth number, the
+ * of lib/manager/mpk-manager-server.c's manager_stats(). Its fifth number, the
  * connections open at that moment, depends on whether the server's threads
  * have yet seen clients that hung up (a client closes its socket as it ends
  * and nobody waits for the server to notice), which no event records: it is

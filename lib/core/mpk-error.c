@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-error.c: the MPK_ERROR domain and the one place errno becomes a GError. */
-#include "mpk-private.h"
+#include "mpk-core-private.h"
 
 #include <errno.h>
 

@@ -3,7 +3,7 @@
  * and stopping the server, the per-process pool of authenticated
  * connections, one call = one request and one reply, and proxies.
  * The typed proxy calls (mpk_list_append, ...) are in mpk-manager-proxies.c. */
-#include "mpk-private.h"
+#include "mpk-manager-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,8 @@
  * mpk_manager_new() and mpk_manager_connect() take it) to and from hex text.
  * Python's `authkey` is bytes; a program that hands it to another program
  * (lab 23's client) needs a text form, and that form is this one. */
-#include "mpk-private.h"
+#include "mpk-core-private.h"
+#include "mpk-authkey.h"
 
 /**
  * mpk_authkey_to_hex:

@@ -3,7 +3,7 @@
  * inherited across fork, robust process-shared mutexes, futex wake-up words,
  * and the crash points the robustness tests use. (Python builds its locks on
  * POSIX semaphores, which have no owner, so a dead holder blocks forever.) */
-#include "mpk-private.h"
+#include "mpk-core-private.h"
 
 #include <errno.h>
 #include <linux/futex.h>

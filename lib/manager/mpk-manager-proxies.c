@@ -3,7 +3,7 @@
  * is one mpk_proxy_call_full() of the method of the same name (the methods
  * and their argument shapes are in mpk-manager-types.c); values travel
  * boxed in "v" so any GVariant can be stored. */
-#include "mpk-private.h"
+#include "mpk-manager-private.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-deadline.c: monotonic deadlines and the one poll loop every blocking
  * call uses, so a signal (EINTR) never shortens or lengthens a timeout. */
-#include "mpk-private.h"
+#include "mpk-core-private.h"
 
 #include <errno.h>
 #include <time.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-manager-proto.c: what a Manager's client and server agree on:
  * addresses, the authentication handshake, object references and errors
- * on the wire. The request/reply shapes are described in mpk-private.h. */
-#include "mpk-private.h"
+ * on the wire. The request/reply shapes are described in mpk-manager-proto.h. */
+#include "mpk-manager-proto.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -4,7 +4,7 @@
  * changed with compare-and-swap). All live in shared memory made before fork.
  * Only the mutex can be left held by a dead process, and it is robust; the
  * Event and the Semaphore hold no lock at all, so a death leaves them sound. */
-#include "mpk-private.h"
+#include "mpk-objects-private.h"
 
 #include <errno.h>
 

@@ -16,7 +16,7 @@
 #ifndef MPK_RING_H
 #define MPK_RING_H
 
-#include "mpk-private.h"
+#include "mpk-core-private.h"
 
 G_BEGIN_DECLS
 

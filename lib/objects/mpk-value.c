@@ -5,7 +5,7 @@
  * (a new RLock unless one is given or none is wanted), and `value += 1`
  * written as a get then a set is still a race: mpk_value_add() is the one
  * call that is not. */
-#include "mpk-private.h"
+#include "mpk-objects-private.h"
 
 #include <errno.h>
 #include <string.h>

@@ -2,7 +2,7 @@
 /* mpk-process.c: multiprocessing.Process with the fork start method. Names,
  * exit codes, daemons, sentinels, close() and the exit-time clean-up follow
  * Python (Lib/multiprocessing/process.py, popen_fork.py, util.py). */
-#include "mpk-private.h"
+#include "mpk-objects-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -385,6 +385,7 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent,
   self.death_fd = death_fd;
   g_free (self.name);
   self.name = g_strdup (process->name);
+  mpk__trace_set_process_name (self.name);
   self.identity = process->identity;
   self.daemon = process->daemon;
   self.parent_pid = parent;
@@ -806,6 +807,7 @@ mpk_process_set_name (MpkProcess *process,
     {
       g_free (self.name);
       self.name = g_strdup (name);
+      mpk__trace_set_process_name (self.name);
     }
 }
 

@@ -2,7 +2,7 @@
 /* mpk-trace-summary.c: the short payload text a trace line carries
  * ("int 42", "str 'hello'", "bytes[512]"), in the spirit of Python's repr()
  * cut short. Bounded work: a 1 GiB array costs as much as a 3-element one. */
-#include "mpk-private.h"
+#include "mpk-core-private.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-wait.c: multiprocessing.connection.wait(): block until some of a mix of
  * connections and processes are ready. */
-#include "mpk-private.h"
+#include "mpk-objects-private.h"
 
 #include <errno.h>
 

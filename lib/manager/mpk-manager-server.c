@@ -16,7 +16,7 @@
  * no older handshake to drop, it stops watching the listening socket until
  * a descriptor comes free (see on_incoming). */
 /* POLLRDHUP needs _GNU_SOURCE, which the Makefile defines. */
-#include "mpk-private.h"
+#include "mpk-manager-server.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * message costs one read(2) or less; a frame and its payload go out in one
  * sendmsg(2). Nothing here ever raises SIGPIPE. mpk_connection_create_source()
  * watches an end in a GLib main loop, buffered messages included. */
-#include "mpk-private.h"
+#include "mpk-objects-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
  * its thread ("th") and carries the process's clock ("lc"), which orders them.
  * tools/mpk-trace merges the files into diagrams; tools/mpk-trace/README.md
  * is the format. */
-#include "mpk-private.h"
+#include "mpk-core-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +76,22 @@ static __thread gboolean opening;
  * threads first record; a forked child's thread starts again at 1. */
 static __thread guint32 thread_pid;
 static __thread guint32 thread_no;
+
+/* Set by the process layer (mpk-process.c) in each child it starts and when
+ * the current process is renamed; the core never calls upward for it. */
+static const char *process_name;
+
+void
+mpk__trace_set_process_name (const char *name)
+{
+  process_name = name;
+}
+
+const char *
+mpk__trace_get_process_name (void)
+{
+  return process_name != NULL ? process_name : "MainProcess";
+}
 
 gint64
 mpk__trace_now (void)
@@ -299,7 +315,7 @@ write_header (void)
   mpk__trace_add_int (&line, "t0_real_ns", real_now ());
   if (trace.exec != NULL)
     mpk__trace_add_str (&line, "exec", trace.exec);
-  mpk__trace_add_last_str (&line, "name", mpk_current_process_get_name ());
+  mpk__trace_add_last_str (&line, "name", mpk__trace_get_process_name ());
   line_close (&line);
   write_line (line.buf + MPK__TRACE_PREFIX_MAX, line.len - MPK__TRACE_PREFIX_MAX);
 }
@@ -329,7 +345,7 @@ open_file (guint32 pid)
       MpkTraceLine line;
 
       mpk__trace_begin (&line, "proc.start", 0, 0);
-      mpk__trace_add_str (&line, "name", mpk_current_process_get_name ());
+      mpk__trace_add_str (&line, "name", mpk__trace_get_process_name ());
       mpk__trace_end (&line);
     }
   /* Only now may other threads write: the header must be the first line. */

@@ -8,7 +8,7 @@
  * exit at once, and an error (a value too big, a timeout) comes back to the
  * caller of put(). This file holds the API: serialising, deadlines, the
  * JoinableQueue's task count and the tracer's events. */
-#include "mpk-private.h"
+#include "mpk-objects-private.h"
 #include "mpk-ring.h"
 
 #include <errno.h>

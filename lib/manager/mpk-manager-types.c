@@ -9,7 +9,7 @@
  * type "v" is unboxed one level as it is stored; every stored value's
  * object references are counted (mpk__manager_hold_refs) and uncounted
  * when it leaves. */
-#include "mpk-private.h"
+#include "mpk-manager-types.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +88,7 @@ boxed_array (GPtrArray *values)
  * list's pointers): every call that adds items checks it first, so no
  * client can make the server's memory grow without bound through one
  * object, a few items at a time. A variable only so a test can lower it
- * (see mpk-private.h). */
+ * (see mpk-manager-types.h). */
 #define DEFAULT_MAX_ITEMS (1 << 24)
 static guint max_items = DEFAULT_MAX_ITEMS;
 

@@ -3,7 +3,7 @@
  * bare length prefix and pickle; we add the fields the tracer needs and use
  * GVariant, which cannot run code on the receiver). Everything decoded here
  * comes from another process and is checked before it is trusted. */
-#include "mpk-private.h"
+#include "mpk-core-private.h"
 
 #include <pthread.h>
 #include <string.h>
