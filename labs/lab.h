@@ -89,6 +89,29 @@ lab_start (const char     *name,
   return process;
 }
 
+/* Python: processes = [Process(name=..., target=BODY, args=(ARGS,)) for
+ * each of N]; then p.start() for each, in order.  One process is named NAME,
+ * several "NAME 1" to "NAME N".  Every process gets the same ARGS (fork()
+ * copies what it points to into each).  A start that fails ends the lab.
+ * Returns the started processes, for lab_join_all() (unref the array). */
+G_GNUC_UNUSED static GPtrArray *
+lab_start_many (const char     *name,
+                guint           n,
+                MpkProcessFunc  body,
+                gpointer        args)
+{
+  GPtrArray *processes = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) mpk_process_unref);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name_i = n == 1 ? g_strdup (name)
+                                       : g_strdup_printf ("%s %u", name, i + 1);
+      g_ptr_array_add (processes, lab_start (name_i, body, args));
+    }
+  return processes;
+}
+
 /* Python: for p in processes: p.join().  Then a child that failed ends the
  * lab; only then, so that every child that failed has said why first. */
 G_GNUC_UNUSED static void
@@ -98,6 +121,40 @@ lab_join_all (GPtrArray *processes)
     mpk_process_join (g_ptr_array_index (processes, i), MPK_WAIT_FOREVER);
   for (guint i = 0; i < processes->len; i++)
     lab_check_exitcode (g_ptr_array_index (processes, i));
+}
+
+/* Python's None as a sentinel on a queue of int32 items ("no more work";
+ * labs 07 and 24).  A GVariant always has a type, so this is the empty
+ * maybe of int32 (type "mi"): "an int32 could be here, and there is none",
+ * which no real item (type "i") can be mistaken for, whatever its value.
+ * Lab 07's handout says why not a magic number.  Floating, as a new GVariant
+ * is: put() consumes it. */
+G_GNUC_UNUSED static GVariant *
+lab_sentinel_new (void)
+{
+  return g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL);
+}
+
+/* Python: `item is None`, for the sentinel of lab_sentinel_new(). */
+G_GNUC_UNUSED static gboolean
+lab_is_sentinel (GVariant *item)
+{
+  return g_variant_is_of_type (item, G_VARIANT_TYPE ("mi"))
+         && g_variant_n_children (item) == 0;
+}
+
+/* ITEMS as Python prints a list of ints: "[1, 4, 9, 16]" ("[]" for none).
+ * Free the string with g_free(). */
+G_GNUC_UNUSED static char *
+lab_format_ints (const gint32 *items,
+                 guint         n_items)
+{
+  GString *list = g_string_new ("[");
+
+  for (guint i = 0; i < n_items; i++)
+    g_string_append_printf (list, "%s%d", i > 0 ? ", " : "", items[i]);
+  g_string_append (list, "]");
+  return g_string_free (list, FALSE);
 }
 
 /* Runs this program again, as a new program (exec), with ARGS (its argv[1],

@@ -4,7 +4,7 @@
  * time the parent sees both.  The C version of the shared-memory example in
  * seeds/004_cbef035b4a535284.txt (Python's multiprocessing.Array and Value). */
 
-#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_start, lab_join, lab_format_ints */
 
 #define N_SQUARES 4   /* the length of the list, and of the shared array */
 
@@ -18,13 +18,12 @@ typedef struct
   MpkValue  *square_sum;   /* Python's `square_sum = Value('i')` */
 } SquareArgs;
 
-/* Prints "Result(in WHERE): [a, b, c, d]" the way Python prints result[:],
- * then "Sum of squares(in WHERE): n". */
+/* The seed's two print() calls, in WHERE: result[:] as a list, then square_sum. */
 static void
 print_shared (const SquareArgs *args, const char *where)
 {
-  g_autoptr(GString) line = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
+  g_autofree char *list = NULL;
   gint32 squares[N_SQUARES];
   gint64 sum;
 
@@ -32,14 +31,11 @@ print_shared (const SquareArgs *args, const char *where)
   LAB_CHECK (mpk_array_get_range (args->result, 0, N_SQUARES, squares, &error));
   sum = mpk_value_get_int (args->square_sum);   /* Python: square_sum.value */
 
-  g_string_append (line, "[");
-  for (guint i = 0; i < N_SQUARES; i++)
-    g_string_append_printf (line, "%s%d", i > 0 ? ", " : "", squares[i]);
-  g_string_append (line, "]");
-  printf ("Result(in %s): %s\n", where, line->str);
+  list = lab_format_ints (squares, N_SQUARES);
+  printf ("Result(in %s): %s\n", where, list);
   printf ("Sum of squares(in %s): %" G_GINT64_FORMAT "\n", where, sum);
   /* With MPK_TRACE set, a note in this process's lane of the diagram. */
-  mpk_trace_mark ("result: %s, sum: %" G_GINT64_FORMAT, line->str, sum);
+  mpk_trace_mark ("result: %s, sum: %" G_GINT64_FORMAT, list, sum);
 }
 
 /* The body of p1 (Python's `target`): it runs in the child only. */
@@ -87,8 +83,7 @@ main (void)
   LAB_CHECK (square_sum = mpk_value_new ('i', &error));
 
   args = (SquareArgs) { mylist, result, square_sum };
-  p1 = mpk_process_new ("p1", square_list, &args, NULL);
-  LAB_CHECK (mpk_process_start (p1, &error));
+  p1 = lab_start ("p1", square_list, &args);
 
   /* Wait for p1 to exit (Python: p1.join()).  After the join, everything p1
    * wrote is there to read: the parent only reads once the writer is gone. */
