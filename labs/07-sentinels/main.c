@@ -5,16 +5,7 @@
  * example (and the warning after it) in seeds/002_f16e3013f11b5d65.txt.
  * Run with --one-sentinel to see what one sentinel for three consumers does. */
 
-#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_start, lab_join_all, lab_init */
-
-/* Python: `if item is None`.  Items are "i"; the sentinel is an empty "mi",
- * which no real item can be mistaken for (the handout says why). */
-static gboolean
-is_sentinel (GVariant *item)
-{
-  return g_variant_is_of_type (item, G_VARIANT_TYPE ("mi"))
-         && g_variant_n_children (item) == 0;
-}
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_start_many, lab_join_all, sentinels */
 
 typedef struct
 {
@@ -41,7 +32,9 @@ consumer (gpointer user_data)
           return 1;
         }
       LAB_CHECK (item != NULL);
-      if (is_sentinel (item))
+      /* Python: `if item is None`.  Items are "i"; the sentinel is an empty
+       * "mi", which no real item can be mistaken for (the handout says why). */
+      if (lab_is_sentinel (item))
         break;              /* no more work: shut down, and take nothing more */
       LAB_CHECK (g_variant_is_of_type (item, G_VARIANT_TYPE_INT32));
       if (args->print_items)
@@ -57,25 +50,19 @@ static const int sequence[] = { 1, 2, 3, 4 };   /* the items, Python's `sequence
 static void
 run_part (ConsumerArgs args, guint n, guint n_sentinels)
 {
-  g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func (
-    (GDestroyNotify) mpk_process_unref);
+  g_autoptr(GPtrArray) procs = NULL;
   g_autoptr(GError) error = NULL;
 
-  /* Each consumer gets its own copy of ARGS, made by fork() at start. */
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *name = n == 1 ? g_strdup ("Consumer")
-                                     : g_strdup_printf ("Consumer %u", i + 1);
-      g_ptr_array_add (procs, lab_start (name, consumer, &args));
-    }
+  /* "Consumer", or "Consumer 1" to "Consumer N".  Each gets its own copy of
+   * ARGS, made by fork() at start. */
+  procs = lab_start_many ("Consumer", n, consumer, &args);
 
   /* Python: for item in sequence: q.put(item), then q.put(None) for each. */
   for (guint i = 0; i < G_N_ELEMENTS (sequence); i++)
     LAB_CHECK (mpk_queue_put (args.q, g_variant_new_int32 (sequence[i]),
                               MPK_WAIT_FOREVER, &error));
   for (guint i = 0; i < n_sentinels; i++)
-    LAB_CHECK (mpk_queue_put (args.q, g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL),
-                              MPK_WAIT_FOREVER, &error));
+    LAB_CHECK (mpk_queue_put (args.q, lab_sentinel_new (), MPK_WAIT_FOREVER, &error));
 
   lab_join_all (procs);   /* Python: cons_p.join(), for each consumer */
 }
