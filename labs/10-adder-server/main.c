@@ -4,7 +4,8 @@
  * of client/server and RPC.  The C version of the adder example in
  * seeds/002_f16e3013f11b5d65.txt. */
 
-#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_start, lab_join, lab_init */
+#include "add.h"      /* add (): the server's work, Python's "x + y" (add.c) */
 
 /* Both ends of the pipe, as the seed passes (server_p, client_p) to the server. */
 typedef struct
@@ -12,25 +13,6 @@ typedef struct
   MpkConnection *server_p;
   MpkConnection *client_p;
 } PipeEnds;
-
-/* Python's "x + y": in C the GVariant type picks the operation (see the
- * handout).  A new floating GVariant, or NULL for an unsupported type. */
-static GVariant *
-add (GVariant *request)
-{
-  gint32 x, y;
-  const char *s, *t;   /* "&s": borrowed from REQUEST */
-
-  if (g_variant_is_of_type (request, G_VARIANT_TYPE ("(ii)")))
-    {
-      g_variant_get (request, "(ii)", &x, &y);
-      return g_variant_new_int32 (x + y);            /* 3 + 4 -> 7 */
-    }
-  if (!g_variant_is_of_type (request, G_VARIANT_TYPE ("(ss)")))
-    return NULL;
-  g_variant_get (request, "(&s&s)", &s, &t);
-  return g_variant_new_take_string (g_strconcat (s, t, NULL));
-}
 
 /* The body of the server process. */
 static int
@@ -51,7 +33,8 @@ adder (gpointer user_data)
       if (request == NULL && g_error_matches (error, MPK_ERROR, MPK_ERROR_EOF))
         break;                           /* the client closed its end: done */
       LAB_CHECK (request != NULL);
-      /* Another type: Python's TypeError; we die too (see the handout). */
+      /* Python: result = x + y (add.c).  Another type: Python's TypeError;
+       * we die too (see the handout). */
       LAB_CHECK (result = add (request));
       LAB_CHECK (mpk_connection_send (ends->server_p, result, MPK_WAIT_FOREVER, &error));
     }
@@ -87,8 +70,7 @@ main (void)
   /* A duplex pipe: requests go one way, replies come back the other way. */
   LAB_CHECK (mpk_pipe_new (TRUE, &ends.server_p, &ends.client_p, &error));
 
-  adder_p = mpk_process_new ("adder", adder, &ends, NULL);
-  LAB_CHECK (mpk_process_start (adder_p, &error));
+  adder_p = lab_start ("adder", adder, &ends);
 
   /* The client never uses the server's end: close its copy. */
   mpk_connection_close (ends.server_p);
