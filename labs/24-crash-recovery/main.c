@@ -2,43 +2,13 @@
 /* Lab 24, crash recovery: worker 1 of three is SIGKILLed while it waits in
  * get() on the empty queue, holding the queue's consumer lock.  The lock is a
  * robust mutex, so workers 2 and 3 carry on and every item is processed once;
- * Python's Queue would hang here (see the handout). */
+ * Python's Queue would hang here (see the handout).  This file has the main
+ * program; worker.c the workers. */
 
-#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_wait_until_asleep, lab_init */
+#include "worker.h"   /* worker (), WorkerArgs (worker.c); "../lab.h" */
 
 #define N_WORKERS 3
 #define N_ITEMS   6
-
-typedef struct
-{
-  MpkQueue *work;      /* the items, then one sentinel per surviving worker */
-  MpkQueue *results;   /* "(ii)": (worker number, item) for each item processed */
-  MpkEvent *started;   /* worker 1 only: set just before its first get() */
-  int       number;
-} WorkerArgs;
-
-/* The body of every worker: process items until the sentinel (the empty
- * maybe, as in lab 07); "processing" an item means reporting it. */
-static int
-worker (gpointer user_data)
-{
-  WorkerArgs *args = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (args->started != NULL)
-    mpk_event_set (args->started);     /* "I am about to call get()" */
-  while (TRUE)
-    {
-      g_autoptr(GVariant) item = NULL;
-
-      LAB_CHECK (item = mpk_queue_get (args->work, MPK_WAIT_FOREVER, &error));
-      if (!g_variant_is_of_type (item, G_VARIANT_TYPE_INT32))
-        return 0;                       /* the sentinel: no more work */
-      LAB_CHECK (mpk_queue_put (args->results,
-                                g_variant_new ("(ii)", args->number, g_variant_get_int32 (item)),
-                                MPK_WAIT_FOREVER, &error));
-    }
-}
 
 int
 main (void)
@@ -84,10 +54,10 @@ main (void)
   printf ("killed worker 1: exit code %d\n", mpk_process_get_exitcode (workers[0]));
 
   /* 4. The work: the items, then one sentinel per surviving worker. */
-  for (int i = 1; i <= N_ITEMS + N_WORKERS - 1; i++)
-    LAB_CHECK (mpk_queue_put (work, i <= N_ITEMS ? g_variant_new_int32 (i)
-                                    : g_variant_new_maybe (G_VARIANT_TYPE_INT32, NULL),
-                              MPK_WAIT_FOREVER, &error));
+  for (int i = 1; i <= N_ITEMS; i++)
+    LAB_CHECK (mpk_queue_put (work, g_variant_new_int32 (i), MPK_WAIT_FOREVER, &error));
+  for (int i = 1; i < N_WORKERS; i++)
+    LAB_CHECK (mpk_queue_put (work, lab_sentinel_new (), MPK_WAIT_FOREVER, &error));
   printf ("put %d items and %d sentinels\n", N_ITEMS, N_WORKERS - 1);
   for (int i = 1; i < N_WORKERS; i++)
     {
