@@ -50,6 +50,9 @@ G_BEGIN_DECLS
  *   method, or arguments of the wrong type (Python: RemoteError)
  * @MPK_ERROR_STALE_HANDLE: a proxy names an object the manager no longer
  *   holds, or one from an earlier run of a restarted manager
+ * @MPK_ERROR_CLOSE_REQUESTED: the peer messenger asked this side to close
+ *   (mpk_messenger_send_close_request(); coproc's ResourceRequestedClose):
+ *   a worker's loop tests for it and returns
  *
  * Error codes in the %MPK_ERROR domain.
  */
@@ -78,6 +81,7 @@ typedef enum
   MPK_ERROR_KEY,
   MPK_ERROR_REMOTE,
   MPK_ERROR_STALE_HANDLE,
+  MPK_ERROR_CLOSE_REQUESTED,
 } MpkError;
 
 /**
