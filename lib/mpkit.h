@@ -15,6 +15,8 @@
 #include "mpk-manager.h"
 #include "mpk-authkey.h"
 #include "mpk-trace.h"
+#include "mpk-message.h"
+#include "mpk-protocol.h"
 #undef MPK_INSIDE
 
 #endif /* MPKIT_H */
