@@ -24,35 +24,6 @@
 #define N_INCREMENTS 10000
 #define N_COUNTERS   4
 
-/* Asserts that acquiring @lock with @timeout fails with @code after [lo, hi] µs. */
-#define ASSERT_ACQUIRE_FAILS(lock, timeout, code, lo, hi) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      ASSERT_FAILS_IN (mpk_lock_acquire ((lock), (timeout), &err_), err_, (code), (lo), (hi)); \
-    } \
-  G_STMT_END
-
-#define ASSERT_SEM_ACQUIRE_FAILS(sem, timeout, lo, hi) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      ASSERT_FAILS_IN (mpk_semaphore_acquire ((sem), (timeout), &err_), err_, \
-                       MPK_ERROR_TIMED_OUT, (lo), (hi)); \
-    } \
-  G_STMT_END
-
-#define ASSERT_RELEASE_INVALID(lock) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      gboolean released = mpk_lock_release ((lock), &err_); \
-      g_assert_false (released); \
-      g_assert_error (err_, MPK_ERROR, MPK_ERROR_INVALID); \
-      g_clear_error (&err_); \
-    } \
-  G_STMT_END
-
 /* --- process helpers --------------------------------------------------------- */
 
 static void
@@ -278,6 +249,7 @@ counter_child (gpointer data)
 static void
 test_lock_basic (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(MpkLock) lock = new_lock (FALSE);
 
   g_test_summary ("CPython test_lock: acquire() is TRUE and the lock is locked; a "
@@ -286,11 +258,12 @@ test_lock_basic (void)
   g_assert_false (mpk_lock_is_locked (lock));
   acquire_ok (lock, MPK_WAIT_FOREVER);
   g_assert_true (mpk_lock_is_locked (lock));
-  ASSERT_ACQUIRE_FAILS (lock, MPK_NO_WAIT, MPK_ERROR_TIMED_OUT, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (lock, MPK_NO_WAIT, &error), error, MPK_ERROR_TIMED_OUT,
+                   0, QUICK_US);
   g_assert_true (mpk_lock_is_locked (lock));
   release_ok (lock);
   g_assert_false (mpk_lock_is_locked (lock));
-  ASSERT_RELEASE_INVALID (lock);
+  ASSERT_FAILS (mpk_lock_release (lock, &error), error, MPK_ERROR_INVALID);
   g_assert_false (mpk_lock_is_locked (lock));
 
   /* and it still works */
@@ -302,16 +275,18 @@ test_lock_basic (void)
 static void
 test_lock_release_unlocked (gconstpointer data)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(MpkLock) lock = new_lock (GPOINTER_TO_INT (data));
 
   g_test_summary ("Releasing a lock nobody holds is MPK_ERROR_INVALID (\"not held\")");
-  ASSERT_RELEASE_INVALID (lock);
+  ASSERT_FAILS (mpk_lock_release (lock, &error), error, MPK_ERROR_INVALID);
   g_assert_false (mpk_lock_is_locked (lock));
 }
 
 static void
 test_lock_holder_reacquire (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(MpkLock) lock = new_lock (FALSE);
 
   g_test_summary ("A Lock acquired again by its holder: no-wait and other negative "
@@ -319,10 +294,13 @@ test_lock_holder_reacquire (void)
                   "after ~timeout, MPK_WAIT_FOREVER fails MPK_ERROR_INVALID at once "
                   "(would deadlock); the lock stays held throughout");
   acquire_ok (lock, MPK_WAIT_FOREVER);
-  ASSERT_ACQUIRE_FAILS (lock, MPK_NO_WAIT, MPK_ERROR_TIMED_OUT, 0, QUICK_US);
-  ASSERT_ACQUIRE_FAILS (lock, -5, MPK_ERROR_TIMED_OUT, 0, QUICK_US);
-  ASSERT_ACQUIRE_FAILS (lock, T1_US, MPK_ERROR_TIMED_OUT, T1_US, T1_US + LATE_US);
-  ASSERT_ACQUIRE_FAILS (lock, MPK_WAIT_FOREVER, MPK_ERROR_INVALID, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (lock, MPK_NO_WAIT, &error), error, MPK_ERROR_TIMED_OUT,
+                   0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (lock, -5, &error), error, MPK_ERROR_TIMED_OUT, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (lock, T1_US, &error), error, MPK_ERROR_TIMED_OUT,
+                   T1_US, T1_US + LATE_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (lock, MPK_WAIT_FOREVER, &error), error, MPK_ERROR_INVALID,
+                   0, QUICK_US);
   g_assert_true (mpk_lock_is_locked (lock));
   release_ok (lock);
   g_assert_false (mpk_lock_is_locked (lock));
@@ -331,6 +309,7 @@ test_lock_holder_reacquire (void)
 static void
 test_lock_other_process_timeouts (gconstpointer data)
 {
+  g_autoptr(GError) error = NULL;
   gboolean recursive = GPOINTER_TO_INT (data);
   SyncArgs args = { 0 };
   MpkProcess *child;
@@ -347,11 +326,15 @@ test_lock_other_process_timeouts (gconstpointer data)
   parent_expect (&args.channel, "held");
 
   g_assert_true (mpk_lock_is_locked (args.lock));
-  ASSERT_ACQUIRE_FAILS (args.lock, MPK_NO_WAIT, MPK_ERROR_TIMED_OUT, 0, QUICK_US);
-  ASSERT_ACQUIRE_FAILS (args.lock, -5, MPK_ERROR_TIMED_OUT, 0, QUICK_US);
-  ASSERT_ACQUIRE_FAILS (args.lock, T1_US, MPK_ERROR_TIMED_OUT, T1_US, T1_US + LATE_US);
-  ASSERT_ACQUIRE_FAILS (args.lock, T2_US, MPK_ERROR_TIMED_OUT, T2_US, T2_US + LATE_US);
-  ASSERT_RELEASE_INVALID (args.lock);
+  ASSERT_FAILS_IN (mpk_lock_acquire (args.lock, MPK_NO_WAIT, &error), error, MPK_ERROR_TIMED_OUT,
+                   0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (args.lock, -5, &error), error, MPK_ERROR_TIMED_OUT,
+                   0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (args.lock, T1_US, &error), error, MPK_ERROR_TIMED_OUT,
+                   T1_US, T1_US + LATE_US);
+  ASSERT_FAILS_IN (mpk_lock_acquire (args.lock, T2_US, &error), error, MPK_ERROR_TIMED_OUT,
+                   T2_US, T2_US + LATE_US);
+  ASSERT_FAILS (mpk_lock_release (args.lock, &error), error, MPK_ERROR_INVALID);
   g_assert_true (mpk_lock_is_locked (args.lock));
 
   parent_say (&args.channel, "go");
@@ -443,7 +426,7 @@ assert_lock_works_after_recovery (MpkLock *lock)
 
   release_ok (lock);
   g_assert_false (mpk_lock_is_locked (lock));
-  ASSERT_RELEASE_INVALID (lock);
+  ASSERT_FAILS (mpk_lock_release (lock, &error), error, MPK_ERROR_INVALID);
   acquired = mpk_lock_acquire_full (lock, MPK_NO_WAIT, &owner_died, &error);
   g_assert_no_error (error);
   g_assert_true (acquired);
@@ -585,6 +568,7 @@ test_lock_owner_killed_waiter (gconstpointer data)
 static void
 test_rlock_recursion (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(MpkLock) lock = new_lock (TRUE);
   gint64 start;
 
@@ -604,7 +588,7 @@ test_rlock_recursion (void)
   g_assert_true (mpk_lock_is_locked (lock));
   release_ok (lock);
   g_assert_false (mpk_lock_is_locked (lock));
-  ASSERT_RELEASE_INVALID (lock);
+  ASSERT_FAILS (mpk_lock_release (lock, &error), error, MPK_ERROR_INVALID);
   acquire_ok (lock, MPK_NO_WAIT);
   release_ok (lock);
 }
@@ -724,21 +708,28 @@ sem_release_ok (MpkSemaphore *sem)
 static void
 test_semaphore_timeout (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(MpkSemaphore) sem = new_semaphore (FALSE, 0);
 
   g_test_summary ("CPython _TestSemaphore.test_timeout: on Semaphore(0) no-wait acquires "
                   "fail TIMED_OUT in ~0 s; acquires with 0.1 s and 0.2 s fail after ~that");
-  ASSERT_SEM_ACQUIRE_FAILS (sem, MPK_NO_WAIT, 0, QUICK_US);
-  ASSERT_SEM_ACQUIRE_FAILS (sem, -5, 0, QUICK_US);
-  ASSERT_SEM_ACQUIRE_FAILS (sem, G_MININT64, 0, QUICK_US);
-  ASSERT_SEM_ACQUIRE_FAILS (sem, T1_US, T1_US, T1_US + LATE_US);
-  ASSERT_SEM_ACQUIRE_FAILS (sem, T2_US, T2_US, T2_US + LATE_US);
+  ASSERT_FAILS_IN (mpk_semaphore_acquire (sem, MPK_NO_WAIT, &error), error,
+                   MPK_ERROR_TIMED_OUT, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_semaphore_acquire (sem, -5, &error), error,
+                   MPK_ERROR_TIMED_OUT, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_semaphore_acquire (sem, G_MININT64, &error), error,
+                   MPK_ERROR_TIMED_OUT, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_semaphore_acquire (sem, T1_US, &error), error,
+                   MPK_ERROR_TIMED_OUT, T1_US, T1_US + LATE_US);
+  ASSERT_FAILS_IN (mpk_semaphore_acquire (sem, T2_US, &error), error,
+                   MPK_ERROR_TIMED_OUT, T2_US, T2_US + LATE_US);
   g_assert_cmpuint (mpk_semaphore_get_value (sem), ==, 0);
 }
 
 static void
 test_semaphore_basic (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(MpkSemaphore) sem = new_semaphore (FALSE, 2);
 
   g_test_summary ("Semaphore(2): two acquires, then TIMED_OUT; releases count up, past "
@@ -747,7 +738,8 @@ test_semaphore_basic (void)
   g_assert_cmpuint (mpk_semaphore_get_value (sem), ==, 1);
   sem_acquire_ok (sem, MPK_WAIT_FOREVER);
   g_assert_cmpuint (mpk_semaphore_get_value (sem), ==, 0);
-  ASSERT_SEM_ACQUIRE_FAILS (sem, MPK_NO_WAIT, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_semaphore_acquire (sem, MPK_NO_WAIT, &error), error,
+                   MPK_ERROR_TIMED_OUT, 0, QUICK_US);
   sem_release_ok (sem);
   sem_release_ok (sem);
   sem_release_ok (sem);
@@ -782,6 +774,7 @@ test_semaphore_bounded (void)
 static void
 test_semaphore_two_processes (void)
 {
+  g_autoptr(GError) error = NULL;
   SyncArgs args = { 0 };
   MpkProcess *child;
 
@@ -794,7 +787,8 @@ test_semaphore_two_processes (void)
   sem_acquire_ok (args.sem, MPK_NO_WAIT);
   sem_acquire_ok (args.sem, MPK_NO_WAIT);
   sem_acquire_ok (args.sem, MPK_NO_WAIT);
-  ASSERT_SEM_ACQUIRE_FAILS (args.sem, MPK_NO_WAIT, 0, QUICK_US);
+  ASSERT_FAILS_IN (mpk_semaphore_acquire (args.sem, MPK_NO_WAIT, &error), error,
+                   MPK_ERROR_TIMED_OUT, 0, QUICK_US);
 
   mpk_test_channel_init (&args.channel);
   child = mpk_test_start (sem_acquire_child, &args);

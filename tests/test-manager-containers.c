@@ -54,6 +54,7 @@
 static void
 test_manager_list (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   MpkProxy *a, *b, *e, *f;
 
@@ -63,24 +64,23 @@ test_manager_list (void)
   manager = new_started ();
 
   a = new_list (manager, g_variant_new_parsed ("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"));
-  ASSERT_ITEMS (mpk_list_slice (a, 0, G_MAXINT64, &err_), "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
+  ASSERT_ITEMS (mpk_list_slice (a, 0, G_MAXINT64, &error), error, "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
 
   b = new_list (manager, NULL);
-  ASSERT_ITEMS (mpk_list_slice (b, 0, G_MAXINT64, &err_), "[]");
-  ASSERT_OK (mpk_list_extend (b, g_variant_new_parsed ("[0, 1, 2, 3, 4]"), &err_));
-  ASSERT_ITEMS (mpk_list_slice (b, 0, G_MAXINT64, &err_), "[0, 1, 2, 3, 4]");
-  ASSERT_GOT (mpk_list_get (b, 2, &err_), "2");
-  ASSERT_ITEMS (mpk_list_slice (b, 2, 10, &err_), "[2, 3, 4]");
-  ASSERT_ITEMS (mpk_list_slice (b, -2, G_MAXINT64, &err_), "[3, 4]");
-  ASSERT_ITEMS (mpk_list_slice (b, -100, 2, &err_), "[0, 1]");
-  ASSERT_ITEMS (mpk_list_slice (b, 4, 2, &err_), "[]");
+  ASSERT_ITEMS (mpk_list_slice (b, 0, G_MAXINT64, &error), error, "[]");
+  ASSERT_OK (mpk_list_extend (b, g_variant_new_parsed ("[0, 1, 2, 3, 4]"), &error), error);
+  ASSERT_ITEMS (mpk_list_slice (b, 0, G_MAXINT64, &error), error, "[0, 1, 2, 3, 4]");
+  ASSERT_GOT (mpk_list_get (b, 2, &error), error, "2");
+  ASSERT_ITEMS (mpk_list_slice (b, 2, 10, &error), error, "[2, 3, 4]");
+  ASSERT_ITEMS (mpk_list_slice (b, -2, G_MAXINT64, &error), error, "[3, 4]");
+  ASSERT_ITEMS (mpk_list_slice (b, -100, 2, &error), error, "[0, 1]");
+  ASSERT_ITEMS (mpk_list_slice (b, 4, 2, &error), error, "[]");
 
-  ASSERT_OK (mpk_list_repeat (b, 2, &err_));
-  ASSERT_ITEMS (mpk_list_slice (b, 0, G_MAXINT64, &err_), "[0, 1, 2, 3, 4, 0, 1, 2, 3, 4]");
+  ASSERT_OK (mpk_list_repeat (b, 2, &error), error);
+  ASSERT_ITEMS (mpk_list_slice (b, 0, G_MAXINT64, &error), error, "[0, 1, 2, 3, 4, 0, 1, 2, 3, 4]");
 
   /* b + [5, 6]: a plain list made here from b's copy; b does not change. */
   {
-    g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) copy = mpk_list_copy (b, &error);
     g_autoptr(GVariant) sum = NULL;
     g_autofree char *text = NULL;
@@ -105,9 +105,9 @@ test_manager_list (void)
     sum = g_variant_ref_sink (g_variant_builder_end (&builder));
     text = items_text (sum, FALSE);
     g_assert_cmpstr (text, ==, "[0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6]");
-    ASSERT_NUMBER (mpk_list_len (b, &err_), 10);
+    ASSERT_NUMBER (mpk_list_len (b, &error), error, 10);
   }
-  ASSERT_ITEMS (mpk_list_slice (a, 0, G_MAXINT64, &err_), "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
+  ASSERT_ITEMS (mpk_list_slice (a, 0, G_MAXINT64, &error), error, "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
 
   /* e = list([a, b]): each element is a reference that round-trips its list. */
   {
@@ -117,12 +117,14 @@ test_manager_list (void)
     g_autoptr(MpkProxy) e1 = NULL;
 
     e = new_list (manager, av_of (ra, rb, NULL));
-    ASSERT_NUMBER (mpk_list_len (e, &err_), 2);
+    ASSERT_NUMBER (mpk_list_len (e, &error), error, 2);
     e0 = list_at (e, 0);
     e1 = list_at (e, 1);
     g_assert_cmpstr (mpk_proxy_get_type_name (e0), ==, "list");
-    ASSERT_ITEMS (mpk_list_slice (e0, 0, G_MAXINT64, &err_), "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
-    ASSERT_ITEMS (mpk_list_slice (e1, 0, G_MAXINT64, &err_), "[0, 1, 2, 3, 4, 0, 1, 2, 3, 4]");
+    ASSERT_ITEMS (mpk_list_slice (e0, 0, G_MAXINT64, &error), error,
+                  "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
+    ASSERT_ITEMS (mpk_list_slice (e1, 0, G_MAXINT64, &error), error,
+                  "[0, 1, 2, 3, 4, 0, 1, 2, 3, 4]");
   }
 
   /* f = list([a]); a.append('hello'); f[0][:] shows it. */
@@ -131,9 +133,9 @@ test_manager_list (void)
     g_autoptr(MpkProxy) f0 = NULL;
 
     f = new_list (manager, av_of (ra, NULL));
-    ASSERT_OK (mpk_list_append (a, S ("hello"), &err_));
+    ASSERT_OK (mpk_list_append (a, S ("hello"), &error), error);
     f0 = list_at (f, 0);
-    ASSERT_ITEMS (mpk_list_slice (f0, 0, G_MAXINT64, &err_),
+    ASSERT_ITEMS (mpk_list_slice (f0, 0, G_MAXINT64, &error), error,
                   "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 'hello']");
   }
 
@@ -158,37 +160,37 @@ test_manager_list_methods (void)
   manager = new_started ();
   l = new_list (manager, NULL);
 
-  ASSERT_OK (mpk_list_append (l, I32 (5), &err_));
-  ASSERT_OK (mpk_list_append (l, I64 (5), &err_));
-  ASSERT_OK (mpk_list_append (l, S ("x"), &err_));
-  ASSERT_GOT (mpk_list_get (l, 0, &err_), "5");
-  ASSERT_GOT (mpk_list_get (l, 1, &err_), "int64 5");
-  ASSERT_GOT (mpk_list_get (l, -1, &err_), "'x'");
+  ASSERT_OK (mpk_list_append (l, I32 (5), &error), error);
+  ASSERT_OK (mpk_list_append (l, I64 (5), &error), error);
+  ASSERT_OK (mpk_list_append (l, S ("x"), &error), error);
+  ASSERT_GOT (mpk_list_get (l, 0, &error), error, "5");
+  ASSERT_GOT (mpk_list_get (l, 1, &error), error, "int64 5");
+  ASSERT_GOT (mpk_list_get (l, -1, &error), error, "'x'");
 
-  ASSERT_OK (mpk_list_insert (l, 0, S ("first"), &err_));
-  ASSERT_OK (mpk_list_insert (l, 100, S ("last"), &err_));       /* clamps, like Python */
-  ASSERT_ITEMS (mpk_list_copy (l, &err_), "['first', 5, int64 5, 'x', 'last']");
-  ASSERT_OK (mpk_list_set (l, -2, S ("y"), &err_));
-  ASSERT_GOT (mpk_list_get (l, 3, &err_), "'y'");
+  ASSERT_OK (mpk_list_insert (l, 0, S ("first"), &error), error);
+  ASSERT_OK (mpk_list_insert (l, 100, S ("last"), &error), error);       /* clamps, like Python */
+  ASSERT_ITEMS (mpk_list_copy (l, &error), error, "['first', 5, int64 5, 'x', 'last']");
+  ASSERT_OK (mpk_list_set (l, -2, S ("y"), &error), error);
+  ASSERT_GOT (mpk_list_get (l, 3, &error), error, "'y'");
 
-  ASSERT_GOT (mpk_list_pop (l, -1, &err_), "'last'");
-  ASSERT_GOT (mpk_list_pop (l, 0, &err_), "'first'");
-  ASSERT_ITEMS (mpk_list_copy (l, &err_), "[5, int64 5, 'y']");
+  ASSERT_GOT (mpk_list_pop (l, -1, &error), error, "'last'");
+  ASSERT_GOT (mpk_list_pop (l, 0, &error), error, "'first'");
+  ASSERT_ITEMS (mpk_list_copy (l, &error), error, "[5, int64 5, 'y']");
 
   /* int32 5 and int64 5 are different values: count/index/remove see the type. */
-  ASSERT_NUMBER (mpk_list_count (l, I32 (5), &err_), 1);
-  ASSERT_NUMBER (mpk_list_index (l, I64 (5), &err_), 1);
-  ASSERT_NUMBER (mpk_list_index (l, S ("y"), &err_), 2);
-  ASSERT_OK (mpk_list_remove (l, I64 (5), &err_));
-  ASSERT_ITEMS (mpk_list_copy (l, &err_), "[5, 'y']");
+  ASSERT_NUMBER (mpk_list_count (l, I32 (5), &error), error, 1);
+  ASSERT_NUMBER (mpk_list_index (l, I64 (5), &error), error, 1);
+  ASSERT_NUMBER (mpk_list_index (l, S ("y"), &error), error, 2);
+  ASSERT_OK (mpk_list_remove (l, I64 (5), &error), error);
+  ASSERT_ITEMS (mpk_list_copy (l, &error), error, "[5, 'y']");
 
-  ASSERT_OK (mpk_list_extend (l, g_variant_new_parsed ("[1, 2, 3]"), &err_));
-  ASSERT_OK (mpk_list_reverse (l, &err_));
-  ASSERT_ITEMS (mpk_list_copy (l, &err_), "[3, 2, 1, 'y', 5]");
-  ASSERT_OK (mpk_list_set_slice (l, 1, 3, g_variant_new_parsed ("['a', 'b', 'c']"), &err_));
-  ASSERT_ITEMS (mpk_list_copy (l, &err_), "[3, 'a', 'b', 'c', 'y', 5]");
-  ASSERT_OK (mpk_list_set_slice (l, 0, 4, g_variant_new_parsed ("@ai []"), &err_));
-  ASSERT_ITEMS (mpk_list_copy (l, &err_), "['y', 5]");
+  ASSERT_OK (mpk_list_extend (l, g_variant_new_parsed ("[1, 2, 3]"), &error), error);
+  ASSERT_OK (mpk_list_reverse (l, &error), error);
+  ASSERT_ITEMS (mpk_list_copy (l, &error), error, "[3, 2, 1, 'y', 5]");
+  ASSERT_OK (mpk_list_set_slice (l, 1, 3, g_variant_new_parsed ("['a', 'b', 'c']"), &error), error);
+  ASSERT_ITEMS (mpk_list_copy (l, &error), error, "[3, 'a', 'b', 'c', 'y', 5]");
+  ASSERT_OK (mpk_list_set_slice (l, 0, 4, g_variant_new_parsed ("@ai []"), &error), error);
+  ASSERT_ITEMS (mpk_list_copy (l, &error), error, "['y', 5]");
 
   text = mpk_proxy_to_string (l, &error);
   g_assert_no_error (error);
@@ -197,10 +199,10 @@ test_manager_list_methods (void)
   g_free (text);
 
   /* The generic _callmethod reaches the same methods. */
-  ASSERT_GOT (mpk_proxy_call (l, "len", NULL, &err_), "int64 2");
+  ASSERT_GOT (mpk_proxy_call (l, "len", NULL, &error), error, "int64 2");
 
-  ASSERT_OK (mpk_list_clear (l, &err_));
-  ASSERT_NUMBER (mpk_list_len (l, &err_), 0);
+  ASSERT_OK (mpk_list_clear (l, &error), error);
+  ASSERT_NUMBER (mpk_list_len (l, &error), error, 0);
   g_clear_pointer (&l, mpk_proxy_unref);
   shutdown_clean (manager);
 }
@@ -208,6 +210,7 @@ test_manager_list_methods (void)
 static void
 test_manager_list_proxy_in_list (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   g_autoptr(MpkProxy) a = NULL;
   MpkProxy *inner[3];
@@ -233,25 +236,25 @@ test_manager_list_proxy_in_list (void)
     {
       g_autoptr(MpkProxy) x = list_at (a, i);
 
-      ASSERT_ITEMS (mpk_list_copy (x, &err_), "[0, 1, 2]");
+      ASSERT_ITEMS (mpk_list_copy (x, &error), error, "[0, 1, 2]");
     }
   {
     g_autoptr(MpkProxy) x = list_at (a, 0);
 
-    ASSERT_OK (mpk_list_set (x, -1, I32 (55), &err_));
+    ASSERT_OK (mpk_list_set (x, -1, I32 (55), &error), error);
   }
   {
     g_autoptr(MpkProxy) x0 = list_at (a, 0);
     g_autoptr(MpkProxy) x1 = list_at (a, 1);
     g_autoptr(MpkProxy) x2 = list_at (a, 2);
 
-    ASSERT_ITEMS (mpk_list_copy (x0, &err_), "[0, 1, 55]");
-    ASSERT_ITEMS (mpk_list_copy (x1, &err_), "[0, 1, 2]");
-    ASSERT_ITEMS (mpk_list_copy (x2, &err_), "[0, 1, 2]");
-    ASSERT_GOT (mpk_list_pop (x1, -1, &err_), "2");
-    ASSERT_NUMBER (mpk_list_len (x1, &err_), 2);
-    ASSERT_NUMBER (mpk_list_len (x0, &err_), 3);
-    ASSERT_NUMBER (mpk_list_len (x2, &err_), 3);
+    ASSERT_ITEMS (mpk_list_copy (x0, &error), error, "[0, 1, 55]");
+    ASSERT_ITEMS (mpk_list_copy (x1, &error), error, "[0, 1, 2]");
+    ASSERT_ITEMS (mpk_list_copy (x2, &error), error, "[0, 1, 2]");
+    ASSERT_GOT (mpk_list_pop (x1, -1, &error), error, "2");
+    ASSERT_NUMBER (mpk_list_len (x1, &error), error, 2);
+    ASSERT_NUMBER (mpk_list_len (x0, &error), error, 3);
+    ASSERT_NUMBER (mpk_list_len (x2, &error), error, 3);
   }
   g_clear_pointer (&a, mpk_proxy_unref);
   shutdown_clean (manager);
@@ -263,6 +266,7 @@ test_manager_list_proxy_in_list (void)
 static MpkProxy *
 letters_dict (MpkManager *manager)
 {
+  g_autoptr(GError) error = NULL;
   MpkProxy *d = new_dict (manager, NULL);
   int i;
 
@@ -270,7 +274,7 @@ letters_dict (MpkManager *manager)
     {
       char s[2] = { (char) i, 0 };
 
-      ASSERT_OK (mpk_dict_set (d, I32 (i), S (s), &err_));
+      ASSERT_OK (mpk_dict_set (d, I32 (i), S (s), &error), error);
     }
   return d;
 }
@@ -278,6 +282,7 @@ letters_dict (MpkManager *manager)
 static void
 test_manager_dict (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   g_autoptr(MpkProxy) d = NULL;
 
@@ -287,59 +292,52 @@ test_manager_dict (void)
   manager = new_started ();
   d = letters_dict (manager);
 
-  ASSERT_SORTED_ITEMS (mpk_dict_keys (d, &err_), "[65, 66, 67, 68, 69]");
-  ASSERT_SORTED_ITEMS (mpk_dict_values (d, &err_), "['A', 'B', 'C', 'D', 'E']");
-  ASSERT_NUMBER (mpk_dict_len (d, &err_), 5);
-  ASSERT_GOT (mpk_dict_get (d, I32 (66), &err_), "'B'");
+  ASSERT_SORTED_ITEMS (mpk_dict_keys (d, &error), error, "[65, 66, 67, 68, 69]");
+  ASSERT_SORTED_ITEMS (mpk_dict_values (d, &error), error, "['A', 'B', 'C', 'D', 'E']");
+  ASSERT_NUMBER (mpk_dict_len (d, &error), error, 5);
+  ASSERT_GOT (mpk_dict_get (d, I32 (66), &error), error, "'B'");
 
-  ASSERT_OK (mpk_dict_contains (d, I32 (65), &err_));
-  {
-    GError *err_ = NULL;
+  ASSERT_OK (mpk_dict_contains (d, I32 (65), &error), error);
+  ASSERT_NUMBER (mpk_dict_contains (d, I32 (70), &error), error, FALSE);
+  /* int64 65 is another key than int32 65. */
+  ASSERT_NUMBER (mpk_dict_contains (d, I64 (65), &error), error, FALSE);
+  ASSERT_GOT (mpk_dict_get_default (d, I32 (70), S ("z"), &error), error, "'z'");
+  ASSERT_GOT (mpk_dict_get_default (d, I32 (65), S ("z"), &error), error, "'A'");
+  ASSERT_GOT (mpk_dict_setdefault (d, I32 (70), S ("F"), &error), error, "'F'");
+  ASSERT_GOT (mpk_dict_setdefault (d, I32 (70), S ("G"), &error), error, "'F'");
+  ASSERT_NUMBER (mpk_dict_len (d, &error), error, 6);
+  ASSERT_GOT (mpk_dict_pop (d, I32 (70), &error), error, "'F'");
+  ASSERT_NUMBER (mpk_dict_len (d, &error), error, 5);
 
-    g_assert_false (mpk_dict_contains (d, I32 (70), &err_));
-    g_assert_no_error (err_);
-    /* int64 65 is another key than int32 65. */
-    g_assert_false (mpk_dict_contains (d, I64 (65), &err_));
-    g_assert_no_error (err_);
-  }
-  ASSERT_GOT (mpk_dict_get_default (d, I32 (70), S ("z"), &err_), "'z'");
-  ASSERT_GOT (mpk_dict_get_default (d, I32 (65), S ("z"), &err_), "'A'");
-  ASSERT_GOT (mpk_dict_setdefault (d, I32 (70), S ("F"), &err_), "'F'");
-  ASSERT_GOT (mpk_dict_setdefault (d, I32 (70), S ("G"), &err_), "'F'");
-  ASSERT_NUMBER (mpk_dict_len (d, &err_), 6);
-  ASSERT_GOT (mpk_dict_pop (d, I32 (70), &err_), "'F'");
-  ASSERT_NUMBER (mpk_dict_len (d, &err_), 5);
-
-  ASSERT_OK (mpk_dict_update (d, g_variant_new_parsed ("{71: <'G'>, 65: <'a'>}"), &err_));
-  ASSERT_GOT (mpk_dict_get (d, I32 (71), &err_), "'G'");
-  ASSERT_GOT (mpk_dict_get (d, I32 (65), &err_), "'a'");
-  ASSERT_NUMBER (mpk_dict_len (d, &err_), 6);
+  ASSERT_OK (mpk_dict_update (d, g_variant_new_parsed ("{71: <'G'>, 65: <'a'>}"), &error), error);
+  ASSERT_GOT (mpk_dict_get (d, I32 (71), &error), error, "'G'");
+  ASSERT_GOT (mpk_dict_get (d, I32 (65), &error), error, "'a'");
+  ASSERT_NUMBER (mpk_dict_len (d, &error), error, 6);
 
   /* A dict made from a{sv} holds string keys and the boxed values. */
   {
     g_autoptr(MpkProxy) e = new_dict (manager, g_variant_new_parsed ("{'x': <1>, 'y': <'two'>}"));
 
-    ASSERT_GOT (mpk_dict_get (e, S ("x"), &err_), "1");
-    ASSERT_GOT (mpk_dict_get (e, S ("y"), &err_), "'two'");
+    ASSERT_GOT (mpk_dict_get (e, S ("x"), &error), error, "1");
+    ASSERT_GOT (mpk_dict_get (e, S ("y"), &error), error, "'two'");
   }
 
   /* items() is the copy: "a(vv)" (a dict entry's key must be a basic type,
    * so "a{vv}" does not exist), one pair per key. */
-  ASSERT_GOT (mpk_dict_pop (d, I32 (71), &err_), "'G'");
-  ASSERT_OK (mpk_dict_set (d, I32 (65), S ("A"), &err_));
+  ASSERT_GOT (mpk_dict_pop (d, I32 (71), &error), error, "'G'");
+  ASSERT_OK (mpk_dict_set (d, I32 (65), S ("A"), &error), error);
   {
-    g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) items = mpk_dict_items (d, &error);
 
     g_assert_no_error (error);
     g_assert_nonnull (items);
     g_assert_cmpstr (g_variant_get_type_string (items), ==, "a(vv)");
   }
-  ASSERT_SORTED_ITEMS (mpk_dict_items (d, &err_),
+  ASSERT_SORTED_ITEMS (mpk_dict_items (d, &error), error,
                        "[(65, 'A'), (66, 'B'), (67, 'C'), (68, 'D'), (69, 'E')]");
 
-  ASSERT_OK (mpk_dict_clear (d, &err_));
-  ASSERT_NUMBER (mpk_dict_len (d, &err_), 0);
+  ASSERT_OK (mpk_dict_clear (d, &error), error);
+  ASSERT_NUMBER (mpk_dict_len (d, &error), error, 0);
   g_clear_pointer (&d, mpk_proxy_unref);
   shutdown_clean (manager);
 }
@@ -376,7 +374,7 @@ test_manager_dict_iter (void)
 
     g_assert_no_error (error);
     g_assert_nonnull (it);
-    ASSERT_OK (mpk_dict_clear (d, &err_));
+    ASSERT_OK (mpk_dict_clear (d, &error), error);
     g_assert_false (mpk_iterator_next (it, &item, &error));
     g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
     g_assert_null (item);
@@ -391,6 +389,7 @@ test_manager_dict_iter (void)
 static void
 test_manager_dict_nested (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   MpkProxy *pets, *supplies, *d, *l, *outer;
   guint objects_before;
@@ -410,17 +409,17 @@ test_manager_dict_nested (void)
 
     d = new_dict (manager, asv_of ("pets", rp, "supplies", rs, NULL));
   }
-  ASSERT_GOT (mpk_dict_get (supplies, S ("water"), &err_), "10");
+  ASSERT_GOT (mpk_dict_get (supplies, S ("water"), &error), error, "10");
   {
     g_autoptr(MpkProxy) ds = dict_at (d, S ("supplies"));
 
-    ASSERT_GOT (mpk_dict_get (ds, S ("water"), &err_), "10");
-    ASSERT_OK (mpk_dict_set (ds, S ("blankets"), I32 (5), &err_));
-    ASSERT_GOT (mpk_dict_get (supplies, S ("blankets"), &err_), "5");
-    ASSERT_GOT (mpk_dict_get (ds, S ("blankets"), &err_), "5");
-    ASSERT_OK (mpk_dict_set (ds, S ("water"), I32 (7), &err_));
-    ASSERT_GOT (mpk_dict_get (supplies, S ("water"), &err_), "7");
-    ASSERT_GOT (mpk_dict_get (ds, S ("water"), &err_), "7");
+    ASSERT_GOT (mpk_dict_get (ds, S ("water"), &error), error, "10");
+    ASSERT_OK (mpk_dict_set (ds, S ("blankets"), I32 (5), &error), error);
+    ASSERT_GOT (mpk_dict_get (supplies, S ("blankets"), &error), error, "5");
+    ASSERT_GOT (mpk_dict_get (ds, S ("blankets"), &error), error, "5");
+    ASSERT_OK (mpk_dict_set (ds, S ("water"), I32 (7), &error), error);
+    ASSERT_GOT (mpk_dict_get (supplies, S ("water"), &error), error, "7");
+    ASSERT_GOT (mpk_dict_get (ds, S ("water"), &error), error, "7");
   }
 
   /* del pets; del supplies: d's references keep them alive. */
@@ -430,22 +429,22 @@ test_manager_dict_nested (void)
     g_autoptr(MpkProxy) dp = dict_at (d, S ("pets"));
     g_autoptr(MpkProxy) ds = dict_at (d, S ("supplies"));
 
-    ASSERT_GOT (mpk_dict_get (dp, S ("ferrets"), &err_), "2");
-    ASSERT_OK (mpk_dict_set (ds, S ("blankets"), I32 (11), &err_));
+    ASSERT_GOT (mpk_dict_get (dp, S ("ferrets"), &error), error, "2");
+    ASSERT_OK (mpk_dict_set (ds, S ("blankets"), I32 (11), &error), error);
   }
   {
     g_autoptr(MpkProxy) ds = dict_at (d, S ("supplies"));
 
-    ASSERT_GOT (mpk_dict_get (ds, S ("blankets"), &err_), "11");
+    ASSERT_GOT (mpk_dict_get (ds, S ("blankets"), &error), error, "11");
   }
 
   /* pets = d['pets']; supplies = d['supplies']; d.clear(): they stay usable. */
   pets = dict_at (d, S ("pets"));
   supplies = dict_at (d, S ("supplies"));
-  ASSERT_OK (mpk_dict_clear (d, &err_));
-  ASSERT_NUMBER (mpk_dict_len (d, &err_), 0);
-  ASSERT_GOT (mpk_dict_get (supplies, S ("water"), &err_), "7");
-  ASSERT_GOT (mpk_dict_get (pets, S ("hamsters"), &err_), "4");
+  ASSERT_OK (mpk_dict_clear (d, &error), error);
+  ASSERT_NUMBER (mpk_dict_len (d, &error), error, 0);
+  ASSERT_GOT (mpk_dict_get (supplies, S ("water"), &error), error, "7");
+  ASSERT_GOT (mpk_dict_get (pets, S ("hamsters"), &error), error, "4");
 
   /* l = list([pets, supplies]); l[0]['marmots'] = 1. */
   {
@@ -457,16 +456,16 @@ test_manager_dict_nested (void)
   {
     g_autoptr(MpkProxy) l0 = list_at (l, 0);
 
-    ASSERT_OK (mpk_dict_set (l0, S ("marmots"), I32 (1), &err_));
-    ASSERT_GOT (mpk_dict_get (pets, S ("marmots"), &err_), "1");
-    ASSERT_GOT (mpk_dict_get (l0, S ("marmots"), &err_), "1");
+    ASSERT_OK (mpk_dict_set (l0, S ("marmots"), I32 (1), &error), error);
+    ASSERT_GOT (mpk_dict_get (pets, S ("marmots"), &error), error, "1");
+    ASSERT_GOT (mpk_dict_get (l0, S ("marmots"), &error), error, "1");
   }
   mpk_proxy_unref (pets);
   mpk_proxy_unref (supplies);
   {
     g_autoptr(MpkProxy) l0 = list_at (l, 0);
 
-    ASSERT_GOT (mpk_dict_get (l0, S ("marmots"), &err_), "1");
+    ASSERT_GOT (mpk_dict_get (l0, S ("marmots"), &error), error, "1");
   }
 
   /* outer = list([[88, 99], l]): outer[0] is a plain value, outer[-1][-1]['feed'] == 3. */
@@ -476,7 +475,6 @@ test_manager_dict_nested (void)
     outer = new_list (manager, av_of (g_variant_new_parsed ("[88, 99]"), rl, NULL));
   }
   {
-    g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) plain = mpk_list_get (outer, 0, &error);
     g_autoptr(MpkProxy) last = NULL;
     g_autoptr(MpkProxy) last_last = NULL;
@@ -487,7 +485,7 @@ test_manager_dict_nested (void)
     g_assert_cmpstr (g_variant_get_type_string (plain), ==, "ai");
     last = list_at (outer, -1);
     last_last = list_at (last, -1);
-    ASSERT_GOT (mpk_dict_get (last_last, S ("feed"), &err_), "3");
+    ASSERT_GOT (mpk_dict_get (last_last, S ("feed"), &error), error, "3");
   }
 
   /* d, l, outer are the last holders: dropping them frees all five objects. */
@@ -517,20 +515,20 @@ test_manager_namespace (void)
   g_assert_no_error (error);
   g_assert_nonnull (n);
 
-  ASSERT_OK (mpk_namespace_set (n, "name", S ("Bob"), &err_));
-  ASSERT_OK (mpk_namespace_set (n, "job", S ("Builder"), &err_));
-  ASSERT_FAILS (mpk_namespace_set (n, "_hidden", S ("hidden"), &err_), MPK_ERROR_INVALID);
-  ASSERT_NO_VARIANT (mpk_namespace_get (n, "_hidden", &err_), MPK_ERROR_INVALID);
-  ASSERT_GOT (mpk_namespace_get (n, "name", &err_), "'Bob'");
-  ASSERT_GOT (mpk_namespace_get (n, "job", &err_), "'Builder'");
+  ASSERT_OK (mpk_namespace_set (n, "name", S ("Bob"), &error), error);
+  ASSERT_OK (mpk_namespace_set (n, "job", S ("Builder"), &error), error);
+  ASSERT_FAILS (mpk_namespace_set (n, "_hidden", S ("hidden"), &error), error, MPK_ERROR_INVALID);
+  ASSERT_NO_VARIANT (mpk_namespace_get (n, "_hidden", &error), error, MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_namespace_get (n, "name", &error), error, "'Bob'");
+  ASSERT_GOT (mpk_namespace_get (n, "job", &error), error, "'Builder'");
 
-  ASSERT_OK (mpk_namespace_delete (n, "job", &err_));
+  ASSERT_OK (mpk_namespace_delete (n, "job", &error), error);
   text = mpk_proxy_to_string (n, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (text, ==, "Namespace(name='Bob')");
-  ASSERT_GOT (mpk_namespace_get (n, "name", &err_), "'Bob'");
-  ASSERT_NO_VARIANT (mpk_namespace_get (n, "job", &err_), MPK_ERROR_KEY);
-  ASSERT_FAILS (mpk_namespace_delete (n, "job", &err_), MPK_ERROR_KEY);
+  ASSERT_GOT (mpk_namespace_get (n, "name", &error), error, "'Bob'");
+  ASSERT_NO_VARIANT (mpk_namespace_get (n, "job", &error), error, MPK_ERROR_KEY);
+  ASSERT_FAILS (mpk_namespace_delete (n, "job", &error), error, MPK_ERROR_KEY);
 
   g_clear_pointer (&n, mpk_proxy_unref);
   shutdown_clean (manager);
@@ -541,6 +539,7 @@ test_manager_namespace (void)
 static void
 test_manager_nested_queue (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   g_autoptr(MpkProxy) a = NULL;
   g_autoptr(MpkProxy) b = NULL;
@@ -554,17 +553,17 @@ test_manager_nested_queue (void)
     g_autoptr(MpkProxy) q = new_queue (manager, 0, FALSE);
     g_autoptr(GVariant) rq = ref_of (q);
 
-    ASSERT_OK (mpk_list_append (a, rq, &err_));
+    ASSERT_OK (mpk_list_append (a, rq, &error), error);
   }
   {
     g_autoptr(MpkProxy) q = list_at (a, 0);
 
-    ASSERT_OK (mpk_queue_proxy_put (q, I32 (123), CHILD_TIMEOUT_US, &err_));
+    ASSERT_OK (mpk_queue_proxy_put (q, I32 (123), CHILD_TIMEOUT_US, &error), error);
   }
   {
     g_autoptr(MpkProxy) q = list_at (a, 0);
 
-    ASSERT_GOT (mpk_queue_proxy_get (q, CHILD_TIMEOUT_US, &err_), "123");
+    ASSERT_GOT (mpk_queue_proxy_get (q, CHILD_TIMEOUT_US, &error), error, "123");
   }
 
   b = new_dict (manager, NULL);
@@ -572,17 +571,17 @@ test_manager_nested_queue (void)
     g_autoptr(MpkProxy) q = new_queue (manager, 0, FALSE);
     g_autoptr(GVariant) rq = ref_of (q);
 
-    ASSERT_OK (mpk_dict_set (b, I32 (0), rq, &err_));
+    ASSERT_OK (mpk_dict_set (b, I32 (0), rq, &error), error);
   }
   {
     g_autoptr(MpkProxy) q = dict_at (b, I32 (0));
 
-    ASSERT_OK (mpk_queue_proxy_put (q, I32 (123), CHILD_TIMEOUT_US, &err_));
+    ASSERT_OK (mpk_queue_proxy_put (q, I32 (123), CHILD_TIMEOUT_US, &error), error);
   }
   {
     g_autoptr(MpkProxy) q = dict_at (b, I32 (0));
 
-    ASSERT_GOT (mpk_queue_proxy_get (q, CHILD_TIMEOUT_US, &err_), "123");
+    ASSERT_GOT (mpk_queue_proxy_get (q, CHILD_TIMEOUT_US, &error), error, "123");
   }
   g_clear_pointer (&a, mpk_proxy_unref);
   g_clear_pointer (&b, mpk_proxy_unref);
@@ -611,8 +610,8 @@ test_manager_refs_elsewhere (void)
     g_autoptr(GVariant) ra = ref_of (a);
     g_autoptr(GVariant) rc = ref_of (c);
 
-    ASSERT_OK (mpk_namespace_set (ns, "list", ra, &err_));
-    ASSERT_OK (mpk_value_proxy_set (value, rc, &err_));
+    ASSERT_OK (mpk_namespace_set (ns, "list", ra, &error), error);
+    ASSERT_OK (mpk_value_proxy_set (value, rc, &error), error);
   }
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 4);
   {
@@ -624,17 +623,17 @@ test_manager_refs_elsewhere (void)
     g_assert_no_error (error);
     a = mpk_proxy_from_value (manager, ra, &error);
     g_assert_no_error (error);
-    ASSERT_ITEMS (mpk_list_copy (a, &err_), "['in ns']");
+    ASSERT_ITEMS (mpk_list_copy (a, &error), error, "['in ns']");
     rc = mpk_value_proxy_get (value, &error);
     g_assert_no_error (error);
     c = mpk_proxy_from_value (manager, rc, &error);
     g_assert_no_error (error);
-    ASSERT_ITEMS (mpk_list_copy (c, &err_), "['in value']");
+    ASSERT_ITEMS (mpk_list_copy (c, &error), error, "['in value']");
   }
   /* The namespace and the value let go when the name is deleted or the
    * value replaced. */
-  ASSERT_OK (mpk_namespace_delete (ns, "list", &err_));
-  ASSERT_OK (mpk_value_proxy_set (value, I32 (1), &err_));
+  ASSERT_OK (mpk_namespace_delete (ns, "list", &error), error);
+  ASSERT_OK (mpk_value_proxy_set (value, I32 (1), &error), error);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 2);
   mpk_proxy_unref (ns);
   mpk_proxy_unref (value);
@@ -643,26 +642,27 @@ test_manager_refs_elsewhere (void)
 }
 
 /* Takes the reference to a one-item list ['@name'] out of a container with
- * @take (whose only holder it was) and checks it still works. */
-#define ASSERT_TAKEN_REF_WORKS(manager, take, name) \
+ * @take (whose only holder it was; it reports through &@error) and checks that
+ * it still works. */
+#define ASSERT_TAKEN_REF_WORKS(manager, take, error, name) \
   G_STMT_START \
     { \
-      GError *err2_ = NULL; \
       g_autoptr(GVariant) ref_ = (take); \
       g_autoptr(MpkProxy) p_ = NULL; \
-      g_assert_no_error (err2_); \
+      g_assert_no_error (error); \
       g_assert_nonnull (ref_); \
       g_assert_true (mpk_proxy_is_reference (ref_)); \
-      p_ = mpk_proxy_from_value ((manager), ref_, &err2_); \
-      g_assert_no_error (err2_); \
+      p_ = mpk_proxy_from_value ((manager), ref_, &(error)); \
+      g_assert_no_error (error); \
       g_assert_nonnull (p_); \
-      ASSERT_ITEMS (mpk_list_copy (p_, &err_), "['" name "']"); \
+      ASSERT_ITEMS (mpk_list_copy (p_, &(error)), error, "['" name "']"); \
     } \
   G_STMT_END
 
 static void
 test_manager_refs_taken_out (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   MpkProxy *queue, *list, *dict;
   guint objects_before;
@@ -684,15 +684,16 @@ test_manager_refs_taken_out (void)
     g_autoptr(GVariant) rb = ref_of (b);
     g_autoptr(GVariant) rc = ref_of (c);
 
-    ASSERT_OK (mpk_queue_proxy_put (queue, ra, MPK_NO_WAIT, &err_));
-    ASSERT_OK (mpk_list_append (list, rb, &err_));
-    ASSERT_OK (mpk_dict_set (dict, S ("k"), rc, &err_));
+    ASSERT_OK (mpk_queue_proxy_put (queue, ra, MPK_NO_WAIT, &error), error);
+    ASSERT_OK (mpk_list_append (list, rb, &error), error);
+    ASSERT_OK (mpk_dict_set (dict, S ("k"), rc, &error), error);
   }
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 6);
 
-  ASSERT_TAKEN_REF_WORKS (manager, mpk_queue_proxy_get (queue, MPK_NO_WAIT, &err2_), "queued");
-  ASSERT_TAKEN_REF_WORKS (manager, mpk_list_pop (list, -1, &err2_), "listed");
-  ASSERT_TAKEN_REF_WORKS (manager, mpk_dict_pop (dict, S ("k"), &err2_), "keyed");
+  ASSERT_TAKEN_REF_WORKS (manager, mpk_queue_proxy_get (queue, MPK_NO_WAIT, &error),
+                          error, "queued");
+  ASSERT_TAKEN_REF_WORKS (manager, mpk_list_pop (list, -1, &error), error, "listed");
+  ASSERT_TAKEN_REF_WORKS (manager, mpk_dict_pop (dict, S ("k"), &error), error, "keyed");
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 3);
 
   mpk_proxy_unref (queue);
@@ -717,7 +718,7 @@ test_manager_publish (void)
   manager = new_started ();
   objects_before = stats_of (manager).objects;
   list = new_list (manager, g_variant_new_parsed ("['kept']"));
-  ASSERT_OK (mpk_manager_publish (manager, "shared-list", list, &err_));
+  ASSERT_OK (mpk_manager_publish (manager, "shared-list", list, &error), error);
   mpk_proxy_unref (list);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 1);
 
@@ -725,15 +726,15 @@ test_manager_publish (void)
   g_assert_no_error (error);
   g_assert_nonnull (found);
   g_assert_cmpstr (mpk_proxy_get_type_name (found), ==, "list");
-  ASSERT_ITEMS (mpk_list_copy (found, &err_), "['kept']");
-  ASSERT_OK (mpk_list_append (found, S ("more"), &err_));
+  ASSERT_ITEMS (mpk_list_copy (found, &error), error, "['kept']");
+  ASSERT_OK (mpk_list_append (found, S ("more"), &error), error);
   mpk_proxy_unref (found);
 
   found = mpk_manager_lookup (manager, "shared-list", &error);
   g_assert_no_error (error);
-  ASSERT_ITEMS (mpk_list_copy (found, &err_), "['kept', 'more']");
+  ASSERT_ITEMS (mpk_list_copy (found, &error), error, "['kept', 'more']");
   mpk_proxy_unref (found);
-  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "never-published", &err_), MPK_ERROR_KEY);
+  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "never-published", &error), error, MPK_ERROR_KEY);
   shutdown_clean (manager);
 }
 
@@ -757,32 +758,33 @@ test_manager_errors (void)
   n = mpk_manager_namespace (manager, &error);
   g_assert_no_error (error);
 
-  ASSERT_NO_VARIANT (mpk_list_get (l, 3, &err_), MPK_ERROR_INDEX);
-  ASSERT_NO_VARIANT (mpk_list_get (l, -4, &err_), MPK_ERROR_INDEX);
-  ASSERT_FAILS (mpk_list_set (l, 10, I32 (0), &err_), MPK_ERROR_INDEX);
-  ASSERT_NO_VARIANT (mpk_list_pop (l, 5, &err_), MPK_ERROR_INDEX);
-  ASSERT_NO_VARIANT (mpk_list_pop (empty, -1, &err_), MPK_ERROR_INDEX);
-  ASSERT_NO_VARIANT (mpk_list_get (empty, 0, &err_), MPK_ERROR_INDEX);
+  ASSERT_NO_VARIANT (mpk_list_get (l, 3, &error), error, MPK_ERROR_INDEX);
+  ASSERT_NO_VARIANT (mpk_list_get (l, -4, &error), error, MPK_ERROR_INDEX);
+  ASSERT_FAILS (mpk_list_set (l, 10, I32 (0), &error), error, MPK_ERROR_INDEX);
+  ASSERT_NO_VARIANT (mpk_list_pop (l, 5, &error), error, MPK_ERROR_INDEX);
+  ASSERT_NO_VARIANT (mpk_list_pop (empty, -1, &error), error, MPK_ERROR_INDEX);
+  ASSERT_NO_VARIANT (mpk_list_get (empty, 0, &error), error, MPK_ERROR_INDEX);
 
-  ASSERT_NO_VARIANT (mpk_dict_get (d, S ("b"), &err_), MPK_ERROR_KEY);
-  ASSERT_NO_VARIANT (mpk_dict_pop (d, S ("b"), &err_), MPK_ERROR_KEY);
-  ASSERT_NO_VARIANT (mpk_dict_get (d, I32 (1), &err_), MPK_ERROR_KEY);
-  ASSERT_NO_VARIANT (mpk_namespace_get (n, "nobody", &err_), MPK_ERROR_KEY);
-  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "nothing-published", &err_), MPK_ERROR_KEY);
+  ASSERT_NO_VARIANT (mpk_dict_get (d, S ("b"), &error), error, MPK_ERROR_KEY);
+  ASSERT_NO_VARIANT (mpk_dict_pop (d, S ("b"), &error), error, MPK_ERROR_KEY);
+  ASSERT_NO_VARIANT (mpk_dict_get (d, I32 (1), &error), error, MPK_ERROR_KEY);
+  ASSERT_NO_VARIANT (mpk_namespace_get (n, "nobody", &error), error, MPK_ERROR_KEY);
+  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "nothing-published", &error), error, MPK_ERROR_KEY);
 
-  ASSERT_FAILS (mpk_dict_set (d, g_variant_new_parsed ("[1, 2]"), I32 (0), &err_),
+  ASSERT_FAILS (mpk_dict_set (d, g_variant_new_parsed ("[1, 2]"), I32 (0), &error), error,
                 MPK_ERROR_INVALID);
 
-  ASSERT_NO_VARIANT (mpk_proxy_call (l, "no_such_method", NULL, &err_), MPK_ERROR_REMOTE);
-  ASSERT_NO_VARIANT (mpk_proxy_call (l, "get", g_variant_new ("(s)", "zero"), &err_),
+  ASSERT_NO_VARIANT (mpk_proxy_call (l, "no_such_method", NULL, &error), error, MPK_ERROR_REMOTE);
+  ASSERT_NO_VARIANT (mpk_proxy_call (l, "get", g_variant_new ("(s)", "zero"), &error), error,
                      MPK_ERROR_REMOTE);
-  ASSERT_NO_VARIANT (mpk_proxy_call (l, "append", g_variant_new ("(ii)", 1, 2), &err_),
+  ASSERT_NO_VARIANT (mpk_proxy_call (l, "append", g_variant_new ("(ii)", 1, 2), &error), error,
                      MPK_ERROR_REMOTE);
-  ASSERT_NO_VARIANT (mpk_proxy_call (d, "get", NULL, &err_), MPK_ERROR_REMOTE);
-  ASSERT_NO_PROXY (mpk_manager_create (manager, "no_such_type", NULL, &err_), MPK_ERROR_REMOTE);
+  ASSERT_NO_VARIANT (mpk_proxy_call (d, "get", NULL, &error), error, MPK_ERROR_REMOTE);
+  ASSERT_NO_PROXY (mpk_manager_create (manager, "no_such_type", NULL, &error), error,
+                   MPK_ERROR_REMOTE);
 
-  ASSERT_ITEMS (mpk_list_copy (l, &err_), "[1, 2, 3]");
-  ASSERT_GOT (mpk_dict_get (d, S ("a"), &err_), "1");
+  ASSERT_ITEMS (mpk_list_copy (l, &error), error, "[1, 2, 3]");
+  ASSERT_GOT (mpk_dict_get (d, S ("a"), &error), error, "1");
 
   mpk_proxy_unref (n);
   mpk_proxy_unref (d);
@@ -799,6 +801,7 @@ test_manager_errors (void)
 static void
 test_regress_dict_ref_key (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   MpkProxy *list, *dict;
   g_autoptr(GVariant) ref = NULL;
@@ -813,24 +816,24 @@ test_regress_dict_ref_key (void)
   dict = new_dict (manager, NULL);
   ref = ref_of (list);
 
-  ASSERT_FAILS (mpk_dict_set (dict, ref, I32 (1), &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_dict_set (dict, ref, I32 (2), &err_), MPK_ERROR_INVALID);
-  ASSERT_NO_VARIANT (mpk_dict_setdefault (dict, ref, I32 (3), &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_dict_set (dict, ref, I32 (1), &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_dict_set (dict, ref, I32 (2), &error), error, MPK_ERROR_INVALID);
+  ASSERT_NO_VARIANT (mpk_dict_setdefault (dict, ref, I32 (3), &error), error, MPK_ERROR_INVALID);
   {
     GVariantBuilder builder;
 
     g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ov}"));
     g_variant_builder_add (&builder, "{@ov}", ref, I32 (4));
-    ASSERT_FAILS (mpk_dict_update (dict, g_variant_builder_end (&builder), &err_),
+    ASSERT_FAILS (mpk_dict_update (dict, g_variant_builder_end (&builder), &error), error,
                   MPK_ERROR_INVALID);
   }
-  ASSERT_ITEMS (mpk_list_copy (list, &err_), "['kept']");
-  ASSERT_NUMBER (mpk_dict_len (dict, &err_), 0);
+  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "['kept']");
+  ASSERT_NUMBER (mpk_dict_len (dict, &error), error, 0);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 2);
 
-  ASSERT_OK (mpk_dict_set (dict, S ("k"), ref, &err_));
-  ASSERT_OK (mpk_dict_set (dict, S ("k"), I32 (0), &err_));
-  ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+  ASSERT_OK (mpk_dict_set (dict, S ("k"), ref, &error), error);
+  ASSERT_OK (mpk_dict_set (dict, S ("k"), I32 (0), &error), error);
+  ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
 
   mpk_proxy_unref (dict);
   mpk_proxy_unref (list);
@@ -844,6 +847,7 @@ test_regress_dict_ref_key (void)
 static void
 test_regress_dict_create_ref_key (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) key_ref = NULL;
   g_autoptr(GVariant) value_ref = NULL;
   GVariantBuilder builder;
@@ -864,11 +868,11 @@ test_regress_dict_create_ref_key (void)
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ov}"));
   g_variant_builder_add (&builder, "{o@v}", "/plain", g_variant_new_variant (value_ref));
   g_variant_builder_add (&builder, "{@ov}", key_ref, I32 (1));
-  ASSERT_NO_PROXY (mpk_manager_dict (manager, g_variant_builder_end (&builder), &err_),
+  ASSERT_NO_PROXY (mpk_manager_dict (manager, g_variant_builder_end (&builder), &error), error,
                    MPK_ERROR_INVALID);
 
-  ASSERT_ITEMS (mpk_list_copy (keyed, &err_), "['key']");
-  ASSERT_ITEMS (mpk_list_copy (valued, &err_), "['value']");
+  ASSERT_ITEMS (mpk_list_copy (keyed, &error), error, "['key']");
+  ASSERT_ITEMS (mpk_list_copy (valued, &error), error, "['value']");
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 2);
   mpk_proxy_unref (keyed);
   mpk_proxy_unref (valued);
@@ -882,6 +886,7 @@ test_regress_dict_create_ref_key (void)
 static void
 test_regress_list_repeat_huge (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   MpkProxy *empty, *four, *one;
 
@@ -895,17 +900,17 @@ test_regress_list_repeat_huge (void)
   four = new_list (manager, g_variant_new_parsed ("[0, 1, 2, 3]"));
   one = new_list (manager, g_variant_new_parsed ("['x']"));
 
-  ASSERT_OK (mpk_list_repeat (empty, G_MAXINT64, &err_));
-  ASSERT_NUMBER (mpk_list_len (empty, &err_), 0);
-  ASSERT_FAILS (mpk_list_repeat (four, (gint64) 1 << 62, &err_), MPK_ERROR_INVALID);
-  ASSERT_ITEMS (mpk_list_copy (four, &err_), "[0, 1, 2, 3]");
-  ASSERT_FAILS (mpk_list_repeat (one, (gint64) 1 << 31, &err_), MPK_ERROR_INVALID);
-  ASSERT_ITEMS (mpk_list_copy (one, &err_), "['x']");
+  ASSERT_OK (mpk_list_repeat (empty, G_MAXINT64, &error), error);
+  ASSERT_NUMBER (mpk_list_len (empty, &error), error, 0);
+  ASSERT_FAILS (mpk_list_repeat (four, (gint64) 1 << 62, &error), error, MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_list_copy (four, &error), error, "[0, 1, 2, 3]");
+  ASSERT_FAILS (mpk_list_repeat (one, (gint64) 1 << 31, &error), error, MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_list_copy (one, &error), error, "['x']");
   /* Ordinary repeats still work. */
-  ASSERT_OK (mpk_list_repeat (four, 2, &err_));
-  ASSERT_ITEMS (mpk_list_copy (four, &err_), "[0, 1, 2, 3, 0, 1, 2, 3]");
-  ASSERT_OK (mpk_list_repeat (one, 0, &err_));
-  ASSERT_NUMBER (mpk_list_len (one, &err_), 0);
+  ASSERT_OK (mpk_list_repeat (four, 2, &error), error);
+  ASSERT_ITEMS (mpk_list_copy (four, &error), error, "[0, 1, 2, 3, 0, 1, 2, 3]");
+  ASSERT_OK (mpk_list_repeat (one, 0, &error), error);
+  ASSERT_NUMBER (mpk_list_len (one, &error), error, 0);
 
   assert_still_serving (manager);
   mpk_proxy_unref (empty);
@@ -934,27 +939,28 @@ test_regress_boxed_values (void)
   value = new_value (manager, I32 (0));
   queue = new_queue (manager, 0, FALSE);
 
-  ASSERT_OK (mpk_list_append (list, g_variant_new_variant (I32 (7)), &err_));
-  ASSERT_GOT (mpk_list_get (list, 0, &err_), "7");
-  ASSERT_OK (mpk_list_insert (list, 0, g_variant_new_variant (I32 (6)), &err_));
-  ASSERT_OK (mpk_list_set (list, 1, g_variant_new_variant (I32 (8)), &err_));
-  ASSERT_ITEMS (mpk_list_copy (list, &err_), "[6, 8]");
-  ASSERT_NUMBER (mpk_list_count (list, g_variant_new_variant (I32 (8)), &err_), 1);
-  ASSERT_NUMBER (mpk_list_count (list, I32 (8), &err_), 1);
+  ASSERT_OK (mpk_list_append (list, g_variant_new_variant (I32 (7)), &error), error);
+  ASSERT_GOT (mpk_list_get (list, 0, &error), error, "7");
+  ASSERT_OK (mpk_list_insert (list, 0, g_variant_new_variant (I32 (6)), &error), error);
+  ASSERT_OK (mpk_list_set (list, 1, g_variant_new_variant (I32 (8)), &error), error);
+  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "[6, 8]");
+  ASSERT_NUMBER (mpk_list_count (list, g_variant_new_variant (I32 (8)), &error), error, 1);
+  ASSERT_NUMBER (mpk_list_count (list, I32 (8), &error), error, 1);
 
-  ASSERT_OK (mpk_dict_set (dict, S ("k"), g_variant_new_variant (I32 (7)), &err_));
-  ASSERT_GOT (mpk_dict_get (dict, S ("k"), &err_), "7");
-  ASSERT_OK (mpk_dict_set (dict, g_variant_new_variant (S ("boxed")), I32 (1), &err_));
-  ASSERT_GOT (mpk_dict_get (dict, S ("boxed"), &err_), "1");
+  ASSERT_OK (mpk_dict_set (dict, S ("k"), g_variant_new_variant (I32 (7)), &error), error);
+  ASSERT_GOT (mpk_dict_get (dict, S ("k"), &error), error, "7");
+  ASSERT_OK (mpk_dict_set (dict, g_variant_new_variant (S ("boxed")), I32 (1), &error), error);
+  ASSERT_GOT (mpk_dict_get (dict, S ("boxed"), &error), error, "1");
 
-  ASSERT_OK (mpk_namespace_set (ns, "x", g_variant_new_variant (I32 (7)), &err_));
-  ASSERT_GOT (mpk_namespace_get (ns, "x", &err_), "7");
+  ASSERT_OK (mpk_namespace_set (ns, "x", g_variant_new_variant (I32 (7)), &error), error);
+  ASSERT_GOT (mpk_namespace_get (ns, "x", &error), error, "7");
 
-  ASSERT_OK (mpk_value_proxy_set (value, g_variant_new_variant (I32 (7)), &err_));
-  ASSERT_GOT (mpk_value_proxy_get (value, &err_), "7");
+  ASSERT_OK (mpk_value_proxy_set (value, g_variant_new_variant (I32 (7)), &error), error);
+  ASSERT_GOT (mpk_value_proxy_get (value, &error), error, "7");
 
-  ASSERT_OK (mpk_queue_proxy_put (queue, g_variant_new_variant (I32 (7)), MPK_NO_WAIT, &err_));
-  ASSERT_GOT (mpk_queue_proxy_get (queue, MPK_NO_WAIT, &err_), "7");
+  ASSERT_OK (mpk_queue_proxy_put (queue, g_variant_new_variant (I32 (7)), MPK_NO_WAIT, &error),
+             error);
+  ASSERT_GOT (mpk_queue_proxy_get (queue, MPK_NO_WAIT, &error), error, "7");
 
   mpk_proxy_unref (list);
   mpk_proxy_unref (dict);
@@ -1032,6 +1038,7 @@ get_int (MpkProxy *list,
 static void
 test_list_set_slice_large (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(GThread) thread = NULL;
   g_autoptr(MpkProxy) list = NULL;
   GVariantBuilder b;
@@ -1048,7 +1055,7 @@ test_list_set_slice_large (void)
   g_variant_builder_init (&b, G_VARIANT_TYPE ("av"));
   for (gint64 i = 0; i < BIG_SLICE; i++)
     g_variant_builder_add (&b, "v", g_variant_new_int64 (i));
-  ASSERT_OK (mpk_list_extend (list, g_variant_builder_end (&b), &err_));
+  ASSERT_OK (mpk_list_extend (list, g_variant_builder_end (&b), &error), error);
   g_variant_builder_init (&b, G_VARIANT_TYPE ("av"));
   for (gint64 i = 0; i < BIG_SLICE; i++)
     g_variant_builder_add (&b, "v", g_variant_new_int64 (-i));
@@ -1056,19 +1063,19 @@ test_list_set_slice_large (void)
   thread = g_thread_new ("pinger", pinger_thread, &pinger);
   start = g_get_monotonic_time ();
   ASSERT_OK (mpk_list_set_slice (list, BIG_SLICE / 2, BIG_SLICE / 2 + 1,
-                                 g_variant_builder_end (&b), &err_));
+                                 g_variant_builder_end (&b), &error), error);
   g_test_message ("set_slice of %d items took %.1f ms", (int) BIG_SLICE,
                   (g_get_monotonic_time () - start) / 1000.0);
   g_atomic_int_set (&pinger.stop, TRUE);
   g_thread_join (g_steal_pointer (&thread));
   g_test_message ("another client: %u calls, the slowest %.1f ms", pinger.calls,
                   pinger.worst_us / 1000.0);
-  ASSERT_NUMBER (mpk_list_len (list, &err_), 2 * BIG_SLICE - 1);
-  ASSERT_NUMBER (get_int (list, BIG_SLICE / 2 - 1), BIG_SLICE / 2 - 1);
-  ASSERT_NUMBER (get_int (list, BIG_SLICE / 2), 0);
-  ASSERT_NUMBER (get_int (list, BIG_SLICE / 2 + 1), -1);
-  ASSERT_NUMBER (get_int (list, BIG_SLICE / 2 + BIG_SLICE - 1), -(BIG_SLICE - 1));
-  ASSERT_NUMBER (get_int (list, BIG_SLICE / 2 + BIG_SLICE), BIG_SLICE / 2 + 1);
+  ASSERT_NUMBER (mpk_list_len (list, &error), error, 2 * BIG_SLICE - 1);
+  g_assert_cmpint (get_int (list, BIG_SLICE / 2 - 1), ==, BIG_SLICE / 2 - 1);
+  g_assert_cmpint (get_int (list, BIG_SLICE / 2), ==, 0);
+  g_assert_cmpint (get_int (list, BIG_SLICE / 2 + 1), ==, -1);
+  g_assert_cmpint (get_int (list, BIG_SLICE / 2 + BIG_SLICE - 1), ==, -(BIG_SLICE - 1));
+  g_assert_cmpint (get_int (list, BIG_SLICE / 2 + BIG_SLICE), ==, BIG_SLICE / 2 + 1);
   g_clear_pointer (&list, mpk_proxy_unref);
   shutdown_clean (manager);
 }

@@ -106,13 +106,14 @@ test_manager_manager_killed (void)
   mpk_connection_close (caller_args.channel.child);
   parent_expect (&getter_args.channel, "waiting");
   parent_expect (&caller_args.channel, "ready");
-  ASSERT_NUMBER (mpk_list_len (caller_args.list, &err_), 1);   /* the parent is connected too */
+  /* The parent is connected too. */
+  ASSERT_NUMBER (mpk_list_len (caller_args.list, &error), error, 1);
 
   pid = mpk_manager_get_pid (manager);
   g_assert_cmpint (pid, >, 0);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
 
-  ASSERT_NUMBER_FAILS (mpk_list_len (caller_args.list, &err_), MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_len (caller_args.list, &error), error, MPK_ERROR_DISCONNECTED);
   /* The broken connection is gone now: the next call may find nobody listening. */
   mpk_list_len (caller_args.list, &error);
   g_assert_nonnull (error);
@@ -184,14 +185,14 @@ test_manager_client_killed (void)
   g_assert_cmpint (mpk_process_get_exitcode (victim), ==, -SIGKILL);
   mpk_process_unref (victim);
 
-  ASSERT_OK (mpk_list_append (args.list, I32 (1), &err_));
+  ASSERT_OK (mpk_list_append (args.list, I32 (1), &error), error);
   args.index = 2;
   join_child (mpk_test_start (appender_child, &args), 0);
-  ASSERT_NUMBER (mpk_list_len (args.list, &err_), 1 + APPENDS);
+  ASSERT_NUMBER (mpk_list_len (args.list, &error), error, 1 + APPENDS);
 
   /* If the server's thread still waits in the dead client's get, this item
    * ends it; either way the count must come back down. */
-  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (42), CHILD_TIMEOUT_US, &err_));
+  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (42), CHILD_TIMEOUT_US, &error), error);
   WAIT_FOR_STAT (manager, clients, ==, clients_before);
   left = mpk_queue_proxy_get (args.queue, MPK_NO_WAIT, &error);
   if (left != NULL)
@@ -243,7 +244,7 @@ test_manager_stale_handle (void)
   g_assert_no_error (error);
   g_assert_nonnull (client);
   list = new_list (client, g_variant_new_parsed ("[1]"));
-  ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+  ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
   old_ref = ref_of (list);
   shutdown_clean (first);
 
@@ -267,7 +268,7 @@ test_manager_stale_handle (void)
     if (p != NULL)
       {
         g_assert_no_error (error);
-        ASSERT_NUMBER_FAILS (mpk_list_len (p, &err_), MPK_ERROR_STALE_HANDLE);
+        ASSERT_NUMBER_FAILS (mpk_list_len (p, &error), error, MPK_ERROR_STALE_HANDLE);
       }
     else
       {
@@ -279,7 +280,7 @@ test_manager_stale_handle (void)
   {
     g_autoptr(MpkProxy) holder = new_list (second, NULL);
 
-    ASSERT_FAILS (mpk_list_append (holder, old_ref, &err_), MPK_ERROR_STALE_HANDLE);
+    ASSERT_FAILS (mpk_list_append (holder, old_ref, &error), error, MPK_ERROR_STALE_HANDLE);
   }
 
   /* A freed object: nothing holds the list once its only proxy is dropped. */
@@ -293,7 +294,7 @@ test_manager_stale_handle (void)
     if (p != NULL)
       {
         g_assert_no_error (error);
-        ASSERT_NUMBER_FAILS (mpk_list_len (p, &err_), MPK_ERROR_STALE_HANDLE);
+        ASSERT_NUMBER_FAILS (mpk_list_len (p, &error), error, MPK_ERROR_STALE_HANDLE);
       }
     else
       {
@@ -390,7 +391,7 @@ test_regress_publish_wrong_generation (void)
     g_assert_error (error, MPK_ERROR, MPK_ERROR_STALE_HANDLE);
     g_clear_error (&error);
   }
-  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "wrong-run", &err_), MPK_ERROR_KEY);
+  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "wrong-run", &error), error, MPK_ERROR_KEY);
   {
     g_autoptr(GVariant) got = raw_request (conn, 0, 0, "publish",
                                            g_variant_new ("(stt)", "right-run", generation, id),
@@ -402,7 +403,7 @@ test_regress_publish_wrong_generation (void)
     found = mpk_manager_lookup (manager, "right-run", &error);
     g_assert_no_error (error);
     g_assert_nonnull (found);
-    ASSERT_ITEMS (mpk_list_copy (found, &err_), "['mine']");
+    ASSERT_ITEMS (mpk_list_copy (found, &error), error, "['mine']");
   }
 
   /* Another manager's proxy: its id may well name an object here too. */
@@ -412,9 +413,9 @@ test_regress_publish_wrong_generation (void)
   if (foreign_id != id)
     g_test_message ("observed: the other manager's list has id %" G_GUINT64_FORMAT
                     ", ours %" G_GUINT64_FORMAT, foreign_id, id);
-  ASSERT_FAILS (mpk_manager_publish (manager, "foreign", foreign, &err_),
+  ASSERT_FAILS (mpk_manager_publish (manager, "foreign", foreign, &error), error,
                 MPK_ERROR_STALE_HANDLE);
-  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "foreign", &err_), MPK_ERROR_KEY);
+  ASSERT_NO_PROXY (mpk_manager_lookup (manager, "foreign", &error), error, MPK_ERROR_KEY);
   mpk_proxy_unref (foreign);
   shutdown_clean (other);
 
@@ -456,24 +457,24 @@ test_regress_disconnected (void)
   manager = new_started ();
   mpk_manager_set_timeout (manager, CHILD_TIMEOUT_US / 2);
   list = new_list (manager, g_variant_new_parsed ("[1]"));
-  ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+  ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
 
   pid = mpk_manager_get_pid (manager);
   g_assert_cmpint (pid, >, 0);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
   wait_until_dead (pid);
   for (i = 0; i < 3; i++)
-    ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
-  ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &err_), MPK_ERROR_DISCONNECTED);
+    ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
+  ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &error), error, MPK_ERROR_DISCONNECTED);
   {
     MpkManagerStats stats;
 
-    ASSERT_FAILS (mpk_manager_get_stats (manager, &stats, &err_), MPK_ERROR_DISCONNECTED);
+    ASSERT_FAILS (mpk_manager_get_stats (manager, &stats, &error), error, MPK_ERROR_DISCONNECTED);
   }
   args.manager = manager;
   args.list = list;
   join_child (mpk_test_start (call_dead_manager_child, &args), 0);
-  ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
 
   mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error);
   g_clear_error (&error);
@@ -484,11 +485,11 @@ test_regress_disconnected (void)
   /* A manager shut down in order. */
   manager = new_started ();
   list = new_list (manager, NULL);
-  ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &err_));
+  ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error), error);
   g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, 0);
-  ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
-  ASSERT_NUMBER_FAILS (mpk_list_len (list, &err_), MPK_ERROR_DISCONNECTED);
-  ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &err_), MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
+  ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &error), error, MPK_ERROR_DISCONNECTED);
   mpk_proxy_unref (list);
   mpk_manager_free (manager);
 }

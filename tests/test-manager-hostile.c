@@ -306,8 +306,8 @@ test_decref_unbalanced (void)
                   "alive and usable; the server exits 0");
   manager = new_started ();
   list = new_list (manager, NULL);
-  ASSERT_OK (mpk_list_append (list, S ("kept"), &err_));
-  ASSERT_OK (mpk_manager_publish (manager, "shared", list, &err_));
+  ASSERT_OK (mpk_list_append (list, S ("kept"), &error), error);
+  ASSERT_OK (mpk_manager_publish (manager, "shared", list, &error), error);
   proxy_ids (list, &generation, &id);
   conn = raw_connection (manager);
 
@@ -322,16 +322,16 @@ test_decref_unbalanced (void)
   found = mpk_manager_lookup (manager, "shared", &error);
   g_assert_no_error (error);
   g_assert_nonnull (found);
-  ASSERT_GOT (mpk_list_get (found, 0, &err_), "'kept'");
+  ASSERT_GOT (mpk_list_get (found, 0, &error), error, "'kept'");
 
   /* The same for an object only a container holds. */
   inner = new_list (manager, NULL);
-  ASSERT_OK (mpk_list_append (inner, S ("inside"), &err_));
+  ASSERT_OK (mpk_list_append (inner, S ("inside"), &error), error);
   holder = new_list (manager, NULL);
   {
     g_autoptr(GVariant) ref = ref_of (inner);
 
-    ASSERT_OK (mpk_list_append (holder, ref, &err_));
+    ASSERT_OK (mpk_list_append (holder, ref, &error), error);
   }
   proxy_ids (inner, &generation, &inner_id);
   g_assert_true (raw_decref (conn, generation, inner_id, &error));
@@ -342,7 +342,7 @@ test_decref_unbalanced (void)
   {
     g_autoptr(MpkProxy) again = list_at (holder, 0);
 
-    ASSERT_GOT (mpk_list_get (again, 0, &err_), "'inside'");
+    ASSERT_GOT (mpk_list_get (again, 0, &error), error, "'inside'");
   }
   mpk_proxy_unref (holder);
   /* These two counts went with the raw decrefs: their own decrefs are refused. */
@@ -502,8 +502,8 @@ test_flood_unauthenticated (void)
       {
         g_autoptr(MpkProxy) list = new_list (client, NULL);
 
-        ASSERT_OK (mpk_list_append (list, I64 (rounds), &err_));
-        ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+        ASSERT_OK (mpk_list_append (list, I64 (rounds), &error), error);
+        ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
       }
       took = g_get_monotonic_time () - start;
       worst = MAX (worst, took);
@@ -551,17 +551,17 @@ test_limits_growth (void)
   mpk__manager_set_max_items_for_testing (0);   /* the server keeps its copy */
 
   list = new_list (manager, g_variant_new_parsed ("[<0>, <1>, <2>, <3>]"));
-  ASSERT_FAILS (mpk_list_append (list, I64 (4), &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_insert (list, 0, I64 (4), &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_extend (list, av_of (I64 (4), NULL), &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_set_slice (list, 1, 1, av_of (I64 (4), NULL), &err_),
+  ASSERT_FAILS (mpk_list_append (list, I64 (4), &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_insert (list, 0, I64 (4), &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_extend (list, av_of (I64 (4), NULL), &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_set_slice (list, 1, 1, av_of (I64 (4), NULL), &error), error,
                 MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_repeat (list, 2, &err_), MPK_ERROR_INVALID);
-  ASSERT_ITEMS (mpk_list_copy (list, &err_), "[0, 1, 2, 3]");
-  ASSERT_OK (mpk_list_extend (list, av_of (NULL), &err_));
-  ASSERT_OK (mpk_list_set_slice (list, 0, 1, av_of (I64 (9), NULL), &err_));
-  ASSERT_OK (mpk_list_set (list, 1, I64 (8), &err_));
-  ASSERT_ITEMS (mpk_list_copy (list, &err_), "[int64 9, int64 8, 2, 3]");
+  ASSERT_FAILS (mpk_list_repeat (list, 2, &error), error, MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "[0, 1, 2, 3]");
+  ASSERT_OK (mpk_list_extend (list, av_of (NULL), &error), error);
+  ASSERT_OK (mpk_list_set_slice (list, 0, 1, av_of (I64 (9), NULL), &error), error);
+  ASSERT_OK (mpk_list_set (list, 1, I64 (8), &error), error);
+  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "[int64 9, int64 8, 2, 3]");
   too_big = mpk_manager_list (manager, g_variant_new_parsed ("[<0>, <1>, <2>, <3>, <4>]"),
                               &error);
   g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
@@ -572,15 +572,16 @@ test_limits_growth (void)
                                                           "'d': <4>}"), &error);
   g_assert_no_error (error);
   g_assert_nonnull (dict);
-  ASSERT_FAILS (mpk_dict_set (dict, S ("e"), I64 (5), &err_), MPK_ERROR_INVALID);
-  ASSERT_NO_VARIANT (mpk_dict_setdefault (dict, S ("e"), I64 (5), &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_dict_update (dict, asv_of ("a", I64 (10), "e", I64 (5), NULL), &err_),
+  ASSERT_FAILS (mpk_dict_set (dict, S ("e"), I64 (5), &error), error, MPK_ERROR_INVALID);
+  ASSERT_NO_VARIANT (mpk_dict_setdefault (dict, S ("e"), I64 (5), &error), error,
+                     MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_dict_update (dict, asv_of ("a", I64 (10), "e", I64 (5), NULL), &error), error,
                 MPK_ERROR_INVALID);
-  ASSERT_ITEMS (mpk_dict_items (dict, &err_), "[('a', 1), ('b', 2), ('c', 3), ('d', 4)]");
-  ASSERT_OK (mpk_dict_set (dict, S ("a"), I64 (10), &err_));
-  ASSERT_OK (mpk_dict_update (dict, asv_of ("b", I64 (20), "b", I64 (21), NULL), &err_));
-  ASSERT_GOT (mpk_dict_setdefault (dict, S ("c"), I64 (30), &err_), "3");
-  ASSERT_ITEMS (mpk_dict_items (dict, &err_),
+  ASSERT_ITEMS (mpk_dict_items (dict, &error), error, "[('a', 1), ('b', 2), ('c', 3), ('d', 4)]");
+  ASSERT_OK (mpk_dict_set (dict, S ("a"), I64 (10), &error), error);
+  ASSERT_OK (mpk_dict_update (dict, asv_of ("b", I64 (20), "b", I64 (21), NULL), &error), error);
+  ASSERT_GOT (mpk_dict_setdefault (dict, S ("c"), I64 (30), &error), error, "3");
+  ASSERT_ITEMS (mpk_dict_items (dict, &error), error,
                 "[('a', int64 10), ('b', int64 21), ('c', 3), ('d', 4)]");
   too_big = mpk_manager_dict (manager, g_variant_new_parsed ("{'a': <1>, 'b': <2>, 'c': <3>, "
                                                              "'d': <4>, 'e': <5>}"), &error);
@@ -594,12 +595,12 @@ test_limits_growth (void)
     {
       g_autofree char *name = g_strdup_printf ("n%d", i);
 
-      ASSERT_OK (mpk_namespace_set (ns, name, I64 (i), &err_));
+      ASSERT_OK (mpk_namespace_set (ns, name, I64 (i), &error), error);
     }
-  ASSERT_FAILS (mpk_namespace_set (ns, "n4", I64 (4), &err_), MPK_ERROR_INVALID);
-  ASSERT_OK (mpk_namespace_set (ns, "n0", I64 (100), &err_));
-  ASSERT_GOT (mpk_namespace_get (ns, "n0", &err_), "int64 100");
-  ASSERT_NO_VARIANT (mpk_namespace_get (ns, "n4", &err_), MPK_ERROR_KEY);
+  ASSERT_FAILS (mpk_namespace_set (ns, "n4", I64 (4), &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_namespace_set (ns, "n0", I64 (100), &error), error);
+  ASSERT_GOT (mpk_namespace_get (ns, "n0", &error), error, "int64 100");
+  ASSERT_NO_VARIANT (mpk_namespace_get (ns, "n4", &error), error, MPK_ERROR_KEY);
 
   assert_still_serving (manager);
   g_clear_pointer (&list, mpk_proxy_unref);
@@ -1085,6 +1086,7 @@ hostile_thread (gpointer data)
 static void
 test_hostile_client (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(GThread) thread = NULL;
   g_autoptr(MpkProxy) good = NULL, counter = NULL;
   MpkManager *manager;
@@ -1099,19 +1101,18 @@ test_hostile_client (void)
   good = new_list (manager, NULL);
   counter = new_value (manager, I64 (0));
   /* Published, so the server holds them whatever decrefs arrive. */
-  ASSERT_OK (mpk_manager_publish (manager, "good", good, &err_));
-  ASSERT_OK (mpk_manager_publish (manager, "good-counter", counter, &err_));
+  ASSERT_OK (mpk_manager_publish (manager, "good", good, &error), error);
+  ASSERT_OK (mpk_manager_publish (manager, "good-counter", counter, &error), error);
   proxy_ids (good, &h.generation, &h.good_id);
   proxy_ids (counter, &h.generation, &h.counter_id);
   h.manager = manager;
   thread = g_thread_new ("hostile", hostile_thread, &h);
   while (!g_atomic_int_get (&h.done) || n < 20)
     {
-      g_autoptr(GError) error = NULL;
       g_autoptr(GVariant) item = NULL;
       gint64 len;
 
-      ASSERT_OK (mpk_list_append (good, I64 (n), &err_));
+      ASSERT_OK (mpk_list_append (good, I64 (n), &error), error);
       len = mpk_list_len (good, &error);
       g_assert_no_error (error);
       g_assert_cmpint (len, ==, n + 1);
@@ -1121,7 +1122,7 @@ test_hostile_client (void)
       {
         gint64 total = 0;
 
-        ASSERT_OK (mpk_value_proxy_add (counter, 1, &total, &err_));
+        ASSERT_OK (mpk_value_proxy_add (counter, 1, &total, &error), error);
         g_assert_cmpint (total, ==, n + 1);
       }
       n++;

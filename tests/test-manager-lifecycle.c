@@ -66,7 +66,7 @@ test_manager_lifecycle (void)
   g_assert_nonnull (key);
   g_assert_cmpuint (g_bytes_get_size (key), ==, 32);
 
-  ASSERT_OK (mpk_manager_start (manager, &err_));
+  ASSERT_OK (mpk_manager_start (manager, &error), error);
   g_assert_true (g_str_has_prefix (mpk_manager_get_address (manager), "unix:"));
   path = g_strdup (mpk_manager_get_address (manager) + strlen ("unix:"));
   dir = g_path_get_dirname (path);
@@ -85,22 +85,22 @@ test_manager_lifecycle (void)
   g_clear_pointer (&message, g_free);
 
   /* Registration is only possible before start. */
-  ASSERT_FAILS (mpk_manager_register (manager, &foo_type, &err_), MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_manager_register (manager, &foo_type, &error), error, MPK_ERROR_INVALID);
 
   /* The server works. */
   {
     g_autoptr(MpkProxy) list = new_list (manager, NULL);
 
-    ASSERT_OK (mpk_list_append (list, I32 (1), &err_));
-    ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+    ASSERT_OK (mpk_list_append (list, I32 (1), &error), error);
+    ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
   }
 
-  ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &err_));
+  ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error), error);
   g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, 0);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   if (g_file_test (dir, G_FILE_TEST_EXISTS))
     g_test_message ("observed: the private dir %s is left behind at shutdown", dir);
-  ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &err_));
+  ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error), error);
   g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, 0);
 
   g_assert_false (mpk_manager_start (manager, &error));
@@ -138,7 +138,7 @@ test_manager_shutdown_escalates (void)
   {
     g_autoptr(MpkProxy) list = new_list (manager, NULL);
 
-    ASSERT_OK (mpk_list_append (list, I32 (1), &err_));
+    ASSERT_OK (mpk_list_append (list, I32 (1), &error), error);
   }
   g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
   mpk_manager_shutdown (manager, 200 * 1000, &error);
@@ -213,15 +213,15 @@ test_manager_serve_forever (void)
     g_autoptr(MpkProxy) list = new_list (client, g_variant_new_parsed ("[1, 2]"));
     MpkManagerStats stats;
 
-    ASSERT_OK (mpk_list_append (list, I32 (3), &err_));
-    ASSERT_ITEMS (mpk_list_copy (list, &err_), "[1, 2, 3]");
+    ASSERT_OK (mpk_list_append (list, I32 (3), &error), error);
+    ASSERT_ITEMS (mpk_list_copy (list, &error), error, "[1, 2, 3]");
     stats = stats_of (client);
     g_assert_cmpuint (stats.connections, >=, 1);
     g_assert_cmpuint (stats.clients, >=, 1);
     g_assert_cmpuint (stats.calls, >=, 3);
     g_assert_cmpuint (stats.objects, >=, 1);
   }
-  ASSERT_OK (mpk_manager_shutdown (client, CHILD_TIMEOUT_US, &err_));
+  ASSERT_OK (mpk_manager_shutdown (client, CHILD_TIMEOUT_US, &error), error);
   join_child (child, 0);
   mpk_manager_free (client);
   /* The contract promises removal for the default address only. */
@@ -236,6 +236,7 @@ test_manager_serve_forever (void)
 static void
 test_manager_restart (void)
 {
+  g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) key = random_key ();
   g_autofree char *address = NULL;
   MpkManager *manager;
@@ -246,16 +247,16 @@ test_manager_restart (void)
   manager = start_manager ("tcp:127.0.0.1:0", key);
   address = g_strdup (mpk_manager_get_address (manager));
   queue = new_queue (manager, 0, FALSE);
-  ASSERT_OK (mpk_queue_proxy_put (queue, S ("hello world"), CHILD_TIMEOUT_US, &err_));
-  ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &err_), "'hello world'");
+  ASSERT_OK (mpk_queue_proxy_put (queue, S ("hello world"), CHILD_TIMEOUT_US, &error), error);
+  ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &error), error, "'hello world'");
   mpk_proxy_unref (queue);
   shutdown_clean (manager);
 
   manager = start_manager_retry_once (address, key);
   g_assert_cmpstr (mpk_manager_get_address (manager), ==, address);
   queue = new_queue (manager, 0, FALSE);
-  ASSERT_OK (mpk_queue_proxy_put (queue, S ("again"), CHILD_TIMEOUT_US, &err_));
-  ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &err_), "'again'");
+  ASSERT_OK (mpk_queue_proxy_put (queue, S ("again"), CHILD_TIMEOUT_US, &error), error);
+  ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &error), error, "'again'");
   mpk_proxy_unref (queue);
   shutdown_clean (manager);
 }
@@ -281,6 +282,7 @@ free_inherited_child (gpointer data)
 static void
 test_manager_free_in_child (void)
 {
+  g_autoptr(GError) error = NULL;
   ChildArgs args = { 0 };
   MpkManager *manager;
   GPid pid;
@@ -293,8 +295,8 @@ test_manager_free_in_child (void)
   args.manager = manager;
   args.list = new_list (manager, NULL);
   join_child (mpk_test_start (free_inherited_child, &args), 0);
-  ASSERT_GOT (mpk_list_get (args.list, 0, &err_), "'from the child'");
-  ASSERT_NUMBER (mpk_list_len (args.list, &err_), 1);
+  ASSERT_GOT (mpk_list_get (args.list, 0, &error), error, "'from the child'");
+  ASSERT_NUMBER (mpk_list_len (args.list, &error), error, 1);
   g_assert_cmpint (kill (pid, 0), ==, 0);
   mpk_proxy_unref (args.list);
 
@@ -324,7 +326,7 @@ test_exit_without_free (void)
 
       manager = new_started ();
       list = new_list (manager, NULL);
-      ASSERT_OK (mpk_list_append (list, S ("left behind"), &err_));
+      ASSERT_OK (mpk_list_append (list, S ("left behind"), &error), error);
       g_assert_true (g_file_set_contents (note, mpk_manager_get_address (manager), -1, NULL));
       return;   /* g_test_run returns, main returns, the exit handlers run */
     }
@@ -452,7 +454,7 @@ in_process_start (InProcess *ip, guint threads, const MpkManagerType *type)
   ip->server = mpk_manager_new (ip->address, ip->key, &error);
   g_assert_no_error (error);
   if (type != NULL)
-    ASSERT_OK (mpk_manager_register (ip->server, type, &err_));
+    ASSERT_OK (mpk_manager_register (ip->server, type, &error), error);
   mpk__manager_set_max_threads_for_testing (threads);
   ip->thread = g_thread_new ("serve-forever", in_process_serve, ip);
   while (client == NULL)
@@ -473,7 +475,8 @@ in_process_start (InProcess *ip, guint threads, const MpkManagerType *type)
 static void
 in_process_stop (InProcess *ip, MpkManager *client)
 {
-  ASSERT_OK (mpk_manager_shutdown (client, CHILD_TIMEOUT_US, &err_));
+  g_autoptr(GError) error = NULL;
+  ASSERT_OK (mpk_manager_shutdown (client, CHILD_TIMEOUT_US, &error), error);
   mpk_manager_free (client);
   g_assert_true (GPOINTER_TO_INT (g_thread_join (ip->thread)));
   mpk__manager_set_max_threads_for_testing (0);

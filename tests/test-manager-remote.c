@@ -95,7 +95,7 @@ test_manager_remote (void)
   g_assert_true (g_bytes_equal (mpk_manager_get_authkey (manager), key));
 
   queue = new_queue (manager, 0, FALSE);
-  ASSERT_OK (mpk_manager_publish (manager, "queue", queue, &err_));
+  ASSERT_OK (mpk_manager_publish (manager, "queue", queue, &error), error);
 
   args.address = address;
   args.authkey = key;
@@ -107,8 +107,8 @@ test_manager_remote (void)
   remote_queue = mpk_manager_lookup (remote, "queue", &error);
   g_assert_no_error (error);
   g_assert_nonnull (remote_queue);
-  ASSERT_GOT (mpk_queue_proxy_get (remote_queue, CHILD_TIMEOUT_US, &err_), expected_text);
-  ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &err_), "'hello world'");
+  ASSERT_GOT (mpk_queue_proxy_get (remote_queue, CHILD_TIMEOUT_US, &error), error, expected_text);
+  ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &error), error, "'hello world'");
   join_child (child, 0);
 
   mpk_proxy_unref (remote_queue);
@@ -153,8 +153,8 @@ test_manager_auth (void)
   {
     g_autoptr(MpkProxy) list = new_list (client, NULL);
 
-    ASSERT_OK (mpk_list_append (list, S ("ok"), &err_));
-    ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
+    ASSERT_OK (mpk_list_append (list, S ("ok"), &error), error);
+    ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
   }
   mpk_manager_free (client);
   WAIT_FOR_STAT (manager, clients, ==, clients_before);   /* refused and freed: closed */
@@ -266,9 +266,9 @@ test_regress_connect_host_name (void)
       {
         g_autoptr(MpkProxy) list = new_list (client, NULL);
 
-        ASSERT_OK (mpk_list_append (list, S (hosts[i]), &err_));
-        ASSERT_NUMBER (mpk_list_len (list, &err_), 1);
-        ASSERT_OK (mpk_manager_publish (client, name, list, &err_));
+        ASSERT_OK (mpk_list_append (list, S (hosts[i]), &error), error);
+        ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
+        ASSERT_OK (mpk_manager_publish (client, name, list, &error), error);
       }
       mpk_manager_free (client);
       {
@@ -276,7 +276,7 @@ test_regress_connect_host_name (void)
         g_autofree char *expected = g_strdup_printf ("'%s'", hosts[i]);
 
         g_assert_no_error (error);
-        ASSERT_GOT (mpk_list_get (found, 0, &err_), expected);
+        ASSERT_GOT (mpk_list_get (found, 0, &error), error, expected);
       }
     }
   shutdown_clean (manager);

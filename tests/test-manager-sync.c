@@ -89,25 +89,22 @@ test_manager_queue (gconstpointer data)
   args.manager = manager;
   args.queue = new_queue (manager, 2, joinable);
   args.index = joinable ? 1 : 0;
-  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (5), CHILD_TIMEOUT_US, &err_));
-  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (6), CHILD_TIMEOUT_US, &err_));
-  ASSERT_FAILS (mpk_queue_proxy_put (args.queue, I32 (7), MPK_NO_WAIT, &err_), MPK_ERROR_FULL);
+  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (5), CHILD_TIMEOUT_US, &error), error);
+  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (6), CHILD_TIMEOUT_US, &error), error);
+  ASSERT_FAILS (mpk_queue_proxy_put (args.queue, I32 (7), MPK_NO_WAIT, &error), error,
+                MPK_ERROR_FULL);
   if (joinable)
-    ASSERT_FAILS (mpk_queue_proxy_join (args.queue, MPK_NO_WAIT, &err_), MPK_ERROR_TIMED_OUT);
+    ASSERT_FAILS (mpk_queue_proxy_join (args.queue, MPK_NO_WAIT, &error), error,
+                  MPK_ERROR_TIMED_OUT);
 
   join_child (mpk_test_start (queue_child, &args), 0);
 
-  ASSERT_OK (mpk_queue_proxy_empty (args.queue, &err_));
-  {
-    GError *err_ = NULL;
-
-    g_assert_false (mpk_queue_proxy_full (args.queue, &err_));
-    g_assert_no_error (err_);
-  }
-  ASSERT_NUMBER (mpk_queue_proxy_qsize (args.queue, &err_), 0);
+  ASSERT_OK (mpk_queue_proxy_empty (args.queue, &error), error);
+  ASSERT_NUMBER (mpk_queue_proxy_full (args.queue, &error), error, FALSE);
+  ASSERT_NUMBER (mpk_queue_proxy_qsize (args.queue, &error), error, 0);
   if (joinable)
     {
-      ASSERT_OK (mpk_queue_proxy_join (args.queue, CHILD_TIMEOUT_US, &err_));
+      ASSERT_OK (mpk_queue_proxy_join (args.queue, CHILD_TIMEOUT_US, &error), error);
       /* Python: ValueError "task_done() called too many times"; the contract
        * names no code, so either of the two that fit is accepted. */
       g_assert_false (mpk_queue_proxy_task_done (args.queue, &error));
@@ -138,6 +135,7 @@ value_child (gpointer data)
 static void
 test_manager_value (void)
 {
+  g_autoptr(GError) error = NULL;
   ChildArgs args = { 0 };
   MpkManager *manager;
 
@@ -146,7 +144,7 @@ test_manager_value (void)
   manager = new_started ();
   args.value = new_value (manager, I32 (1));
   join_child (mpk_test_start (value_child, &args), 0);
-  ASSERT_GOT (mpk_value_proxy_get (args.value, &err_), "2");
+  ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "2");
   mpk_proxy_unref (args.value);
   shutdown_clean (manager);
 }
@@ -178,11 +176,12 @@ test_manager_lock (void)
   g_assert_no_error (error);
   g_assert_nonnull (args.lock);
   join_child (mpk_test_start (lock_child, &args), 0);
-  ASSERT_FAILS (mpk_lock_proxy_acquire (args.lock, MPK_NO_WAIT, &err_), MPK_ERROR_TIMED_OUT);
-  ASSERT_OK (mpk_lock_proxy_release (args.lock, &err_));
-  ASSERT_FAILS (mpk_lock_proxy_release (args.lock, &err_), MPK_ERROR_INVALID);
-  ASSERT_OK (mpk_lock_proxy_acquire (args.lock, MPK_NO_WAIT, &err_));
-  ASSERT_OK (mpk_lock_proxy_release (args.lock, &err_));
+  ASSERT_FAILS (mpk_lock_proxy_acquire (args.lock, MPK_NO_WAIT, &error), error,
+                MPK_ERROR_TIMED_OUT);
+  ASSERT_OK (mpk_lock_proxy_release (args.lock, &error), error);
+  ASSERT_FAILS (mpk_lock_proxy_release (args.lock, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_lock_proxy_acquire (args.lock, MPK_NO_WAIT, &error), error);
+  ASSERT_OK (mpk_lock_proxy_release (args.lock, &error), error);
   mpk_proxy_unref (args.lock);
   shutdown_clean (manager);
 }
@@ -209,26 +208,26 @@ test_manager_queue_empty (void)
   g_assert_cmpstr (error->message, !=, "");
   g_test_message ("server's message: %s", error->message);
   g_clear_error (&error);
-  ASSERT_OK (mpk_queue_proxy_put (queue, I32 (1), MPK_NO_WAIT, &err_));
-  ASSERT_GOT (mpk_queue_proxy_get (queue, MPK_NO_WAIT, &err_), "1");
+  ASSERT_OK (mpk_queue_proxy_put (queue, I32 (1), MPK_NO_WAIT, &error), error);
+  ASSERT_GOT (mpk_queue_proxy_get (queue, MPK_NO_WAIT, &error), error, "1");
 
   /* A blocking call's own timeout runs out on the server: its own code
    * (EMPTY, FULL, TIMED_OUT for a lock), not the round trip's. */
-  ASSERT_NO_VARIANT (mpk_queue_proxy_get (queue, 100 * 1000, &err_), MPK_ERROR_EMPTY);
+  ASSERT_NO_VARIANT (mpk_queue_proxy_get (queue, 100 * 1000, &error), error, MPK_ERROR_EMPTY);
   mpk_proxy_unref (queue);
   queue = new_queue (manager, 1, FALSE);
-  ASSERT_OK (mpk_queue_proxy_put (queue, I32 (1), MPK_NO_WAIT, &err_));
-  ASSERT_FAILS (mpk_queue_proxy_put (queue, I32 (2), MPK_NO_WAIT, &err_), MPK_ERROR_FULL);
-  ASSERT_FAILS (mpk_queue_proxy_put (queue, I32 (2), 100 * 1000, &err_), MPK_ERROR_FULL);
+  ASSERT_OK (mpk_queue_proxy_put (queue, I32 (1), MPK_NO_WAIT, &error), error);
+  ASSERT_FAILS (mpk_queue_proxy_put (queue, I32 (2), MPK_NO_WAIT, &error), error, MPK_ERROR_FULL);
+  ASSERT_FAILS (mpk_queue_proxy_put (queue, I32 (2), 100 * 1000, &error), error, MPK_ERROR_FULL);
   mpk_proxy_unref (queue);
   {
     g_autoptr(MpkProxy) lock = mpk_manager_lock (manager, &error);
 
     g_assert_no_error (error);
-    ASSERT_OK (mpk_lock_proxy_acquire (lock, MPK_NO_WAIT, &err_));
-    ASSERT_FAILS (mpk_lock_proxy_acquire (lock, MPK_NO_WAIT, &err_), MPK_ERROR_TIMED_OUT);
-    ASSERT_FAILS (mpk_lock_proxy_acquire (lock, 100 * 1000, &err_), MPK_ERROR_TIMED_OUT);
-    ASSERT_OK (mpk_lock_proxy_release (lock, &err_));
+    ASSERT_OK (mpk_lock_proxy_acquire (lock, MPK_NO_WAIT, &error), error);
+    ASSERT_FAILS (mpk_lock_proxy_acquire (lock, MPK_NO_WAIT, &error), error, MPK_ERROR_TIMED_OUT);
+    ASSERT_FAILS (mpk_lock_proxy_acquire (lock, 100 * 1000, &error), error, MPK_ERROR_TIMED_OUT);
+    ASSERT_OK (mpk_lock_proxy_release (lock, &error), error);
   }
   shutdown_clean (manager);
 }
@@ -300,21 +299,23 @@ test_manager_value_add (void)
     children[i] = mpk_test_start (adder_child, &args);
   for (i = 0; i < N_ADDERS; i++)
     join_busy_child (children[i], 0);
-  ASSERT_GOT (mpk_value_proxy_get (args.value, &err_), "int64 16000");
+  ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "int64 16000");
 
-  ASSERT_OK (mpk_value_proxy_compare_and_set (args.value, I64 (16000), I64 (-1), &swapped, &err_));
+  ASSERT_OK (mpk_value_proxy_compare_and_set (args.value, I64 (16000), I64 (-1), &swapped, &error),
+             error);
   g_assert_true (swapped);
-  ASSERT_OK (mpk_value_proxy_compare_and_set (args.value, I64 (16000), I64 (5), &swapped, &err_));
+  ASSERT_OK (mpk_value_proxy_compare_and_set (args.value, I64 (16000), I64 (5), &swapped, &error),
+             error);
   g_assert_false (swapped);
-  ASSERT_GOT (mpk_value_proxy_get (args.value, &err_), "int64 -1");
-  ASSERT_OK (mpk_value_proxy_add (args.value, 10, &result, &err_));
+  ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "int64 -1");
+  ASSERT_OK (mpk_value_proxy_add (args.value, 10, &result, &error), error);
   g_assert_cmpint (result, ==, 9);
   mpk_proxy_unref (args.value);
 
   args.value = new_value (manager, I32 (7));
-  ASSERT_OK (mpk_value_proxy_add (args.value, 3, &result, &err_));
+  ASSERT_OK (mpk_value_proxy_add (args.value, 3, &result, &error), error);
   g_assert_cmpint (result, ==, 10);
-  ASSERT_GOT (mpk_value_proxy_get (args.value, &err_), "10");
+  ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "10");
   mpk_proxy_unref (args.value);
 
   /* The contract names no code for "not an integer": any error will do. */
@@ -323,7 +324,7 @@ test_manager_value_add (void)
   g_assert_nonnull (error);
   g_test_message ("add on a string value: %s (code %d)", error->message, error->code);
   g_clear_error (&error);
-  ASSERT_GOT (mpk_value_proxy_get (args.value, &err_), "'text'");
+  ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "'text'");
   mpk_proxy_unref (args.value);
   shutdown_clean (manager);
 }
@@ -351,6 +352,7 @@ blocked_getter_child (gpointer data)
 static void
 test_manager_many_clients (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkProcess *appenders[N_APPENDERS];
   ChildArgs *copies[N_APPENDERS];
   ChildArgs args = { 0 };
@@ -374,20 +376,20 @@ test_manager_many_clients (void)
   for (i = 0; i < N_APPENDERS; i++)
     appenders[i] = start_child_indexed (appender_child, &args, i + 1, &copies[i]);
   for (i = 0; i < APPENDS; i++)
-    ASSERT_OK (mpk_list_append (args.list, I32 (0), &err_));
+    ASSERT_OK (mpk_list_append (args.list, I32 (0), &error), error);
   for (i = 0; i < N_APPENDERS; i++)
     {
       join_busy_child (appenders[i], 0);
       g_free (copies[i]);
     }
-  ASSERT_NUMBER (mpk_list_len (args.list, &err_), (N_APPENDERS + 1) * APPENDS);
+  ASSERT_NUMBER (mpk_list_len (args.list, &error), error, (N_APPENDERS + 1) * APPENDS);
   for (i = 0; i <= N_APPENDERS; i++)
-    ASSERT_NUMBER (mpk_list_count (args.list, I32 (i), &err_), APPENDS);
+    ASSERT_NUMBER (mpk_list_count (args.list, I32 (i), &error), error, APPENDS);
   g_assert_cmpuint (stats_of (manager).clients, >=, 2);   /* the parent and the getter */
 
-  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (99), CHILD_TIMEOUT_US, &err_));
+  ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (99), CHILD_TIMEOUT_US, &error), error);
   join_child (getter, 0);
-  ASSERT_NUMBER (mpk_queue_proxy_qsize (args.queue, &err_), 0);
+  ASSERT_NUMBER (mpk_queue_proxy_qsize (args.queue, &error), error, 0);
 
   mpk_test_channel_clear (&args.channel);
   mpk_proxy_unref (args.list);
@@ -439,6 +441,7 @@ proxy_thread (gpointer data)
 static void
 test_manager_threads (void)
 {
+  g_autoptr(GError) error = NULL;
   GThread *threads[N_THREADS];
   ThreadArgs args[N_THREADS];
   MpkManager *manager;
@@ -461,10 +464,10 @@ test_manager_threads (void)
   for (i = 0; i < N_THREADS; i++)
     g_assert_cmpuint (GPOINTER_TO_UINT (g_thread_join (threads[i])), ==, 0);
 
-  ASSERT_NUMBER (mpk_list_len (list, &err_), N_THREADS * THREAD_CALLS);
+  ASSERT_NUMBER (mpk_list_len (list, &error), error, N_THREADS * THREAD_CALLS);
   for (i = 0; i < N_THREADS; i++)
-    ASSERT_NUMBER (mpk_list_count (list, I32 (i), &err_), THREAD_CALLS);
-  ASSERT_GOT (mpk_value_proxy_get (value, &err_), "int64 1000");
+    ASSERT_NUMBER (mpk_list_count (list, I32 (i), &error), error, THREAD_CALLS);
+  ASSERT_GOT (mpk_value_proxy_get (value, &error), error, "int64 1000");
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
   mpk_proxy_unref (list);
   mpk_proxy_unref (value);
@@ -478,6 +481,7 @@ test_manager_threads (void)
 static void
 test_regress_value_add_overflow (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkManager *manager;
   MpkProxy *byte, *big, *small;
   gint64 result = 0;
@@ -490,20 +494,20 @@ test_regress_value_add_overflow (void)
   big = new_value (manager, I64 (G_MAXINT64));
   small = new_value (manager, I64 (G_MININT64));
 
-  ASSERT_FAILS (mpk_value_proxy_add (byte, G_MININT64, &result, &err_), MPK_ERROR_INVALID);
-  ASSERT_GOT (mpk_value_proxy_get (byte, &err_), "byte 0x05");
-  ASSERT_FAILS (mpk_value_proxy_add (byte, -6, &result, &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_value_proxy_add (byte, G_MAXINT64, &result, &err_), MPK_ERROR_INVALID);
-  ASSERT_GOT (mpk_value_proxy_get (byte, &err_), "byte 0x05");
-  ASSERT_OK (mpk_value_proxy_add (byte, 250, &result, &err_));
+  ASSERT_FAILS (mpk_value_proxy_add (byte, G_MININT64, &result, &error), error, MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (byte, &error), error, "byte 0x05");
+  ASSERT_FAILS (mpk_value_proxy_add (byte, -6, &result, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_proxy_add (byte, G_MAXINT64, &result, &error), error, MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (byte, &error), error, "byte 0x05");
+  ASSERT_OK (mpk_value_proxy_add (byte, 250, &result, &error), error);
   g_assert_cmpint (result, ==, 255);
 
-  ASSERT_FAILS (mpk_value_proxy_add (big, 1, &result, &err_), MPK_ERROR_INVALID);
-  ASSERT_GOT (mpk_value_proxy_get (big, &err_), "int64 9223372036854775807");
-  ASSERT_FAILS (mpk_value_proxy_add (small, -1, &result, &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_value_proxy_add (small, G_MININT64, &result, &err_), MPK_ERROR_INVALID);
-  ASSERT_GOT (mpk_value_proxy_get (small, &err_), "int64 -9223372036854775808");
-  ASSERT_OK (mpk_value_proxy_add (small, G_MAXINT64, &result, &err_));
+  ASSERT_FAILS (mpk_value_proxy_add (big, 1, &result, &error), error, MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (big, &error), error, "int64 9223372036854775807");
+  ASSERT_FAILS (mpk_value_proxy_add (small, -1, &result, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_proxy_add (small, G_MININT64, &result, &error), error, MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_value_proxy_get (small, &error), error, "int64 -9223372036854775808");
+  ASSERT_OK (mpk_value_proxy_add (small, G_MAXINT64, &result, &error), error);
   g_assert_cmpint (result, ==, -1);
 
   mpk_proxy_unref (byte);

@@ -44,8 +44,8 @@ test_manager_mymanager (void)
                   "code is 0");
   manager = mpk_manager_new (NULL, NULL, &error);
   g_assert_no_error (error);
-  ASSERT_OK (mpk_manager_register (manager, &foo_type, &err_));
-  ASSERT_OK (mpk_manager_start (manager, &err_));
+  ASSERT_OK (mpk_manager_register (manager, &foo_type, &error), error);
+  ASSERT_OK (mpk_manager_start (manager, &error), error);
   objects_before = stats_of (manager).objects;
 
   foo = mpk_manager_create (manager, "Foo", NULL, &error);
@@ -53,8 +53,8 @@ test_manager_mymanager (void)
   g_assert_nonnull (foo);
   g_assert_cmpstr (mpk_proxy_get_type_name (foo), ==, "Foo");
 
-  ASSERT_GOT (mpk_proxy_call (foo, "f", NULL, &err_), "'f()'");
-  ASSERT_GOT (mpk_proxy_call (foo, "f", g_variant_new ("()"), &err_), "'f()'");
+  ASSERT_GOT (mpk_proxy_call (foo, "f", NULL, &error), error, "'f()'");
+  ASSERT_GOT (mpk_proxy_call (foo, "f", g_variant_new ("()"), &error), error, "'f()'");
 
   {
     g_autoptr(GVariant) got = mpk_proxy_call (foo, "g", NULL, &error);
@@ -64,8 +64,8 @@ test_manager_mymanager (void)
     g_assert_cmpstr (error->message, ==, "g() fails on purpose");
     g_clear_error (&error);
   }
-  ASSERT_NO_VARIANT (mpk_proxy_call (foo, "_h", NULL, &err_), MPK_ERROR_REMOTE);
-  ASSERT_NO_VARIANT (mpk_proxy_call (foo, "append", NULL, &err_), MPK_ERROR_REMOTE);
+  ASSERT_NO_VARIANT (mpk_proxy_call (foo, "_h", NULL, &error), error, MPK_ERROR_REMOTE);
+  ASSERT_NO_VARIANT (mpk_proxy_call (foo, "append", NULL, &error), error, MPK_ERROR_REMOTE);
 
   {
     g_autoptr(GVariant) ref = mpk_proxy_call (foo, "baz", NULL, &error);
@@ -83,7 +83,7 @@ test_manager_mymanager (void)
     g_assert_cmpstr (squares, ==, "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]");
   }
 
-  ASSERT_NO_PROXY (mpk_manager_create (manager, "Bar", NULL, &err_), MPK_ERROR_REMOTE);
+  ASSERT_NO_PROXY (mpk_manager_create (manager, "Bar", NULL, &error), error, MPK_ERROR_REMOTE);
 
   mpk_proxy_unref (foo);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
@@ -132,8 +132,8 @@ start_with_picky (void)
   MpkManager *manager = mpk_manager_new (NULL, NULL, &error);
 
   g_assert_no_error (error);
-  ASSERT_OK (mpk_manager_register (manager, &picky_type, &err_));
-  ASSERT_OK (mpk_manager_start (manager, &err_));
+  ASSERT_OK (mpk_manager_register (manager, &picky_type, &error), error);
+  ASSERT_OK (mpk_manager_start (manager, &error), error);
   return manager;
 }
 
@@ -165,7 +165,7 @@ test_regress_user_create_fails (void)
     g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
     g_clear_error (&error);
   }
-  ASSERT_ITEMS (mpk_list_copy (list, &err_), "['kept']");
+  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "['kept']");
   {
     g_autoptr(MpkProxy) bad = mpk_manager_create (manager, "Picky",
                                                   g_variant_new ("(@av)", av_of (ref, NULL)),
@@ -175,8 +175,8 @@ test_regress_user_create_fails (void)
     g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
     g_clear_error (&error);
   }
-  ASSERT_ITEMS (mpk_list_copy (list, &err_), "['kept']");
-  ASSERT_OK (mpk_list_append (list, S ("more"), &err_));
+  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "['kept']");
+  ASSERT_OK (mpk_list_append (list, S ("more"), &error), error);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 1);
   mpk_proxy_unref (list);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
@@ -233,8 +233,8 @@ test_regress_iterator_foreign_source (void)
       g_clear_error (&error);
       assert_still_serving (manager);
     }
-  ASSERT_NUMBER (mpk_list_len (list, &err_), 0);
-  ASSERT_GOT (mpk_proxy_call (picky, "len", NULL, &err_), "int64 0");
+  ASSERT_NUMBER (mpk_list_len (list, &error), error, 0);
+  ASSERT_GOT (mpk_proxy_call (picky, "len", NULL, &error), error, "int64 0");
   mpk_proxy_unref (list);
   mpk_proxy_unref (picky);
   shutdown_clean (manager);
@@ -261,8 +261,8 @@ test_regress_new_object_used_unclaimed (void)
                   "proxy goes");
   manager = mpk_manager_new (NULL, NULL, &error);
   g_assert_no_error (error);
-  ASSERT_OK (mpk_manager_register (manager, &foo_type, &err_));
-  ASSERT_OK (mpk_manager_start (manager, &err_));
+  ASSERT_OK (mpk_manager_register (manager, &foo_type, &error), error);
+  ASSERT_OK (mpk_manager_start (manager, &error), error);
   objects_before = stats_of (manager).objects;
   foo = mpk_manager_create (manager, "Foo", NULL, &error);
   g_assert_no_error (error);
@@ -312,17 +312,17 @@ test_regress_duplicate_type (void)
                   "(the same struct or another) is INVALID; the first stays in force");
   manager = mpk_manager_new (NULL, NULL, &error);
   g_assert_no_error (error);
-  ASSERT_OK (mpk_manager_register (manager, &picky_type, &err_));
-  ASSERT_FAILS (mpk_manager_register (manager, &picky_twin_type, &err_), MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_manager_register (manager, &picky_type, &err_), MPK_ERROR_INVALID);
-  ASSERT_OK (mpk_manager_start (manager, &err_));
+  ASSERT_OK (mpk_manager_register (manager, &picky_type, &error), error);
+  ASSERT_FAILS (mpk_manager_register (manager, &picky_twin_type, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_manager_register (manager, &picky_type, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_manager_start (manager, &error), error);
 
   picky = mpk_manager_create (manager, "Picky", g_variant_new ("(i)", 1), &error);
   g_assert_no_error (error);
   g_assert_nonnull (picky);
-  ASSERT_GOT (mpk_proxy_call (picky, "len", NULL, &err_), "int64 0");
-  ASSERT_NO_VARIANT (mpk_proxy_call (picky, "f", NULL, &err_), MPK_ERROR_REMOTE);
-  ASSERT_NO_PROXY (mpk_manager_create (manager, "Picky", NULL, &err_), MPK_ERROR_INVALID);
+  ASSERT_GOT (mpk_proxy_call (picky, "len", NULL, &error), error, "int64 0");
+  ASSERT_NO_VARIANT (mpk_proxy_call (picky, "f", NULL, &error), error, MPK_ERROR_REMOTE);
+  ASSERT_NO_PROXY (mpk_manager_create (manager, "Picky", NULL, &error), error, MPK_ERROR_INVALID);
   mpk_proxy_unref (picky);
   shutdown_clean (manager);
 }
@@ -391,8 +391,8 @@ test_regress_deep_chain (void)
                   "afterwards");
   manager = mpk_manager_new (NULL, NULL, &error);
   g_assert_no_error (error);
-  ASSERT_OK (mpk_manager_register (manager, &chain_type, &err_));
-  ASSERT_OK (mpk_manager_start (manager, &err_));
+  ASSERT_OK (mpk_manager_register (manager, &chain_type, &error), error);
+  ASSERT_OK (mpk_manager_start (manager, &error), error);
   chain = mpk_manager_create (manager, "Chain", NULL, &error);
   g_assert_no_error (error);
   start_objects = stats_of (manager).objects;

@@ -21,68 +21,58 @@
 
 /* --- assertions ------------------------------------------------------------- */
 
-/* @call (a gboolean, using err_) must fail with MPK_ERROR @code and a message. */
-#define ASSERT_FAILS(call, code) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      gboolean ok_ = (call); \
-      g_assert_error (err_, MPK_ERROR, (code)); \
-      g_assert_false (ok_); \
-      g_assert_cmpstr (err_->message, !=, ""); \
-      g_clear_error (&err_); \
-    } \
-  G_STMT_END
+/* These add to test-util.h's ASSERT_OK and ASSERT_FAILS, and work the same way:
+ * @call reports through &@error, a GError * the test declares (usually
+ * g_autoptr(GError) error = NULL); the macro checks both, and leaves @error NULL
+ * so that the next call can use it again. */
 
-/* The same for a call returning a @Type pointer (a GVariant or a proxy),
- * which must be NULL. */
-#define ASSERT_NULL_FAILS_(Type, call, code) \
+/* @call returns a @Type pointer (a GVariant or a proxy) that must be NULL, with
+ * MPK_ERROR @code and a message in @error. */
+#define ASSERT_NULL_FAILS_(Type, call, error, code) \
   G_STMT_START \
     { \
-      GError *err_ = NULL; \
       g_autoptr(Type) got_ = (call); \
-      g_assert_error (err_, MPK_ERROR, (code)); \
+      g_assert_error ((error), MPK_ERROR, (code)); \
       g_assert_null (got_); \
-      g_assert_cmpstr (err_->message, !=, ""); \
-      g_clear_error (&err_); \
+      g_assert_cmpstr ((error)->message, !=, ""); \
+      g_clear_error (&(error)); \
     } \
   G_STMT_END
-#define ASSERT_NO_VARIANT(call, code) ASSERT_NULL_FAILS_ (GVariant, call, code)
-#define ASSERT_NO_PROXY(call, code)   ASSERT_NULL_FAILS_ (MpkProxy, call, code)
+#define ASSERT_NO_VARIANT(call, error, code) ASSERT_NULL_FAILS_ (GVariant, call, error, code)
+#define ASSERT_NO_PROXY(call, error, code)   ASSERT_NULL_FAILS_ (MpkProxy, call, error, code)
 
-/* The same for a call returning a number (its value on failure is not checked). */
-#define ASSERT_NUMBER_FAILS(call, code) \
+/* @call returns a number and must fail with MPK_ERROR @code and a message (the
+ * number it returns then is not checked). */
+#define ASSERT_NUMBER_FAILS(call, error, code) \
   G_STMT_START \
     { \
-      GError *err_ = NULL; \
       (void) (call); \
-      g_assert_error (err_, MPK_ERROR, (code)); \
-      g_assert_cmpstr (err_->message, !=, ""); \
-      g_clear_error (&err_); \
+      g_assert_error ((error), MPK_ERROR, (code)); \
+      g_assert_cmpstr ((error)->message, !=, ""); \
+      g_clear_error (&(error)); \
     } \
   G_STMT_END
 
-/* @call (using err_) returns a number that must equal @expected. */
-#define ASSERT_NUMBER(call, expected) \
+/* @call returns a number (or a gboolean answer) that must equal @expected, with
+ * no error. */
+#define ASSERT_NUMBER(call, error, expected) \
   G_STMT_START \
     { \
-      GError *err_ = NULL; \
       gint64 got_ = (call); \
-      g_assert_no_error (err_); \
+      g_assert_no_error (error); \
       g_assert_cmpint (got_, ==, (expected)); \
     } \
   G_STMT_END
 
-/* @call (using err_) returns a GVariant (transfer full, not floating) whose
- * GVariant text, with types, is @expected ("5" for int32 5, "int64 5",
- * "'Bob'"). A "v" box would print as "<5>": no box is opened here. */
-#define ASSERT_GOT(call, expected) \
+/* @call returns a GVariant (transfer full, not floating) whose GVariant text,
+ * with types, is @expected ("5" for int32 5, "int64 5", "'Bob'"). A "v" box
+ * would print as "<5>": no box is opened here. */
+#define ASSERT_GOT(call, error, expected) \
   G_STMT_START \
     { \
-      GError *err_ = NULL; \
       g_autoptr(GVariant) got_ = (call); \
       g_autofree char *got_text_ = NULL; \
-      g_assert_no_error (err_); \
+      g_assert_no_error (error); \
       g_assert_nonnull (got_); \
       g_assert_false (g_variant_is_floating (got_)); \
       got_text_ = g_variant_print (got_, TRUE); \
@@ -90,24 +80,23 @@
     } \
   G_STMT_END
 
-/* @call (using err_) returns an array of items (av, ai, a(vv), ...): each
- * item printed as in ASSERT_GOT after one "v" box is opened (the box is how
- * an item travels in an "av"), "[a, b]"; a dict entry prints "(key, value)". */
-#define ASSERT_ITEMS_(call, expected, sorted) \
+/* @call returns an array of items (av, ai, a(vv), ...): each item printed as in
+ * ASSERT_GOT after one "v" box is opened (the box is how an item travels in an
+ * "av"), "[a, b]"; a dict entry prints "(key, value)". */
+#define ASSERT_ITEMS_(call, error, expected, sorted) \
   G_STMT_START \
     { \
-      GError *err_ = NULL; \
       g_autoptr(GVariant) got_ = (call); \
       g_autofree char *got_text_ = NULL; \
-      g_assert_no_error (err_); \
+      g_assert_no_error (error); \
       g_assert_nonnull (got_); \
       g_assert_false (g_variant_is_floating (got_)); \
       got_text_ = items_text (got_, (sorted)); \
       g_assert_cmpstr (got_text_, ==, (expected)); \
     } \
   G_STMT_END
-#define ASSERT_ITEMS(call, expected)        ASSERT_ITEMS_ (call, expected, FALSE)
-#define ASSERT_SORTED_ITEMS(call, expected) ASSERT_ITEMS_ (call, expected, TRUE)
+#define ASSERT_ITEMS(call, error, expected)        ASSERT_ITEMS_ (call, error, expected, FALSE)
+#define ASSERT_SORTED_ITEMS(call, error, expected) ASSERT_ITEMS_ (call, error, expected, TRUE)
 
 /* "MPK_ERROR 17: message" or "no error", for messages from children. */
 static inline char *
@@ -647,8 +636,8 @@ assert_still_serving (MpkManager *manager)
   g_autoptr(MpkProxy) list = new_list (manager, NULL);
   MpkManager *client;
 
-  ASSERT_OK (mpk_list_append (list, S ("still here"), &err_));
-  ASSERT_GOT (mpk_list_get (list, 0, &err_), "'still here'");
+  ASSERT_OK (mpk_list_append (list, S ("still here"), &error), error);
+  ASSERT_GOT (mpk_list_get (list, 0, &error), error, "'still here'");
   client = mpk_manager_connect (mpk_manager_get_address (manager),
                                 mpk_manager_get_authkey (manager), CHILD_TIMEOUT_US, &error);
   g_assert_no_error (error);
@@ -656,7 +645,7 @@ assert_still_serving (MpkManager *manager)
   {
     g_autoptr(MpkProxy) other = new_list (client, NULL);
 
-    ASSERT_NUMBER (mpk_list_len (other, &err_), 0);
+    ASSERT_NUMBER (mpk_list_len (other, &error), error, 0);
   }
   mpk_manager_free (client);
 }

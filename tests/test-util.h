@@ -394,14 +394,33 @@ extra_slack_us (void)
     } \
   G_STMT_END
 
-/* @call must use err_ as its GError location and return TRUE. */
-#define ASSERT_OK(call) \
+/* --- a call and its GError ---------------------------------------------------
+ * @call reports through &@error, a GError * the test declares (usually
+ * g_autoptr(GError) error = NULL) and names here too. The macros check both the
+ * call's result and @error, say what was expected and what came, and leave
+ * @error NULL, so that one variable serves a whole test:
+ *   ASSERT_OK (mpk_lock_release (lock, &error), error);
+ *   ASSERT_FAILS (mpk_lock_release (lock, &error), error, MPK_ERROR_INVALID); */
+
+/* @call (a gboolean) must return TRUE with no error. */
+#define ASSERT_OK(call, error) \
   G_STMT_START \
     { \
-      GError *err_ = NULL; \
       gboolean ok_ = (call); \
-      g_assert_no_error (err_); \
+      g_assert_no_error (error); \
       g_assert_true (ok_); \
+    } \
+  G_STMT_END
+
+/* @call (a gboolean) must return FALSE with MPK_ERROR @code and a message. */
+#define ASSERT_FAILS(call, error, code) \
+  G_STMT_START \
+    { \
+      gboolean ok_ = (call); \
+      g_assert_error ((error), MPK_ERROR, (code)); \
+      g_assert_false (ok_); \
+      g_assert_cmpstr ((error)->message, !=, ""); \
+      g_clear_error (&(error)); \
     } \
   G_STMT_END
 

@@ -63,18 +63,6 @@ lock_new_ok (gboolean recursive)
   return lock;
 }
 
-/* @call must use err_ as its GError location. */
-#define ASSERT_INVALID(call) \
-  G_STMT_START \
-    { \
-      GError *err_ = NULL; \
-      gboolean ok_ = (call); \
-      g_assert_false (ok_); \
-      g_assert_error (err_, MPK_ERROR, MPK_ERROR_INVALID); \
-      g_clear_error (&err_); \
-    } \
-  G_STMT_END
-
 /* --- 29: Value and RawValue ------------------------------------------------------ */
 
 typedef struct
@@ -99,6 +87,7 @@ set_values_child (gpointer data)
 static void
 test_value_basic (gconstpointer data)
 {
+  g_autoptr(GError) error = NULL;
   gboolean raw = GPOINTER_TO_INT (data);
   FiveValues v;
 
@@ -116,11 +105,11 @@ test_value_basic (gconstpointer data)
   g_assert_cmpfloat (mpk_value_get_double (v.d), ==, 0.0);
   g_assert_cmpuint (mpk_value_get_uint (v.c), ==, 0);
 
-  ASSERT_OK (mpk_value_set_int (v.i, 4343, &err_));
-  ASSERT_OK (mpk_value_set_double (v.d, 3.625, &err_));
-  ASSERT_OK (mpk_value_set_int (v.h, -232, &err_));
-  ASSERT_OK (mpk_value_set_int (v.q, G_GINT64_CONSTANT (1) << 33, &err_));
-  ASSERT_OK (mpk_value_set_uint (v.c, 'x', &err_));
+  ASSERT_OK (mpk_value_set_int (v.i, 4343, &error), error);
+  ASSERT_OK (mpk_value_set_double (v.d, 3.625, &error), error);
+  ASSERT_OK (mpk_value_set_int (v.h, -232, &error), error);
+  ASSERT_OK (mpk_value_set_int (v.q, G_GINT64_CONSTANT (1) << 33, &error), error);
+  ASSERT_OK (mpk_value_set_uint (v.c, 'x', &error), error);
 
   g_assert_cmpint (mpk_value_get_int (v.i), ==, 4343);
   g_assert_cmpfloat (mpk_value_get_double (v.d), ==, 3.625);
@@ -213,6 +202,7 @@ prefix_sum_child (gpointer data)
 static void
 test_array_basic (gconstpointer data)
 {
+  g_autoptr(GError) error = NULL;
   gboolean raw = GPOINTER_TO_INT (data);
   gint32 expected[10], got[10] = { 0 };
   const gint32 four[4] = { 1, 2, 3, 4 };
@@ -228,24 +218,24 @@ test_array_basic (gconstpointer data)
     g_assert_null (mpk_array_get_lock (array));
   else
     g_assert_nonnull (mpk_array_get_lock (array));
-  ASSERT_OK (mpk_array_set_range (array, 0, G_N_ELEMENTS (SEQ), SEQ, &err_));
+  ASSERT_OK (mpk_array_set_range (array, 0, G_N_ELEMENTS (SEQ), SEQ, &error), error);
 
   g_assert_cmpuint (mpk_array_get_length (array), ==, 10);
   g_assert_cmpint (mpk_array_get_int (array, 3), ==, 821);
-  ASSERT_OK (mpk_array_get_range (array, 2, 5, got, &err_));
+  ASSERT_OK (mpk_array_get_range (array, 2, 5, got, &error), error);
   g_assert_cmpmem (got, 5 * sizeof (gint32), SEQ + 2, 5 * sizeof (gint32));
 
   memcpy (expected, SEQ, sizeof expected);
   memcpy (expected + 4, four, sizeof four);
-  ASSERT_OK (mpk_array_set_range (array, 4, 4, four, &err_));
-  ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &err_));
+  ASSERT_OK (mpk_array_set_range (array, 4, 4, four, &error), error);
+  ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &error), error);
   g_assert_cmpmem (got, sizeof got, expected, sizeof expected);
 
   join_child (mpk_test_start (prefix_sum_child, array), 0);
 
   for (i = 1; i < 10; i++)
     expected[i] += expected[i - 1];
-  ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &err_));
+  ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &error), error);
   g_assert_cmpmem (got, sizeof got, expected, sizeof expected);
   for (i = 0; i < 10; i++)
     g_assert_cmpint (mpk_array_get_int (array, i), ==, expected[i]);
@@ -258,6 +248,7 @@ test_array_basic (gconstpointer data)
 static void
 test_array_from_size (void)
 {
+  g_autoptr(GError) error = NULL;
   gint32 zeros[10] = { 0 }, range[10], got[10];
   int round;
   gsize i;
@@ -272,14 +263,14 @@ test_array_from_size (void)
       MpkArray *array = array_new_ok ('i', 10, FALSE);
 
       memset (got, 0xff, sizeof got);
-      ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &err_));
+      ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &error), error);
       g_assert_cmpmem (got, sizeof got, zeros, sizeof zeros);
       for (i = 0; i < 10; i++)
         g_assert_cmpint (mpk_array_get_int (array, i), ==, 0);
 
-      ASSERT_OK (mpk_array_set_range (array, 0, 10, range, &err_));
+      ASSERT_OK (mpk_array_set_range (array, 0, 10, range, &error), error);
       memset (got, 0, sizeof got);
-      ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &err_));
+      ASSERT_OK (mpk_array_get_range (array, 0, 10, got, &error), error);
       g_assert_cmpmem (got, sizeof got, range, sizeof range);
       for (i = 0; i < 10; i++)
         g_assert_cmpint (mpk_array_get_int (array, i), ==, (gint64) i);
@@ -421,12 +412,13 @@ test_value_add_processes (gconstpointer data)
 static void
 test_value_add_wrap (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkValue *v;
 
   g_test_summary ("mpk_value_add wraps like C on a narrow type, locked and raw, and "
                   "returns the new value");
   v = value_new_ok ('b', FALSE);
-  ASSERT_OK (mpk_value_set_int (v, 127, &err_));
+  ASSERT_OK (mpk_value_set_int (v, 127, &error), error);
   g_assert_cmpint (mpk_value_add (v, 1), ==, -128);
   g_assert_cmpint (mpk_value_get_int (v), ==, -128);
   mpk_value_free (v);
@@ -437,7 +429,7 @@ test_value_add_wrap (void)
   mpk_value_free (v);
 
   v = value_new_ok ('d', FALSE);
-  ASSERT_OK (mpk_value_set_double (v, 1.5, &err_));
+  ASSERT_OK (mpk_value_set_double (v, 1.5, &error), error);
   g_assert_cmpint (mpk_value_add (v, 2), ==, 3);
   g_assert_cmpfloat (mpk_value_get_double (v), ==, 3.5);
   mpk_value_free (v);
@@ -448,6 +440,7 @@ test_value_add_wrap (void)
 static void
 test_value_range (void)
 {
+  g_autoptr(GError) error = NULL;
   MpkValue *v;
   MpkArray *a;
   gint32 buf[4] = { 0 };
@@ -455,76 +448,79 @@ test_value_range (void)
   g_test_summary ("Sets that do not fit the type fail INVALID and change nothing; "
                   "get_range/set_range outside the array fail INVALID");
   v = value_new_ok ('b', FALSE);
-  ASSERT_INVALID (mpk_value_set_int (v, 300, &err_));
-  ASSERT_INVALID (mpk_value_set_int (v, -129, &err_));
-  ASSERT_INVALID (mpk_value_set_uint (v, 128, &err_));
-  ASSERT_INVALID (mpk_value_set_double (v, 1.0, &err_));
+  ASSERT_FAILS (mpk_value_set_int (v, 300, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_set_int (v, -129, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_set_uint (v, 128, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_set_double (v, 1.0, &error), error, MPK_ERROR_INVALID);
   g_assert_cmpint (mpk_value_get_int (v), ==, 0);
-  ASSERT_OK (mpk_value_set_int (v, 127, &err_));
+  ASSERT_OK (mpk_value_set_int (v, 127, &error), error);
   g_assert_cmpint (mpk_value_get_int (v), ==, 127);
-  ASSERT_OK (mpk_value_set_int (v, -128, &err_));
+  ASSERT_OK (mpk_value_set_int (v, -128, &error), error);
   g_assert_cmpint (mpk_value_get_int (v), ==, -128);
-  ASSERT_INVALID (mpk_value_set_int (v, 128, &err_));
+  ASSERT_FAILS (mpk_value_set_int (v, 128, &error), error, MPK_ERROR_INVALID);
   g_assert_cmpint (mpk_value_get_int (v), ==, -128);
   mpk_value_free (v);
 
   v = value_new_ok ('B', TRUE);
-  ASSERT_INVALID (mpk_value_set_int (v, -1, &err_));
-  ASSERT_INVALID (mpk_value_set_uint (v, 256, &err_));
-  ASSERT_OK (mpk_value_set_uint (v, 255, &err_));
+  ASSERT_FAILS (mpk_value_set_int (v, -1, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_set_uint (v, 256, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_value_set_uint (v, 255, &error), error);
   g_assert_cmpuint (mpk_value_get_uint (v), ==, 255);
   mpk_value_free (v);
 
   v = value_new_ok ('I', FALSE);
-  ASSERT_INVALID (mpk_value_set_uint (v, G_GUINT64_CONSTANT (1) << 32, &err_));
-  ASSERT_INVALID (mpk_value_set_int (v, G_GINT64_CONSTANT (1) << 32, &err_));
-  ASSERT_INVALID (mpk_value_set_int (v, -1, &err_));
-  ASSERT_OK (mpk_value_set_uint (v, G_MAXUINT32, &err_));
+  ASSERT_FAILS (mpk_value_set_uint (v, G_GUINT64_CONSTANT (1) << 32, &error), error,
+                MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_set_int (v, G_GINT64_CONSTANT (1) << 32, &error), error,
+                MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_value_set_int (v, -1, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_value_set_uint (v, G_MAXUINT32, &error), error);
   g_assert_cmpuint (mpk_value_get_uint (v), ==, G_MAXUINT32);
   mpk_value_free (v);
 
   v = value_new_ok ('H', FALSE);
-  ASSERT_INVALID (mpk_value_set_uint (v, 65536, &err_));
-  ASSERT_OK (mpk_value_set_int (v, 65535, &err_));
+  ASSERT_FAILS (mpk_value_set_uint (v, 65536, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_value_set_int (v, 65535, &error), error);
   g_assert_cmpuint (mpk_value_get_uint (v), ==, 65535);
   mpk_value_free (v);
 
   v = value_new_ok ('q', FALSE);
-  ASSERT_INVALID (mpk_value_set_uint (v, G_MAXUINT64, &err_));
-  ASSERT_OK (mpk_value_set_int (v, G_MININT64, &err_));
+  ASSERT_FAILS (mpk_value_set_uint (v, G_MAXUINT64, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_value_set_int (v, G_MININT64, &error), error);
   g_assert_cmpint (mpk_value_get_int (v), ==, G_MININT64);
   mpk_value_free (v);
 
   v = value_new_ok ('Q', FALSE);
-  ASSERT_INVALID (mpk_value_set_int (v, -1, &err_));
-  ASSERT_OK (mpk_value_set_uint (v, G_MAXUINT64, &err_));
+  ASSERT_FAILS (mpk_value_set_int (v, -1, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_value_set_uint (v, G_MAXUINT64, &error), error);
   g_assert_cmpuint (mpk_value_get_uint (v), ==, G_MAXUINT64);
   mpk_value_free (v);
 
   v = value_new_ok ('i', FALSE);
-  ASSERT_INVALID (mpk_value_set_double (v, 1.0, &err_));
+  ASSERT_FAILS (mpk_value_set_double (v, 1.0, &error), error, MPK_ERROR_INVALID);
   g_assert_cmpint (mpk_value_get_int (v), ==, 0);
   mpk_value_free (v);
 
   /* Integers go into a float value, converted. */
   v = value_new_ok ('f', FALSE);
-  ASSERT_OK (mpk_value_set_int (v, -3, &err_));
+  ASSERT_OK (mpk_value_set_int (v, -3, &error), error);
   g_assert_cmpfloat (mpk_value_get_double (v), ==, -3.0);
-  ASSERT_OK (mpk_value_set_double (v, 0.5, &err_));
+  ASSERT_OK (mpk_value_set_double (v, 0.5, &error), error);
   g_assert_cmpfloat (mpk_value_get_double (v), ==, 0.5);
   mpk_value_free (v);
 
   a = array_new_ok ('i', 10, FALSE);
-  ASSERT_INVALID (mpk_array_get_range (a, 8, 3, buf, &err_));
-  ASSERT_INVALID (mpk_array_set_range (a, 8, 3, buf, &err_));
-  ASSERT_INVALID (mpk_array_get_range (a, 11, 0, buf, &err_));
-  ASSERT_INVALID (mpk_array_set_range (a, 11, 0, buf, &err_));
-  ASSERT_INVALID (mpk_array_get_range (a, 1, G_MAXSIZE, buf, &err_));
-  ASSERT_INVALID (mpk_array_set_range (a, G_MAXSIZE, 2, buf, &err_));
-  ASSERT_OK (mpk_array_get_range (a, 10, 0, buf, &err_));
-  ASSERT_OK (mpk_array_get_range (a, 6, 4, buf, &err_));
-  ASSERT_INVALID (mpk_array_set_int (a, 9, G_GINT64_CONSTANT (1) << 31, &err_));
-  ASSERT_OK (mpk_array_set_int (a, 9, G_MAXINT32, &err_));
+  ASSERT_FAILS (mpk_array_get_range (a, 8, 3, buf, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_set_range (a, 8, 3, buf, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_get_range (a, 11, 0, buf, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_set_range (a, 11, 0, buf, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_get_range (a, 1, G_MAXSIZE, buf, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_set_range (a, G_MAXSIZE, 2, buf, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_array_get_range (a, 10, 0, buf, &error), error);
+  ASSERT_OK (mpk_array_get_range (a, 6, 4, buf, &error), error);
+  ASSERT_FAILS (mpk_array_set_int (a, 9, G_GINT64_CONSTANT (1) << 31, &error), error,
+                MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_array_set_int (a, 9, G_MAXINT32, &error), error);
   g_assert_cmpint (mpk_array_get_int (a, 9), ==, G_MAXINT32);
   mpk_array_free (a);
 }
@@ -583,7 +579,7 @@ test_value_shared_lock (gconstpointer data)
   g_usleep (under_valgrind () ? 500 * 1000 : 50 * 1000);
   g_assert_cmpint (*(gint32 *) mpk_value_get_pointer (args.value), ==, 0);
   g_assert_cmpint (((gint32 *) mpk_array_get_pointer (args.array))[2], ==, 0);
-  ASSERT_OK (mpk_value_set_int (args.released, 1, &err_));
+  ASSERT_OK (mpk_value_set_int (args.released, 1, &error), error);
   g_assert_true (mpk_lock_release (lock, &error));
   g_assert_no_error (error);
   join_child (child, 0);
@@ -619,11 +615,11 @@ test_value_plain_lock_held (void)
 
   g_assert_true (mpk_lock_acquire (lock, CHILD_TIMEOUT_US, &error));
   g_assert_no_error (error);
-  ASSERT_OK (mpk_value_set_int (v, 5, &err_));
+  ASSERT_OK (mpk_value_set_int (v, 5, &error), error);
   g_assert_cmpint (mpk_value_get_int (v), ==, 5);
   g_assert_cmpint (mpk_value_add (v, 1), ==, 6);
-  ASSERT_OK (mpk_array_set_range (a, 0, 3, in, &err_));
-  ASSERT_OK (mpk_array_get_range (a, 0, 3, got, &err_));
+  ASSERT_OK (mpk_array_set_range (a, 0, 3, in, &error), error);
+  ASSERT_OK (mpk_array_get_range (a, 0, 3, got, &error), error);
   g_assert_cmpmem (got, sizeof got, in, sizeof in);
   g_assert_cmpint (mpk_array_add (a, 1, 10), ==, 15);
   g_assert_true (mpk_lock_is_locked (lock));
@@ -632,7 +628,7 @@ test_value_plain_lock_held (void)
   g_assert_false (mpk_lock_is_locked (lock));
 
   /* And without holding it. */
-  ASSERT_OK (mpk_value_set_int (v, 9, &err_));
+  ASSERT_OK (mpk_value_set_int (v, 9, &error), error);
   g_assert_cmpint (mpk_value_get_int (v), ==, 9);
   g_assert_false (mpk_lock_is_locked (lock));
 
@@ -739,6 +735,7 @@ test_value_trace (void)
 static void
 test_array_set_out_of_range (void)
 {
+  g_autoptr(GError) error = NULL;
   static const gint32 expected[4] = { 1, 2, 3, 4 };
   gint32 buf[4] = { 0 };
   MpkArray *a;
@@ -747,18 +744,18 @@ test_array_set_out_of_range (void)
                                "length fail MPK_ERROR_INVALID (no critical) and change nothing"))
     return;
   a = array_new_ok ('i', 4, FALSE);
-  ASSERT_OK (mpk_array_set_range (a, 0, 4, expected, &err_));
-  ASSERT_INVALID (mpk_array_set_int (a, 4, 7, &err_));
-  ASSERT_INVALID (mpk_array_set_int (a, G_MAXSIZE, 7, &err_));
-  ASSERT_INVALID (mpk_array_set_uint (a, 4, 7, &err_));
-  ASSERT_INVALID (mpk_array_set_double (a, 5, 7.0, &err_));
-  ASSERT_OK (mpk_array_get_range (a, 0, 4, buf, &err_));
+  ASSERT_OK (mpk_array_set_range (a, 0, 4, expected, &error), error);
+  ASSERT_FAILS (mpk_array_set_int (a, 4, 7, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_set_int (a, G_MAXSIZE, 7, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_set_uint (a, 4, 7, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_set_double (a, 5, 7.0, &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_array_get_range (a, 0, 4, buf, &error), error);
   g_assert_cmpmem (buf, sizeof buf, expected, sizeof expected);
   mpk_array_free (a);
 
   a = array_new_ok ('d', 2, TRUE);
-  ASSERT_INVALID (mpk_array_set_double (a, 2, 1.5, &err_));
-  ASSERT_INVALID (mpk_array_set_int (a, 2, 1, &err_));
+  ASSERT_FAILS (mpk_array_set_double (a, 2, 1.5, &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_array_set_int (a, 2, 1, &error), error, MPK_ERROR_INVALID);
   mpk_array_free (a);
 }
 
@@ -776,7 +773,7 @@ test_array_get_checked (void)
                                "plain getters stay a critical that returns 0"))
     return;
   a = array_new_ok ('h', 3, FALSE);
-  ASSERT_OK (mpk_array_set_int (a, 2, -5, &err_));
+  ASSERT_OK (mpk_array_set_int (a, 2, -5, &error), error);
 
   g_assert_true (mpk_array_get_int_checked (a, 2, &i, &error));
   g_assert_no_error (error);
