@@ -163,6 +163,25 @@ manager_words (const TraceEvent *event,
   return g_strdup_printf ("%s (%s)", head, sum);
 }
 
+/* The request protocol's words: "DO → child 2 int 20", "DIE → all": the
+ * request and its recipient (never masked), then the data unless it is
+ * None. A message left for its recipient reads "left DO → child 2". */
+static char *
+protocol_words (const TraceEvent *event,
+                gsize            *fixed)
+{
+  g_autofree char *head = g_strdup_printf ("%s%s → %s",
+                                           event->kind == TRACE_KIND_OTHER ? "left " : "",
+                                           event->req,
+                                           event->to_name != NULL ? event->to_name : "all");
+
+  *fixed = strlen (head);
+  if (event->sum == NULL || strcmp (event->sum, "None") == 0)
+    return g_steal_pointer (&head);
+  *fixed += 1;
+  return g_strdup_printf ("%s %s", head, event->sum);
+}
+
 char *
 trace_message_words (const TraceEvent *event,
                      gsize            *fixed)
@@ -175,6 +194,8 @@ trace_message_words (const TraceEvent *event,
   *fixed = 0;
   if (side != MANAGER_NONE)
     return manager_words (event, side, fixed);
+  if (event->req != NULL)
+    return protocol_words (event, fixed);
   return g_strdup (event->sum);
 }
 
@@ -226,6 +247,8 @@ trace_event_local (const TraceEvent       *event,
     default:
       if (event->old_text != NULL)
         return value_text (event);
+      if (event->req != NULL)
+        return trace_message_words (event, NULL);
       /* "pipe.close" on pipe#1 reads "close pipe#1"; without an object
        * the category stays: "queue.flush". */
       if (event->obj_name != NULL && strchr (event->ev, '.') != NULL)

@@ -311,7 +311,9 @@ parse_kind_fields (const Line *l,
       || !line_str (l, "otype", FALSE, &e->otype, error)
       || !line_object_id (l, &e->oid, error)
       || !line_str (l, "method", FALSE, &e->method, error)
-      || !line_str (l, "error", FALSE, &e->error, error))
+      || !line_str (l, "error", FALSE, &e->error, error)
+      || !line_str (l, "req", FALSE, &e->req, error)
+      || !line_int (l, "to", FALSE, &e->to, error))
     return FALSE;
   switch (e->kind)
     {

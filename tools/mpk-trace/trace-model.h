@@ -81,6 +81,8 @@ struct _TraceEvent
   const char *oid;       /* manager.*: the server's number of that object, as text */
   const char *method;    /* manager.*: the method called ("append") */
   const char *error;     /* manager.reply/result: why it failed ("INDEX: …") */
+  const char *req;       /* msg.*: the request protocol's request ("DO"), or NULL */
+  gint64      to;        /* msg.*: the recipient pid; 0 when absent (everybody) */
   gint64      exec_pid;  /* proc.exec_end: "exec":"<pid>.<seq>", the proc.exec of the */
   gint64      exec_seq;  /* program it waited for; exec_seq 0 when absent */
 
@@ -96,6 +98,8 @@ struct _TraceEvent
                           * handle is its server's (the obj of the other end) */
   const char *target;    /* manager.*: the object called, "list#1", or NULL */
   const char *shown_sum; /* manager.*: sum with references named ("list#1"), or NULL */
+  const char *to_name;   /* msg.*: the recipient as named: its lane, "all" (no "to"), or
+                          * "pid N" for a process that left no trace */
   TraceLane  *child_lane;/* proc.spawn, proc.reaped, proc.join: the child's lane if traced */
   TraceEvent *cause;     /* the event "after" names, if it is in this run; else NULL */
 };

@@ -1081,6 +1081,35 @@ name_object (TraceRun   *run,
  * "queue#1"). Without a number it is called by its type ("list"); without
  * a type, or with number 0 (the manager itself: create, publish, ...), by
  * the manager's name ("manager#1"). */
+/* The request protocol's recipient (msg.*: "to", a pid) named as its lane:
+ * "child 2", so that drawings show no pids; "all" for a message for
+ * everybody; "pid N" for a process that left no trace. A pid may name
+ * several lanes of a run (reused, or a program that exec'ed): the latest
+ * that started before the event's process wrote it. */
+static void
+name_recipient (TraceRun   *run,
+                TraceEvent *e)
+{
+  const TraceLane *best = NULL;
+  g_autofree char *text = NULL;
+
+  if (e->to == 0)
+    {
+      e->to_name = "all";
+      return;
+    }
+  for (guint i = 0; i < run->lanes->len; i++)
+    {
+      const TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      if (lane->pid == e->to && (best == NULL || lane->t0_mono_ns > best->t0_mono_ns)
+          && (best == NULL || lane->t0_mono_ns <= e->ts))
+        best = lane;
+    }
+  text = best != NULL ? trace_clean (best->name) : g_strdup_printf ("pid %" G_GINT64_FORMAT, e->to);
+  e->to_name = g_string_chunk_insert_const (run->strings, text);
+}
+
 static void
 name_target (TraceRun   *run,
              GHashTable *targets,
@@ -1386,6 +1415,8 @@ number_events (TraceRun *run)
         name_object (run, names, counts, e);
       if (e->method != NULL || e->otype != NULL)
         name_target (run, targets, counts, e);
+      if (e->req != NULL)
+        name_recipient (run, e);
       if (e->kind == TRACE_KIND_DROPPED)
         run->n_dropped = e->n > G_MAXINT64 - run->n_dropped ? G_MAXINT64 : run->n_dropped + e->n;
     }

@@ -178,6 +178,15 @@ is_unused_repair (const TraceEvent *e)
   return killed;
 }
 
+/* A protocol message a receiver passed over (msg.left): whether a receiver
+ * looked at a message before its recipient took it depends on who ran
+ * first. Left out of the signature (the drawing shows it). */
+static gboolean
+is_left_message (const TraceEvent *e)
+{
+  return e->kind == TRACE_KIND_OTHER && strcmp (e->ev, "msg.left") == 0;
+}
+
 static gint
 compare_strings (gconstpointer a,
                  gconstpointer b)
@@ -209,7 +218,7 @@ trace_signature_print (TraceRun  *run,
       TraceEvent *e = g_ptr_array_index (run->causal, i);
       char *line;
 
-      if (is_unused_repair (e))
+      if (is_unused_repair (e) || is_left_message (e))
         continue;
       line = signature_line (&sig, e);
 
