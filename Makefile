@@ -11,6 +11,7 @@
 #   make soak            the SIGKILL-anywhere loops, many times longer than in make check
 #   make bench           mpkit against Python's multiprocessing, same workloads
 #   make clang           everything again with clang, warnings as errors (build/clang/)
+#   make docs            the HTML API reference (gtk-doc): build/docs/html/index.html
 #   make install PREFIX=/usr/local DESTDIR=
 #   V=1                  show the commands
 
@@ -87,7 +88,7 @@ LIBA     := $(BUILD)/libmpkit.a
 LIBSO    := $(BUILD)/libmpkit.so.$(API)
 
 .PHONY: all deps check check-asan check-valgrind clang fuzz fuzz-build soak run bench diagrams \
-        install uninstall clean
+        docs install uninstall clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -276,6 +277,19 @@ diagrams/%.svg: diagrams/%.dot | deps
 diagrams/%.png: diagrams/%.dot | deps
 	$(SAY) "  DOT     $@"
 	$(Q)dot -Tpng $< -o $@.tmp && tools/replace-if-changed.sh $@.tmp $@
+
+# --- documentation ----------------------------------------------------------
+
+# The API reference, built by gtk-doc from the doc blocks of the public
+# headers (HEADERS less mpkit.h itself) and of the .c files beside them, with
+# the pages of docs/ (docs/build.sh says how). It fails, naming them, if a
+# public symbol or parameter is undocumented, if a pointer argument or return
+# value says nothing about ownership, or if the Python to mpkit page names a
+# call that does not exist.
+docs:
+	$(Q)tools/ensure-deps.sh docs
+	$(SAY) "  DOCS    $(BUILD)/docs/html/index.html"
+	$(Q)MPK_VERSION=$(VERSION) docs/build.sh $(BUILD)/docs $(filter-out lib/mpkit.h,$(HEADERS))
 
 # --- installing -------------------------------------------------------------
 

@@ -5,7 +5,8 @@
 # when run as root; otherwise prints the exact command to run and exits 1.
 #   groups: build (compile everything, draw the diagrams), valgrind (make check-valgrind),
 #           bench (make bench), fuzz (make fuzz: clang and its libFuzzer runtime),
-#           clang (the CI's clang build of everything)
+#           clang (the CI's clang build of everything), docs (make docs: gtk-doc and
+#           the DocBook stylesheets it pulls in; python3 for docs/mpkit-docs.py)
 # MPK_DEPS_DRY_RUN=1: never call apt-get, even as root; print the command and exit 1
 # as for a user (tests/test-deps.sh fakes a machine without the packages with it).
 set -u
@@ -28,6 +29,10 @@ for group in "$@"; do
       want coreutils  command -v timeout
       ;;
     clang)    want clang command -v clang ;;
+    docs)
+      want gtk-doc-tools command -v gtkdoc-mkhtml
+      want python3       command -v python3
+      ;;
     valgrind) want valgrind command -v valgrind ;;
     bench)    want python3 command -v python3 ;;
     fuzz)

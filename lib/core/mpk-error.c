@@ -4,6 +4,13 @@
 
 #include <errno.h>
 
+/**
+ * mpk_error_quark:
+ *
+ * The quark behind %MPK_ERROR; use the macro.
+ *
+ * Returns: the #GQuark of the "mpk-error-quark" domain
+ */
 G_DEFINE_QUARK (mpk-error-quark, mpk_error)
 
 gboolean

@@ -13,6 +13,45 @@
 
 G_BEGIN_DECLS
 
+/**
+ * SECTION:mpk-error
+ * @title: Errors and timeouts
+ * @short_description: the MPK_ERROR domain, its codes, and the timeout
+ *   values every blocking call takes
+ *
+ * Where Python raises an exception (EOFError, queue.Empty,
+ * BufferTooShort, AuthenticationError, ...), an mpkit call returns %FALSE,
+ * %NULL or -1 and sets a #GError whose domain is %MPK_ERROR and whose code
+ * is an #MpkError. The error is set exactly when the call fails, never
+ * when it succeeds; pass %NULL to ignore it. A caller bug (a %NULL object,
+ * a call the object's state forbids by contract) is a critical instead, as
+ * in GLib. The "Error codes" page lists, for each code, when it happens,
+ * which calls set it and what Python raises there.
+ *
+ * Every call that may block takes `gint64 timeout_us`, microseconds:
+ * %MPK_WAIT_FOREVER for Python's `None`, %MPK_NO_WAIT for `block=False`,
+ * or a positive number. Deadlines are taken on the monotonic clock, and a
+ * signal (EINTR) never cuts a wait short.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(GError) error = NULL;
+ * g_autoptr(GVariant) item = NULL;
+ *
+ * item = mpk_queue_get (queue, 2 * G_USEC_PER_SEC, &error);
+ *
+ * if (item == NULL && g_error_matches (error, MPK_ERROR, MPK_ERROR_EMPTY))
+ *   printf ("nothing came in two seconds\n");   // Python: except queue.Empty
+ * else if (item == NULL)
+ *   g_printerr ("get failed: %s\n", error->message);
+ * ]|
+ */
+
+/**
+ * MPK_ERROR:
+ *
+ * The error domain of libmpkit: every #GError an mpkit call sets is in it,
+ * with a code from #MpkError.
+ */
 #define MPK_ERROR (mpk_error_quark ())
 
 /**

@@ -617,7 +617,7 @@ mpk_trace_get_dir (void)
 
 /**
  * mpk_trace_mark:
- * @format: a printf()-style format for the note
+ * @format: (transfer none): a printf()-style format for the note
  * @...: its arguments
  *
  * Records a note in this process's lane of the trace, drawn as a small box
@@ -666,11 +666,13 @@ record_exec_note (const char *ev,
 
 /**
  * mpk_trace_exec_begin:
- * @envp: (transfer full) (array zero-terminated=1): the environment the
- *   program about to be started will get (g_get_environ() and additions)
+ * @envp: (transfer full) (array zero-terminated=1) (nullable): the
+ *   environment the program about to be started will get (g_get_environ()
+ *   and additions); it is given back, changed, as the result
  * @exec_id: (out): where to store the id to give mpk_trace_exec_end();
  *   0 when tracing is off or the note could not be written
- * @format: a printf()-style format for the note ("runs lab --client")
+ * @format: (transfer none): a printf()-style format for the note
+ *   ("runs lab --client")
  * @...: its arguments
  *
  * Call right before running another program without mpkit (g_spawn_sync(),
@@ -716,7 +718,8 @@ mpk_trace_exec_begin (char       **envp,
 /**
  * mpk_trace_exec_end:
  * @exec_id: what mpk_trace_exec_begin() stored, or 0
- * @format: a printf()-style format for the note ("client: exit 2")
+ * @format: (transfer none): a printf()-style format for the note
+ *   ("client: exit 2")
  * @...: its arguments
  *
  * Call once this process knows that the program it started with

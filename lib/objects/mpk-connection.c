@@ -164,7 +164,9 @@ set_nonblocking (int fd, GError **error)
  * end). A child started later does not see messages its parent has
  * already read into its buffer.
  *
- * Returns: %TRUE on success; free the ends with mpk_connection_free()
+ * Returns: %TRUE on success; free the ends with mpk_connection_free().
+ *   %FALSE with %MPK_ERROR_FAILED if socketpair(2) failed (descriptors
+ *   exhausted); @conn1 and @conn2 are then left as they were
  */
 gboolean
 mpk_pipe_new (gboolean        duplex,
@@ -235,7 +237,7 @@ pending_reset (PendingFrame *cur)
 
 /**
  * mpk_connection_close:
- * @conn: a #MpkConnection
+ * @conn: (transfer none): a #MpkConnection
  *
  * Closes this process's copy of the end, like `Connection.close()`. Calling
  * it again does nothing. Later calls on @conn fail with %MPK_ERROR_CLOSED.
@@ -274,6 +276,16 @@ mpk_connection_free (MpkConnection *conn)
   g_free (conn);
 }
 
+/**
+ * mpk_connection_is_closed:
+ * @conn: (transfer none): a #MpkConnection
+ *
+ * Python's `Connection.closed`. Only mpk_connection_close() (or a send
+ * that failed part-way through a message, see mpk_connection_send())
+ * closes an end; the peer's close does not, it shows as %MPK_ERROR_EOF.
+ *
+ * Returns: %TRUE once this process closed @conn
+ */
 gboolean
 mpk_connection_is_closed (MpkConnection *conn)
 {
@@ -282,6 +294,16 @@ mpk_connection_is_closed (MpkConnection *conn)
 }
 
 /* Python keeps readable/writable True after close and after the peer's close. */
+/**
+ * mpk_connection_is_readable:
+ * @conn: (transfer none): a #MpkConnection
+ *
+ * Python's `Connection.readable`: fixed when the end is made, and unchanged
+ * by a close on either side.
+ *
+ * Returns: %TRUE if @conn may receive (the first end of a one-way pipe, or
+ *   either end of a duplex one)
+ */
 gboolean
 mpk_connection_is_readable (MpkConnection *conn)
 {
@@ -289,6 +311,16 @@ mpk_connection_is_readable (MpkConnection *conn)
   return conn->readable;
 }
 
+/**
+ * mpk_connection_is_writable:
+ * @conn: (transfer none): a #MpkConnection
+ *
+ * Python's `Connection.writable`: fixed when the end is made, and unchanged
+ * by a close on either side.
+ *
+ * Returns: %TRUE if @conn may send (the second end of a one-way pipe, or
+ *   either end of a duplex one)
+ */
 gboolean
 mpk_connection_is_writable (MpkConnection *conn)
 {
@@ -298,7 +330,7 @@ mpk_connection_is_writable (MpkConnection *conn)
 
 /**
  * mpk_connection_fileno:
- * @conn: a #MpkConnection
+ * @conn: (transfer none): a #MpkConnection
  * @error: return location for a #GError, or %NULL
  *
  * Like Python's `Connection.fileno()`. Do not watch this descriptor to learn
@@ -329,7 +361,7 @@ mpk_connection_fileno (MpkConnection  *conn,
 
 /**
  * mpk_connection_set_max_message_size:
- * @conn: a #MpkConnection
+ * @conn: (transfer none): a #MpkConnection
  * @max_size: the largest payload, in bytes, this end accepts
  *
  * Guards the receiver against a peer that sends (or claims to send) huge
@@ -346,6 +378,14 @@ mpk_connection_set_max_message_size (MpkConnection *conn,
   conn->max_message_size = max_size;
 }
 
+/**
+ * mpk_connection_get_max_message_size:
+ * @conn: (transfer none): a #MpkConnection
+ *
+ * The limit set by mpk_connection_set_max_message_size().
+ *
+ * Returns: the largest payload, in bytes, a receive on @conn accepts
+ */
 guint64
 mpk_connection_get_max_message_size (MpkConnection *conn)
 {
@@ -496,8 +536,9 @@ send_frame (MpkConnection *conn, MpkWireHeader *header,
 
 /**
  * mpk_connection_send:
- * @conn: a writable #MpkConnection
- * @msg: the message; a floating reference is sunk
+ * @conn: (transfer none): a writable #MpkConnection
+ * @msg: (transfer none): the message; a floating reference is sunk (and
+ *   so consumed), a full one is left to the caller
  * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -526,8 +567,9 @@ mpk_connection_send (MpkConnection  *conn,
 
 /**
  * mpk_connection_send_bytes:
- * @conn: a writable #MpkConnection
- * @buf: (array length=buf_len): the bytes
+ * @conn: (transfer none): a writable #MpkConnection
+ * @buf: (transfer none) (array length=buf_len): the bytes, read during
+ *   the call only
  * @buf_len: the length of @buf
  * @offset: where in @buf the message starts
  * @size: how many bytes to send, or -1 for the rest of @buf after @offset;
@@ -794,7 +836,7 @@ recv_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us,
 
 /**
  * mpk_connection_recv:
- * @conn: a readable #MpkConnection
+ * @conn: (transfer none): a readable #MpkConnection
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -855,7 +897,7 @@ recv_bytes_frame (MpkConnection *conn, gint64 maxlength, gint64 timeout_us, GErr
 
 /**
  * mpk_connection_recv_bytes:
- * @conn: a readable #MpkConnection
+ * @conn: (transfer none): a readable #MpkConnection
  * @maxlength: the longest message accepted, or -1 for no limit beyond the
  *   connection's maximum message size; other negative values are refused
  *   with %MPK_ERROR_INVALID before anything is read (Python: ValueError)
@@ -892,12 +934,14 @@ mpk_connection_recv_bytes (MpkConnection  *conn,
 
 /**
  * mpk_connection_recv_bytes_into:
- * @conn: a readable #MpkConnection
- * @buf: (array length=buf_len): where to store the message
+ * @conn: (transfer none): a readable #MpkConnection
+ * @buf: (transfer none) (array length=buf_len): where to store the
+ *   message; the caller's memory, written during the call only
  * @buf_len: the size of @buf
  * @offset: where in @buf the message goes
- * @whole_message: (out) (optional) (transfer full): on %MPK_ERROR_BUFFER_TOO_SHORT,
- *   the whole message, which has been consumed
+ * @whole_message: (out) (optional) (transfer full): on
+ *   %MPK_ERROR_BUFFER_TOO_SHORT, the whole message, which has been
+ *   consumed (free it with g_bytes_unref()); untouched otherwise
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -969,7 +1013,7 @@ frame_buffered (MpkConnection *conn)
 
 /**
  * mpk_connection_poll:
- * @conn: a readable #MpkConnection
+ * @conn: (transfer none): a readable #MpkConnection
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -1097,7 +1141,7 @@ static GSourceFuncs connection_source_funcs =
 
 /**
  * mpk_connection_create_source:
- * @conn: an open #MpkConnection
+ * @conn: (transfer none): an open #MpkConnection
  * @condition: %G_IO_IN (only on a readable end), %G_IO_OUT (only on a
  *   writable end), or both
  * @error: return location for a #GError, or %NULL

@@ -12,6 +12,69 @@
 
 G_BEGIN_DECLS
 
+/**
+ * SECTION:mpk-connection
+ * @title: Pipe and Connection
+ * @short_description: the two ends of a pipe, sending GVariant values and
+ *   bytes, like multiprocessing.Pipe() and Connection
+ *
+ * mpk_pipe_new() makes two #MpkConnection ends, duplex (both send and
+ * receive) or one-way (the first receives, the second sends), as Python's
+ * `Pipe(duplex)` does. Make the pipe before mpk_process_start(): parent
+ * and child then both hold both ends, and each closes the end it does not
+ * use, so that a reader sees end of file (%MPK_ERROR_EOF) once every
+ * writer has closed.
+ *
+ * mpk_connection_send() and mpk_connection_recv() carry #GVariant values
+ * (a #GVariant stands in for a pickled object);
+ * mpk_connection_send_bytes(), mpk_connection_recv_bytes() and
+ * mpk_connection_recv_bytes_into() carry raw bytes. Each message travels as
+ * one frame whose header the receiver checks before trusting it: a
+ * malformed or truncated message is a #GError (%MPK_ERROR_PROTOCOL,
+ * %MPK_ERROR_TRUNCATED), never a crash or a hang, and a message over
+ * mpk_connection_set_max_message_size() is refused before anything is
+ * allocated for it. Every call that may block takes a timeout.
+ *
+ * Receives are buffered: wait for a message with mpk_connection_poll(),
+ * mpk_wait() or, in a GLib main loop, mpk_connection_create_source(), never
+ * with poll(2) on mpk_connection_fileno(), which cannot see a message that
+ * is already in the buffer.
+ *
+ * |[<!-- language="C" -->
+ * static int
+ * child (gpointer user_data)
+ * {
+ *   MpkConnection *end = user_data;
+ *
+ *   mpk_connection_send (end, g_variant_new ("(si)", "hello", 42),
+ *                        MPK_WAIT_FOREVER, NULL);
+ *   return 0;
+ * }
+ *
+ * MpkConnection *parent_end, *child_end;
+ * g_autoptr(GError) error = NULL;
+ * g_autoptr(GVariant) msg = NULL;
+ * g_autoptr(MpkProcess) p = NULL;
+ *
+ * mpk_pipe_new (TRUE, &parent_end, &child_end, &error);
+ * p = mpk_process_new (NULL, child, child_end, NULL);
+ * mpk_process_start (p, &error);
+ * mpk_connection_close (child_end);        // the child holds its own copy
+ * msg = mpk_connection_recv (parent_end, 5 * G_USEC_PER_SEC, &error);
+ * mpk_process_join (p, MPK_WAIT_FOREVER);
+ * mpk_connection_free (parent_end);
+ * mpk_connection_free (child_end);
+ * ]|
+ */
+
+/**
+ * MpkConnection:
+ *
+ * One end of a pipe, Python's `Connection`: an opaque object owned by the
+ * process that holds it, freed with mpk_connection_free()
+ * (`g_autoptr(MpkConnection)` works). A forked child gets its own copy of
+ * every end, which it closes and frees on its side.
+ */
 typedef struct _MpkConnection MpkConnection;
 
 /**
@@ -24,11 +87,12 @@ typedef struct _MpkConnection MpkConnection;
 
 /**
  * MpkConnectionSourceFunc:
- * @conn: the #MpkConnection the source watches
+ * @conn: (transfer none): the #MpkConnection the source watches
  * @condition: what is ready: %G_IO_IN (a whole message is buffered, or the
  *   descriptor is readable), %G_IO_OUT, %G_IO_HUP, %G_IO_ERR, or %G_IO_NVAL
  *   once @conn has been closed
- * @user_data: the data given to g_source_set_callback()
+ * @user_data: (transfer none) (nullable): the data given to
+ *   g_source_set_callback()
  *
  * The callback of mpk_connection_create_source(), like #GSocketSourceFunc.
  *

@@ -75,7 +75,8 @@ mpk_lock_new (GError **error)
  * Creates a recursive lock, Python's `multiprocessing.RLock()`: the thread
  * holding it may acquire it again, and must release it as many times.
  *
- * Returns: (transfer full): the lock, or %NULL with @error set
+ * Returns: (transfer full): the lock, free with mpk_lock_free(); %NULL
+ *   with @error set if shared memory cannot be had
  */
 MpkLock *
 mpk_rlock_new (GError **error)
@@ -86,7 +87,7 @@ mpk_rlock_new (GError **error)
 
 /**
  * mpk_lock_free:
- * @lock: (nullable): a lock
+ * @lock: (transfer full) (nullable): a lock
  *
  * Releases this process's handle. The lock lives on in the other processes.
  * Freeing a lock this thread holds leaves it held (as a process exit would,
@@ -151,7 +152,7 @@ lock_taken (MpkLock *lock, int err, gboolean *owner_died)
 
 /**
  * mpk_lock_acquire_full:
- * @lock: a lock
+ * @lock: (transfer none): a lock
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @owner_died: (out) (optional): set to %TRUE when the previous holder died
  *   holding the lock, so whatever it guarded may be half-updated
@@ -211,7 +212,7 @@ mpk_lock_acquire_full (MpkLock   *lock,
 
 /**
  * mpk_lock_acquire:
- * @lock: a lock
+ * @lock: (transfer none): a lock
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -230,7 +231,7 @@ mpk_lock_acquire (MpkLock  *lock,
 
 /**
  * mpk_lock_release:
- * @lock: a lock this thread holds
+ * @lock: (transfer none): a lock this thread holds
  * @error: return location for a #GError, or %NULL
  *
  * Releases @lock (for an #MpkLock from mpk_rlock_new(), one level of it),
@@ -274,7 +275,7 @@ mpk_lock_release (MpkLock  *lock,
 
 /**
  * mpk_lock_is_locked:
- * @lock: a lock
+ * @lock: (transfer none): a lock
  *
  * Whether some thread, in any process, holds @lock (Python 3.14's
  * `lock.locked()`). A lock whose holder died still counts as held until
@@ -315,7 +316,9 @@ mpk_lock_is_locked (MpkLock *lock)
 
 /**
  * mpk_lock_is_recursive:
- * @lock: a lock
+ * @lock: (transfer none): a lock
+ *
+ * Tells an RLock from a Lock (Python tells them by their class).
  *
  * Returns: %TRUE for a lock made by mpk_rlock_new()
  */
@@ -349,7 +352,8 @@ struct _MpkEvent
  * Creates an event, Python's `multiprocessing.Event()`: a flag, initially
  * clear, that processes can set, clear and wait for.
  *
- * Returns: (transfer full): the event, or %NULL with @error set
+ * Returns: (transfer full): the event, free with mpk_event_free(); %NULL
+ *   with @error set if shared memory cannot be had
  */
 MpkEvent *
 mpk_event_new (GError **error)
@@ -369,7 +373,7 @@ mpk_event_new (GError **error)
 
 /**
  * mpk_event_free:
- * @event: (nullable): an event
+ * @event: (transfer full) (nullable): an event
  *
  * Releases this process's handle.
  */
@@ -408,7 +412,7 @@ trace_event (MpkEvent *event, const char *ev, gboolean woken)
 
 /**
  * mpk_event_set:
- * @event: an event
+ * @event: (transfer none): an event
  *
  * Sets the flag and wakes every process waiting for it, `event.set()`.
  */
@@ -424,7 +428,7 @@ mpk_event_set (MpkEvent *event)
 
 /**
  * mpk_event_clear:
- * @event: an event
+ * @event: (transfer none): an event
  *
  * Clears the flag, `event.clear()`.
  */
@@ -437,9 +441,11 @@ mpk_event_clear (MpkEvent *event)
 
 /**
  * mpk_event_is_set:
- * @event: an event
+ * @event: (transfer none): an event
  *
- * Returns: the flag, `event.is_set()`
+ * Reads the flag without waiting, `event.is_set()`.
+ *
+ * Returns: %TRUE if the flag is set
  */
 gboolean
 mpk_event_is_set (MpkEvent *event)
@@ -456,7 +462,7 @@ event_is_set (gpointer data)
 
 /**
  * mpk_event_wait:
- * @event: an event
+ * @event: (transfer none): an event
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  *
  * Waits until the flag is set, `event.wait(timeout)`.
@@ -579,7 +585,7 @@ mpk_bounded_semaphore_new (guint    value,
 
 /**
  * mpk_semaphore_free:
- * @sem: (nullable): a semaphore
+ * @sem: (transfer full) (nullable): a semaphore
  *
  * Releases this process's handle.
  */
@@ -607,7 +613,7 @@ semaphore_try_take (gpointer data)
 
 /**
  * mpk_semaphore_acquire:
- * @sem: a semaphore
+ * @sem: (transfer none): a semaphore
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -635,7 +641,7 @@ mpk_semaphore_acquire (MpkSemaphore  *sem,
 
 /**
  * mpk_semaphore_release:
- * @sem: a semaphore
+ * @sem: (transfer none): a semaphore
  * @error: return location for a #GError, or %NULL
  *
  * Adds one to the count and wakes a waiter, `sem.release()`.
@@ -672,9 +678,12 @@ mpk_semaphore_release (MpkSemaphore  *sem,
 
 /**
  * mpk_semaphore_get_value:
- * @sem: a semaphore
+ * @sem: (transfer none): a semaphore
  *
- * Returns: the current count, `sem.get_value()`
+ * Reads the count, `sem.get_value()`; other processes may change it the
+ * moment after.
+ *
+ * Returns: the current count
  */
 guint
 mpk_semaphore_get_value (MpkSemaphore *sem)

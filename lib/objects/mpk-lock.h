@@ -14,8 +14,67 @@
 
 G_BEGIN_DECLS
 
+/**
+ * SECTION:mpk-lock
+ * @title: Lock, RLock, Event, Semaphore
+ * @short_description: synchronisation between processes, like
+ *   multiprocessing.Lock, RLock, Event, Semaphore and BoundedSemaphore
+ *
+ * Each object lives in shared memory made when it is created, so every
+ * process forked after that uses the same lock, event or semaphore; each
+ * process frees its own handle.
+ *
+ * An #MpkLock from mpk_lock_new() is Python's `Lock`, one from
+ * mpk_rlock_new() its `RLock` (the holder may acquire it again). Both are
+ * robust process-shared mutexes: only the thread that acquired one may
+ * release it, and when the holder dies, killed or crashed, the lock passes
+ * to the next acquirer, which learns it from mpk_lock_acquire_full()'s
+ * `owner_died`, where Python's locks would stay held forever.
+ *
+ * An #MpkEvent is Python's `Event`: a flag processes set, clear and wait
+ * for. An #MpkSemaphore is `Semaphore` or, from
+ * mpk_bounded_semaphore_new(), `BoundedSemaphore`. Neither holds a lock,
+ * so a process that dies while using one leaves it sound.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(MpkLock) lock = mpk_lock_new (&error);
+ * gboolean owner_died;
+ *
+ * // ... start the processes that share it, then in each of them:
+ * if (mpk_lock_acquire_full (lock, 5 * G_USEC_PER_SEC, &owner_died, &error))
+ *   {
+ *     if (owner_died)
+ *       repair_shared_state ();   // the last holder died mid-update
+ *     update_shared_state ();
+ *     mpk_lock_release (lock, &error);
+ *   }
+ * ]|
+ */
+
+/**
+ * MpkLock:
+ *
+ * A Lock or RLock in shared memory. Each process frees its handle with
+ * mpk_lock_free() (`g_autoptr(MpkLock)` works); the lock lives on in the
+ * others.
+ */
 typedef struct _MpkLock      MpkLock;
+
+/**
+ * MpkEvent:
+ *
+ * An Event in shared memory: a flag, initially clear. Each process frees
+ * its handle with mpk_event_free().
+ */
 typedef struct _MpkEvent     MpkEvent;
+
+/**
+ * MpkSemaphore:
+ *
+ * A Semaphore or BoundedSemaphore in shared memory: a count that acquires
+ * take from and releases add to. Each process frees its handle with
+ * mpk_semaphore_free().
+ */
 typedef struct _MpkSemaphore MpkSemaphore;
 
 /* Lock and RLock: a robust, process-shared mutex. */

@@ -60,12 +60,32 @@ static struct
 gboolean mpk__process_fail_setup_for_testing = FALSE;
 
 /* Python's name for the main process; children are "Process-N[:M...]". */
+/**
+ * mpk_current_process_get_name:
+ *
+ * The name of the calling process, Python's `current_process().name`:
+ * "MainProcess" in a program's first process, and in a child started with
+ * mpk_process_start() the name of its #MpkProcess (renamed with it by
+ * mpk_process_set_name() called in the child).
+ *
+ * Returns: (transfer none): the name, valid until the process is renamed
+ */
 const char *
 mpk_current_process_get_name (void)
 {
   return self.name != NULL ? self.name : "MainProcess";
 }
 
+/**
+ * mpk_current_process_get_daemon:
+ *
+ * Whether the calling process is daemonic, Python's
+ * `current_process().daemon`: %FALSE in the main process, and in a child
+ * the flag its #MpkProcess had when it was started. A daemonic process may
+ * not start children (mpk_process_start() fails with %MPK_ERROR_INVALID).
+ *
+ * Returns: %TRUE in a daemonic process
+ */
 gboolean
 mpk_current_process_get_daemon (void)
 {
@@ -74,6 +94,12 @@ mpk_current_process_get_daemon (void)
 
 /**
  * mpk_parent_process_get_pid:
+ *
+ * The pid of the calling process's parent, as Python's
+ * `parent_process().pid`. It is the pid the parent had when it started
+ * this process: if the parent has died since, it is not updated (see
+ * mpk_process_set_daemon() for children that should end with their
+ * parent).
  *
  * Returns: the pid of the process that started this one through
  *   mpk_process_start(), or 0 in a process mpkit did not start
@@ -87,10 +113,13 @@ mpk_parent_process_get_pid (void)
 
 /**
  * mpk_process_new:
- * @name: (nullable): the name; %NULL gives Python's default "Process-N"
+ * @name: (transfer none) (nullable): the name, copied; %NULL gives
+ *   Python's default "Process-N" (or "Process-N:M" in a child)
  * @func: the child's body; its return value is the exit code
- * @user_data: passed to @func in the child
- * @user_data_free: (nullable): frees @user_data when the process object is freed
+ * @user_data: (transfer full) (nullable): passed to @func in the child;
+ *   owned by the process object when @user_data_free is given
+ * @user_data_free: (nullable): frees @user_data when the last reference
+ *   to the process object is dropped
  *
  * Creates a process object, like `multiprocessing.Process(target=...)`.
  * Nothing runs until mpk_process_start(). The daemon flag starts as the
@@ -126,6 +155,16 @@ mpk_process_new (const char      *name,
   return process;
 }
 
+/**
+ * mpk_process_ref:
+ * @process: (transfer none): a #MpkProcess
+ *
+ * Takes a reference on @process. The list of running children (see
+ * mpk_active_children()) holds one from mpk_process_start() until the
+ * child is reaped, so dropping yours never loses a running child.
+ *
+ * Returns: (transfer full): @process
+ */
 MpkProcess *
 mpk_process_ref (MpkProcess *process)
 {
@@ -134,6 +173,15 @@ mpk_process_ref (MpkProcess *process)
   return process;
 }
 
+/**
+ * mpk_process_unref:
+ * @process: (transfer full): a #MpkProcess
+ *
+ * Drops a reference. The last one closes the sentinel, frees the user data
+ * with the #GDestroyNotify given to mpk_process_new(), and frees the
+ * object. It neither waits for nor signals the child: a running child stays
+ * referenced (and is reaped) by this process's list of children.
+ */
 void
 mpk_process_unref (MpkProcess *process)
 {
@@ -450,7 +498,7 @@ read_setup_status (MpkProcess *process, int status_fd, GError **error)
 
 /**
  * mpk_process_start:
- * @process: a #MpkProcess that has not been started
+ * @process: (transfer none): a #MpkProcess that has not been started
  * @error: return location for a #GError, or %NULL
  *
  * Forks and runs the process's function in the child, like
@@ -610,7 +658,7 @@ join_started (MpkProcess *process, gint64 timeout_us, GError **error)
 
 /**
  * mpk_process_join:
- * @process: a started #MpkProcess
+ * @process: (transfer none): a started #MpkProcess
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  *
  * Waits for the process to exit and reaps it, like `Process.join(timeout)`.
@@ -638,7 +686,7 @@ mpk_process_join (MpkProcess *process,
 
 /**
  * mpk_process_join_full:
- * @process: a #MpkProcess
+ * @process: (transfer none): a #MpkProcess
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -678,7 +726,7 @@ mpk_process_join_full (MpkProcess  *process,
 
 /**
  * mpk_process_is_alive:
- * @process: a #MpkProcess
+ * @process: (transfer none): a #MpkProcess
  *
  * Like `Process.is_alive()`; a process that has exited is reaped here.
  *
@@ -697,7 +745,7 @@ mpk_process_is_alive (MpkProcess *process)
 
 /**
  * mpk_process_get_exitcode:
- * @process: a #MpkProcess
+ * @process: (transfer none): a #MpkProcess
  *
  * Like `Process.exitcode`: the function's return value, or minus the
  * signal number that killed the process.
@@ -747,7 +795,7 @@ send_signal (MpkProcess *process, int sig, GError **error)
 
 /**
  * mpk_process_terminate:
- * @process: a started #MpkProcess
+ * @process: (transfer none): a started #MpkProcess
  * @error: return location for a #GError, or %NULL
  *
  * Sends SIGTERM, like `Process.terminate()`; nothing happens if the process
@@ -766,7 +814,7 @@ mpk_process_terminate (MpkProcess  *process,
 
 /**
  * mpk_process_kill:
- * @process: a started #MpkProcess
+ * @process: (transfer none): a started #MpkProcess
  * @error: return location for a #GError, or %NULL
  *
  * Sends SIGKILL, like `Process.kill()`.
@@ -781,6 +829,16 @@ mpk_process_kill (MpkProcess  *process,
   return send_signal (process, SIGKILL, error);
 }
 
+/**
+ * mpk_process_get_pid:
+ * @process: (transfer none): a #MpkProcess
+ *
+ * The child's process id, Python's `Process.pid`. It stays readable after
+ * the child exited and was reaped (the kernel may by then have given it to
+ * another process).
+ *
+ * Returns: the pid, or 0 before mpk_process_start()
+ */
 GPid
 mpk_process_get_pid (MpkProcess *process)
 {
@@ -788,6 +846,16 @@ mpk_process_get_pid (MpkProcess *process)
   return process->pid;
 }
 
+/**
+ * mpk_process_get_name:
+ * @process: (transfer none): a #MpkProcess
+ *
+ * The process's name, Python's `Process.name`, used by the tracer to name
+ * the child's lane.
+ *
+ * Returns: (transfer none): the name, owned by @process until it is
+ *   renamed or freed
+ */
 const char *
 mpk_process_get_name (MpkProcess *process)
 {
@@ -795,6 +863,16 @@ mpk_process_get_name (MpkProcess *process)
   return process->name;
 }
 
+/**
+ * mpk_process_set_name:
+ * @process: (transfer none): a #MpkProcess
+ * @name: (transfer none): the new name, copied
+ *
+ * Renames the process object, `Process.name = name`. Called in the child
+ * itself on its own object, it also renames the current process
+ * (mpk_current_process_get_name() and the trace lane), as in Python; a
+ * rename in the parent after the start is not seen by the child.
+ */
 void
 mpk_process_set_name (MpkProcess *process,
                       const char *name)
@@ -811,6 +889,14 @@ mpk_process_set_name (MpkProcess *process,
     }
 }
 
+/**
+ * mpk_process_get_daemon:
+ * @process: (transfer none): a #MpkProcess
+ *
+ * Python's `Process.daemon`; see mpk_process_set_daemon().
+ *
+ * Returns: %TRUE if the process is (or will start) daemonic
+ */
 gboolean
 mpk_process_get_daemon (MpkProcess *process)
 {
@@ -820,7 +906,7 @@ mpk_process_get_daemon (MpkProcess *process)
 
 /**
  * mpk_process_set_daemon:
- * @process: a #MpkProcess that has not been started
+ * @process: (transfer none): a #MpkProcess that has not been started
  * @daemon: whether the process is daemonic
  *
  * A daemonic process is terminated (SIGTERM) when its parent exits, and may
@@ -850,7 +936,7 @@ mpk_process_set_daemon (MpkProcess *process,
 
 /**
  * mpk_process_get_sentinel:
- * @process: a started #MpkProcess
+ * @process: (transfer none): a started #MpkProcess
  *
  * Like `Process.sentinel`: a descriptor that polls readable once the process
  * has exited (a pidfd on Linux 5.3 and later). Use it with poll(2) or
@@ -999,7 +1085,7 @@ static GSourceFuncs process_source_funcs =
 
 /**
  * mpk_process_create_source:
- * @process: a started #MpkProcess
+ * @process: (transfer none): a started #MpkProcess
  * @error: return location for a #GError, or %NULL
  *
  * Creates a #GSource that fires once, when @process ends, for a GLib main
@@ -1052,7 +1138,7 @@ mpk_process_create_source (MpkProcess  *process,
 
 /**
  * mpk_process_close:
- * @process: a #MpkProcess
+ * @process: (transfer none): a #MpkProcess
  * @error: return location for a #GError, or %NULL
  *
  * Releases the process's resources, like `Process.close()`. It fails while
@@ -1087,8 +1173,9 @@ mpk_process_close (MpkProcess  *process,
  *
  * Reaps the children that have exited, like Python's `active_children()`.
  *
- * Returns: (transfer container) (element-type MpkProcess): the children
- *   still running; each element holds a reference, released with the array
+ * Returns: (transfer full) (element-type MpkProcess): the children still
+ *   running; the array holds a reference on each, dropped when it is freed
+ *   with g_ptr_array_unref()
  */
 GPtrArray *
 mpk_active_children (void)

@@ -12,11 +12,58 @@
 
 G_BEGIN_DECLS
 
+/**
+ * SECTION:mpk-process
+ * @title: Process
+ * @short_description: child processes made with fork(), like
+ *   multiprocessing.Process
+ *
+ * An #MpkProcess is Python's `multiprocessing.Process` with the fork start
+ * method: mpk_process_new() takes the child's body (Python's `target`) and
+ * its data, mpk_process_start() forks, and the child runs the body and
+ * exits with its return value. The parent waits with mpk_process_join(),
+ * reads mpk_process_get_exitcode() (minus the signal number for a child
+ * killed by a signal, as in Python), and may mpk_process_terminate() or
+ * mpk_process_kill() it.
+ *
+ * Everything made before the start (queues, pipes, locks, values) is
+ * shared with the child, which gets a copy of the parent's memory. Names
+ * ("Process-1", "Process-1:2" for a grandchild), daemonic children (ended
+ * when their parent ends), sentinels for poll(2), mpk_wait() or a GLib
+ * main loop (mpk_process_create_source()) and mpk_active_children() all
+ * follow Python. Only the process that created an #MpkProcess can start,
+ * join or signal it.
+ *
+ * |[<!-- language="C" -->
+ * static int
+ * greet (gpointer user_data)
+ * {
+ *   printf ("hello %s from %s\n", (const char *) user_data,
+ *           mpk_current_process_get_name ());
+ *   return 3;
+ * }
+ *
+ * g_autoptr(MpkProcess) p = mpk_process_new (NULL, greet, "bob", NULL);
+ * g_autoptr(GError) error = NULL;
+ *
+ * if (!mpk_process_start (p, &error))
+ *   g_error ("%s", error->message);
+ * mpk_process_join (p, MPK_WAIT_FOREVER);
+ * g_assert_cmpint (mpk_process_get_exitcode (p), ==, 3);
+ * ]|
+ */
+
+/**
+ * MpkProcess:
+ *
+ * A child process, started or not: an opaque, reference-counted object
+ * (mpk_process_ref(), mpk_process_unref(); `g_autoptr(MpkProcess)` works).
+ */
 typedef struct _MpkProcess MpkProcess;
 
 /**
  * MpkProcessFunc:
- * @user_data: the data given to mpk_process_new()
+ * @user_data: (transfer none) (nullable): the data given to mpk_process_new()
  *
  * The body of a child process, Python's `target`. It runs in the child only.
  *
@@ -34,8 +81,9 @@ typedef int (*MpkProcessFunc) (gpointer user_data);
 
 /**
  * MpkProcessSourceFunc:
- * @process: the #MpkProcess that ended
- * @user_data: the data given to g_source_set_callback()
+ * @process: (transfer none): the #MpkProcess that ended
+ * @user_data: (transfer none) (nullable): the data given to
+ *   g_source_set_callback()
  *
  * The callback of mpk_process_create_source(), like #GChildWatchFunc. It
  * runs once, after the process ended; the source does not reap it, so

@@ -164,7 +164,7 @@ mpk_joinable_queue_new (gint64    maxsize,
 
 /**
  * mpk_queue_close:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  *
  * Closes this process's handle, Python's `queue.close()`: afterwards put
  * and get fail with %MPK_ERROR_CLOSED here, while other processes keep
@@ -182,7 +182,7 @@ mpk_queue_close (MpkQueue *queue)
 
 /**
  * mpk_queue_free:
- * @queue: (nullable): a queue
+ * @queue: (transfer full) (nullable): a queue
  *
  * Closes @queue in this process (mpk_queue_close()) and frees the handle.
  */
@@ -198,7 +198,10 @@ mpk_queue_free (MpkQueue *queue)
 
 /**
  * mpk_queue_is_closed:
- * @queue: a queue
+ * @queue: (transfer none): a queue
+ *
+ * Whether this process closed its handle; other processes' handles are
+ * theirs (Python's Queue has no such call: it tracks `_closed` inside).
  *
  * Returns: %TRUE after mpk_queue_close() in this process
  */
@@ -211,7 +214,10 @@ mpk_queue_is_closed (MpkQueue *queue)
 
 /**
  * mpk_queue_is_joinable:
- * @queue: a queue
+ * @queue: (transfer none): a queue
+ *
+ * Tells a JoinableQueue (from mpk_joinable_queue_new(), or
+ * mpk_queue_new_full() with @joinable) from a plain Queue.
  *
  * Returns: %TRUE for a JoinableQueue
  */
@@ -224,7 +230,9 @@ mpk_queue_is_joinable (MpkQueue *queue)
 
 /**
  * mpk_queue_get_maxsize:
- * @queue: a queue
+ * @queue: (transfer none): a queue
+ *
+ * Python's `queue._maxsize`: the most items the queue holds at once.
  *
  * Returns: the item limit given at creation, 0 for none
  */
@@ -237,7 +245,10 @@ mpk_queue_get_maxsize (MpkQueue *queue)
 
 /**
  * mpk_queue_get_buffer_size:
- * @queue: a queue
+ * @queue: (transfer none): a queue
+ *
+ * The size of the queue's shared buffer, as mpk_queue_new_full() chose
+ * it.
  *
  * Returns: the bytes of shared buffer (a power of two); for a growing
  *   buffer, the part it reuses while the consumers keep up
@@ -252,7 +263,7 @@ mpk_queue_get_buffer_size (MpkQueue *queue)
 
 /**
  * mpk_queue_set_max_message_size:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @max_size: the largest item, in payload bytes, this process accepts
  *
  * Items announced as larger are dropped by get() with %MPK_ERROR_TOO_BIG,
@@ -332,7 +343,7 @@ queue_put_item (MpkQueue       *queue,
 
 /**
  * mpk_queue_put:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @item: (transfer none): the item; a floating reference is sunk
  * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -374,7 +385,7 @@ mpk_queue_put (MpkQueue  *queue,
 
 /**
  * mpk_queue_put_nowait:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @item: (transfer none): the item; a floating reference is sunk
  * @error: return location for a #GError, or %NULL
  *
@@ -392,8 +403,9 @@ mpk_queue_put_nowait (MpkQueue  *queue,
 
 /**
  * mpk_queue_put_bytes:
- * @queue: a queue
- * @data: (array length=size): the bytes
+ * @queue: (transfer none): a queue
+ * @data: (transfer none) (array length=size) (nullable): the bytes,
+ *   copied into the queue (%NULL only when @size is 0)
  * @size: how many
  * @timeout_us: microseconds to wait for room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -441,7 +453,7 @@ queue_get_item (MpkQueue       *queue,
 
 /**
  * mpk_queue_get:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @timeout_us: microseconds to wait for an item, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -499,7 +511,7 @@ mpk_queue_get (MpkQueue  *queue,
 
 /**
  * mpk_queue_get_nowait:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @error: return location for a #GError, or %NULL
  *
  * mpk_queue_get() with %MPK_NO_WAIT, Python's `queue.get_nowait()`.
@@ -515,7 +527,7 @@ mpk_queue_get_nowait (MpkQueue  *queue,
 
 /**
  * mpk_queue_get_bytes:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @timeout_us: microseconds to wait for an item, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -548,7 +560,7 @@ mpk_queue_get_bytes (MpkQueue  *queue,
 
 /**
  * mpk_queue_qsize:
- * @queue: an open queue
+ * @queue: (transfer none): an open queue
  *
  * The number of items in the queue, Python's `queue.qsize()`: items whose
  * put() returned minus items whose get() returned. Exact whenever no put or
@@ -568,10 +580,14 @@ mpk_queue_qsize (MpkQueue *queue)
 
 /**
  * mpk_queue_empty:
- * @queue: an open queue
+ * @queue: (transfer none): an open queue
  *
- * Returns: %TRUE when the queue holds no item, Python's `queue.empty()`.
- *   Never wrong right after a put() returned, unlike Python's.
+ * Python's `queue.empty()`, from the same count as mpk_queue_qsize(): never
+ * wrong right after a put() returned, unlike Python's (whose feeder thread
+ * may not have written the item yet). Other processes may change the
+ * answer the moment after. A closed queue is a caller bug (a critical).
+ *
+ * Returns: %TRUE when the queue holds no item
  */
 gboolean
 mpk_queue_empty (MpkQueue *queue)
@@ -583,7 +599,7 @@ mpk_queue_empty (MpkQueue *queue)
 
 /**
  * mpk_queue_full:
- * @queue: an open queue
+ * @queue: (transfer none): an open queue
  *
  * Python's `queue.full()`: whether put_nowait() would fail with
  * %MPK_ERROR_FULL now. That is when a bounded queue holds maxsize items, or
@@ -605,7 +621,7 @@ mpk_queue_full (MpkQueue *queue)
 
 /**
  * mpk_queue_get_n_recoveries:
- * @queue: an open queue
+ * @queue: (transfer none): an open queue
  *
  * How many times a process found that another had died holding one of the
  * queue's locks and repaired the queue (discarding a half-written item,
@@ -656,7 +672,8 @@ record_task_done (gpointer data, guint64 left, guint64 prev)
 
 /**
  * mpk_queue_task_done:
- * @queue: an open JoinableQueue (any other queue gives %MPK_ERROR_INVALID)
+ * @queue: (transfer none): an open JoinableQueue (any other queue gives
+ *   %MPK_ERROR_INVALID)
  * @error: return location for a #GError, or %NULL
  *
  * Says that an item taken with get() has been dealt with, Python's
@@ -760,8 +777,10 @@ join_ready (gpointer data)
 
 /**
  * mpk_queue_join_full:
- * @queue: an open JoinableQueue
- * @watch: (array length=n_watch) (nullable): processes that consume from @queue
+ * @queue: (transfer none): an open JoinableQueue
+ * @watch: (transfer none) (array length=n_watch) (nullable): processes
+ *   that consume from @queue, borrowed for the call (%NULL when @n_watch
+ *   is 0)
  * @n_watch: the number of @watch
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -831,7 +850,7 @@ mpk_queue_join_full (MpkQueue     *queue,
 
 /**
  * mpk_queue_join:
- * @queue: an open JoinableQueue
+ * @queue: (transfer none): an open JoinableQueue
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -850,7 +869,11 @@ mpk_queue_join (MpkQueue  *queue,
 
 /**
  * mpk_queue_get_unfinished:
- * @queue: an open JoinableQueue
+ * @queue: (transfer none): an open JoinableQueue
+ *
+ * The count mpk_queue_join() waits for to reach 0 (Python keeps it in
+ * the JoinableQueue's `_unfinished_tasks` semaphore). Another kind of
+ * queue, or a closed one, is a caller bug (a critical, and 0).
  *
  * Returns: the number of items put and not yet marked done (64-bit: it
  *   cannot overflow the way Python's semaphore can)
@@ -865,8 +888,12 @@ mpk_queue_get_unfinished (MpkQueue *queue)
 
 /**
  * mpk_queue_get_unfinished_for:
- * @queue: an open JoinableQueue
+ * @queue: (transfer none): an open JoinableQueue
  * @pid: a process
+ *
+ * The tasks credited to one consumer, the ones mpk_queue_join_full()
+ * reports when @pid dies and mpk_queue_abandon_tasks() writes off. Python
+ * has no such count.
  *
  * Returns: how many items process @pid took with get() and has not marked
  *   done
@@ -882,7 +909,7 @@ mpk_queue_get_unfinished_for (MpkQueue *queue,
 
 /**
  * mpk_queue_abandon_tasks:
- * @queue: an open JoinableQueue
+ * @queue: (transfer none): an open JoinableQueue
  * @pid: a process that will never call task_done() again (it died)
  *
  * Writes off the tasks @pid holds: they count as done, so join() can return.
@@ -930,7 +957,7 @@ mpk_simple_queue_new (GError **error)
 
 /**
  * mpk_simple_queue_free:
- * @queue: (nullable): a queue
+ * @queue: (transfer full) (nullable): a queue
  *
  * Closes and frees this process's handle; see mpk_queue_free().
  */
@@ -943,7 +970,7 @@ mpk_simple_queue_free (MpkSimpleQueue *queue)
 
 /**
  * mpk_simple_queue_close:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  *
  * See mpk_queue_close().
  */
@@ -956,7 +983,7 @@ mpk_simple_queue_close (MpkSimpleQueue *queue)
 
 /**
  * mpk_simple_queue_put:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @item: (transfer none): the item; a floating reference is sunk
  * @timeout_us: microseconds to wait for buffer room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -977,8 +1004,9 @@ mpk_simple_queue_put (MpkSimpleQueue  *queue,
 
 /**
  * mpk_simple_queue_put_bytes:
- * @queue: a queue
- * @data: (array length=size): the bytes
+ * @queue: (transfer none): a queue
+ * @data: (transfer none) (array length=size) (nullable): the bytes,
+ *   copied into the queue (%NULL only when @size is 0)
  * @size: how many
  * @timeout_us: microseconds to wait for buffer room, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -1000,7 +1028,7 @@ mpk_simple_queue_put_bytes (MpkSimpleQueue  *queue,
 
 /**
  * mpk_simple_queue_get:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -1019,7 +1047,7 @@ mpk_simple_queue_get (MpkSimpleQueue  *queue,
 
 /**
  * mpk_simple_queue_get_bytes:
- * @queue: a queue
+ * @queue: (transfer none): a queue
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -1038,10 +1066,12 @@ mpk_simple_queue_get_bytes (MpkSimpleQueue  *queue,
 
 /**
  * mpk_simple_queue_empty:
- * @queue: an open queue
+ * @queue: (transfer none): an open queue
  *
- * Returns: %TRUE when the queue holds no item (a programming error after
- *   close, as Python's raises OSError)
+ * Python's `SimpleQueue.empty()`; see mpk_queue_empty(). After close it is
+ * a caller bug (a critical, and %TRUE), where Python's raises OSError.
+ *
+ * Returns: %TRUE when the queue holds no item
  */
 gboolean
 mpk_simple_queue_empty (MpkSimpleQueue *queue)

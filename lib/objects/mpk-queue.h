@@ -14,9 +14,84 @@
 
 G_BEGIN_DECLS
 
+/**
+ * SECTION:mpk-queue
+ * @title: Queue, JoinableQueue, SimpleQueue
+ * @short_description: FIFO queues between processes, like
+ *   multiprocessing.Queue, JoinableQueue and SimpleQueue
+ *
+ * An #MpkQueue is a ring buffer in shared memory made before fork(): any
+ * number of processes put #GVariant items (mpk_queue_put()) or raw bytes
+ * (mpk_queue_put_bytes()), and any number take them out (mpk_queue_get()).
+ * Unlike Python's Queue there is no pipe and no feeder thread: when put()
+ * returns, the item is in the queue, so mpk_queue_qsize() and
+ * mpk_queue_empty() are exact and a producer may exit at once.
+ *
+ * A JoinableQueue (mpk_joinable_queue_new()) also counts unfinished tasks:
+ * each get() takes one, mpk_queue_task_done() finishes it, and
+ * mpk_queue_join() waits until none is left. The queue knows which process
+ * holds which task, so mpk_queue_join_full() reports a consumer that died
+ * holding one (%MPK_ERROR_PEER_DIED) instead of waiting forever, as
+ * Python's join() would.
+ *
+ * The queues survive a process killed at any point: a half-written item is
+ * discarded and a half-read one skipped by the next process that takes the
+ * queue's lock (mpk_queue_get_n_recoveries() counts the repairs). What is
+ * in the shared memory is checked before it is believed, since every
+ * process sharing it can write it.
+ *
+ * An #MpkSimpleQueue is Python's `SimpleQueue`: unbounded, with put, get,
+ * empty and close only.
+ *
+ * |[<!-- language="C" -->
+ * static int
+ * worker (gpointer user_data)
+ * {
+ *   MpkQueue *tasks = user_data;
+ *   g_autoptr(GVariant) item = NULL;
+ *
+ *   while ((item = mpk_queue_get (tasks, 10 * G_USEC_PER_SEC, NULL)) != NULL)
+ *     {
+ *       gint32 n = g_variant_get_int32 (item);
+ *       g_clear_pointer (&item, g_variant_unref);
+ *       mpk_queue_task_done (tasks, NULL);
+ *       if (n < 0)
+ *         break;                       // the sentinel
+ *       printf ("%d squared is %d\n", n, n * n);
+ *     }
+ *   return 0;
+ * }
+ *
+ * g_autoptr(MpkQueue) tasks = mpk_joinable_queue_new (0, &error);
+ * g_autoptr(MpkProcess) p = mpk_process_new (NULL, worker, tasks, NULL);
+ *
+ * mpk_process_start (p, &error);
+ * for (gint32 n = 0; n < 10; n++)
+ *   mpk_queue_put (tasks, g_variant_new_int32 (n), MPK_WAIT_FOREVER, &error);
+ * mpk_queue_put (tasks, g_variant_new_int32 (-1), MPK_WAIT_FOREVER, &error);
+ * mpk_queue_join (tasks, MPK_WAIT_FOREVER, &error);
+ * mpk_process_join (p, MPK_WAIT_FOREVER);
+ * ]|
+ */
+
 /* Queue and JoinableQueue share one type (Python's JoinableQueue is a
  * subclass of Queue); SimpleQueue has its own, smaller API. */
+
+/**
+ * MpkQueue:
+ *
+ * A Queue or JoinableQueue in shared memory. Each process frees its handle
+ * with mpk_queue_free() (`g_autoptr(MpkQueue)` works); the queue lives on
+ * in the processes that still hold one.
+ */
 typedef struct _MpkQueue       MpkQueue;
+
+/**
+ * MpkSimpleQueue:
+ *
+ * A SimpleQueue in shared memory, freed in each process with
+ * mpk_simple_queue_free().
+ */
 typedef struct _MpkSimpleQueue MpkSimpleQueue;
 
 /**

@@ -419,7 +419,7 @@ mpk_raw_array_new (char      typecode,
 
 /**
  * mpk_array_free:
- * @array: (nullable): an array
+ * @array: (transfer full) (nullable): an array
  *
  * Releases this process's handle (and the lock it made, if any).
  */
@@ -434,9 +434,12 @@ mpk_array_free (MpkArray *array)
 
 /**
  * mpk_array_get_typecode:
- * @array: an array
+ * @array: (transfer none): an array
  *
- * Returns: its typecode
+ * Which C number each item is (Python keeps only the ctypes type behind
+ * the typecode).
+ *
+ * Returns: the typecode the array was made with
  */
 char
 mpk_array_get_typecode (MpkArray *array)
@@ -447,9 +450,11 @@ mpk_array_get_typecode (MpkArray *array)
 
 /**
  * mpk_array_get_length:
- * @array: an array
+ * @array: (transfer none): an array
  *
- * Returns: the number of items, Python's `len(arr)` (no lock needed: it never changes)
+ * Python's `len(arr)`. No lock is taken: the length never changes.
+ *
+ * Returns: the number of items
  */
 gsize
 mpk_array_get_length (MpkArray *array)
@@ -460,9 +465,12 @@ mpk_array_get_length (MpkArray *array)
 
 /**
  * mpk_array_get_item_size:
- * @array: an array
+ * @array: (transfer none): an array
  *
- * Returns: the bytes per item
+ * The size of one item, for the buffers of mpk_array_get_range() and
+ * mpk_array_set_range() and for work on mpk_array_get_pointer().
+ *
+ * Returns: the bytes per item (1, 2, 4 or 8)
  */
 gsize
 mpk_array_get_item_size (MpkArray *array)
@@ -473,7 +481,7 @@ mpk_array_get_item_size (MpkArray *array)
 
 /**
  * mpk_array_get_lock:
- * @array: an array
+ * @array: (transfer none): an array
  *
  * Python's `arr.get_lock()`: hold it to make several calls one step (each
  * call also takes it; the lock is recursive unless you gave a plain one).
@@ -490,12 +498,13 @@ mpk_array_get_lock (MpkArray *array)
 
 /**
  * mpk_array_get_pointer:
- * @array: an array
+ * @array: (transfer none): an array
  *
  * Python's `arr.get_obj()`: the shared memory itself, for bulk work
  * (memcpy, a loop). Hold the lock while you use it if others write.
  *
- * Returns: (transfer none): the first item
+ * Returns: (transfer none): the first item; the memory belongs to @array
+ *   and is unmapped by mpk_array_free()
  */
 gpointer
 mpk_array_get_pointer (MpkArray *array)
@@ -557,7 +566,7 @@ item_as_double (MpkArray *array, gsize index)
 
 /**
  * mpk_array_get_int:
- * @array: an array of an integer or char type
+ * @array: (transfer none): an array of an integer or char type
  * @index: which item, below the length
  *
  * An @index out of range is a caller bug here: a critical, and 0, which
@@ -576,7 +585,7 @@ mpk_array_get_int (MpkArray *array,
 
 /**
  * mpk_array_get_uint:
- * @array: an array of an integer or char type
+ * @array: (transfer none): an array of an integer or char type
  * @index: which item, below the length
  *
  * Like mpk_array_get_int(): see mpk_array_get_uint_checked().
@@ -594,7 +603,7 @@ mpk_array_get_uint (MpkArray *array,
 
 /**
  * mpk_array_get_double:
- * @array: an array
+ * @array: (transfer none): an array
  * @index: which item, below the length
  *
  * Like mpk_array_get_int(): see mpk_array_get_double_checked().
@@ -611,7 +620,7 @@ mpk_array_get_double (MpkArray *array,
 
 /**
  * mpk_array_get_int_checked:
- * @array: an array of an integer or char type
+ * @array: (transfer none): an array of an integer or char type
  * @index: which item
  * @out_value: (out): where to store item @index; untouched on failure
  * @error: return location for a #GError, or %NULL
@@ -641,7 +650,7 @@ mpk_array_get_int_checked (MpkArray  *array,
 
 /**
  * mpk_array_get_uint_checked:
- * @array: an array of an integer or char type
+ * @array: (transfer none): an array of an integer or char type
  * @index: which item
  * @out_value: (out): where to store item @index as an unsigned number;
  *   untouched on failure
@@ -670,7 +679,7 @@ mpk_array_get_uint_checked (MpkArray  *array,
 
 /**
  * mpk_array_get_double_checked:
- * @array: an array
+ * @array: (transfer none): an array
  * @index: which item
  * @out_value: (out): where to store item @index as a double (integers
  *   converted); untouched on failure
@@ -699,7 +708,7 @@ mpk_array_get_double_checked (MpkArray  *array,
 
 /**
  * mpk_array_set_int:
- * @array: an array
+ * @array: (transfer none): an array
  * @index: which item
  * @v: the new value
  * @error: return location for a #GError, or %NULL
@@ -727,7 +736,7 @@ mpk_array_set_int (MpkArray  *array,
 
 /**
  * mpk_array_set_uint:
- * @array: an array
+ * @array: (transfer none): an array
  * @index: which item
  * @v: the new value
  * @error: return location for a #GError, or %NULL
@@ -755,7 +764,7 @@ mpk_array_set_uint (MpkArray  *array,
 
 /**
  * mpk_array_set_double:
- * @array: an array of `f` or `d`
+ * @array: (transfer none): an array of `f` or `d`
  * @index: which item
  * @v: the new value
  * @error: return location for a #GError, or %NULL
@@ -783,7 +792,7 @@ mpk_array_set_double (MpkArray  *array,
 
 /**
  * mpk_array_add:
- * @array: an array
+ * @array: (transfer none): an array
  * @index: which item, below the length
  * @delta: what to add
  *
@@ -805,7 +814,7 @@ mpk_array_add (MpkArray *array,
 
 /**
  * mpk_array_add_checked:
- * @array: an array
+ * @array: (transfer none): an array
  * @index: which item
  * @delta: what to add
  * @out_new_value: (out) (optional): the new value (for `f`/`d`, truncated to
@@ -852,15 +861,17 @@ check_slice (MpkArray *array, gsize start, gsize n, GError **error)
 
 /**
  * mpk_array_get_range:
- * @array: an array
+ * @array: (transfer none): an array
  * @start: the first item
  * @n: how many
- * @out: (array): room for @n items of the array's type
+ * @out: (transfer none) (array) (nullable): the caller's room for @n
+ *   items of the array's type (%NULL only when @n is 0)
  * @error: return location for a #GError, or %NULL
  *
  * Copies `arr[start:start+n]` out, under the lock (one consistent copy).
  *
- * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if the range is outside the array
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if the range is outside
+ *   the array
  */
 gboolean
 mpk_array_get_range (MpkArray  *array,
@@ -884,15 +895,17 @@ mpk_array_get_range (MpkArray  *array,
 
 /**
  * mpk_array_set_range:
- * @array: an array
+ * @array: (transfer none): an array
  * @start: the first item
  * @n: how many
- * @in: (array): @n items of the array's type
+ * @in: (transfer none) (array) (nullable): @n items of the array's type,
+ *   copied (%NULL only when @n is 0)
  * @error: return location for a #GError, or %NULL
  *
  * `arr[start:start+n] = in`, under the lock.
  *
- * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if the range is outside the array
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if the range is outside
+ *   the array
  */
 gboolean
 mpk_array_set_range (MpkArray      *array,
@@ -986,7 +999,7 @@ mpk_raw_value_new (char      typecode,
 
 /**
  * mpk_value_free:
- * @value: (nullable): a value
+ * @value: (transfer full) (nullable): a value
  *
  * Releases this process's handle (and the lock it made, if any).
  */
@@ -1001,9 +1014,12 @@ mpk_value_free (MpkValue *value)
 
 /**
  * mpk_value_get_typecode:
- * @value: a value
+ * @value: (transfer none): a value
  *
- * Returns: its typecode
+ * Which C number the value is (Python keeps only the ctypes type behind
+ * the typecode).
+ *
+ * Returns: the typecode the value was made with
  */
 char
 mpk_value_get_typecode (MpkValue *value)
@@ -1014,7 +1030,7 @@ mpk_value_get_typecode (MpkValue *value)
 
 /**
  * mpk_value_get_lock:
- * @value: a value
+ * @value: (transfer none): a value
  *
  * Python's `v.get_lock()`: hold it around a read and a write to make them
  * one step (`with v.get_lock(): v.value += 1`).
@@ -1030,11 +1046,12 @@ mpk_value_get_lock (MpkValue *value)
 
 /**
  * mpk_value_get_pointer:
- * @value: a value
+ * @value: (transfer none): a value
  *
  * Python's `v.get_obj()`: the shared number itself.
  *
- * Returns: (transfer none): its address
+ * Returns: (transfer none): its address; the memory belongs to @value
+ *   and is unmapped by mpk_value_free()
  */
 gpointer
 mpk_value_get_pointer (MpkValue *value)
@@ -1045,9 +1062,12 @@ mpk_value_get_pointer (MpkValue *value)
 
 /**
  * mpk_value_get_int:
- * @value: a value of an integer or char type
+ * @value: (transfer none): a value of an integer or char type
  *
- * Returns: `v.value` (under the lock)
+ * Reads `v.value` under the value's lock. A value of `f` or `d` is a
+ * caller bug here: a critical, and 0.
+ *
+ * Returns: the number
  */
 gint64
 mpk_value_get_int (MpkValue *value)
@@ -1058,9 +1078,13 @@ mpk_value_get_int (MpkValue *value)
 
 /**
  * mpk_value_get_uint:
- * @value: a value of an integer or char type
+ * @value: (transfer none): a value of an integer or char type
  *
- * Returns: `v.value` as an unsigned number
+ * Reads `v.value` under the value's lock, for the unsigned typecodes
+ * (`B H I L Q`, and `c`). A value of `f` or `d` is a caller bug here: a
+ * critical, and 0.
+ *
+ * Returns: the number as an unsigned one
  */
 guint64
 mpk_value_get_uint (MpkValue *value)
@@ -1071,9 +1095,11 @@ mpk_value_get_uint (MpkValue *value)
 
 /**
  * mpk_value_get_double:
- * @value: a value
+ * @value: (transfer none): a value
  *
- * Returns: `v.value` as a double
+ * Reads `v.value` under the value's lock, of any typecode.
+ *
+ * Returns: the number as a double (integers converted)
  */
 double
 mpk_value_get_double (MpkValue *value)
@@ -1084,7 +1110,7 @@ mpk_value_get_double (MpkValue *value)
 
 /**
  * mpk_value_set_int:
- * @value: a value
+ * @value: (transfer none): a value
  * @v: the new value
  * @error: return location for a #GError, or %NULL
  *
@@ -1103,7 +1129,7 @@ mpk_value_set_int (MpkValue  *value,
 
 /**
  * mpk_value_set_uint:
- * @value: a value
+ * @value: (transfer none): a value
  * @v: the new value
  * @error: return location for a #GError, or %NULL
  *
@@ -1122,7 +1148,7 @@ mpk_value_set_uint (MpkValue  *value,
 
 /**
  * mpk_value_set_double:
- * @value: a value of `f` or `d`
+ * @value: (transfer none): a value of `f` or `d`
  * @v: the new value
  * @error: return location for a #GError, or %NULL
  *
@@ -1141,7 +1167,7 @@ mpk_value_set_double (MpkValue  *value,
 
 /**
  * mpk_value_add:
- * @value: a value
+ * @value: (transfer none): a value
  * @delta: what to add
  *
  * `v.value += delta` as one step, the answer to the lost-update race of a

@@ -15,17 +15,67 @@
 
 G_BEGIN_DECLS
 
-/* Python's typecodes: 'c' char (one byte), 'b'/'B' 8-bit, 'h'/'H' 16-bit,
- * 'i'/'I' 32-bit, 'l'/'L' and 'q'/'Q' 64-bit (signed/unsigned),
- * 'f' float, 'd' double.
+/**
+ * SECTION:mpk-value
+ * @title: Value and Array
+ * @short_description: numbers in shared memory, like multiprocessing.Value,
+ *   Array, RawValue and RawArray
  *
- * An index at or past an array's length (Python's IndexError) is
- * %MPK_ERROR_INVALID from every call that takes a GError: the setters, the
- * range calls, and the _checked getters and add. The plain getters and
- * mpk_array_add() have no way to report it: for them it is a caller bug, a
- * critical, and 0. */
+ * An #MpkValue holds one C number, an #MpkArray a fixed number of them, in
+ * memory shared with every process forked after it was made. The number's
+ * type is one of Python's typecodes: `c` (a char, one byte), `b`/`B`
+ * (8-bit signed/unsigned), `h`/`H` (16-bit), `i`/`I` (32-bit), `l`/`L` and
+ * `q`/`Q` (64-bit), `f` (float) and `d` (double).
+ *
+ * As with Python's synchronized wrappers, each get and set takes the
+ * object's lock: a new #MpkLock made by mpk_rlock_new(), one you give
+ * (mpk_value_new_with_lock(), to guard several objects with one lock), or
+ * none (mpk_raw_value_new(), mpk_raw_array_new()). A get followed by a set
+ * is still two steps another process can come between: hold
+ * mpk_value_get_lock() around both, or use mpk_value_add() /
+ * mpk_array_add(), which add in one step (lab 25 shows the lost update).
+ *
+ * An index at or past an array's length, Python's IndexError, is
+ * %MPK_ERROR_INVALID from every call that takes a #GError: the setters,
+ * the range calls, and the _checked getters and add. The plain getters
+ * and mpk_array_add() cannot report it: for them it is a caller bug, a
+ * critical, and 0.
+ *
+ * |[<!-- language="C" -->
+ * static int
+ * deposit (gpointer user_data)
+ * {
+ *   MpkValue *balance = user_data;
+ *
+ *   for (int i = 0; i < 1000; i++)
+ *     mpk_value_add (balance, 1);       // never loses an update
+ *   return 0;
+ * }
+ *
+ * g_autoptr(MpkValue) balance = mpk_value_new ('q', &error);
+ * g_autoptr(MpkProcess) p = mpk_process_new (NULL, deposit, balance, NULL);
+ *
+ * mpk_value_set_int (balance, 100, &error);
+ * mpk_process_start (p, &error);
+ * mpk_process_join (p, MPK_WAIT_FOREVER);
+ * g_assert_cmpint (mpk_value_get_int (balance), ==, 1100);
+ * ]|
+ */
 
+/**
+ * MpkValue:
+ *
+ * One shared number and its lock (if any). Each process frees its handle
+ * with mpk_value_free() (`g_autoptr(MpkValue)` works).
+ */
 typedef struct _MpkValue MpkValue;
+
+/**
+ * MpkArray:
+ *
+ * A fixed-length array of shared numbers and its lock (if any). Each
+ * process frees its handle with mpk_array_free().
+ */
 typedef struct _MpkArray MpkArray;
 
 MPK_API MpkValue *mpk_value_new            (char            typecode,

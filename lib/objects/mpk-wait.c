@@ -50,7 +50,9 @@ object_wait_fd (gpointer *objects, guint i, int *fd, gboolean *ready, GError **e
 
 /**
  * mpk_wait:
- * @objects: (array length=n_objects): #MpkConnection and #MpkProcess pointers
+ * @objects: (transfer none) (array length=n_objects) (nullable): the
+ *   #MpkConnection and #MpkProcess pointers to wait on (%NULL only when
+ *   @n_objects is 0)
  * @n_objects: the number of @objects
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -72,8 +74,10 @@ object_wait_fd (gpointer *objects, guint i, int *fd, gboolean *ready, GError **e
  * then. A %NULL element, or a pointer to something else, is a caller bug: a
  * critical and %NULL.
  *
- * Returns: (transfer container): the ready objects in the order given (an
- *   empty array after the timeout), free with g_ptr_array_unref(); %NULL
+ * Returns: (transfer container) (element-type gpointer): the ready
+ *   objects, in the order given (an empty array after the timeout); the
+ *   array is the caller's, free it with g_ptr_array_unref(), its elements
+ *   are the caller's own @objects, not new references; %NULL
  *   with @error set for %MPK_ERROR_CLOSED, %MPK_ERROR_INVALID, or
  *   %MPK_ERROR_FAILED if poll(2) fails
  */
