@@ -518,8 +518,19 @@ mpk_protocol_queue_join_full (MpkProtocol  *proto,
 
   if (!check_queue (proto, error))
     return FALSE;
-  return mpk__mailbox_join (proto->box, watch, n_watch,
-                            mpk__deadline_from_timeout (timeout_us), error);
+  if (!mpk__mailbox_join (proto->box, watch, n_watch,
+                          mpk__deadline_from_timeout (timeout_us), error))
+    return FALSE;
+  if (MPK__TRACING (MPK__TRACE_MSG))
+    {
+      MpkTraceLine line;
+
+      /* Drawn "join queue#1": where the program learnt that all was taken. */
+      mpk__trace_begin (&line, "msg.join", 0, 0);
+      mpk__trace_add_object (&line, &proto->object);
+      mpk__trace_end (&line);
+    }
+  return TRUE;
 }
 
 /**
