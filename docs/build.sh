@@ -15,9 +15,17 @@ set -eu
 [ $# -ge 2 ] || { echo "usage: docs/build.sh OUTDIR HEADER..." >&2; exit 2; }
 out=$1; shift
 top=$(pwd)
-case $out in /*) ;; *) out=$top/$out ;; esac
 docs=$top/docs
 [ -f "$docs/mpkit-docs.xml" ] || { echo "docs/build.sh: run it from the top of the tree" >&2; exit 2; }
+# OUTDIR is emptied first, so it may never be the sources: make docs BUILD=.
+# gives ./docs, and BUILD= gives /docs, meant as the same.
+case $out in /docs | docs | ./docs) out=$docs ;; /*) ;; *) out=$top/$out ;; esac
+mkdir -p "$out"
+real=$(cd "$out" && pwd -P)
+if [ "$real" = "$(cd "$docs" && pwd -P)" ] || [ "$real" = "$(cd "$top" && pwd -P)" ]; then
+  echo "docs/build.sh: refusing to build into $out (emptying it would delete sources)" >&2
+  exit 2
+fi
 
 # Start afresh: gtk-doc keeps state between runs (sections, old xml) that
 # would hide a symbol removed from a header.
