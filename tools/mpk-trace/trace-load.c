@@ -313,6 +313,7 @@ parse_kind_fields (const Line *l,
       || !line_str (l, "method", FALSE, &e->method, error)
       || !line_str (l, "error", FALSE, &e->error, error)
       || !line_str (l, "req", FALSE, &e->req, error)
+      || !line_str (l, "ref", FALSE, &e->ref, error)
       || !line_int (l, "to", FALSE, &e->to, error))
     return FALSE;
   switch (e->kind)

@@ -83,6 +83,7 @@ struct _TraceEvent
   const char *error;     /* manager.reply/result: why it failed ("INDEX: …") */
   const char *req;       /* msg.*: the request protocol's request ("DO"), or NULL */
   gint64      to;        /* msg.*: the recipient pid; 0 when absent (everybody) */
+  const char *ref;       /* msg.left: the msg id of the message passed over, or NULL */
   gint64      exec_pid;  /* proc.exec_end: "exec":"<pid>.<seq>", the proc.exec of the */
   gint64      exec_seq;  /* program it waited for; exec_seq 0 when absent */
 

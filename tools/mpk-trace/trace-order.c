@@ -464,11 +464,26 @@ link_causes (TraceRun   *run,
              GHashTable *pids)
 {
   g_autoptr(GHashTable) signals = last_signals (run);
+  g_autoptr(GHashTable) sends = g_hash_table_new (g_str_hash, g_str_equal);
   TraceEvent *first_bad = NULL;
   guint i, j, n_bad = 0;
 
   run->effects = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                         (GDestroyNotify) g_ptr_array_unref);
+  /* A message a protocol receiver passed over (msg.left, "ref": its msg
+   * id) was there because it had been sent: the send is its cause. */
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (j = 0; j < lane->own->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (lane->own, j);
+
+          if (e->kind == TRACE_KIND_SEND && !g_hash_table_contains (sends, e->msg))
+            g_hash_table_insert (sends, (gpointer) e->msg, e);
+        }
+    }
   for (i = 0; i < run->lanes->len; i++)
     {
       TraceLane *lane = g_ptr_array_index (run->lanes, i);
@@ -481,6 +496,9 @@ link_causes (TraceRun   *run,
 
           if (e->after_seq == 0 && e->dead > 0
               && (cause = g_hash_table_lookup (signals, &e->dead)) != NULL)
+            goto link;
+          if (e->after_seq == 0 && e->ref != NULL
+              && (cause = g_hash_table_lookup (sends, e->ref)) != NULL && cause != e)
             goto link;
           if (e->after_seq == 0)
             continue;
