@@ -17,6 +17,8 @@
 #include "mpk-trace.h"
 #include "mpk-message.h"
 #include "mpk-protocol.h"
+#include "mpk-messenger.h"
+#include "mpk-worker.h"
 #undef MPK_INSIDE
 
 #endif /* MPKIT_H */

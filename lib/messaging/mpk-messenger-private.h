@@ -59,6 +59,10 @@ G_GNUC_INTERNAL void     mpk__messenger_decoded_clear (MpkMessengerDecoded *deco
  * still holds the worker's end of the socket (no EOF would come). */
 G_GNUC_INTERNAL void     mpk__messenger_watch_process (MpkMessenger *messenger,
                                                        MpkProcess   *process);
+/* The watched process has ended and been reaped: reads what it left in
+ * the pipe, then every receive with nothing to hand over fails with
+ * PEER_CLOSED; stops watching it. */
+G_GNUC_INTERNAL void     mpk__messenger_peer_ended (MpkMessenger *messenger);
 /* Frees @messenger without writing anything: for a copy inherited by a
  * forked child, whose buffered output belongs to the parent. */
 G_GNUC_INTERNAL void     mpk__messenger_discard (MpkMessenger *messenger);
