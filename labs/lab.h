@@ -168,7 +168,7 @@ lab_format_ints (const gint32 *items,
  * The tracer cannot see an exec, so we tell it: the note BEGIN in our lane
  * right before it, and "END: exit N" once it has ended.  The new program's
  * lane is drawn from the first and its end before the second, by cause,
- * not by the clock (mpk_trace_exec_begin() in lib/mpk-trace.c). */
+ * not by the clock (mpk_trace_exec_begin() in lib/core/mpk-trace.c). */
 G_GNUC_UNUSED static int
 lab_spawn_self (const char *const *args,
                 const char        *name,
