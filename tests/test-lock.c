@@ -35,17 +35,6 @@ kill_child (MpkProcess *process)
   g_assert_no_error (error);
 }
 
-static gint *
-shared_ints (guint n)
-{
-  gint *p = mmap (NULL, n * sizeof (gint), PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-  g_assert_true (p != MAP_FAILED);
-  memset (p, 0, n * sizeof (gint));
-  return p;
-}
-
 static MpkLock *
 new_lock (gboolean recursive)
 {
@@ -817,7 +806,7 @@ test_shared_counter (gconstpointer data)
 
   g_test_summary ("4 processes each add 1 to an int in shared memory 10 000 times, "
                   "every read and write under one lock: the total is exact");
-  counter = shared_ints (1);
+  counter = shared_new (sizeof (gint));
   args.counter = counter;
   args.n = under_valgrind () ? 2000 : N_INCREMENTS;
   if (guard == GUARD_SEMAPHORE)

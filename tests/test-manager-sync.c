@@ -234,28 +234,6 @@ test_manager_queue_empty (void)
 
 /* --- gaps: authentication and addresses ------------------------------------------------------------- */
 
-/* join_child() with a longer allowance, for children whose work is thousands
- * of round trips (on a loaded two-CPU machine, or under valgrind, that can
- * take longer than the usual allowance); still well inside the watchdog. */
-static void
-join_busy_child (MpkProcess *process,
-                 int         expected_exitcode)
-{
-  gboolean exited = mpk_process_join (process, 4 * CHILD_TIMEOUT_US);
-  int exitcode;
-
-  if (!exited)
-    {
-      g_printerr ("%s did not exit in time: killing it\n", mpk_process_get_name (process));
-      mpk_process_kill (process, NULL);
-      mpk_process_join (process, MPK_WAIT_FOREVER);
-    }
-  exitcode = mpk_process_get_exitcode (process);
-  mpk_process_unref (process);
-  g_assert_true (exited);
-  g_assert_cmpint (exitcode, ==, expected_exitcode);
-}
-
 /* --- gaps: server-side add ---------------------------------------------------------------------------- */
 
 static int

@@ -167,13 +167,6 @@ item_text (GVariant *item)
   return g_variant_print (item, TRUE);
 }
 
-static inline int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
 /* "[a, b, c]": the items of the container @items, in order or sorted. */
 static inline char *
 items_text (GVariant *items,

@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include "test-util.h"
 
-/* The library's fault-injection switch (lib/mpk-private.h): when TRUE, the child's
- * setup fails after fork, before the process function runs. */
+/* The library's fault-injection switch (lib/objects/mpk-objects-private.h): when
+ * TRUE, the child's setup fails after fork, before the process function runs. */
 extern gboolean mpk__process_fail_setup_for_testing;
 
 #define N_MANY 100

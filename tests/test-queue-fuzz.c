@@ -132,17 +132,6 @@ hang_limit_us (void)
   return under_valgrind () ? 120 * SEC : 10 * SEC;
 }
 
-static guint32
-mix32 (guint32 x)
-{
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
-
 static guint
 env_uint (const char *name,
           guint       fallback)
@@ -969,17 +958,14 @@ test_fuzz (gconstpointer data)
   guint first = env_uint ("MPK_FUZZ_ROUND", 0);
   guint n = env_uint ("MPK_FUZZ_ROUNDS", under_valgrind () ? MAX (test->rounds / 25, 10)
                                           : UNDER_ASAN ? test->rounds / 2 : test->rounds);
-  FuzzShared *shared = mmap (NULL, sizeof *shared, PROT_READ | PROT_WRITE,
-                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  FuzzShared *shared = shared_new (sizeof *shared);
   g_autofree char *problem = NULL;
   GString *codes = g_string_new (NULL);
   gint64 start = g_get_monotonic_time ();
   glong max_rss_kib = 0;
 
-  g_assert_true (shared != MAP_FAILED);
   if (control_words == NULL && test->mode != SCRIBBLE_RING_DATA)
     find_control_words ();
-  memset (shared, 0, sizeof *shared);
   shared->worst_late_us = G_MININT64;
   for (guint batch = first; batch < first + n && problem == NULL; batch += BATCH)
     {

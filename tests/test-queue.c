@@ -3,7 +3,8 @@
  * ported from CPython's _TestQueue and TestSimpleQueue, plus what Python cannot
  * promise: errors from put() itself, no false empty() after put, items of any
  * size (G5), joining a producer before draining (G6), and join() that notices
- * a consumer which died holding a task. */
+ * a consumer which died holding a task. G5 and G6 are gaps in CPython's tests
+ * named in section 2 of ../shared/research/anchor-multiprocessing.md. */
 
 #include <poll.h>
 #include <signal.h>
@@ -42,16 +43,6 @@
 #define T2_WINDOW     T2_US - EARLY_US, T2_US + LATE_US
 
 /* --- process helpers --------------------------------------------------------- */
-
-static gpointer
-shared_alloc (gsize size)
-{
-  gpointer p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-  g_assert_true (p != MAP_FAILED);
-  memset (p, 0, size);
-  return p;
-}
 
 /* --- queue helpers ------------------------------------------------------------ */
 
@@ -1026,7 +1017,7 @@ test_many (gconstpointer data)
   args.queue = new_queue (c->maxsize, FALSE);
   args.n_items = under_valgrind () ? c->n_items_valgrind : c->n_items;
   args.bytes = c->bytes;
-  args.reports = shared_alloc (N_CONSUMERS * sizeof (ConsumerReport));
+  args.reports = shared_new (N_CONSUMERS * sizeof (ConsumerReport));
 
   for (i = 0; i < N_CONSUMERS; i++)
     {
@@ -1695,13 +1686,13 @@ test_no_recoveries (void)
 /* The library's crash points (see tests/test-robust.c); set in children only. */
 extern int mpk__crash_countdown;
 /* A crash point of its own between a get's credit of the task and its
- * removal of the item (lib/mpk-ring.c), outside test-robust's countdown. */
+ * removal of the item (lib/core/mpk-ring.c), outside test-robust's countdown. */
 extern int mpk__ring_crash_after_credit;
 extern gpointer mpk__queue_get_shared_for_testing (MpkQueue *queue,
                                                    gsize    *size);
 
 /* Bytes the producers have committed to a queue's ring so far (the low bits of
- * its tail word, the control block's second line: see lib/mpk-ring.c). */
+ * its tail word, the control block's second line: see lib/core/mpk-ring.c). */
 static guint64
 ring_tail_bytes (MpkQueue *queue)
 {
@@ -2178,7 +2169,7 @@ take_grow_item (GBytes *b,
 static void
 test_unbounded_crash_points (void)
 {
-  gint *n_put = shared_alloc (sizeof (gint));
+  gint *n_put = shared_new (sizeof (gint));
   guint deaths = 0;
 
   g_test_summary ("The growing buffer (Queue()) with a producer killed at each of its crash "
@@ -2367,7 +2358,7 @@ static AsLimitArgs *
 run_as_limit (gsize headroom,
               guint n_queues)
 {
-  AsLimitArgs *args = shared_alloc (sizeof (AsLimitArgs));
+  AsLimitArgs *args = shared_new (sizeof (AsLimitArgs));
 
   args->headroom = headroom;
   args->n_queues = n_queues;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-robust.c: processes killed by SIGKILL inside the critical sections of
  * Queue, JoinableQueue and Lock (Python leaves such a lock held forever and a
- * queue with half a frame in it: anchor §3 PP1-PP3, gap G4). The victims die
+ * queue with half a frame in it: pain points PP1-PP3 in section 3 of
+ * ../shared/research/anchor-multiprocessing.md, and its gap G4). The victims die
  * at the library's crash points or at random moments; the survivors must never
  * hang past their timeouts, never get a torn or duplicated item, and lose no
  * item whose put returned, except the one a dying consumer was taking.
@@ -62,7 +63,7 @@
 #include <sys/wait.h>
 #include "test-util.h"
 
-/* The library's crash points (lib/mpk-private.h): while the countdown is > 0,
+/* The library's crash points (lib/core/mpk-core-private.h): while the countdown is > 0,
  * each crash point decrements it; the one that reaches 0 writes its name into
  * mpk__crash_note (64 bytes) and SIGKILLs its own process. Set in children only. */
 extern int   mpk__crash_countdown;
@@ -123,17 +124,6 @@ first_round (void)
 }
 
 static guint32
-mix32 (guint32 x)
-{
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
-
-static guint32
 fnv1a (const guint8 *data,
        gsize         len)
 {
@@ -142,16 +132,6 @@ fnv1a (const guint8 *data,
   for (gsize i = 0; i < len; i++)
     h = (h ^ data[i]) * 0x01000193u;
   return h;
-}
-
-/* An anonymous shared mapping: the children forked afterwards see the same pages. */
-static gpointer
-shared_new (gsize size)
-{
-  gpointer mem = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-  g_assert_true (mem != MAP_FAILED);
-  return mem;
 }
 
 /* Starts @func (@data) in a daemonic child: should the test process die, the
@@ -216,13 +196,6 @@ count_kill (GHashTable *kills,
   gpointer n = g_hash_table_lookup (kills, where);
 
   g_hash_table_replace (kills, g_strdup (where), GUINT_TO_POINTER (GPOINTER_TO_UINT (n) + 1));
-}
-
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
 static char *

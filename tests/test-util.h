@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-util.h: small helpers shared by the unit tests: a pipe whose two ends belong
  * to a parent and a child, starting and joining a child, sending and checking, word
- * handshakes, the forking tests' guards and timed failures. */
+ * handshakes, the forking tests' guards, shared memory and seeds, the per-test
+ * watchdog, and assertions on a call and the GError it reports through. The
+ * Manager's own helpers are in test-manager-util.h. */
 #ifndef MPK_TEST_UTIL_H
 #define MPK_TEST_UTIL_H
 
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <glib.h>
 #include <mpkit.h>
@@ -242,13 +245,14 @@ child_guard (void)
     _exit (1);
 }
 
-/* Joins @process within MPK_TEST_CHILD_TIMEOUT_US (killing it if it
- * overruns), checks its exit code and drops the reference. */
+/* Joins @process within @timeout_us (killing it if it overruns), checks its
+ * exit code and drops the reference. */
 static inline void
-join_child (MpkProcess *process,
-            int         expected_exitcode)
+join_child_within (MpkProcess *process,
+                   int         expected_exitcode,
+                   gint64      timeout_us)
 {
-  gboolean exited = mpk_process_join (process, MPK_TEST_CHILD_TIMEOUT_US);
+  gboolean exited = mpk_process_join (process, timeout_us);
   int exitcode;
 
   if (!exited)
@@ -261,6 +265,57 @@ join_child (MpkProcess *process,
   mpk_process_unref (process);
   g_assert_true (exited);
   g_assert_cmpint (exitcode, ==, expected_exitcode);
+}
+
+/* join_child_within() the usual allowance, MPK_TEST_CHILD_TIMEOUT_US. */
+static inline void
+join_child (MpkProcess *process,
+            int         expected_exitcode)
+{
+  join_child_within (process, expected_exitcode, MPK_TEST_CHILD_TIMEOUT_US);
+}
+
+/* join_child() with four times the allowance, for children whose work is
+ * thousands of round trips (on a loaded two-CPU machine, or under valgrind,
+ * that can take longer than the usual allowance); still inside the watchdog. */
+static inline void
+join_busy_child (MpkProcess *process,
+                 int         expected_exitcode)
+{
+  join_child_within (process, expected_exitcode, 4 * MPK_TEST_CHILD_TIMEOUT_US);
+}
+
+/* @size zeroed bytes of anonymous shared memory (asserts): children forked
+ * afterwards see the same pages. The test unmaps it with munmap (p, size). */
+static inline gpointer
+shared_new (gsize size)
+{
+  gpointer mem = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+  g_assert_true (mem != MAP_FAILED);
+  memset (mem, 0, size);
+  return mem;
+}
+
+/* A 32-bit integer hash (lowbias32): the randomised tests derive each round's
+ * and each worker's seed from one printed seed with it, so a failure replays. */
+static inline guint32
+mix32 (guint32 x)
+{
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+/* A GCompareFunc over two char * elements (g_ptr_array_sort, qsort). */
+static inline int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
 /* A library bug that blocks the test process itself (a wait that should

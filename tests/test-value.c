@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-value.c: Value, RawValue, Array and RawArray (multiprocessing.sharedctypes),
  * ported from CPython's _TestValue and _TestArray, plus what a C kit must add:
- * range checks, one-step adds that lose no update (gap G3), a lock shared by
+ * range checks, one-step adds that lose no update (gap G3 of
+ * ../shared/research/anchor-multiprocessing.md section 2), a lock shared by
  * several objects, and the tracer's value events. */
 
 #include <string.h>
