@@ -3,6 +3,9 @@
 # bench/run.sh: run bench-mpkit (C) and bench_mp.py (Python multiprocessing)
 # on the same workloads, interleaved workload by workload, and print a
 # markdown table of medians, ratios and targets (saved as $BUILD/bench/table.md).
+# The request protocol's rows (proto_*) come from bench-protocol (C) and
+# bench_protocol.py (pymulproc's way: a Pipe of lists, a JoinableQueue with
+# put-back filtering), in the same way.
 #
 #   make bench                       # what you normally run
 #   BUILD=build bench/run.sh         # the same, without rebuilding
@@ -25,9 +28,10 @@ PY="${PYTHON:-python3}"
 OUT="$BUILD/bench"
 C_BENCH="$OUT/bench-mpkit"
 C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
+C_PROTO="$OUT/bench-protocol"          # the request protocol (proto_* workloads)
 WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw
            q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt valinc arrayew
-           arrayew_idiom mgr_list_append mgr_dict_getset"
+           arrayew_idiom mgr_list_append mgr_dict_getset proto_rtt proto_fanin proto_filter4"
 # arrayew gives two rows (arrayew_w, arrayew_r) from the same trials; ONLY
 # accepts arrayew, arrayew_w or arrayew_r for it (arrayew_idiom likewise).
 # ring_raw: the anchors' raw shared-memory ring (pshared mutex + 2 condvars,
@@ -101,15 +105,24 @@ for w in $WORKLOADS; do
     run_ring_raw
     continue
   fi
+  c_bench="$C_BENCH" py_bench="$HERE/bench_mp.py"
+  if [[ "$w" = proto_* ]]; then
+    c_bench="$C_PROTO" py_bench="$HERE/bench_protocol.py"
+    if [ ! -x "$c_bench" ]; then
+      echo "bench/run.sh: $c_bench is not built; run 'make bench'" >&2
+      failed="$failed mpkit:$w"
+      continue
+    fi
+  fi
   # C first, then Python, back to back: both see the same state of the host.
-  if ! "$C_BENCH" --trials "$TRIALS" --scale "$SCALE" --only "$w" \
+  if ! "$c_bench" --trials "$TRIALS" --scale "$SCALE" --only "$w" \
        | tee -a "$OUT/c.tsv" >&2; then
-    echo "bench/run.sh: bench-mpkit failed on $w" >&2
+    echo "bench/run.sh: ${c_bench##*/} failed on $w" >&2
     failed="$failed mpkit:$w"
   fi
-  if ! "$PY" "$HERE/bench_mp.py" --trials "$TRIALS" --scale "$SCALE" --only "$w" \
+  if ! "$PY" "$py_bench" --trials "$TRIALS" --scale "$SCALE" --only "$w" \
        | tee -a "$OUT/py.tsv" >&2; then
-    echo "bench/run.sh: bench_mp.py failed on $w" >&2
+    echo "bench/run.sh: ${py_bench##*/} failed on $w" >&2
     failed="$failed python:$w"
   fi
 done
@@ -177,6 +190,12 @@ ROWS = [
      "(Python: with get_lock(): x = get_obj()[i])", None),
     ("mgr_list_append", "Manager list, append of small ints from a child process", 1.5),
     ("mgr_dict_getset", "Manager dict, set/get of small int keys from a child (ops = sets + gets)", 1.5),
+    ("proto_rtt", "Protocol over a pipe, round trip DO -> FINISHED (Python: pymulproc's "
+     "Pipe of lists)", None),
+    ("proto_fanin", "Protocol queue, 4 children -> parent, FINISHED (Python: pymulproc's "
+     "JoinableQueue)", 20.0),
+    ("proto_filter4", "Protocol queue, DO to 4 recipients, each receives its own "
+     "(Python: JoinableQueue, refused messages put back)", 20.0),
     ("ring_raw", "raw shm ring (anchor) 1P->1C: no library, pshared mutex + 2 condvars", None),
     ("ring_raw_2p2c", "raw shm ring (anchor) 2P->2C", None),
 ]

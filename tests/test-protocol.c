@@ -213,36 +213,51 @@ test_message_malformed (void)
 static void
 test_message_decode_bytes (void)
 {
-  static const guint8 junk[][8] = {
-    { 0 }, { 'D', 'O', 0, 0, 1, 0, 0, 0 }, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+  static const guint8 junk[][12] = {
+    { 0 }, { 3, 0, 0, 0, 0, 0, 0, 0, 'D', 'O', 0, 0 },              /* a NUL in the request */
+    { 2, 0, 0, 0, 1, 0, 0, 0, 'D', 'O', 'i', 0 },                /* an int32 of 1 byte */
+    { 2, 0, 0, 0, 1, 0, 0, 0, 'D', 0, 'i', 0 },                  /* the same, with data */
+    { 2, 0, 0, 0, 1, 0, 0, 0, 'D', 'O', 'm', 0 },                /* "m" is no type */
+    { 2, 0, 0, 0, 1, 0, 0, 0, 'D', 'O', '*', 0 },                /* nor a definite one */
+    { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
   };
-  g_autoptr(MpkMessage) message = mpk_message_new ("DO", 42, 43, g_variant_new_int32 (7));
-  g_autoptr(GVariant) value = mpk_message_to_variant (message);
+  g_autoptr(GVariant) data = g_variant_ref_sink (g_variant_new_int32 (7));
+  gsize size = mpk__message_encoded_size ("DO", data);
+  g_autofree guint8 *bytes = g_malloc (size);
   g_autoptr(MpkMessage) back = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_test_summary ("Untrusted bytes decode to a message or to PROTOCOL, never a crash");
-  back = mpk__message_decode (g_variant_get_data (value), g_variant_get_size (value), &error);
+  g_test_summary ("A protocol queue slot's untrusted bytes decode to a message or to "
+                  "PROTOCOL, never a crash");
+  mpk__message_encode (bytes, "DO", data);
+  back = mpk__message_decode (bytes, size, 42, 43, &error);
   g_assert_no_error (error);
   assert_message (back, "DO", 42, 43, "7");
   for (guint i = 0; i < G_N_ELEMENTS (junk); i++)
     for (gsize len = 0; len <= sizeof junk[i]; len++)
       {
         g_autoptr(GError) e = NULL;
-        g_autoptr(MpkMessage) m = mpk__message_decode (junk[i], len, &e);
+        g_autoptr(MpkMessage) m = mpk__message_decode (junk[i], len, 42, 0, &e);
 
         g_assert_null (m);
         g_assert_error (e, MPK_ERROR, MPK_ERROR_PROTOCOL);
       }
-  /* Every truncation of a good message. */
-  for (gsize len = 0; len < g_variant_get_size (value); len++)
+  /* Every truncation of a good message, and bad pids. */
+  for (gsize len = 0; len < size; len++)
     {
       g_autoptr(GError) e = NULL;
-      g_autoptr(MpkMessage) m = mpk__message_decode (g_variant_get_data (value), len, &e);
+      g_autoptr(MpkMessage) m = mpk__message_decode (bytes, len, 42, 43, &e);
 
       g_assert_null (m);
       g_assert_error (e, MPK_ERROR, MPK_ERROR_PROTOCOL);
     }
+  {
+    g_autoptr(GError) e = NULL;
+    g_autoptr(MpkMessage) m = mpk__message_decode (bytes, size, 0, 43, &e);
+
+    g_assert_null (m);
+    g_assert_error (e, MPK_ERROR, MPK_ERROR_PROTOCOL);
+  }
 }
 
 /* --- pymulproc's tests: the pipe -------------------------------------------------- */

@@ -310,14 +310,16 @@ has_room (gpointer data)
 
 gboolean
 mpk__mailbox_put (MpkMailbox          *box,
-                  const MpkMessage    *message,
-                  gconstpointer        data,
-                  gsize                size,
-                  const MpkWireHeader *header,
+                  const char          *request,
+                  GPid                 sender,
+                  GPid                 recipient,
+                  GVariant            *data,
+                  MpkWireHeader       *header,
                   MpkDeadline          deadline,
                   GError             **error)
 {
   MailboxShared *sh = box->sh;
+  gsize size = mpk__message_encoded_size (request, data);
 
   if (size > sh->slot_size)
     {
@@ -326,6 +328,7 @@ mpk__mailbox_put (MpkMailbox          *box,
                    "the slot size of %u", size, sh->slot_size);
       return FALSE;
     }
+  mpk__wire_stamp (header, MPK__WIRE_KIND_VARIANT, size);
   for (;;)
     {
       guint32 i;
@@ -344,10 +347,10 @@ mpk__mailbox_put (MpkMailbox          *box,
           slot = slot_at (box, i);
           sh->free_head = slot->next;
           MPK__CRASH_POINT ("mailbox.put.claimed");
-          memcpy (slot_data (slot), data, size);
+          mpk__message_encode (slot_data (slot), request, data);
           slot->size = size;
-          slot->sender = message->sender_pid;
-          slot->recipient = message->recipient_pid;
+          slot->sender = sender;
+          slot->recipient = recipient;
           slot->origin_pid = header->pid;
           slot->origin_seq = header->seq;
           slot->clock = header->clock;
@@ -410,28 +413,18 @@ fill_header (MpkWireHeader *header, const Slot *slot)
   header->clock = slot->clock;
 }
 
-/* A copy of slot @slot's message, checked; NULL when it is corrupt (or its
- * pids disagree with the slot's, which the filters used). */
+/* A copy of slot @slot's message, checked; NULL when it is corrupt. */
 static MpkMessage *
 decode_slot (MpkMailbox *box, Slot *slot, GError **error)
 {
-  MpkMessage *message;
-
   if (slot->size > box->sh->slot_size)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
                    "protocol queue: a slot claims %u bytes", slot->size);
       return NULL;
     }
-  message = mpk__message_decode (slot_data (slot), slot->size, error);
-  if (message != NULL
-      && (message->sender_pid != slot->sender || message->recipient_pid != slot->recipient))
-    {
-      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
-                           "protocol queue: a message's pids differ from its slot's");
-      g_clear_pointer (&message, mpk_message_unref);
-    }
-  return message;
+  return mpk__message_decode (slot_data (slot), slot->size, slot->sender, slot->recipient,
+                              error);
 }
 
 /* Whether @filter may accept @slot from its pids alone (no decoding). */

@@ -207,18 +207,105 @@ mpk_message_new_from_variant (GVariant  *value,
   return mpk_message_new (request, sender_pid, recipient_pid, NULL);
 }
 
+gsize
+mpk__message_encoded_size (const char *request,
+                           GVariant   *data)
+{
+  if (data == NULL)
+    return MPK__MESSAGE_SLOT_HEAD + strlen (request);
+  return MPK__MESSAGE_SLOT_HEAD + strlen (request) + strlen (g_variant_get_type_string (data))
+         + g_variant_get_size (data);
+}
+
+void
+mpk__message_encode (guint8     *out,
+                     const char *request,
+                     GVariant   *data)
+{
+  guint32 request_len = strlen (request);
+  guint32 type_len = data != NULL ? strlen (g_variant_get_type_string (data)) : 0;
+
+  memcpy (out, &request_len, 4);
+  memcpy (out + 4, &type_len, 4);
+  out += MPK__MESSAGE_SLOT_HEAD;
+  memcpy (out, request, request_len);
+  out += request_len;
+  if (data != NULL)
+    {
+      memcpy (out, g_variant_get_type_string (data), type_len);
+      g_variant_store (data, out + type_len);
+    }
+}
+
 MpkMessage *
 mpk__message_decode (gconstpointer  data,
                      gsize          size,
+                     GPid           sender_pid,
+                     GPid           recipient_pid,
                      GError       **error)
 {
-  g_autoptr(GBytes) bytes = g_bytes_new (data, size);
-  GVariant *value;
+  const guint8 *in = data;
+  guint32 request_len, type_len;
+  gsize rest;
+  MpkMessage *message;
 
-  /* A copy: the bytes may be in shared memory that others write, and the
-   * checks must see what the getters will. */
-  value = g_variant_new_from_bytes (G_VARIANT_TYPE (MPK_MESSAGE_TYPE_STRING), bytes, FALSE);
-  return mpk_message_new_from_variant (value, error);
+  if (size < MPK__MESSAGE_SLOT_HEAD)
+    {
+      protocol_error (error, "shorter than its header");
+      return NULL;
+    }
+  memcpy (&request_len, in, 4);
+  memcpy (&type_len, in + 4, 4);
+  rest = size - MPK__MESSAGE_SLOT_HEAD;
+  in += MPK__MESSAGE_SLOT_HEAD;
+  if (request_len == 0 || request_len > rest || type_len > rest - request_len
+      || (type_len == 0 && rest != request_len))
+    {
+      protocol_error (error, "lengths that do not fit");
+      return NULL;
+    }
+  /* g_utf8_validate_len() also refuses a NUL inside. */
+  if (!g_utf8_validate_len ((const char *) in, request_len, NULL))
+    {
+      protocol_error (error, "the request is not UTF-8");
+      return NULL;
+    }
+  if (sender_pid <= 0 || recipient_pid < 0)
+    {
+      protocol_error (error, "a pid out of range");
+      return NULL;
+    }
+  message = g_new0 (MpkMessage, 1);
+  message->ref_count = 1;
+  message->request = g_strndup ((const char *) in, request_len);
+  message->sender_pid = sender_pid;
+  message->recipient_pid = recipient_pid;
+  if (type_len > 0)
+    {
+      g_autofree char *type = g_strndup ((const char *) in + request_len, type_len);
+      g_autoptr(GBytes) bytes = NULL;
+      GVariant *value;
+
+      if (!g_variant_type_string_is_valid (type)
+          || !g_variant_type_is_definite (G_VARIANT_TYPE (type)))
+        {
+          mpk_message_unref (message);
+          protocol_error (error, "the data's type is not a type");
+          return NULL;
+        }
+      /* A copy: the bytes are in shared memory that others write. */
+      bytes = g_bytes_new (in + request_len + type_len, rest - request_len - type_len);
+      value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE));
+      if (!g_variant_is_normal_form (value))
+        {
+          g_variant_unref (value);
+          mpk_message_unref (message);
+          protocol_error (error, "the data is not in normal form");
+          return NULL;
+        }
+      message->data = value;
+    }
+  return message;
 }
 
 /* ['DO', 1234, 5678, {'value': <20>}]: Python's print of the list, with

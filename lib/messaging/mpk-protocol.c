@@ -283,23 +283,29 @@ mpk_protocol_send (MpkProtocol  *proto,
   g_return_val_if_fail (sender_pid >= 0 && recipient_pid >= 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  message = mpk_message_new (request, sender_pid > 0 ? sender_pid : (GPid) mpk__wire_pid (),
-                             recipient_pid, data);
-  value = mpk_message_to_variant (message);
+  if (sender_pid == 0)
+    sender_pid = (GPid) mpk__wire_pid ();
+  if (data != NULL)
+    g_variant_ref_sink (data);
   if (MPK__TRACING (MPK__TRACE_MSG))
     ts = mpk__trace_now ();
   if (proto->transport == TRANSPORT_PIPE)
-    ok = mpk__connection_send_header (proto->conn, value, timeout_us, &header, error);
-  else
     {
-      gsize size = g_variant_get_size (value);
-
-      mpk__wire_stamp (&header, MPK__WIRE_KIND_VARIANT, size);
-      ok = mpk__mailbox_put (proto->box, message, g_variant_get_data (value), size, &header,
-                             mpk__deadline_from_timeout (timeout_us), error);
+      message = mpk_message_new (request, sender_pid, recipient_pid, data);
+      value = mpk_message_to_variant (message);
+      ok = mpk__connection_send_header (proto->conn, value, timeout_us, &header, error);
     }
+  else
+    ok = mpk__mailbox_put (proto->box, request, sender_pid, recipient_pid, data, &header,
+                           mpk__deadline_from_timeout (timeout_us), error);
   if (ok && MPK__TRACING (MPK__TRACE_MSG))
-    trace_message (proto, "msg.send", MPK__TRACE_OUT, ts, &header, message);
+    {
+      if (message == NULL)
+        message = mpk_message_new (request, sender_pid, recipient_pid, data);
+      trace_message (proto, "msg.send", MPK__TRACE_OUT, ts, &header, message);
+    }
+  if (data != NULL)
+    g_variant_unref (data);
   return ok;
 }
 

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bench-protocol.c: the mpkit side of `make bench` for the request
+ * protocol (lib/messaging/mpk-protocol.c, issue 13). The same workloads as
+ * bench/bench_protocol.py runs the way pymulproc does it (a Pipe of lists;
+ * a JoinableQueue, with a refused message put back at the tail):
+ *
+ *   proto_rtt      pipe pair: the parent sends DO (data: an int), the child
+ *                  answers FINISHED with it                         us/rt
+ *   proto_fanin    queue: 4 children send FINISHED to the parent, which
+ *                  receives them all (no filter)                     msg/s
+ *   proto_filter4  queue: the parent sends DO round-robin to 4 children,
+ *                  each receives only its own (filter: for me); then a
+ *                  DIE each                                          msg/s
+ *
+ * Output: one line per measurement, '#' lines are comments:
+ *   key <TAB> unit <TAB> v1,v2,...   (one value per trial)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mpkit.h>
+
+#define N_CHILDREN 4
+#define TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+static int    opt_trials = 5;
+static double opt_scale = 1.0;
+static char  *opt_only = NULL;
+
+static gint64
+scaled (gint64 base)
+{
+  return MAX ((gint64) (base * opt_scale), 1);
+}
+
+static gboolean
+wanted (const char *key)
+{
+  g_auto(GStrv) keys = NULL;
+
+  if (opt_only == NULL || *opt_only == '\0')
+    return TRUE;
+  keys = g_strsplit (opt_only, ",", -1);
+  return g_strv_contains ((const gchar * const *) keys, key);
+}
+
+static void
+emit (const char *key, const char *unit, const double *values, int n)
+{
+  printf ("%s\t%s\t", key, unit);
+  for (int i = 0; i < n; i++)
+    printf ("%s%.6g", i ? "," : "", values[i]);
+  printf ("\n");
+  fflush (stdout);
+}
+
+/* Benchmark code has no recovery path: any failure ends the run. */
+static void
+check (gboolean ok, const char *what, GError *error)
+{
+  if (!ok)
+    {
+      g_printerr ("bench-protocol: %s: %s\n", what, error != NULL ? error->message : "failed");
+      exit (1);
+    }
+}
+
+typedef struct
+{
+  MpkProtocol *proto;   /* the child's handle (pipe end, or the queue) */
+  gint64       count;   /* messages to echo, send or receive */
+  GPid         parent;
+} Args;
+
+static MpkProcess *
+start (MpkProcessFunc func, Args *args)
+{
+  GError *error = NULL;
+  MpkProcess *p = mpk_process_new (NULL, func, args, NULL);
+
+  check (mpk_process_start (p, &error), "start", error);
+  return p;
+}
+
+static void
+join (MpkProcess *p)
+{
+  check (mpk_process_join (p, TIMEOUT_US) && mpk_process_get_exitcode (p) == 0,
+         "child", NULL);
+  mpk_process_unref (p);
+}
+
+/* --- proto_rtt ------------------------------------------------------------------- */
+
+static int
+echo_child (gpointer data)
+{
+  Args *args = data;
+
+  for (gint64 i = 0; i < args->count; i++)
+    {
+      g_autoptr(MpkMessage) m = mpk_protocol_receive (args->proto, NULL, TIMEOUT_US, NULL);
+
+      if (m == NULL || !mpk_protocol_send (args->proto, MPK_REQ_FINISHED, 0, MPK_PID_NONE,
+                                           m->data, TIMEOUT_US, NULL))
+        return 1;
+    }
+  return 0;
+}
+
+/* Microseconds per round trip. */
+static double
+trial_rtt (gint64 count)
+{
+  MpkProtocol *parent = NULL, *child = NULL;
+  GError *error = NULL;
+  Args args;
+  MpkProcess *p;
+  gint64 warm = 200, start_us = 0;
+
+  check (mpk_protocol_pipe_new (&parent, &child, &error), "pipe", error);
+  args = (Args) { child, warm + count, getpid () };
+  p = start (echo_child, &args);
+  for (gint64 i = 0; i < warm + count; i++)
+    {
+      g_autoptr(MpkMessage) m = NULL;
+
+      if (i == warm)
+        start_us = g_get_monotonic_time ();
+      check (mpk_protocol_send (parent, MPK_REQ_DO, 0, MPK_PID_NONE,
+                                g_variant_new_int32 ((gint32) i), TIMEOUT_US, &error),
+             "send", error);
+      m = mpk_protocol_receive (parent, NULL, TIMEOUT_US, &error);
+      check (m != NULL, "receive", error);
+    }
+  {
+    double us = (double) (g_get_monotonic_time () - start_us) / count;
+
+    join (p);
+    mpk_protocol_free (parent);
+    mpk_protocol_free (child);
+    return us;
+  }
+}
+
+/* --- proto_fanin ------------------------------------------------------------------- */
+
+static int
+fanin_child (gpointer data)
+{
+  Args *args = data;
+
+  for (gint64 i = 0; i < args->count; i++)
+    if (!mpk_protocol_send (args->proto, MPK_REQ_FINISHED, 0, args->parent,
+                            g_variant_new_int32 (3), TIMEOUT_US, NULL))
+      return 1;
+  return 0;
+}
+
+/* Messages per second received by the parent. */
+static double
+trial_fanin (gint64 count)
+{
+  GError *error = NULL;
+  MpkProtocol *queue = mpk_protocol_queue_new (0, &error);
+  MpkProcess *children[N_CHILDREN];
+  Args args;
+  gint64 per_child = MAX (count / N_CHILDREN, 1), start_us;
+  double rate;
+
+  check (queue != NULL, "queue", error);
+  args = (Args) { queue, per_child, getpid () };
+  start_us = g_get_monotonic_time ();
+  for (int i = 0; i < N_CHILDREN; i++)
+    children[i] = start (fanin_child, &args);
+  for (gint64 i = 0; i < per_child * N_CHILDREN; i++)
+    {
+      g_autoptr(MpkMessage) m = mpk_protocol_receive (queue, NULL, TIMEOUT_US, &error);
+
+      check (m != NULL, "receive", error);
+    }
+  rate = per_child * N_CHILDREN / ((g_get_monotonic_time () - start_us) / 1e6);
+  for (int i = 0; i < N_CHILDREN; i++)
+    join (children[i]);
+  check (mpk_protocol_queue_join (queue, TIMEOUT_US, &error), "join", error);
+  mpk_protocol_free (queue);
+  return rate;
+}
+
+/* --- proto_filter4 ------------------------------------------------------------------ */
+
+static int
+filter_child (gpointer data)
+{
+  Args *args = data;
+
+  for (;;)
+    {
+      g_autoptr(MpkMessage) m = mpk_protocol_receive (args->proto, MPK_MESSAGE_FILTER_FOR_ME,
+                                                      TIMEOUT_US, NULL);
+
+      if (m == NULL)
+        return 1;
+      if (mpk_message_is_request (m, MPK_REQ_DIE))
+        return 0;
+    }
+}
+
+/* Messages per second taken by their recipients, until the queue is joined. */
+static double
+trial_filter4 (gint64 count)
+{
+  GError *error = NULL;
+  MpkProtocol *queue = mpk_protocol_queue_new (0, &error);
+  MpkProcess *children[N_CHILDREN];
+  Args args;
+  gint64 start_us;
+  double rate;
+
+  check (queue != NULL, "queue", error);
+  args = (Args) { queue, count, getpid () };
+  for (int i = 0; i < N_CHILDREN; i++)
+    children[i] = start (filter_child, &args);
+  start_us = g_get_monotonic_time ();
+  for (gint64 i = 0; i < count; i++)
+    check (mpk_protocol_send (queue, MPK_REQ_DO, 0,
+                              mpk_process_get_pid (children[i % N_CHILDREN]),
+                              g_variant_new_int32 ((gint32) i), TIMEOUT_US, &error),
+           "send", error);
+  check (mpk_protocol_queue_join (queue, TIMEOUT_US, &error), "join", error);
+  rate = count / ((g_get_monotonic_time () - start_us) / 1e6);
+  for (int i = 0; i < N_CHILDREN; i++)
+    check (mpk_protocol_send (queue, MPK_REQ_DIE, 0, MPK_PID_NONE, NULL, TIMEOUT_US, &error),
+           "send", error);
+  for (int i = 0; i < N_CHILDREN; i++)
+    join (children[i]);
+  mpk_protocol_free (queue);
+  return rate;
+}
+
+typedef struct
+{
+  const char *key;
+  const char *unit;
+  double    (*trial) (gint64 count);
+  gint64      count;   /* per trial, before --scale */
+} Workload;
+
+static const Workload workloads[] = {
+  { "proto_rtt", "us/rt", trial_rtt, 20000 },
+  { "proto_fanin", "msg/s", trial_fanin, 200000 },
+  { "proto_filter4", "msg/s", trial_filter4, 100000 },
+};
+
+int
+main (int argc, char *argv[])
+{
+  GOptionEntry entries[] = {
+    { "trials", 't', 0, G_OPTION_ARG_INT, &opt_trials, "Trials per measurement (default 5)", "N" },
+    { "scale", 's', 0, G_OPTION_ARG_DOUBLE, &opt_scale, "Multiply the counts (default 1)", "X" },
+    { "only", 'o', 0, G_OPTION_ARG_STRING, &opt_only, "Comma-separated workloads", "LIST" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- the request protocol against pymulproc's way");
+  GError *error = NULL;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  check (g_option_context_parse (context, &argc, &argv, &error), "options", error);
+  opt_trials = MAX (opt_trials, 1);
+  for (guint w = 0; w < G_N_ELEMENTS (workloads); w++)
+    {
+      double *v;
+      gint64 count = scaled (workloads[w].count);
+
+      if (!wanted (workloads[w].key))
+        continue;
+      v = g_new (double, opt_trials);
+      printf ("# %s: %" G_GINT64_FORMAT " per trial\n", workloads[w].key, count);
+      workloads[w].trial (MAX (count / 10, 1));   /* warm-up, not reported */
+      for (int t = 0; t < opt_trials; t++)
+        v[t] = workloads[w].trial (count);
+      emit (workloads[w].key, workloads[w].unit, v, opt_trials);
+      g_free (v);
+    }
+  g_free (opt_only);
+  return 0;
+}
