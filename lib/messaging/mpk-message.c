@@ -28,7 +28,7 @@
 
 /**
  * mpk_message_new:
- * @request: the request, a non-empty UTF-8 string
+ * @request: (transfer none): the request, a non-empty UTF-8 string
  * @sender_pid: the sender's pid (> 0)
  * @recipient_pid: the recipient's pid, or %MPK_PID_NONE for everybody
  * @data: (transfer none) (nullable): the data; a floating reference is sunk
@@ -62,7 +62,9 @@ mpk_message_new (const char *request,
 
 /**
  * mpk_message_ref:
- * @message: a message
+ * @message: (transfer none): a message
+ *
+ * Takes one more reference on @message.
  *
  * Returns: (transfer full): @message, with one more reference
  */
@@ -92,8 +94,11 @@ mpk_message_unref (MpkMessage *message)
 
 /**
  * mpk_message_is_request:
- * @message: a message
- * @request: a request
+ * @message: (transfer none): a message
+ * @request: (transfer none): a request
+ *
+ * Compares the request field, pymulproc's
+ * `message[request_offset] == REQ_...`.
  *
  * Returns: %TRUE if @message's request is @request
  */
@@ -108,7 +113,7 @@ mpk_message_is_request (const MpkMessage *message,
 
 /**
  * mpk_message_to_variant:
- * @message: a message
+ * @message: (transfer none): a message
  *
  * The message as it travels: a #GVariant of type
  * %MPK_MESSAGE_TYPE_STRING.
@@ -321,7 +326,7 @@ append_pid (GString *s, GPid pid)
 
 /**
  * mpk_message_to_string:
- * @message: a message
+ * @message: (transfer none): a message
  *
  * The message as pymulproc's examples print it, a list:
  * `['FINISHED', 4312, None, 3]` (the data in GVariant text format,
@@ -354,8 +359,8 @@ mpk_message_to_string (const MpkMessage *message)
 
 /**
  * mpk_message_filter_accepts:
- * @filter: (nullable): a filter; %NULL accepts every message
- * @message: a message
+ * @filter: (transfer none) (nullable): a filter; %NULL accepts every message
+ * @message: (transfer none): a message
  * @receiver_pid: the receiving process (for %MPK_MATCH_FOR_ME and
  *   %MPK_MATCH_TO_ME)
  *

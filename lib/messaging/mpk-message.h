@@ -68,7 +68,7 @@ typedef struct _MpkMessage MpkMessage;
 
 /**
  * MpkMessage:
- * @request: the request, a non-empty UTF-8 string (%MPK_REQ_DO, ...)
+ * @request: (transfer none): the request, a non-empty UTF-8 string (%MPK_REQ_DO, ...)
  * @sender_pid: the pid of the process that sent it (or the one it named)
  * @recipient_pid: the process it is for, or %MPK_PID_NONE for everybody
  * @data: (nullable): the data, any #GVariant, or %NULL for none
@@ -126,7 +126,7 @@ typedef enum
 /**
  * MpkMessageFilterFunc:
  * @message: (transfer none): a message
- * @user_data: the filter's user data
+ * @user_data: (transfer none): the filter's user data
  *
  * A filter of your own (pymulproc's `func`). It runs while the shared
  * queue is locked, so it must be quick and must not use the queue.
@@ -142,7 +142,7 @@ typedef gboolean (*MpkMessageFilterFunc) (const MpkMessage *message,
  * @sender_pid: for %MPK_MATCH_SENDER
  * @request: (nullable): for %MPK_MATCH_REQUEST
  * @func: (nullable): a last condition of your own, or %NULL
- * @user_data: for @func
+ * @user_data: (transfer none): for @func
  *
  * What a receiver accepts: every condition of @match, and @func when it is
  * set. A %NULL filter accepts everything. Messages a filter refuses stay

@@ -205,7 +205,9 @@ mpk_protocol_free (MpkProtocol *proto)
 
 /**
  * mpk_protocol_is_queue:
- * @proto: a handle
+ * @proto: (transfer none): a handle
+ *
+ * Tells the two transports apart.
  *
  * Returns: %TRUE for a queue handle, %FALSE for a pipe end
  */
@@ -241,8 +243,8 @@ trace_message (MpkProtocol         *proto,
 
 /**
  * mpk_protocol_send:
- * @proto: a handle
- * @request: the request (%MPK_REQ_DO, ...), a non-empty UTF-8 string
+ * @proto: (transfer none): a handle
+ * @request: (transfer none): the request (%MPK_REQ_DO, ...), a non-empty UTF-8 string
  * @sender_pid: the sender pid to write, or 0 for the calling process's own
  *   (taken now, in the process that sends)
  * @recipient_pid: the process the message is for, or %MPK_PID_NONE for
@@ -368,7 +370,7 @@ pipe_receive (MpkProtocol            *proto,
       p = g_new0 (Pending, 1);
       value = mpk__connection_recv_header (proto->conn, timeout_us, &p->header, error);
       if (value == NULL
-          || (p->message = mpk_message_new_from_variant (g_variant_ref (value), error)) == NULL)
+          || (p->message = mpk_message_new_from_variant (value, error)) == NULL)
         {
           g_free (p);
           return NULL;
@@ -389,8 +391,8 @@ pipe_receive (MpkProtocol            *proto,
 
 /**
  * mpk_protocol_receive:
- * @proto: a handle
- * @filter: (nullable): which messages to take; %NULL takes any
+ * @proto: (transfer none): a handle
+ * @filter: (transfer none) (nullable): which messages to take; %NULL takes any
  * @timeout_us: how long to wait for a message @filter accepts, or
  *   %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -446,7 +448,7 @@ check_queue (MpkProtocol *proto, GError **error)
 
 /**
  * mpk_protocol_queue_empty:
- * @proto: a queue handle
+ * @proto: (transfer none): a queue handle
  *
  * pymulproc's `queue_empty()`, exact: %TRUE when no message is queued,
  * whoever it is for. A message whose send returned is counted at once.
@@ -463,7 +465,9 @@ mpk_protocol_queue_empty (MpkProtocol *proto)
 
 /**
  * mpk_protocol_queue_size:
- * @proto: a queue handle
+ * @proto: (transfer none): a queue handle
+ *
+ * Counts the messages queued, like `JoinableQueue.qsize()`, exactly.
  *
  * Returns: the messages queued now, for anybody
  */
@@ -477,8 +481,11 @@ mpk_protocol_queue_size (MpkProtocol *proto)
 
 /**
  * mpk_protocol_queue_count_for:
- * @proto: a queue handle
+ * @proto: (transfer none): a queue handle
  * @recipient_pid: a pid, or %MPK_PID_NONE
+ *
+ * Counts the messages queued for one process: what a parent looks at
+ * before it collects a dead child's mail (mpk_protocol_queue_collect()).
  *
  * Returns: the messages queued now whose recipient is @recipient_pid
  *   (with %MPK_PID_NONE: those for everybody)
@@ -494,8 +501,8 @@ mpk_protocol_queue_count_for (MpkProtocol *proto,
 
 /**
  * mpk_protocol_queue_join_full:
- * @proto: a queue handle
- * @watch: (array length=n_watch) (nullable): processes whose death ends the
+ * @proto: (transfer none): a queue handle
+ * @watch: (array length=n_watch) (transfer none) (nullable): processes whose death ends the
  *   wait while messages for them are queued
  * @n_watch: the length of @watch
  * @timeout_us: how long to wait, or %MPK_WAIT_FOREVER
@@ -541,7 +548,7 @@ mpk_protocol_queue_join_full (MpkProtocol  *proto,
 
 /**
  * mpk_protocol_queue_join:
- * @proto: a queue handle
+ * @proto: (transfer none): a queue handle
  * @timeout_us: how long to wait, or %MPK_WAIT_FOREVER
  * @error: return location for a #GError, or %NULL
  *
@@ -559,7 +566,7 @@ mpk_protocol_queue_join (MpkProtocol  *proto,
 
 /**
  * mpk_protocol_queue_collect:
- * @proto: a queue handle
+ * @proto: (transfer none): a queue handle
  * @recipient_pid: the process whose messages to take (a child that died),
  *   or %MPK_PID_NONE for the messages for everybody
  * @error: return location for a #GError, or %NULL
@@ -588,7 +595,11 @@ mpk_protocol_queue_collect (MpkProtocol  *proto,
 
 /**
  * mpk_protocol_queue_get_n_recoveries:
- * @proto: a queue handle
+ * @proto: (transfer none): a queue handle
+ *
+ * Counts the repairs of the queue's shared state: a process killed while it
+ * held the queue's lock leaves it to the next one, which rebuilds the
+ * queue from its slots (a message is there whole, or not at all).
  *
  * Returns: how many times the queue was repaired after a process died
  *   while it held the queue's lock

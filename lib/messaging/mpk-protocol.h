@@ -16,6 +16,15 @@
 
 G_BEGIN_DECLS
 
+/**
+ * MpkProtocol:
+ *
+ * One process's handle on a request-protocol channel: an end of a pipe
+ * (mpk_protocol_pipe_new()), or a queue in shared memory
+ * (mpk_protocol_queue_new()) that the parent and its children share. Each
+ * process frees its own with mpk_protocol_free() (`g_autoptr(MpkProtocol)`
+ * works).
+ */
 typedef struct _MpkProtocol MpkProtocol;
 
 /**
