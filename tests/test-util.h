@@ -413,22 +413,26 @@ mpk_test_add_data_func (const char    *path,
 
 /* --- timed failures ---------------------------------------------------------- */
 
-/* Valgrind runs everything much slower: upper time bounds get this much room. */
-static inline gint64
-extra_slack_us (void)
-{
-  return under_valgrind () ? G_USEC_PER_SEC : 0;
-}
+/* Tests hold no timing thresholds: a loaded machine may delay any call. A
+ * timed call is checked for what is correct whatever the load: it never
+ * returns before its timeout (@lo), and it does return (no hang: within
+ * @hi plus this much). How long it took against the expected @hi goes to
+ * the test log, where a slow path still shows. */
+#define MPK_TEST_HANG_US (10 * G_USEC_PER_SEC)
 
-/* Asserts that @elapsed (µs) lies in [@lo, @hi + slack]; prints both on failure. */
+/* Asserts that @elapsed (µs) is at least @lo and not a hang (at most @hi +
+ * MPK_TEST_HANG_US); logs it against the expected @hi. */
 #define ASSERT_DURATION(elapsed, lo, hi) \
   G_STMT_START \
     { \
       gint64 elapsed_us = (elapsed); \
       gint64 least_us = (lo); \
-      gint64 most_us = (hi) + extra_slack_us (); \
+      gint64 expected_us = (hi); \
+      g_test_message ("took %" G_GINT64_FORMAT " µs (at least %" G_GINT64_FORMAT \
+                      ", expected at most %" G_GINT64_FORMAT "%s)", elapsed_us, least_us, \
+                      expected_us, elapsed_us > expected_us ? ": slow, not failed" : ""); \
       g_assert_cmpint (elapsed_us, >=, least_us); \
-      g_assert_cmpint (elapsed_us, <=, most_us); \
+      g_assert_cmpint (elapsed_us, <=, expected_us + MPK_TEST_HANG_US); \
     } \
   G_STMT_END
 
