@@ -493,7 +493,8 @@ typedef struct
   MpkValue       *value;     /* valinc: mpk_value_add instead of lock/++/unlock */
   MpkArray       *array;     /* arrayew */
   gboolean        lock_once; /* arrayew_idiom: one lock, a loop over the memory */
-  MpkProxy       *proxy;     /* mgr_*: the Manager list or dict */
+  MpkListProxy   *list;      /* mgr_list_append: the Manager list */
+  MpkDictProxy   *dict;      /* mgr_dict_getset: the Manager dict */
   MpkSemaphore   *done;      /* QK_JOINABLE: each producer releases it once */
   GroupShared    *shared;
   int             ready_fd;  /* write end: one byte when at the gate */
@@ -984,8 +985,8 @@ manager_client_child (gpointer user_data)
   gint64 i, t0;
 
   for (i = 0; i < MGR_WARM_CALLS; i++)
-    if ((job == MGR_LIST_APPEND ? mpk_list_len (a->proxy, &error)
-                                : mpk_dict_len (a->proxy, &error)) < 0
+    if ((job == MGR_LIST_APPEND ? mpk_list_proxy_len (a->list, &error)
+                                : mpk_dict_proxy_len (a->dict, &error)) < 0
         || error != NULL)
       return child_failed ("len", error);
   gate_wait (a);
@@ -996,14 +997,14 @@ manager_client_child (gpointer user_data)
       gboolean ok;
 
       if (job == MGR_LIST_APPEND)
-        ok = mpk_list_append (a->proxy, v, &error);
+        ok = mpk_list_proxy_append (a->list, v, &error);
       else
         {
           GVariant *key = g_variant_ref_sink (g_variant_new_int32 ((gint32) (i % MGR_DICT_KEYS)));
           GVariant *got = NULL;
 
-          ok = mpk_dict_set (a->proxy, key, v, &error)
-               && (got = mpk_dict_get (a->proxy, key, &error)) != NULL;
+          ok = mpk_dict_proxy_set (a->dict, key, v, &error)
+               && (got = mpk_dict_proxy_get (a->dict, key, &error)) != NULL;
           if (ok && g_variant_get_int32 (got) != (gint32) i)
             g_error ("bench-mpkit child: dict gave %d, want %d",
                      g_variant_get_int32 (got), (gint32) i);
@@ -1038,8 +1039,10 @@ manager_trial (gint64     count,
   a.shared = shared_new ();
   manager = mpk_manager_new_started (&error);
   check_error ("mpk_manager_new_started", error);
-  a.proxy = job == MGR_LIST_APPEND ? mpk_manager_list (manager, NULL, &error)
-                                   : mpk_manager_dict (manager, NULL, &error);
+  if (job == MGR_LIST_APPEND)
+    a.list = mpk_manager_list (manager, NULL, &error);
+  else
+    a.dict = mpk_manager_dict (manager, NULL, &error);
   check_error ("mpk_manager_list/dict", error);
   if (pipe (ready) != 0 || pipe (gate) != 0)
     g_error ("bench-mpkit: pipe: %s", g_strerror (errno));
@@ -1060,13 +1063,14 @@ manager_trial (gint64     count,
   close (gate[1]);   /* go */
   join_child (p);
 
-  n = job == MGR_LIST_APPEND ? mpk_list_len (a.proxy, &error)
-                             : mpk_dict_len (a.proxy, &error);
+  n = job == MGR_LIST_APPEND ? mpk_list_proxy_len (a.list, &error)
+                             : mpk_dict_proxy_len (a.dict, &error);
   check_error ("len", error);
   if (n != (job == MGR_LIST_APPEND ? count : MIN (a.count, MGR_DICT_KEYS)))
     g_error ("bench-mpkit: the manager's %s has %" G_GINT64_FORMAT " items",
              job == MGR_LIST_APPEND ? "list" : "dict", n);
-  mpk_proxy_unref (a.proxy);
+  g_clear_pointer (&a.list, mpk_list_proxy_unref);
+  g_clear_pointer (&a.dict, mpk_dict_proxy_unref);
   mpk_manager_free (manager);   /* shuts the server down */
   loop_us = a.shared->read_us;
   munmap (a.shared, sizeof *a.shared);

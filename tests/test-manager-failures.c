@@ -62,11 +62,11 @@ call_after_death_child (gpointer data)
 
   child_guard ();
   mpk_connection_close (args->channel.parent);
-  MPK_CHILD_CHECK (mpk_list_len (args->list, &error) == 1);
+  MPK_CHILD_CHECK (mpk_list_proxy_len (args->list, &error) == 1);
   MPK_CHILD_NO_ERROR (error);
   MPK_CHILD_CHECK (child_say (&args->channel, "ready"));
   MPK_CHILD_CHECK (child_wait (&args->channel));
-  mpk_list_len (args->list, &error);
+  mpk_list_proxy_len (args->list, &error);
   CHILD_EXPECT_ERROR (error, MPK_ERROR_DISCONNECTED);
   fresh = mpk_manager_connect (args->address, args->authkey, CHILD_TIMEOUT_US, &error);
   MPK_CHILD_CHECK (fresh == NULL);
@@ -107,15 +107,16 @@ test_manager_manager_killed (void)
   parent_expect (&getter_args.channel, "waiting");
   parent_expect (&caller_args.channel, "ready");
   /* The parent is connected too. */
-  ASSERT_NUMBER (mpk_list_len (caller_args.list, &error), error, 1);
+  ASSERT_NUMBER (mpk_list_proxy_len (caller_args.list, &error), error, 1);
 
   pid = mpk_manager_get_pid (manager);
   g_assert_cmpint (pid, >, 0);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
 
-  ASSERT_NUMBER_FAILS (mpk_list_len (caller_args.list, &error), error, MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_proxy_len (caller_args.list, &error), error,
+                       MPK_ERROR_DISCONNECTED);
   /* The broken connection is gone now: the next call may find nobody listening. */
-  mpk_list_len (caller_args.list, &error);
+  mpk_list_proxy_len (caller_args.list, &error);
   g_assert_nonnull (error);
   if (!g_error_matches (error, MPK_ERROR, MPK_ERROR_REFUSED))
     g_assert_error (error, MPK_ERROR, MPK_ERROR_DISCONNECTED);
@@ -132,8 +133,8 @@ test_manager_manager_killed (void)
 
   mpk_test_channel_clear (&getter_args.channel);
   mpk_test_channel_clear (&caller_args.channel);
-  mpk_proxy_unref (getter_args.queue);
-  mpk_proxy_unref (caller_args.list);
+  mpk_queue_proxy_unref (getter_args.queue);
+  mpk_list_proxy_unref (caller_args.list);
   mpk_manager_free (manager);
 }
 
@@ -185,10 +186,10 @@ test_manager_client_killed (void)
   g_assert_cmpint (mpk_process_get_exitcode (victim), ==, -SIGKILL);
   mpk_process_unref (victim);
 
-  ASSERT_OK (mpk_list_append (args.list, I32 (1), &error), error);
+  ASSERT_OK (mpk_list_proxy_append (args.list, I32 (1), &error), error);
   args.index = 2;
   join_child (mpk_test_start (appender_child, &args), 0);
-  ASSERT_NUMBER (mpk_list_len (args.list, &error), error, 1 + APPENDS);
+  ASSERT_NUMBER (mpk_list_proxy_len (args.list, &error), error, 1 + APPENDS);
 
   /* If the server's thread still waits in the dead client's get, this item
    * ends it; either way the count must come back down. */
@@ -206,8 +207,8 @@ test_manager_client_killed (void)
     }
 
   mpk_test_channel_clear (&args.channel);
-  mpk_proxy_unref (args.list);
-  mpk_proxy_unref (args.queue);
+  mpk_list_proxy_unref (args.list);
+  mpk_queue_proxy_unref (args.queue);
   shutdown_clean (manager);
 }
 
@@ -231,7 +232,7 @@ test_manager_stale_handle (void)
   g_autoptr(GVariant) old_ref = NULL;
   g_autofree char *address = NULL;
   MpkManager *first, *second, *client;
-  MpkProxy *list;
+  MpkListProxy *list;
   gint first_code, second_code;
 
   g_test_summary ("STALE_HANDLE: a proxy held across a restart of the manager on the same "
@@ -244,31 +245,34 @@ test_manager_stale_handle (void)
   g_assert_no_error (error);
   g_assert_nonnull (client);
   list = new_list (client, g_variant_new_parsed ("[1]"));
-  ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
+  ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, 1);
   old_ref = ref_of (list);
   shutdown_clean (first);
 
   second = start_manager_retry_once (address, key);
-  mpk_list_len (list, &error);
+  mpk_list_proxy_len (list, &error);
   first_code = stale_or_disconnected (error);
   g_clear_error (&error);
-  mpk_list_len (list, &error);
+  mpk_list_proxy_len (list, &error);
   second_code = stale_or_disconnected (error);
   g_clear_error (&error);
   g_test_message ("observed: a proxy across a restart fails %s, then %s",
                   first_code == MPK_ERROR_STALE_HANDLE ? "STALE_HANDLE" : "DISCONNECTED",
                   second_code == MPK_ERROR_STALE_HANDLE ? "STALE_HANDLE" : "DISCONNECTED");
-  mpk_proxy_unref (list);
+  mpk_list_proxy_unref (list);
   mpk_manager_free (client);
 
   /* The old run's reference, given to the new run: from_value or the first call refuses it. */
   {
-    g_autoptr(MpkProxy) p = mpk_proxy_from_value (second, old_ref, &error);
+    g_autoptr(MpkProxy) made = mpk_proxy_from_value (second, old_ref, &error);
 
-    if (p != NULL)
+    if (made != NULL)
       {
+        g_autoptr(MpkListProxy) p = NULL;
+
         g_assert_no_error (error);
-        ASSERT_NUMBER_FAILS (mpk_list_len (p, &error), error, MPK_ERROR_STALE_HANDLE);
+        p = as_list (g_steal_pointer (&made));
+        ASSERT_NUMBER_FAILS (mpk_list_proxy_len (p, &error), error, MPK_ERROR_STALE_HANDLE);
       }
     else
       {
@@ -278,23 +282,26 @@ test_manager_stale_handle (void)
   }
   /* ... and storing it in a container is refused too. */
   {
-    g_autoptr(MpkProxy) holder = new_list (second, NULL);
+    g_autoptr(MpkListProxy) holder = new_list (second, NULL);
 
-    ASSERT_FAILS (mpk_list_append (holder, old_ref, &error), error, MPK_ERROR_STALE_HANDLE);
+    ASSERT_FAILS (mpk_list_proxy_append (holder, old_ref, &error), error, MPK_ERROR_STALE_HANDLE);
   }
 
   /* A freed object: nothing holds the list once its only proxy is dropped. */
   {
-    g_autoptr(MpkProxy) gone = new_list (second, NULL);
+    g_autoptr(MpkListProxy) gone = new_list (second, NULL);
     g_autoptr(GVariant) gone_ref = ref_of (gone);
-    g_autoptr(MpkProxy) p = NULL;
+    g_autoptr(MpkProxy) made = NULL;
 
-    g_clear_pointer (&gone, mpk_proxy_unref);
-    p = mpk_proxy_from_value (second, gone_ref, &error);
-    if (p != NULL)
+    g_clear_pointer (&gone, mpk_list_proxy_unref);
+    made = mpk_proxy_from_value (second, gone_ref, &error);
+    if (made != NULL)
       {
+        g_autoptr(MpkListProxy) p = NULL;
+
         g_assert_no_error (error);
-        ASSERT_NUMBER_FAILS (mpk_list_len (p, &error), error, MPK_ERROR_STALE_HANDLE);
+        p = as_list (g_steal_pointer (&made));
+        ASSERT_NUMBER_FAILS (mpk_list_proxy_len (p, &error), error, MPK_ERROR_STALE_HANDLE);
       }
     else
       {
@@ -354,7 +361,7 @@ test_regress_call_outlives_last_ref (void)
       g_assert_cmpint (g_get_monotonic_time (), <, end);
       g_usleep (1000);
     }
-  mpk_proxy_unref (args.queue);
+  mpk_queue_proxy_unref (args.queue);
   args.queue = NULL;
 
   join_child (child, 0);
@@ -371,7 +378,8 @@ test_regress_publish_wrong_generation (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(MpkConnection) conn = NULL;
   MpkManager *manager, *other;
-  MpkProxy *list, *foreign;
+  MpkListProxy *list;
+  MpkListProxy *foreign;
   guint64 generation, id, foreign_generation, foreign_id;
 
   g_test_summary ("Review bug 8: publish checks the generation: a raw publish (stt) with a "
@@ -396,14 +404,14 @@ test_regress_publish_wrong_generation (void)
     g_autoptr(GVariant) got = raw_request (conn, 0, 0, "publish",
                                            g_variant_new ("(stt)", "right-run", generation, id),
                                            &error);
-    g_autoptr(MpkProxy) found = NULL;
+    g_autoptr(MpkListProxy) found = NULL;
 
     g_assert_no_error (error);
     g_assert_nonnull (got);
-    found = mpk_manager_lookup (manager, "right-run", &error);
+    found = as_list (mpk_manager_lookup (manager, "right-run", &error));
     g_assert_no_error (error);
     g_assert_nonnull (found);
-    ASSERT_ITEMS (mpk_list_copy (found, &error), error, "['mine']");
+    ASSERT_ITEMS (mpk_list_proxy_copy (found, &error), error, "['mine']");
   }
 
   /* Another manager's proxy: its id may well name an object here too. */
@@ -413,13 +421,13 @@ test_regress_publish_wrong_generation (void)
   if (foreign_id != id)
     g_test_message ("observed: the other manager's list has id %" G_GUINT64_FORMAT
                     ", ours %" G_GUINT64_FORMAT, foreign_id, id);
-  ASSERT_FAILS (mpk_manager_publish (manager, "foreign", foreign, &error), error,
+  ASSERT_FAILS (mpk_manager_publish (manager, "foreign", MPK_PROXY (foreign), &error), error,
                 MPK_ERROR_STALE_HANDLE);
   ASSERT_NO_PROXY (mpk_manager_lookup (manager, "foreign", &error), error, MPK_ERROR_KEY);
-  mpk_proxy_unref (foreign);
+  mpk_list_proxy_unref (foreign);
   shutdown_clean (other);
 
-  mpk_proxy_unref (list);
+  mpk_list_proxy_unref (list);
   shutdown_clean (manager);
 }
 
@@ -433,7 +441,7 @@ call_dead_manager_child (gpointer data)
   GError *error = NULL;
 
   child_guard ();
-  mpk_list_len (args->list, &error);
+  mpk_list_proxy_len (args->list, &error);
   CHILD_EXPECT_ERROR (error, MPK_ERROR_DISCONNECTED);
   MPK_CHILD_CHECK (mpk_manager_list (args->manager, NULL, &error) == NULL);
   CHILD_EXPECT_ERROR (error, MPK_ERROR_DISCONNECTED);
@@ -446,7 +454,7 @@ test_regress_disconnected (void)
   g_autoptr(GError) error = NULL;
   ChildArgs args = { 0 };
   MpkManager *manager;
-  MpkProxy *list;
+  MpkListProxy *list;
   GPid pid;
   int i;
 
@@ -457,14 +465,14 @@ test_regress_disconnected (void)
   manager = new_started ();
   mpk_manager_set_timeout (manager, CHILD_TIMEOUT_US / 2);
   list = new_list (manager, g_variant_new_parsed ("[1]"));
-  ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
+  ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, 1);
 
   pid = mpk_manager_get_pid (manager);
   g_assert_cmpint (pid, >, 0);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
   wait_until_dead (pid);
   for (i = 0; i < 3; i++)
-    ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
+    ASSERT_NUMBER_FAILS (mpk_list_proxy_len (list, &error), error, MPK_ERROR_DISCONNECTED);
   ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &error), error, MPK_ERROR_DISCONNECTED);
   {
     MpkManagerStats stats;
@@ -474,12 +482,12 @@ test_regress_disconnected (void)
   args.manager = manager;
   args.list = list;
   join_child (mpk_test_start (call_dead_manager_child, &args), 0);
-  ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_proxy_len (list, &error), error, MPK_ERROR_DISCONNECTED);
 
   mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error);
   g_clear_error (&error);
   g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, -SIGKILL);
-  mpk_proxy_unref (list);
+  mpk_list_proxy_unref (list);
   mpk_manager_free (manager);
 
   /* A manager shut down in order. */
@@ -487,10 +495,10 @@ test_regress_disconnected (void)
   list = new_list (manager, NULL);
   ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error), error);
   g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, 0);
-  ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
-  ASSERT_NUMBER_FAILS (mpk_list_len (list, &error), error, MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_proxy_len (list, &error), error, MPK_ERROR_DISCONNECTED);
+  ASSERT_NUMBER_FAILS (mpk_list_proxy_len (list, &error), error, MPK_ERROR_DISCONNECTED);
   ASSERT_NO_PROXY (mpk_manager_list (manager, NULL, &error), error, MPK_ERROR_DISCONNECTED);
-  mpk_proxy_unref (list);
+  mpk_list_proxy_unref (list);
   mpk_manager_free (manager);
 }
 

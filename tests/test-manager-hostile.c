@@ -296,8 +296,10 @@ test_decref_unbalanced (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MpkConnection) conn = NULL;
-  g_autoptr(MpkProxy) found = NULL;
-  MpkProxy *list, *inner, *holder;
+  g_autoptr(MpkListProxy) found = NULL;
+  MpkListProxy *list;
+  MpkListProxy *inner;
+  MpkListProxy *holder;
   guint64 generation, id, inner_id;
   MpkManager *manager;
 
@@ -306,8 +308,8 @@ test_decref_unbalanced (void)
                   "alive and usable; the server exits 0");
   manager = new_started ();
   list = new_list (manager, NULL);
-  ASSERT_OK (mpk_list_append (list, S ("kept"), &error), error);
-  ASSERT_OK (mpk_manager_publish (manager, "shared", list, &error), error);
+  ASSERT_OK (mpk_list_proxy_append (list, S ("kept"), &error), error);
+  ASSERT_OK (mpk_manager_publish (manager, "shared", MPK_PROXY (list), &error), error);
   proxy_ids (list, &generation, &id);
   conn = raw_connection (manager);
 
@@ -319,19 +321,19 @@ test_decref_unbalanced (void)
       g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
       g_clear_error (&error);
     }
-  found = mpk_manager_lookup (manager, "shared", &error);
+  found = as_list (mpk_manager_lookup (manager, "shared", &error));
   g_assert_no_error (error);
   g_assert_nonnull (found);
-  ASSERT_GOT (mpk_list_get (found, 0, &error), error, "'kept'");
+  ASSERT_GOT (mpk_list_proxy_get (found, 0, &error), error, "'kept'");
 
   /* The same for an object only a container holds. */
   inner = new_list (manager, NULL);
-  ASSERT_OK (mpk_list_append (inner, S ("inside"), &error), error);
+  ASSERT_OK (mpk_list_proxy_append (inner, S ("inside"), &error), error);
   holder = new_list (manager, NULL);
   {
     g_autoptr(GVariant) ref = ref_of (inner);
 
-    ASSERT_OK (mpk_list_append (holder, ref, &error), error);
+    ASSERT_OK (mpk_list_proxy_append (holder, ref, &error), error);
   }
   proxy_ids (inner, &generation, &inner_id);
   g_assert_true (raw_decref (conn, generation, inner_id, &error));
@@ -340,15 +342,15 @@ test_decref_unbalanced (void)
   g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
   g_clear_error (&error);
   {
-    g_autoptr(MpkProxy) again = list_at (holder, 0);
+    g_autoptr(MpkListProxy) again = as_list (list_at (holder, 0));
 
-    ASSERT_GOT (mpk_list_get (again, 0, &error), error, "'inside'");
+    ASSERT_GOT (mpk_list_proxy_get (again, 0, &error), error, "'inside'");
   }
-  mpk_proxy_unref (holder);
+  mpk_list_proxy_unref (holder);
   /* These two counts went with the raw decrefs: their own decrefs are refused. */
-  mpk_proxy_unref (inner);
-  mpk_proxy_unref (list);
-  g_clear_pointer (&found, mpk_proxy_unref);
+  mpk_list_proxy_unref (inner);
+  mpk_list_proxy_unref (list);
+  g_clear_pointer (&found, mpk_list_proxy_unref);
   assert_still_serving (manager);
   shutdown_clean (manager);
 }
@@ -500,10 +502,10 @@ test_flood_unauthenticated (void)
       g_assert_nonnull (client);
       mpk_manager_set_timeout (client, bound);
       {
-        g_autoptr(MpkProxy) list = new_list (client, NULL);
+        g_autoptr(MpkListProxy) list = new_list (client, NULL);
 
-        ASSERT_OK (mpk_list_append (list, I64 (rounds), &error), error);
-        ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
+        ASSERT_OK (mpk_list_proxy_append (list, I64 (rounds), &error), error);
+        ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, 1);
       }
       took = g_get_monotonic_time () - start;
       worst = MAX (worst, took);
@@ -538,7 +540,10 @@ static void
 test_limits_growth (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MpkProxy) list = NULL, dict = NULL, ns = NULL, too_big = NULL;
+  g_autoptr(MpkDictProxy) dict = NULL;
+  g_autoptr(MpkProxy) too_big = NULL;     /* a list, then a dict: never made */
+  g_autoptr(MpkListProxy) list = NULL;
+  g_autoptr(MpkNamespaceProxy) ns = NULL;
   MpkManager *manager;
 
   g_test_summary ("With the server's item limit lowered to 4: a list, dict or namespace holding "
@@ -551,19 +556,21 @@ test_limits_growth (void)
   mpk__manager_set_max_items_for_testing (0);   /* the server keeps its copy */
 
   list = new_list (manager, g_variant_new_parsed ("[<0>, <1>, <2>, <3>]"));
-  ASSERT_FAILS (mpk_list_append (list, I64 (4), &error), error, MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_insert (list, 0, I64 (4), &error), error, MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_extend (list, av_of (I64 (4), NULL), &error), error, MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_set_slice (list, 1, 1, av_of (I64 (4), NULL), &error), error,
+  ASSERT_FAILS (mpk_list_proxy_append (list, I64 (4), &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_proxy_insert (list, 0, I64 (4), &error), error, MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_proxy_extend (list, av_of (I64 (4), NULL), &error), error,
                 MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_list_repeat (list, 2, &error), error, MPK_ERROR_INVALID);
-  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "[0, 1, 2, 3]");
-  ASSERT_OK (mpk_list_extend (list, av_of (NULL), &error), error);
-  ASSERT_OK (mpk_list_set_slice (list, 0, 1, av_of (I64 (9), NULL), &error), error);
-  ASSERT_OK (mpk_list_set (list, 1, I64 (8), &error), error);
-  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "[int64 9, int64 8, 2, 3]");
-  too_big = mpk_manager_list (manager, g_variant_new_parsed ("[<0>, <1>, <2>, <3>, <4>]"),
-                              &error);
+  ASSERT_FAILS (mpk_list_proxy_set_slice (list, 1, 1, av_of (I64 (4), NULL), &error), error,
+                MPK_ERROR_INVALID);
+  ASSERT_FAILS (mpk_list_proxy_repeat (list, 2, &error), error, MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_list_proxy_copy (list, &error), error, "[0, 1, 2, 3]");
+  ASSERT_OK (mpk_list_proxy_extend (list, av_of (NULL), &error), error);
+  ASSERT_OK (mpk_list_proxy_set_slice (list, 0, 1, av_of (I64 (9), NULL), &error), error);
+  ASSERT_OK (mpk_list_proxy_set (list, 1, I64 (8), &error), error);
+  ASSERT_ITEMS (mpk_list_proxy_copy (list, &error), error, "[int64 9, int64 8, 2, 3]");
+  too_big = MPK_PROXY (mpk_manager_list (manager,
+                                         g_variant_new_parsed ("[<0>, <1>, <2>, <3>, <4>]"),
+                                         &error));
   g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
   g_assert_null (too_big);
   g_clear_error (&error);
@@ -572,19 +579,23 @@ test_limits_growth (void)
                                                           "'d': <4>}"), &error);
   g_assert_no_error (error);
   g_assert_nonnull (dict);
-  ASSERT_FAILS (mpk_dict_set (dict, S ("e"), I64 (5), &error), error, MPK_ERROR_INVALID);
-  ASSERT_NO_VARIANT (mpk_dict_setdefault (dict, S ("e"), I64 (5), &error), error,
+  ASSERT_FAILS (mpk_dict_proxy_set (dict, S ("e"), I64 (5), &error), error, MPK_ERROR_INVALID);
+  ASSERT_NO_VARIANT (mpk_dict_proxy_setdefault (dict, S ("e"), I64 (5), &error), error,
                      MPK_ERROR_INVALID);
-  ASSERT_FAILS (mpk_dict_update (dict, asv_of ("a", I64 (10), "e", I64 (5), NULL), &error), error,
-                MPK_ERROR_INVALID);
-  ASSERT_ITEMS (mpk_dict_items (dict, &error), error, "[('a', 1), ('b', 2), ('c', 3), ('d', 4)]");
-  ASSERT_OK (mpk_dict_set (dict, S ("a"), I64 (10), &error), error);
-  ASSERT_OK (mpk_dict_update (dict, asv_of ("b", I64 (20), "b", I64 (21), NULL), &error), error);
-  ASSERT_GOT (mpk_dict_setdefault (dict, S ("c"), I64 (30), &error), error, "3");
-  ASSERT_ITEMS (mpk_dict_items (dict, &error), error,
+  ASSERT_FAILS (mpk_dict_proxy_update (dict, asv_of ("a", I64 (10), "e", I64 (5), NULL), &error),
+                error, MPK_ERROR_INVALID);
+  ASSERT_ITEMS (mpk_dict_proxy_items (dict, &error), error,
+                "[('a', 1), ('b', 2), ('c', 3), ('d', 4)]");
+  ASSERT_OK (mpk_dict_proxy_set (dict, S ("a"), I64 (10), &error), error);
+  ASSERT_OK (mpk_dict_proxy_update (dict, asv_of ("b", I64 (20), "b", I64 (21), NULL), &error),
+             error);
+  ASSERT_GOT (mpk_dict_proxy_setdefault (dict, S ("c"), I64 (30), &error), error, "3");
+  ASSERT_ITEMS (mpk_dict_proxy_items (dict, &error), error,
                 "[('a', int64 10), ('b', int64 21), ('c', 3), ('d', 4)]");
-  too_big = mpk_manager_dict (manager, g_variant_new_parsed ("{'a': <1>, 'b': <2>, 'c': <3>, "
-                                                             "'d': <4>, 'e': <5>}"), &error);
+  too_big = MPK_PROXY (mpk_manager_dict (manager,
+                                         g_variant_new_parsed ("{'a': <1>, 'b': <2>, 'c': <3>, "
+                                                               "'d': <4>, 'e': <5>}"),
+                                         &error));
   g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
   g_assert_null (too_big);
   g_clear_error (&error);
@@ -595,17 +606,17 @@ test_limits_growth (void)
     {
       g_autofree char *name = g_strdup_printf ("n%d", i);
 
-      ASSERT_OK (mpk_namespace_set (ns, name, I64 (i), &error), error);
+      ASSERT_OK (mpk_namespace_proxy_set (ns, name, I64 (i), &error), error);
     }
-  ASSERT_FAILS (mpk_namespace_set (ns, "n4", I64 (4), &error), error, MPK_ERROR_INVALID);
-  ASSERT_OK (mpk_namespace_set (ns, "n0", I64 (100), &error), error);
-  ASSERT_GOT (mpk_namespace_get (ns, "n0", &error), error, "int64 100");
-  ASSERT_NO_VARIANT (mpk_namespace_get (ns, "n4", &error), error, MPK_ERROR_KEY);
+  ASSERT_FAILS (mpk_namespace_proxy_set (ns, "n4", I64 (4), &error), error, MPK_ERROR_INVALID);
+  ASSERT_OK (mpk_namespace_proxy_set (ns, "n0", I64 (100), &error), error);
+  ASSERT_GOT (mpk_namespace_proxy_get (ns, "n0", &error), error, "int64 100");
+  ASSERT_NO_VARIANT (mpk_namespace_proxy_get (ns, "n4", &error), error, MPK_ERROR_KEY);
 
   assert_still_serving (manager);
-  g_clear_pointer (&list, mpk_proxy_unref);
-  g_clear_pointer (&dict, mpk_proxy_unref);
-  g_clear_pointer (&ns, mpk_proxy_unref);
+  g_clear_pointer (&list, mpk_list_proxy_unref);
+  g_clear_pointer (&dict, mpk_dict_proxy_unref);
+  g_clear_pointer (&ns, mpk_namespace_proxy_unref);
   shutdown_clean (manager);
 }
 
@@ -1088,7 +1099,8 @@ test_hostile_client (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GThread) thread = NULL;
-  g_autoptr(MpkProxy) good = NULL, counter = NULL;
+  g_autoptr(MpkListProxy) good = NULL;
+  g_autoptr(MpkValueProxy) counter = NULL;
   MpkManager *manager;
   Hostile h = { 0 };
   gint64 n = 0;
@@ -1101,8 +1113,8 @@ test_hostile_client (void)
   good = new_list (manager, NULL);
   counter = new_value (manager, I64 (0));
   /* Published, so the server holds them whatever decrefs arrive. */
-  ASSERT_OK (mpk_manager_publish (manager, "good", good, &error), error);
-  ASSERT_OK (mpk_manager_publish (manager, "good-counter", counter, &error), error);
+  ASSERT_OK (mpk_manager_publish (manager, "good", MPK_PROXY (good), &error), error);
+  ASSERT_OK (mpk_manager_publish (manager, "good-counter", MPK_PROXY (counter), &error), error);
   proxy_ids (good, &h.generation, &h.good_id);
   proxy_ids (counter, &h.generation, &h.counter_id);
   h.manager = manager;
@@ -1112,11 +1124,11 @@ test_hostile_client (void)
       g_autoptr(GVariant) item = NULL;
       gint64 len;
 
-      ASSERT_OK (mpk_list_append (good, I64 (n), &error), error);
-      len = mpk_list_len (good, &error);
+      ASSERT_OK (mpk_list_proxy_append (good, I64 (n), &error), error);
+      len = mpk_list_proxy_len (good, &error);
       g_assert_no_error (error);
       g_assert_cmpint (len, ==, n + 1);
-      item = mpk_list_get (good, n, &error);
+      item = mpk_list_proxy_get (good, n, &error);
       g_assert_no_error (error);
       g_assert_cmpint (g_variant_get_int64 (item), ==, n);
       {
@@ -1132,8 +1144,8 @@ test_hostile_client (void)
                   "good client: %" G_GINT64_FORMAT " rounds of 4 calls, all right",
                   h.junk, h.mutated, h.valid, h.decrefs, h.replies, h.closed, n);
   assert_still_serving (manager);
-  g_clear_pointer (&good, mpk_proxy_unref);
-  g_clear_pointer (&counter, mpk_proxy_unref);
+  g_clear_pointer (&good, mpk_list_proxy_unref);
+  g_clear_pointer (&counter, mpk_value_proxy_unref);
   shutdown_clean (manager);
 }
 

@@ -89,10 +89,10 @@ test_manager_lifecycle (void)
 
   /* The server works. */
   {
-    g_autoptr(MpkProxy) list = new_list (manager, NULL);
+    g_autoptr(MpkListProxy) list = new_list (manager, NULL);
 
-    ASSERT_OK (mpk_list_append (list, I32 (1), &error), error);
-    ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
+    ASSERT_OK (mpk_list_proxy_append (list, I32 (1), &error), error);
+    ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, 1);
   }
 
   ASSERT_OK (mpk_manager_shutdown (manager, CHILD_TIMEOUT_US, &error), error);
@@ -136,9 +136,9 @@ test_manager_shutdown_escalates (void)
   manager = new_started ();
   pid = mpk_manager_get_pid (manager);
   {
-    g_autoptr(MpkProxy) list = new_list (manager, NULL);
+    g_autoptr(MpkListProxy) list = new_list (manager, NULL);
 
-    ASSERT_OK (mpk_list_append (list, I32 (1), &error), error);
+    ASSERT_OK (mpk_list_proxy_append (list, I32 (1), &error), error);
   }
   g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
   mpk_manager_shutdown (manager, 200 * 1000, &error);
@@ -210,11 +210,11 @@ test_manager_serve_forever (void)
   g_assert_no_error (error);
 
   {
-    g_autoptr(MpkProxy) list = new_list (client, g_variant_new_parsed ("[1, 2]"));
+    g_autoptr(MpkListProxy) list = new_list (client, g_variant_new_parsed ("[1, 2]"));
     MpkManagerStats stats;
 
-    ASSERT_OK (mpk_list_append (list, I32 (3), &error), error);
-    ASSERT_ITEMS (mpk_list_copy (list, &error), error, "[1, 2, 3]");
+    ASSERT_OK (mpk_list_proxy_append (list, I32 (3), &error), error);
+    ASSERT_ITEMS (mpk_list_proxy_copy (list, &error), error, "[1, 2, 3]");
     stats = stats_of (client);
     g_assert_cmpuint (stats.connections, >=, 1);
     g_assert_cmpuint (stats.clients, >=, 1);
@@ -240,7 +240,7 @@ test_manager_restart (void)
   g_autoptr(GBytes) key = random_key ();
   g_autofree char *address = NULL;
   MpkManager *manager;
-  MpkProxy *queue;
+  MpkQueueProxy *queue;
 
   g_test_summary ("CPython test_rapid_restart: after a shutdown a new manager binds the same "
                   "tcp address (one retry allowed) and serves");
@@ -249,7 +249,7 @@ test_manager_restart (void)
   queue = new_queue (manager, 0, FALSE);
   ASSERT_OK (mpk_queue_proxy_put (queue, S ("hello world"), CHILD_TIMEOUT_US, &error), error);
   ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &error), error, "'hello world'");
-  mpk_proxy_unref (queue);
+  mpk_queue_proxy_unref (queue);
   shutdown_clean (manager);
 
   manager = start_manager_retry_once (address, key);
@@ -257,7 +257,7 @@ test_manager_restart (void)
   queue = new_queue (manager, 0, FALSE);
   ASSERT_OK (mpk_queue_proxy_put (queue, S ("again"), CHILD_TIMEOUT_US, &error), error);
   ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &error), error, "'again'");
-  mpk_proxy_unref (queue);
+  mpk_queue_proxy_unref (queue);
   shutdown_clean (manager);
 }
 
@@ -272,9 +272,9 @@ free_inherited_child (gpointer data)
   GError *error = NULL;
 
   child_guard ();
-  MPK_CHILD_CHECK (mpk_list_append (args->list, S ("from the child"), &error));
+  MPK_CHILD_CHECK (mpk_list_proxy_append (args->list, S ("from the child"), &error));
   MPK_CHILD_NO_ERROR (error);
-  mpk_proxy_unref (args->list);
+  mpk_list_proxy_unref (args->list);
   mpk_manager_free (args->manager);
   return 0;
 }
@@ -295,10 +295,10 @@ test_manager_free_in_child (void)
   args.manager = manager;
   args.list = new_list (manager, NULL);
   join_child (mpk_test_start (free_inherited_child, &args), 0);
-  ASSERT_GOT (mpk_list_get (args.list, 0, &error), error, "'from the child'");
-  ASSERT_NUMBER (mpk_list_len (args.list, &error), error, 1);
+  ASSERT_GOT (mpk_list_proxy_get (args.list, 0, &error), error, "'from the child'");
+  ASSERT_NUMBER (mpk_list_proxy_len (args.list, &error), error, 1);
   g_assert_cmpint (kill (pid, 0), ==, 0);
-  mpk_proxy_unref (args.list);
+  mpk_list_proxy_unref (args.list);
 
   /* No explicit shutdown: free() stops and reaps the server. */
   mpk_manager_free (manager);
@@ -322,11 +322,11 @@ test_exit_without_free (void)
     {
       /* Never freed, on purpose; static, so LeakSanitizer sees them reachable. */
       static MpkManager *manager;
-      static MpkProxy *list;
+      static MpkListProxy *list;
 
       manager = new_started ();
       list = new_list (manager, NULL);
-      ASSERT_OK (mpk_list_append (list, S ("left behind"), &error), error);
+      ASSERT_OK (mpk_list_proxy_append (list, S ("left behind"), &error), error);
       g_assert_true (g_file_set_contents (note, mpk_manager_get_address (manager), -1, NULL));
       return;   /* g_test_run returns, main returns, the exit handlers run */
     }

@@ -53,20 +53,20 @@ remote_putter_child (gpointer data)
   ChildArgs *args = data;
   GError *error = NULL;
   MpkManager *remote;
-  MpkProxy *queue;
+  MpkQueueProxy *queue;
 
   child_guard ();
   remote = mpk_manager_connect (args->address, args->authkey, CHILD_TIMEOUT_US, &error);
   MPK_CHILD_NO_ERROR (error);
   MPK_CHILD_CHECK (remote != NULL);
-  queue = mpk_manager_lookup (remote, "queue", &error);
+  queue = as_queue (mpk_manager_lookup (remote, "queue", &error));
   MPK_CHILD_NO_ERROR (error);
   MPK_CHILD_CHECK (queue != NULL);
   MPK_CHILD_CHECK (mpk_queue_proxy_put (queue, remote_values (), CHILD_TIMEOUT_US, &error));
   MPK_CHILD_NO_ERROR (error);
   MPK_CHILD_CHECK (mpk_queue_proxy_put (queue, S ("hello world"), CHILD_TIMEOUT_US, &error));
   MPK_CHILD_NO_ERROR (error);
-  mpk_proxy_unref (queue);
+  mpk_queue_proxy_unref (queue);
   mpk_manager_free (remote);
   return 0;
 }
@@ -80,7 +80,8 @@ test_manager_remote (void)
   g_autofree char *expected_text = g_variant_print (expected, TRUE);
   ChildArgs args = { 0 };
   MpkManager *manager, *remote;
-  MpkProxy *queue, *remote_queue;
+  MpkQueueProxy *queue;
+  MpkQueueProxy *remote_queue;
   MpkProcess *child;
   const char *address;
 
@@ -95,7 +96,7 @@ test_manager_remote (void)
   g_assert_true (g_bytes_equal (mpk_manager_get_authkey (manager), key));
 
   queue = new_queue (manager, 0, FALSE);
-  ASSERT_OK (mpk_manager_publish (manager, "queue", queue, &error), error);
+  ASSERT_OK (mpk_manager_publish (manager, "queue", MPK_PROXY (queue), &error), error);
 
   args.address = address;
   args.authkey = key;
@@ -104,16 +105,16 @@ test_manager_remote (void)
   remote = mpk_manager_connect (address, key, CHILD_TIMEOUT_US, &error);
   g_assert_no_error (error);
   g_assert_nonnull (remote);
-  remote_queue = mpk_manager_lookup (remote, "queue", &error);
+  remote_queue = as_queue (mpk_manager_lookup (remote, "queue", &error));
   g_assert_no_error (error);
   g_assert_nonnull (remote_queue);
   ASSERT_GOT (mpk_queue_proxy_get (remote_queue, CHILD_TIMEOUT_US, &error), error, expected_text);
   ASSERT_GOT (mpk_queue_proxy_get (queue, CHILD_TIMEOUT_US, &error), error, "'hello world'");
   join_child (child, 0);
 
-  mpk_proxy_unref (remote_queue);
+  mpk_queue_proxy_unref (remote_queue);
   mpk_manager_free (remote);
-  mpk_proxy_unref (queue);
+  mpk_queue_proxy_unref (queue);
   shutdown_clean (manager);
 }
 
@@ -151,10 +152,10 @@ test_manager_auth (void)
   g_assert_no_error (error);
   g_assert_nonnull (client);
   {
-    g_autoptr(MpkProxy) list = new_list (client, NULL);
+    g_autoptr(MpkListProxy) list = new_list (client, NULL);
 
-    ASSERT_OK (mpk_list_append (list, S ("ok"), &error), error);
-    ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
+    ASSERT_OK (mpk_list_proxy_append (list, S ("ok"), &error), error);
+    ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, 1);
   }
   mpk_manager_free (client);
   WAIT_FOR_STAT (manager, clients, ==, clients_before);   /* refused and freed: closed */
@@ -264,19 +265,19 @@ test_regress_connect_host_name (void)
       g_assert_no_error (error);
       g_assert_nonnull (client);
       {
-        g_autoptr(MpkProxy) list = new_list (client, NULL);
+        g_autoptr(MpkListProxy) list = new_list (client, NULL);
 
-        ASSERT_OK (mpk_list_append (list, S (hosts[i]), &error), error);
-        ASSERT_NUMBER (mpk_list_len (list, &error), error, 1);
-        ASSERT_OK (mpk_manager_publish (client, name, list, &error), error);
+        ASSERT_OK (mpk_list_proxy_append (list, S (hosts[i]), &error), error);
+        ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, 1);
+        ASSERT_OK (mpk_manager_publish (client, name, MPK_PROXY (list), &error), error);
       }
       mpk_manager_free (client);
       {
-        g_autoptr(MpkProxy) found = mpk_manager_lookup (manager, name, &error);
+        g_autoptr(MpkListProxy) found = as_list (mpk_manager_lookup (manager, name, &error));
         g_autofree char *expected = g_strdup_printf ("'%s'", hosts[i]);
 
         g_assert_no_error (error);
-        ASSERT_GOT (mpk_list_get (found, 0, &error), error, expected);
+        ASSERT_GOT (mpk_list_proxy_get (found, 0, &error), error, expected);
       }
     }
   shutdown_clean (manager);

@@ -113,7 +113,7 @@ test_manager_queue (gconstpointer data)
         g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
       g_clear_error (&error);
     }
-  mpk_proxy_unref (args.queue);
+  mpk_queue_proxy_unref (args.queue);
   shutdown_clean (manager);
 }
 
@@ -145,7 +145,7 @@ test_manager_value (void)
   args.value = new_value (manager, I32 (1));
   join_child (mpk_test_start (value_child, &args), 0);
   ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "2");
-  mpk_proxy_unref (args.value);
+  mpk_value_proxy_unref (args.value);
   shutdown_clean (manager);
 }
 
@@ -182,7 +182,7 @@ test_manager_lock (void)
   ASSERT_FAILS (mpk_lock_proxy_release (args.lock, &error), error, MPK_ERROR_INVALID);
   ASSERT_OK (mpk_lock_proxy_acquire (args.lock, MPK_NO_WAIT, &error), error);
   ASSERT_OK (mpk_lock_proxy_release (args.lock, &error), error);
-  mpk_proxy_unref (args.lock);
+  mpk_lock_proxy_unref (args.lock);
   shutdown_clean (manager);
 }
 
@@ -194,7 +194,7 @@ test_manager_queue_empty (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) got = NULL;
   MpkManager *manager;
-  MpkProxy *queue;
+  MpkQueueProxy *queue;
 
   g_test_summary ("CPython TestManagerExceptions.test_queue_get: get(NO_WAIT) on an empty queue "
                   "fails EMPTY with the server's message; then the queue still works; "
@@ -214,14 +214,14 @@ test_manager_queue_empty (void)
   /* A blocking call's own timeout runs out on the server: its own code
    * (EMPTY, FULL, TIMED_OUT for a lock), not the round trip's. */
   ASSERT_NO_VARIANT (mpk_queue_proxy_get (queue, 100 * 1000, &error), error, MPK_ERROR_EMPTY);
-  mpk_proxy_unref (queue);
+  mpk_queue_proxy_unref (queue);
   queue = new_queue (manager, 1, FALSE);
   ASSERT_OK (mpk_queue_proxy_put (queue, I32 (1), MPK_NO_WAIT, &error), error);
   ASSERT_FAILS (mpk_queue_proxy_put (queue, I32 (2), MPK_NO_WAIT, &error), error, MPK_ERROR_FULL);
   ASSERT_FAILS (mpk_queue_proxy_put (queue, I32 (2), 100 * 1000, &error), error, MPK_ERROR_FULL);
-  mpk_proxy_unref (queue);
+  mpk_queue_proxy_unref (queue);
   {
-    g_autoptr(MpkProxy) lock = mpk_manager_lock (manager, &error);
+    g_autoptr(MpkLockProxy) lock = mpk_manager_lock (manager, &error);
 
     g_assert_no_error (error);
     ASSERT_OK (mpk_lock_proxy_acquire (lock, MPK_NO_WAIT, &error), error);
@@ -288,13 +288,13 @@ test_manager_value_add (void)
   ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "int64 -1");
   ASSERT_OK (mpk_value_proxy_add (args.value, 10, &result, &error), error);
   g_assert_cmpint (result, ==, 9);
-  mpk_proxy_unref (args.value);
+  mpk_value_proxy_unref (args.value);
 
   args.value = new_value (manager, I32 (7));
   ASSERT_OK (mpk_value_proxy_add (args.value, 3, &result, &error), error);
   g_assert_cmpint (result, ==, 10);
   ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "10");
-  mpk_proxy_unref (args.value);
+  mpk_value_proxy_unref (args.value);
 
   /* The contract names no code for "not an integer": any error will do. */
   args.value = new_value (manager, S ("text"));
@@ -303,7 +303,7 @@ test_manager_value_add (void)
   g_test_message ("add on a string value: %s (code %d)", error->message, error->code);
   g_clear_error (&error);
   ASSERT_GOT (mpk_value_proxy_get (args.value, &error), error, "'text'");
-  mpk_proxy_unref (args.value);
+  mpk_value_proxy_unref (args.value);
   shutdown_clean (manager);
 }
 
@@ -354,15 +354,15 @@ test_manager_many_clients (void)
   for (i = 0; i < N_APPENDERS; i++)
     appenders[i] = start_child_indexed (appender_child, &args, i + 1, &copies[i]);
   for (i = 0; i < APPENDS; i++)
-    ASSERT_OK (mpk_list_append (args.list, I32 (0), &error), error);
+    ASSERT_OK (mpk_list_proxy_append (args.list, I32 (0), &error), error);
   for (i = 0; i < N_APPENDERS; i++)
     {
       join_busy_child (appenders[i], 0);
       g_free (copies[i]);
     }
-  ASSERT_NUMBER (mpk_list_len (args.list, &error), error, (N_APPENDERS + 1) * APPENDS);
+  ASSERT_NUMBER (mpk_list_proxy_len (args.list, &error), error, (N_APPENDERS + 1) * APPENDS);
   for (i = 0; i <= N_APPENDERS; i++)
-    ASSERT_NUMBER (mpk_list_count (args.list, I32 (i), &error), error, APPENDS);
+    ASSERT_NUMBER (mpk_list_proxy_count (args.list, I32 (i), &error), error, APPENDS);
   g_assert_cmpuint (stats_of (manager).clients, >=, 2);   /* the parent and the getter */
 
   ASSERT_OK (mpk_queue_proxy_put (args.queue, I32 (99), CHILD_TIMEOUT_US, &error), error);
@@ -370,8 +370,8 @@ test_manager_many_clients (void)
   ASSERT_NUMBER (mpk_queue_proxy_qsize (args.queue, &error), error, 0);
 
   mpk_test_channel_clear (&args.channel);
-  mpk_proxy_unref (args.list);
-  mpk_proxy_unref (args.queue);
+  mpk_list_proxy_unref (args.list);
+  mpk_queue_proxy_unref (args.queue);
   shutdown_clean (manager);
 }
 
@@ -379,8 +379,8 @@ test_manager_many_clients (void)
 
 typedef struct
 {
-  MpkProxy *list;
-  MpkProxy *value;
+  MpkListProxy *list;
+  MpkValueProxy *value;
   MpkManager *manager;
   int index;
 } ThreadArgs;
@@ -397,11 +397,11 @@ proxy_thread (gpointer data)
     {
       GError *error = NULL;
       gint64 result = 0;
-      MpkProxy *mine;
+      MpkListProxy *mine;
 
-      if (!mpk_list_append (args->list, I32 (args->index), &error)
+      if (!mpk_list_proxy_append (args->list, I32 (args->index), &error)
           || !mpk_value_proxy_add (args->value, 1, &result, &error)
-          || mpk_list_len (args->list, &error) < 1
+          || mpk_list_proxy_len (args->list, &error) < 1
           || (mine = mpk_manager_list (args->manager, NULL, &error)) == NULL)
         {
           g_autofree char *text = error_text (error);
@@ -411,7 +411,7 @@ proxy_thread (gpointer data)
           failures++;
           continue;
         }
-      mpk_proxy_unref (mine);
+      mpk_list_proxy_unref (mine);
     }
   return GUINT_TO_POINTER (failures);
 }
@@ -423,7 +423,8 @@ test_manager_threads (void)
   GThread *threads[N_THREADS];
   ThreadArgs args[N_THREADS];
   MpkManager *manager;
-  MpkProxy *list, *value;
+  MpkListProxy *list;
+  MpkValueProxy *value;
   guint objects_before;
   int i;
 
@@ -442,13 +443,13 @@ test_manager_threads (void)
   for (i = 0; i < N_THREADS; i++)
     g_assert_cmpuint (GPOINTER_TO_UINT (g_thread_join (threads[i])), ==, 0);
 
-  ASSERT_NUMBER (mpk_list_len (list, &error), error, N_THREADS * THREAD_CALLS);
+  ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, N_THREADS * THREAD_CALLS);
   for (i = 0; i < N_THREADS; i++)
-    ASSERT_NUMBER (mpk_list_count (list, I32 (i), &error), error, THREAD_CALLS);
+    ASSERT_NUMBER (mpk_list_proxy_count (list, I32 (i), &error), error, THREAD_CALLS);
   ASSERT_GOT (mpk_value_proxy_get (value, &error), error, "int64 1000");
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
-  mpk_proxy_unref (list);
-  mpk_proxy_unref (value);
+  mpk_list_proxy_unref (list);
+  mpk_value_proxy_unref (value);
   shutdown_clean (manager);
 }
 
@@ -461,7 +462,9 @@ test_regress_value_add_overflow (void)
 {
   g_autoptr(GError) error = NULL;
   MpkManager *manager;
-  MpkProxy *byte, *big, *small;
+  MpkValueProxy *byte;
+  MpkValueProxy *big;
+  MpkValueProxy *small;
   gint64 result = 0;
 
   g_test_summary ("Review bug 7: add() that does not fit is INVALID and changes nothing: byte 5 "
@@ -488,9 +491,9 @@ test_regress_value_add_overflow (void)
   ASSERT_OK (mpk_value_proxy_add (small, G_MAXINT64, &result, &error), error);
   g_assert_cmpint (result, ==, -1);
 
-  mpk_proxy_unref (byte);
-  mpk_proxy_unref (big);
-  mpk_proxy_unref (small);
+  mpk_value_proxy_unref (byte);
+  mpk_value_proxy_unref (big);
+  mpk_value_proxy_unref (small);
   shutdown_clean (manager);
 }
 

@@ -16,6 +16,8 @@
  *   /manager/regress/duplicate-type bug 9f: a second type of the same name -> INVALID
  *   /manager/regress/deep-chain a chain of 120 000 nested lists made in one call is
  *                           freed without recursion (it crashed the server)
+ *   /manager/proxy-types/user-type issue 12 s3: a registered type's proxy (made, or
+ *                           looked up) converts to none of the seven typed proxies
  *
  * Contract points: M1-M17 are the Manager rows of
  * ../shared/research/anchor-multiprocessing.md section 1.4; the numbers 34-44 are
@@ -69,16 +71,16 @@ test_manager_mymanager (void)
 
   {
     g_autoptr(GVariant) ref = mpk_proxy_call (foo, "baz", NULL, &error);
-    g_autoptr(MpkProxy) it = NULL;
+    g_autoptr(MpkIteratorProxy) it = NULL;
     g_autofree char *squares = NULL;
 
     g_assert_no_error (error);
     g_assert_nonnull (ref);
     g_assert_true (mpk_proxy_is_reference (ref));
-    it = mpk_proxy_from_value (manager, ref, &error);
+    it = as_iterator (mpk_proxy_from_value (manager, ref, &error));
     g_assert_no_error (error);
     g_assert_nonnull (it);
-    g_assert_cmpstr (mpk_proxy_get_type_name (it), ==, "iterator");
+    g_assert_cmpstr (mpk_proxy_get_type_name (MPK_PROXY (it)), ==, "iterator");
     squares = drain_iterator (it, FALSE);
     g_assert_cmpstr (squares, ==, "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]");
   }
@@ -146,7 +148,7 @@ test_regress_user_create_fails (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) ref = NULL;
   MpkManager *manager;
-  MpkProxy *list;
+  MpkListProxy *list;
   guint objects_before;
 
   g_test_summary ("Review bug 3: a registered type whose create fails, given arguments holding "
@@ -165,7 +167,7 @@ test_regress_user_create_fails (void)
     g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
     g_clear_error (&error);
   }
-  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "['kept']");
+  ASSERT_ITEMS (mpk_list_proxy_copy (list, &error), error, "['kept']");
   {
     g_autoptr(MpkProxy) bad = mpk_manager_create (manager, "Picky",
                                                   g_variant_new ("(@av)", av_of (ref, NULL)),
@@ -175,10 +177,10 @@ test_regress_user_create_fails (void)
     g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
     g_clear_error (&error);
   }
-  ASSERT_ITEMS (mpk_list_copy (list, &error), error, "['kept']");
-  ASSERT_OK (mpk_list_append (list, S ("more"), &error), error);
+  ASSERT_ITEMS (mpk_list_proxy_copy (list, &error), error, "['kept']");
+  ASSERT_OK (mpk_list_proxy_append (list, S ("more"), &error), error);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before + 1);
-  mpk_proxy_unref (list);
+  mpk_list_proxy_unref (list);
   g_assert_cmpuint (stats_of (manager).objects, ==, objects_before);
   shutdown_clean (manager);
 }
@@ -191,7 +193,8 @@ test_regress_iterator_foreign_source (void)
 {
   g_autoptr(GError) error = NULL;
   MpkManager *manager;
-  MpkProxy *list, *picky;
+  MpkListProxy *list;
+  MpkProxy *picky;
   guint64 ids[2], generation;
   gsize i;
 
@@ -208,15 +211,16 @@ test_regress_iterator_foreign_source (void)
 
   for (i = 0; i < G_N_ELEMENTS (ids); i++)
     {
-      g_autoptr(MpkProxy) it = NULL;
+      g_autoptr(MpkProxy) made = NULL;
+      g_autoptr(MpkIteratorProxy) it = NULL;
       g_autoptr(GVariant) item = NULL;
       gboolean more;
 
-      it = mpk_manager_create (manager, "iterator",
-                               g_variant_new ("(@avtx)", av_of (I32 (1), NULL), ids[i],
-                                              (gint64) 0),
-                               &error);
-      if (it == NULL)
+      made = mpk_manager_create (manager, "iterator",
+                                 g_variant_new ("(@avtx)", av_of (I32 (1), NULL), ids[i],
+                                                (gint64) 0),
+                                 &error);
+      if (made == NULL)
         {
           g_assert_nonnull (error);
           g_test_message ("observed: iterator over object %" G_GUINT64_FORMAT
@@ -224,7 +228,8 @@ test_regress_iterator_foreign_source (void)
           g_clear_error (&error);
           continue;
         }
-      more = mpk_iterator_next (it, &item, &error);
+      it = as_iterator (g_steal_pointer (&made));
+      more = mpk_iterator_proxy_next (it, &item, &error);
       g_test_message ("observed: next() of an iterator over object %" G_GUINT64_FORMAT
                       ": %s%s%s", ids[i], more ? "an item" : "no item",
                       error != NULL ? ", " : "", error != NULL ? error->message : "");
@@ -233,9 +238,9 @@ test_regress_iterator_foreign_source (void)
       g_clear_error (&error);
       assert_still_serving (manager);
     }
-  ASSERT_NUMBER (mpk_list_len (list, &error), error, 0);
+  ASSERT_NUMBER (mpk_list_proxy_len (list, &error), error, 0);
   ASSERT_GOT (mpk_proxy_call (picky, "len", NULL, &error), error, "int64 0");
-  mpk_proxy_unref (list);
+  mpk_list_proxy_unref (list);
   mpk_proxy_unref (picky);
   shutdown_clean (manager);
 }
@@ -286,7 +291,7 @@ test_regress_new_object_used_unclaimed (void)
       g_assert_cmpstr (text, ==, expected);
     }
   {
-    g_autoptr(MpkProxy) it = mpk_proxy_from_value (manager, ref, &error);
+    g_autoptr(MpkIteratorProxy) it = as_iterator (mpk_proxy_from_value (manager, ref, &error));
     g_autofree char *rest = NULL;
 
     g_assert_no_error (error);
@@ -324,6 +329,33 @@ test_regress_duplicate_type (void)
   ASSERT_NO_VARIANT (mpk_proxy_call (picky, "f", NULL, &error), error, MPK_ERROR_REMOTE);
   ASSERT_NO_PROXY (mpk_manager_create (manager, "Picky", NULL, &error), error, MPK_ERROR_INVALID);
   mpk_proxy_unref (picky);
+  shutdown_clean (manager);
+}
+
+static void
+test_proxy_types_user_type (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkProxy) picky = NULL;
+  g_autoptr(MpkProxy) found = NULL;
+  MpkManager *manager;
+
+  g_test_summary ("Issue 12 section 3: a registered type keeps a generic proxy: none of the "
+                  "seven mpk_proxy_as_<kind>() takes it (INVALID naming 'Picky' and the kind), "
+                  "whether made by create or found by name; mpk_proxy_call still works");
+  manager = start_with_picky ();
+  picky = mpk_manager_create (manager, "Picky", g_variant_new ("(i)", 1), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (picky);
+  assert_conversions (picky, NULL);
+  ASSERT_OK (mpk_manager_publish (manager, "picky", picky, &error), error);
+  found = mpk_manager_lookup (manager, "picky", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (found);
+  assert_conversions (found, NULL);
+  ASSERT_GOT (mpk_proxy_call (found, "len", NULL, &error), error, "int64 0");
+  g_clear_pointer (&picky, mpk_proxy_unref);
+  g_clear_pointer (&found, mpk_proxy_unref);
   shutdown_clean (manager);
 }
 
@@ -420,6 +452,7 @@ main (int   argc,
   mpk_test_add_func ("/manager/regress/new-object-used-unclaimed", test_regress_new_object_used_unclaimed);
   mpk_test_add_func ("/manager/regress/duplicate-type", test_regress_duplicate_type);
   mpk_test_add_func ("/manager/regress/deep-chain", test_regress_deep_chain);
+  mpk_test_add_func ("/manager/proxy-types/user-type", test_proxy_types_user_type);
 
   return g_test_run ();
 }

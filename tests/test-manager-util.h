@@ -39,7 +39,8 @@
     } \
   G_STMT_END
 #define ASSERT_NO_VARIANT(call, error, code) ASSERT_NULL_FAILS_ (GVariant, call, error, code)
-#define ASSERT_NO_PROXY(call, error, code)   ASSERT_NULL_FAILS_ (MpkProxy, call, error, code)
+#define ASSERT_NO_PROXY(call, error, code) \
+  ASSERT_NULL_FAILS_ (MpkProxy, MPK_PROXY (call), error, code)
 
 /* @call returns a number and must fail with MPK_ERROR @code and a message (the
  * number it returns then is not checked). */
@@ -324,52 +325,52 @@ stats_of (MpkManager *manager)
     } \
   G_STMT_END
 
-static inline MpkProxy *
+static inline MpkListProxy *
 new_list (MpkManager *manager,
           GVariant   *items)
 {
   g_autoptr(GError) error = NULL;
-  MpkProxy *list = mpk_manager_list (manager, items, &error);
+  MpkListProxy *list = mpk_manager_list (manager, items, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (list);
-  g_assert_cmpstr (mpk_proxy_get_type_name (list), ==, "list");
+  g_assert_cmpstr (mpk_proxy_get_type_name (MPK_PROXY (list)), ==, "list");
   return list;
 }
 
-static inline MpkProxy *
+static inline MpkDictProxy *
 new_dict (MpkManager *manager,
           GVariant   *items)
 {
   g_autoptr(GError) error = NULL;
-  MpkProxy *dict = mpk_manager_dict (manager, items, &error);
+  MpkDictProxy *dict = mpk_manager_dict (manager, items, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (dict);
-  g_assert_cmpstr (mpk_proxy_get_type_name (dict), ==, "dict");
+  g_assert_cmpstr (mpk_proxy_get_type_name (MPK_PROXY (dict)), ==, "dict");
   return dict;
 }
 
-static inline MpkProxy *
+static inline MpkQueueProxy *
 new_queue (MpkManager *manager,
            gint64      maxsize,
            gboolean    joinable)
 {
   g_autoptr(GError) error = NULL;
-  MpkProxy *queue = joinable ? mpk_manager_joinable_queue (manager, maxsize, &error)
-                             : mpk_manager_queue (manager, maxsize, &error);
+  MpkQueueProxy *queue = joinable ? mpk_manager_joinable_queue (manager, maxsize, &error)
+                                  : mpk_manager_queue (manager, maxsize, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (queue);
   return queue;
 }
 
-static inline MpkProxy *
+static inline MpkValueProxy *
 new_value (MpkManager *manager,
            GVariant   *initial)
 {
   g_autoptr(GError) error = NULL;
-  MpkProxy *value = mpk_manager_value (manager, initial, &error);
+  MpkValueProxy *value = mpk_manager_value (manager, initial, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (value);
@@ -378,9 +379,11 @@ new_value (MpkManager *manager,
 
 /* The reference to @proxy, to store in a container; ours to unref (the
  * library documents it as floating, the contract's rule for results says
- * not: g_variant_take_ref() is right either way). */
+ * not: g_variant_take_ref() is right either way). ref_of() takes any
+ * proxy, typed or generic. */
+#define ref_of(proxy) ref_of_ (MPK_PROXY (proxy))
 static inline GVariant *
-ref_of (MpkProxy *proxy)
+ref_of_ (MpkProxy *proxy)
 {
   GVariant *ref = mpk_proxy_to_value (proxy);
 
@@ -390,46 +393,132 @@ ref_of (MpkProxy *proxy)
   return ref;
 }
 
-/* A proxy for the reference stored at @index of @list. */
+/* A proxy for the reference stored at @index of @list: a generic one, as
+ * any proxy made from a reference is (as_list() and the others check its
+ * kind). */
 static inline MpkProxy *
-list_at (MpkProxy *list,
-         gint64    index)
+list_at (MpkListProxy *list,
+         gint64        index)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) ref = mpk_list_get (list, index, &error);
+  g_autoptr(GVariant) ref = mpk_list_proxy_get (list, index, &error);
   MpkProxy *proxy;
 
   g_assert_no_error (error);
   g_assert_nonnull (ref);
   g_assert_true (mpk_proxy_is_reference (ref));
-  proxy = mpk_proxy_from_value (mpk_proxy_get_manager (list), ref, &error);
+  proxy = mpk_proxy_from_value (mpk_proxy_get_manager (MPK_PROXY (list)), ref, &error);
   g_assert_no_error (error);
   g_assert_nonnull (proxy);
   return proxy;
 }
 
-/* A proxy for the reference stored under @key (consumed) in @dict. */
+/* A generic proxy for the reference stored under @key (consumed) in @dict. */
 static inline MpkProxy *
-dict_at (MpkProxy *dict,
-         GVariant *key)
+dict_at (MpkDictProxy *dict,
+         GVariant     *key)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) ref = mpk_dict_get (dict, key, &error);
+  g_autoptr(GVariant) ref = mpk_dict_proxy_get (dict, key, &error);
   MpkProxy *proxy;
 
   g_assert_no_error (error);
   g_assert_nonnull (ref);
   g_assert_true (mpk_proxy_is_reference (ref));
-  proxy = mpk_proxy_from_value (mpk_proxy_get_manager (dict), ref, &error);
+  proxy = mpk_proxy_from_value (mpk_proxy_get_manager (MPK_PROXY (dict)), ref, &error);
   g_assert_no_error (error);
   g_assert_nonnull (proxy);
   return proxy;
+}
+
+/* @proxy (consumed) as a typed proxy: the run-time check a proxy made from
+ * a reference must pass, asserted. as_list (list_at (outer, 0)) is the
+ * list stored in outer[0]. */
+#define DEFINE_AS(Kind, kind)                                           \
+  static inline Mpk##Kind##Proxy *                                      \
+  as_##kind (MpkProxy *proxy)                                           \
+  {                                                                     \
+    g_autoptr(GError) error = NULL;                                     \
+    Mpk##Kind##Proxy *typed;                                            \
+                                                                        \
+    g_assert_nonnull (proxy);                                           \
+    typed = mpk_proxy_as_##kind (proxy, &error);                        \
+                                                                        \
+    g_assert_no_error (error);                                          \
+    g_assert_nonnull (typed);                                           \
+    mpk_proxy_unref (proxy);                                            \
+    return typed;                                                       \
+  }
+DEFINE_AS (List, list)
+DEFINE_AS (Dict, dict)
+DEFINE_AS (Value, value)
+DEFINE_AS (Queue, queue)
+DEFINE_AS (Lock, lock)
+DEFINE_AS (Namespace, namespace)
+DEFINE_AS (Iterator, iterator)
+
+/* Each checked conversion as a function of generic proxies, for
+ * assert_conversions(). */
+#define DEFINE_AS_GENERIC(kind)                                         \
+  static inline MpkProxy *                                              \
+  generic_as_##kind (MpkProxy *proxy, GError **error)                   \
+  {                                                                     \
+    return MPK_PROXY (mpk_proxy_as_##kind (proxy, error));              \
+  }
+DEFINE_AS_GENERIC (list)
+DEFINE_AS_GENERIC (dict)
+DEFINE_AS_GENERIC (value)
+DEFINE_AS_GENERIC (queue)
+DEFINE_AS_GENERIC (lock)
+DEFINE_AS_GENERIC (namespace)
+DEFINE_AS_GENERIC (iterator)
+
+/* Tries all seven mpk_proxy_as_<kind>() on the generic @proxy: the one for
+ * @kind (NULL: none) must give @proxy itself with a reference of its own;
+ * every other must give NULL and MPK_ERROR_INVALID, its message naming the
+ * server's type of @proxy and the kind asked for. */
+static inline void
+assert_conversions (MpkProxy   *proxy,
+                    const char *kind)
+{
+  static const struct
+  {
+    const char *kind;
+    MpkProxy *(*as) (MpkProxy *proxy, GError **error);
+  } conversions[] = {
+    { "list", generic_as_list }, { "dict", generic_as_dict }, { "value", generic_as_value },
+    { "queue", generic_as_queue }, { "lock", generic_as_lock },
+    { "namespace", generic_as_namespace }, { "iterator", generic_as_iterator },
+  };
+  const char *type = mpk_proxy_get_type_name (proxy);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (conversions); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      MpkProxy *got = conversions[i].as (proxy, &error);
+
+      g_test_message ("mpk_proxy_as_%s() of a proxy of type '%s': %s", conversions[i].kind, type,
+                      error != NULL ? error->message : "converted");
+      if (kind != NULL && strcmp (conversions[i].kind, kind) == 0)
+        {
+          g_assert_no_error (error);
+          g_assert_true (got == proxy);
+          mpk_proxy_unref (got);
+        }
+      else
+        {
+          g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+          g_assert_null (got);
+          g_assert_nonnull (strstr (error->message, type));
+          g_assert_nonnull (strstr (error->message, conversions[i].kind));
+        }
+    }
 }
 
 /* Every item left in @iterator, as ASSERT_GOT prints each, "[a, b]". */
 static inline char *
-drain_iterator (MpkProxy *iterator,
-                gboolean  sorted)
+drain_iterator (MpkIteratorProxy *iterator,
+                gboolean          sorted)
 {
   g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
   GString *out = g_string_new ("[");
@@ -439,7 +528,7 @@ drain_iterator (MpkProxy *iterator,
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(GVariant) item = NULL;
-      gboolean more = mpk_iterator_next (iterator, &item, &error);
+      gboolean more = mpk_iterator_proxy_next (iterator, &item, &error);
 
       g_assert_no_error (error);
       if (!more)
@@ -492,10 +581,10 @@ start_manager_retry_once (const char *address,
 typedef struct
 {
   MpkManager     *manager;
-  MpkProxy       *queue;
-  MpkProxy       *list;
-  MpkProxy       *value;
-  MpkProxy       *lock;
+  MpkQueueProxy  *queue;
+  MpkListProxy   *list;
+  MpkValueProxy  *value;
+  MpkLockProxy   *lock;
   MpkTestChannel  channel;
   const char     *address;
   GBytes         *authkey;
@@ -601,7 +690,7 @@ appender_child (gpointer data)
   child_guard ();
   for (i = 0; i < APPENDS; i++)
     {
-      MPK_CHILD_CHECK (mpk_list_append (args->list, I32 (args->index), &error));
+      MPK_CHILD_CHECK (mpk_list_proxy_append (args->list, I32 (args->index), &error));
       MPK_CHILD_NO_ERROR (error);
     }
   return 0;
@@ -626,19 +715,19 @@ static inline void
 assert_still_serving (MpkManager *manager)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MpkProxy) list = new_list (manager, NULL);
+  g_autoptr(MpkListProxy) list = new_list (manager, NULL);
   MpkManager *client;
 
-  ASSERT_OK (mpk_list_append (list, S ("still here"), &error), error);
-  ASSERT_GOT (mpk_list_get (list, 0, &error), error, "'still here'");
+  ASSERT_OK (mpk_list_proxy_append (list, S ("still here"), &error), error);
+  ASSERT_GOT (mpk_list_proxy_get (list, 0, &error), error, "'still here'");
   client = mpk_manager_connect (mpk_manager_get_address (manager),
                                 mpk_manager_get_authkey (manager), CHILD_TIMEOUT_US, &error);
   g_assert_no_error (error);
   g_assert_nonnull (client);
   {
-    g_autoptr(MpkProxy) other = new_list (client, NULL);
+    g_autoptr(MpkListProxy) other = new_list (client, NULL);
 
-    ASSERT_NUMBER (mpk_list_len (other, &error), error, 0);
+    ASSERT_NUMBER (mpk_list_proxy_len (other, &error), error, 0);
   }
   mpk_manager_free (client);
 }
@@ -688,11 +777,12 @@ raw_request (MpkConnection *conn,
   return NULL;
 }
 
-/* The generation and id the reference to @proxy carries. */
+/* The generation and id the reference to @proxy (any proxy) carries. */
+#define proxy_ids(proxy, generation, id) proxy_ids_ (MPK_PROXY (proxy), generation, id)
 static inline void
-proxy_ids (MpkProxy *proxy,
-           guint64  *generation,
-           guint64  *id)
+proxy_ids_ (MpkProxy *proxy,
+            guint64  *generation,
+            guint64  *id)
 {
   g_autoptr(GVariant) ref = ref_of (proxy);
 

@@ -2285,11 +2285,11 @@ typedef struct
 
 typedef struct
 {
-  MpkProxy     *list;
-  MpkProxy     *queue;
-  MpkProxy     *value;
-  ClientShared *shared;
-  guint32       seed;
+  MpkListProxy  *list;
+  MpkQueueProxy *queue;
+  MpkValueProxy *value;
+  ClientShared  *shared;
+  guint32        seed;
 } ClientWorker;
 
 /* Appends 0, 1, 2, ... to the list, with other calls in between. */
@@ -2308,7 +2308,7 @@ manager_client_main (gpointer data)
         {
         case 0:
         case 1:
-          ok = mpk_list_append (cw->list, g_variant_new_int32 (cw->shared->appended), &error);
+          ok = mpk_list_proxy_append (cw->list, g_variant_new_int32 (cw->shared->appended), &error);
           if (ok)
             g_atomic_int_inc (&cw->shared->appended);
           break;
@@ -2327,7 +2327,7 @@ manager_client_main (gpointer data)
             break;
           }
         case 4:
-          ok = mpk_list_len (cw->list, &error) >= 0;
+          ok = mpk_list_proxy_len (cw->list, &error) >= 0;
           break;
         default:
           {
@@ -2371,7 +2371,8 @@ test_manager_client_killed (void)
   guint n_rounds = scaled (20), baseline;
   gint64 start = g_get_monotonic_time (), slowest_close = 0;
   MpkManager *manager;
-  MpkProxy *queue, *value;
+  MpkQueueProxy *queue;
+  MpkValueProxy *value;
 
   g_test_summary ("A Manager client SIGKILLed at a random moment in a stream of calls "
                   "(list append, queue put/get, value add): the list holds exactly the "
@@ -2390,7 +2391,7 @@ test_manager_client_killed (void)
     {
       g_autoptr(GRand) rand = g_rand_new_with_seed (seed + round);
       g_autoptr(MpkProcess) victim = NULL;
-      MpkProxy *list = mpk_manager_list (manager, NULL, &error);
+      MpkListProxy *list = mpk_manager_list (manager, NULL, &error);
       ClientWorker cw = { list, queue, value, sh, seed + round };
       gint n = g_rand_int_range (rand, 0, 40), appended;
       guint delay = g_rand_int_range (rand, 0, 3001);
@@ -2415,14 +2416,14 @@ test_manager_client_killed (void)
 
       /* The list: 0 .. m-1 in order, m the appends that returned (or one more,
        * whose reply the client did not live to read). */
-      len = mpk_list_len (list, &error);
+      len = mpk_list_proxy_len (list, &error);
       g_assert_no_error (error);
       if (why == NULL && (len < appended || len > appended + 1))
         why = g_strdup_printf ("the list has %" G_GINT64_FORMAT " items, the client's appends "
                                "returned %d times", len, appended);
       for (gint64 i = 0; why == NULL && i < len; i++)
         {
-          g_autoptr(GVariant) item = mpk_list_get (list, i, &error);
+          g_autoptr(GVariant) item = mpk_list_proxy_get (list, i, &error);
 
           g_assert_no_error (error);
           if (!g_variant_is_of_type (item, G_VARIANT_TYPE_INT32) || g_variant_get_int32 (item) != i)
@@ -2434,7 +2435,7 @@ test_manager_client_killed (void)
         }
 
       /* The server carries on: our own call works; its connection goes. */
-      if (why == NULL && !mpk_list_append (list, g_variant_new_int32 (-1), &error))
+      if (why == NULL && !mpk_list_proxy_append (list, g_variant_new_int32 (-1), &error))
         why = g_strdup_printf ("the parent's append failed: %s", error->message);
       t0 = g_get_monotonic_time ();
       until = t0 + slack (20 * SEC);
@@ -2446,7 +2447,7 @@ test_manager_client_killed (void)
         why = g_strdup_printf ("the server still counts %u clients (%u before) %d s after the "
                                "client died", manager_stats (manager).clients, baseline,
                                (int) (slack (20 * SEC) / SEC));
-      mpk_proxy_unref (list);
+      mpk_list_proxy_unref (list);
       if (why != NULL)
         {
           g_test_fail_printf ("manager client round %u (seed %u, replay with "
@@ -2457,8 +2458,8 @@ test_manager_client_killed (void)
         }
     }
 
-  mpk_proxy_unref (queue);
-  mpk_proxy_unref (value);
+  mpk_queue_proxy_unref (queue);
+  mpk_value_proxy_unref (value);
   g_assert_true (mpk_manager_shutdown (manager, slack (10 * SEC), &error));
   g_assert_no_error (error);
   g_assert_cmpint (mpk_manager_get_exitcode (manager), ==, 0);
@@ -2492,7 +2493,7 @@ manager_owner_main (gpointer data)
   OwnerWorker *ow = data;
   g_autoptr(GError) error = NULL;
   MpkManager *manager;
-  MpkProxy *list;
+  MpkListProxy *list;
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   manager = mpk_manager_new_started (&error);
@@ -2506,7 +2507,7 @@ manager_owner_main (gpointer data)
     {
       if (ow->calling)
         {
-          MPK_CHILD_CHECK (mpk_list_append (list, g_variant_new_uint32 (i), &error));
+          MPK_CHILD_CHECK (mpk_list_proxy_append (list, g_variant_new_uint32 (i), &error));
           g_atomic_int_inc (&ow->shared->calls);
         }
       else

@@ -9,12 +9,13 @@
 
 /* What p1 needs: the record to add and the list, as Python passes
  * args=(new_record, records).  `records` is a proxy: a small handle that
- * names an object living in the manager's process, not the list itself. */
+ * names an object living in the manager's process, not the list itself.
+ * Its type says it names a list: only mpk_list_proxy_* calls take it. */
 typedef struct
 {
-  const char *name;
-  gint32      score;
-  MpkProxy   *records;
+  const char   *name;
+  gint32        score;
+  MpkListProxy *records;
 } InsertArgs;
 
 /* The body of p1 (Python's insert_record). */
@@ -28,8 +29,8 @@ insert_record (gpointer user_data)
    * append() sends the call to the server and waits for its answer, so when
    * it returns the record is in the server's list (the floating reference
    * from g_variant_new() is consumed). */
-  LAB_CHECK (mpk_list_append (args->records,
-                              g_variant_new ("(si)", args->name, args->score), &error));
+  LAB_CHECK (mpk_list_proxy_append (args->records,
+                                    g_variant_new ("(si)", args->name, args->score), &error));
   printf ("New record added!\n\n");   /* Python's print() adds one more "\n" */
   return 0;
 }
@@ -38,21 +39,21 @@ insert_record (gpointer user_data)
 static int
 print_records (gpointer user_data)
 {
-  MpkProxy *records = user_data;
+  MpkListProxy *records = user_data;
   g_autoptr(GError) error = NULL;
   gint64 n;
 
   /* Python's `for record in records` asks the server for one item at a time
    * (records[0], records[1], ... until IndexError).  We ask for the length
    * once, then for each item: every call is one request and one reply. */
-  LAB_CHECK ((n = mpk_list_len (records, &error)) >= 0);
+  LAB_CHECK ((n = mpk_list_proxy_len (records, &error)) >= 0);
   for (gint64 i = 0; i < n; i++)
     {
       g_autoptr(GVariant) record = NULL;
       const char *name;
       gint32 score;
 
-      LAB_CHECK (record = mpk_list_get (records, i, &error));
+      LAB_CHECK (record = mpk_list_proxy_get (records, i, &error));
       LAB_CHECK (g_variant_is_of_type (record, G_VARIANT_TYPE ("(si)")));
       /* The record is a copy made from the server's reply: "&s" borrows its
        * string, which lives as long as `record`. */
@@ -66,7 +67,7 @@ int
 main (void)
 {
   g_autoptr(MpkManager) manager = NULL;
-  g_autoptr(MpkProxy) records = NULL;
+  g_autoptr(MpkListProxy) records = NULL;
   g_autoptr(MpkProcess) p1 = NULL;
   g_autoptr(MpkProcess) p2 = NULL;
   g_autoptr(GError) error = NULL;
@@ -100,7 +101,7 @@ main (void)
 
   /* The end of Python's `with` block: stop the server.  Our proxy must go
    * first (it asks the server to drop the list), then the manager. */
-  g_clear_pointer (&records, mpk_proxy_unref);
+  g_clear_pointer (&records, mpk_list_proxy_unref);
   LAB_CHECK (mpk_manager_shutdown (manager, 5 * G_USEC_PER_SEC, &error));
   LAB_CHECK (mpk_manager_get_exitcode (manager) == 0);
   return EXIT_SUCCESS;

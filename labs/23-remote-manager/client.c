@@ -11,8 +11,10 @@ run_client (const char *address, GBytes *key)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MpkManager) manager = NULL;
-  g_autoptr(MpkProxy) jobs = NULL;
-  g_autoptr(MpkProxy) results = NULL;
+  g_autoptr(MpkProxy) found_jobs = NULL;
+  g_autoptr(MpkProxy) found_results = NULL;
+  g_autoptr(MpkQueueProxy) jobs = NULL;
+  g_autoptr(MpkQueueProxy) results = NULL;
   GVariant *job;
 
   /* Python: m.connect().  The handshake is here: a wrong key fails now. */
@@ -26,9 +28,14 @@ run_client (const char *address, GBytes *key)
   LAB_CHECK (manager != NULL);
   printf ("Client: connected, key accepted\n");
 
-  /* We inherited no proxies: we find the queues by their published names. */
-  LAB_CHECK (jobs = mpk_manager_lookup (manager, "jobs", &error));
-  LAB_CHECK (results = mpk_manager_lookup (manager, "results", &error));
+  /* We inherited no proxies: we find the queues by their published names.
+   * A lookup gives a generic proxy, of whatever type the server says; the
+   * compiler cannot know it is a queue, so we check it as the program runs
+   * (Python finds out at the first call). */
+  LAB_CHECK (found_jobs = mpk_manager_lookup (manager, "jobs", &error));
+  LAB_CHECK (found_results = mpk_manager_lookup (manager, "results", &error));
+  LAB_CHECK (jobs = mpk_proxy_as_queue (found_jobs, &error));
+  LAB_CHECK (results = mpk_proxy_as_queue (found_results, &error));
 
   /* Take jobs until the queue is empty; answer each with (job, its square). */
   while ((job = mpk_queue_proxy_get (jobs, MPK_NO_WAIT, &error)) != NULL)

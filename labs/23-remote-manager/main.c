@@ -19,7 +19,7 @@ run_server (const char *address, GBytes *key, gboolean demo)
   g_autoptr(GError) error = NULL;
   g_autoptr(MpkManager) manager = NULL;
   g_autofree char *hex = NULL;
-  MpkProxy *jobs, *results;
+  MpkQueueProxy *jobs, *results;
   MpkManagerStats stats;
 
   LAB_CHECK (manager = mpk_manager_new (address, key, &error));
@@ -27,8 +27,8 @@ run_server (const char *address, GBytes *key, gboolean demo)
   /* Two queues in the server, named so that remote clients can find them. */
   LAB_CHECK (jobs = mpk_manager_queue (manager, 0, &error));
   LAB_CHECK (results = mpk_manager_queue (manager, 0, &error));
-  LAB_CHECK (mpk_manager_publish (manager, "jobs", jobs, &error));
-  LAB_CHECK (mpk_manager_publish (manager, "results", results, &error));
+  LAB_CHECK (mpk_manager_publish (manager, "jobs", MPK_PROXY (jobs), &error));
+  LAB_CHECK (mpk_manager_publish (manager, "results", MPK_PROXY (results), &error));
   for (gint32 n = 3; n < 3 + N_JOBS; n++)
     LAB_CHECK (mpk_queue_proxy_put (jobs, g_variant_new_int32 (n), MPK_WAIT_FOREVER, &error));
   printf ("Server: %d jobs in the queue \"jobs\"\n", N_JOBS);
@@ -65,8 +65,8 @@ run_server (const char *address, GBytes *key, gboolean demo)
     }
 
   /* Our proxies go first (they ask the server to drop the queues). */
-  g_clear_pointer (&jobs, mpk_proxy_unref);
-  g_clear_pointer (&results, mpk_proxy_unref);
+  g_clear_pointer (&jobs, mpk_queue_proxy_unref);
+  g_clear_pointer (&results, mpk_queue_proxy_unref);
   LAB_CHECK (mpk_manager_shutdown (manager, 5 * G_USEC_PER_SEC, &error));
   LAB_CHECK (mpk_manager_get_exitcode (manager) == 0);
   if (demo)

@@ -27,7 +27,9 @@ G_GNUC_INTERNAL gboolean mpk__manager_call_wait    (MpkManagerCall *call,
 G_GNUC_INTERNAL void     mpk__manager_call_changed (MpkManagerCall *call);
 /* Lets other calls run while a method does long work that touches no
  * server state (unboxing its own arguments); its object stays alive (the
- * call counts), but may change meanwhile: read it only after _relock. */
+ * call counts), but may change meanwhile: read it only after _relock.
+ * _unlock releases the server lock; _relock is called without it and
+ * takes it again. */
 G_GNUC_INTERNAL void     mpk__manager_call_unlock  (MpkManagerCall *call);
 G_GNUC_INTERNAL void     mpk__manager_call_relock  (MpkManagerCall *call);
 
@@ -39,6 +41,8 @@ G_GNUC_INTERNAL gboolean mpk__manager_hold_refs (MpkManagerCall *call,
                                                  GVariant       *value,
                                                  GError        **error);
 G_GNUC_INTERNAL void     mpk__manager_drop_refs (GVariant       *value);
+/* (_drop is also called without the lock by the types' free functions
+ * while the server stops: server_free, once no client thread is left.) */
 /* _release is _drop for a value that leaves its container to go to the
  * client (a pop, a queue get): an object it was the last holder of is kept
  * for a while (a minute), for the client to take a proxy of. */

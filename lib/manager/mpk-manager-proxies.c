@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* mpk-manager-proxies.c: typed calls for the built-in manager types. Each
- * is one mpk_proxy_call_full() of the method of the same name (the methods
- * and their argument shapes are in mpk-manager-types.c); values travel
+/* mpk-manager-proxies.c: the typed proxies of the built-in manager types
+ * (MpkListProxy, ...; the design is in mpk-manager.h): their calls, each
+ * one mpk_proxy_call_full() of the method of the same name (the methods
+ * and their argument shapes are in mpk-manager-types.c), their references,
+ * and the run-time checked conversions from a generic proxy. Values travel
  * boxed in "v" so any GVariant can be stored. */
 #include "mpk-manager-private.h"
 
 #include <string.h>
 
+/* Whether @proxy's object is of the server type @type. Every typed call
+ * checks it (g_return_val_if_fail): the compiler has checked the C type,
+ * and this catches a pointer cast by hand to the wrong one. */
 static gboolean
 is_a (MpkProxy *proxy, const char *type)
 {
@@ -98,287 +103,853 @@ to_av (GVariant *items)
   return g_variant_builder_end (&b);
 }
 
+/* --- references and checked conversions ------------------------------------------- */
+
+/* @proxy, with a new reference, if the server's type of it is one of
+ * @types (NULL-ended); else NULL with MPK_ERROR_INVALID. */
+static gpointer
+checked_as (MpkProxy *proxy, const char *kind, const char *const *types, GError **error)
+{
+  const char *type;
+
+  g_return_val_if_fail (proxy != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  type = mpk_proxy_get_type_name (proxy);
+  for (; *types != NULL; types++)
+    if (strcmp (type, *types) == 0)
+      return mpk_proxy_ref (proxy);
+  g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+               "expected a proxy of kind '%s', got one of type '%s'", kind, type);
+  return NULL;
+}
+
+/* Each kind's ref, unref and mpk_proxy_as_<kind>(), documented below. */
+#define DEFINE_KIND(Kind, kind, ...)                                    \
+  Mpk##Kind##Proxy *                                                    \
+  mpk_##kind##_proxy_ref (Mpk##Kind##Proxy *proxy)                      \
+  {                                                                     \
+    return (Mpk##Kind##Proxy *) mpk_proxy_ref (MPK_PROXY (proxy));      \
+  }                                                                     \
+                                                                        \
+  void                                                                  \
+  mpk_##kind##_proxy_unref (Mpk##Kind##Proxy *proxy)                    \
+  {                                                                     \
+    mpk_proxy_unref (MPK_PROXY (proxy));                                \
+  }                                                                     \
+                                                                        \
+  Mpk##Kind##Proxy *                                                    \
+  mpk_proxy_as_##kind (MpkProxy *proxy, GError **error)                 \
+  {                                                                     \
+    static const char *const types[] = { __VA_ARGS__, NULL };           \
+                                                                        \
+    return checked_as (proxy, #kind, types, error);                     \
+  }
+
+/**
+ * mpk_proxy_as_list:
+ * @proxy: (transfer none): a generic proxy, for example from
+ *   mpk_proxy_from_value() or mpk_manager_lookup()
+ * @error: return location for a #GError, or %NULL
+ *
+ * The checked conversion of a generic proxy to a list proxy: the run-time
+ * check a proxy made from a reference must pass before it is used as a
+ * list, since its kind is whatever the server says it is. The result is
+ * the same proxy under its typed name, with a reference of its own: unref
+ * both (or hold both in g_autoptr()).
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkListProxy; %NULL
+ *   with %MPK_ERROR_INVALID, naming both kinds, if it is not a list's
+ */
+/**
+ * mpk_proxy_as_dict:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a dict.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkDictProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not a dict's
+ */
+/**
+ * mpk_proxy_as_value:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a value.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkValueProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not a value's
+ */
+/**
+ * mpk_proxy_as_queue:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a queue: a "queue" or a "joinable_queue".
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkQueueProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not a queue's
+ */
+/**
+ * mpk_proxy_as_lock:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a lock.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkLockProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not a lock's
+ */
+/**
+ * mpk_proxy_as_namespace:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a namespace.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkNamespaceProxy (a
+ *   new reference); %NULL with %MPK_ERROR_INVALID if it is not a
+ *   namespace's
+ */
+/**
+ * mpk_proxy_as_iterator:
+ * @proxy: (transfer none): a generic proxy, for example made from the
+ *   reference a registered method returned from
+ *   mpk_manager_call_new_object (call, "iterator", ...)
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for an iterator.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkIteratorProxy (a
+ *   new reference); %NULL with %MPK_ERROR_INVALID if it is not an
+ *   iterator's
+ */
+/**
+ * mpk_list_proxy_ref:
+ * @list: (transfer none): a list proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @list
+ */
+/**
+ * mpk_list_proxy_unref:
+ * @list: (transfer full): a list proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the list if nothing else holds it.
+ */
+/**
+ * mpk_dict_proxy_ref:
+ * @dict: (transfer none): a dict proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @dict
+ */
+/**
+ * mpk_dict_proxy_unref:
+ * @dict: (transfer full): a dict proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the dict if nothing else holds it.
+ */
+/**
+ * mpk_value_proxy_ref:
+ * @value: (transfer none): a value proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @value
+ */
+/**
+ * mpk_value_proxy_unref:
+ * @value: (transfer full): a value proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the value if nothing else holds it.
+ */
+/**
+ * mpk_queue_proxy_ref:
+ * @queue: (transfer none): a queue proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @queue
+ */
+/**
+ * mpk_queue_proxy_unref:
+ * @queue: (transfer full): a queue proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the queue if nothing else holds it.
+ */
+/**
+ * mpk_lock_proxy_ref:
+ * @lock: (transfer none): a lock proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @lock
+ */
+/**
+ * mpk_lock_proxy_unref:
+ * @lock: (transfer full): a lock proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the lock if nothing else holds it.
+ */
+/**
+ * mpk_namespace_proxy_ref:
+ * @ns: (transfer none): a namespace proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @ns
+ */
+/**
+ * mpk_namespace_proxy_unref:
+ * @ns: (transfer full): a namespace proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the namespace if nothing else holds it.
+ */
+/**
+ * mpk_iterator_proxy_ref:
+ * @iterator: (transfer none): an iterator proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @iterator
+ */
+/**
+ * mpk_iterator_proxy_unref:
+ * @iterator: (transfer full): an iterator proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the iterator if nothing else holds it.
+ */
+DEFINE_KIND (List, list, "list")
+DEFINE_KIND (Dict, dict, "dict")
+DEFINE_KIND (Value, value, "value")
+DEFINE_KIND (Queue, queue, "queue", "joinable_queue")
+DEFINE_KIND (Lock, lock, "lock")
+DEFINE_KIND (Namespace, namespace, "namespace")
+DEFINE_KIND (Iterator, iterator, "iterator")
+
 /* --- list ------------------------------------------------------------------------- */
 
 /**
  * mpk_manager_list:
- * @manager: a manager
- * @items: (nullable): the first items: any array or tuple (floating is sunk)
+ * @manager: (transfer none): a started or connected manager
+ * @items: (transfer none) (nullable): the first items: any array or tuple;
+ *   a floating reference is sunk. A "v" item (in an "av") is stored
+ *   unboxed, so an "av" of ints stores ints
  * @error: return location for a #GError, or %NULL
  *
- * Python's `manager.list(items)`. A value of type "v" (in an "av") is
- * stored unboxed, so an "av" of ints stores ints.
+ * Makes a list in the server: Python's `manager.list(items)`.
  *
- * Returns: (transfer full): a list proxy, or %NULL with @error
+ * Returns: (transfer full) (nullable): a list proxy, freed with
+ *   mpk_list_proxy_unref(); %NULL with @error (see mpk_manager_create())
  */
-MpkProxy *
+MpkListProxy *
 mpk_manager_list (MpkManager *manager, GVariant *items, GError **error)
 {
   g_return_val_if_fail (items == NULL || g_variant_is_container (items), NULL);
 
-  return mpk_manager_create (manager, "list",
-                             items != NULL ? g_variant_new ("(@av)", to_av (items)) : NULL, error);
+  return (MpkListProxy *) mpk_manager_create (
+    manager, "list", items != NULL ? g_variant_new ("(@av)", to_av (items)) : NULL, error);
 }
 
+/**
+ * mpk_list_proxy_append:
+ * @list: (transfer none): a list proxy
+ * @item: (transfer none): the item; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.append(item)`, one round trip.
+ *
+ * Returns: %TRUE; %FALSE with @error (%MPK_ERROR_INVALID at the size
+ *   limit, %MPK_ERROR_STALE_HANDLE for a reference to an object that is
+ *   gone, a transport error)
+ */
 gboolean
-mpk_list_append (MpkProxy *list, GVariant *item, GError **error)
+mpk_list_proxy_append (MpkListProxy *list, GVariant *item, GError **error)
 {
-  g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "append", g_variant_new ("(@v)", box (item)), MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && item != NULL, FALSE);
+  return call_unit (MPK_PROXY (list), "append", g_variant_new ("(@v)", box (item)), MPK_NO_WAIT,
+                    error);
 }
 
+/**
+ * mpk_list_proxy_extend:
+ * @list: (transfer none): a list proxy
+ * @items: (transfer none): any array or tuple; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.extend(items)`.
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
 gboolean
-mpk_list_extend (MpkProxy *list, GVariant *items, GError **error)
+mpk_list_proxy_extend (MpkListProxy *list, GVariant *items, GError **error)
 {
-  g_return_val_if_fail (is_a (list, "list") && items != NULL && g_variant_is_container (items), FALSE);
-  return call_unit (list, "extend", g_variant_new ("(@av)", to_av (items)), MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_list_insert (MpkProxy *list, gint64 index, GVariant *item, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "insert", g_variant_new ("(x@v)", index, box (item)), MPK_NO_WAIT, error);
-}
-
-/* `list[index]`: (transfer full) the item, or NULL with MPK_ERROR_INDEX. */
-GVariant *
-mpk_list_get (MpkProxy *list, gint64 index, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list"), NULL);
-  return call (list, "get", g_variant_new ("(x)", index), MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_list_set (MpkProxy *list, gint64 index, GVariant *item, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "set", g_variant_new ("(x@v)", index, box (item)), MPK_NO_WAIT, error);
-}
-
-/* `list.pop(index)` (-1 for the last): (transfer full) the item. */
-GVariant *
-mpk_list_pop (MpkProxy *list, gint64 index, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list"), NULL);
-  return call (list, "pop", g_variant_new ("(x)", index), MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_list_remove (MpkProxy *list, GVariant *item, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list") && item != NULL, FALSE);
-  return call_unit (list, "remove", g_variant_new ("(@v)", box (item)), MPK_NO_WAIT, error);
-}
-
-gint64
-mpk_list_index (MpkProxy *list, GVariant *item, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list") && item != NULL, -1);
-  return call_int (list, "index", g_variant_new ("(@v)", box (item)), error);
-}
-
-gint64
-mpk_list_count (MpkProxy *list, GVariant *item, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list") && item != NULL, -1);
-  return call_int (list, "count", g_variant_new ("(@v)", box (item)), error);
-}
-
-gint64
-mpk_list_len (MpkProxy *list, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list"), -1);
-  return call_int (list, "len", NULL, error);
-}
-
-/* `list[start:stop]` as an "av" (transfer full); bounds as in Python. */
-GVariant *
-mpk_list_slice (MpkProxy *list, gint64 start, gint64 stop, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list"), NULL);
-  return call (list, "slice", g_variant_new ("(xx)", start, stop), MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_list_set_slice (MpkProxy *list, gint64 start, gint64 stop, GVariant *items, GError **error)
-{
-  g_return_val_if_fail (is_a (list, "list") && items != NULL && g_variant_is_container (items), FALSE);
-  return call_unit (list, "set_slice", g_variant_new ("(xx@av)", start, stop, to_av (items)),
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && items != NULL
+                        && g_variant_is_container (items), FALSE);
+  return call_unit (MPK_PROXY (list), "extend", g_variant_new ("(@av)", to_av (items)),
                     MPK_NO_WAIT, error);
 }
 
-/* The whole list as a plain "av" (transfer full). */
+/**
+ * mpk_list_proxy_insert:
+ * @list: (transfer none): a list proxy
+ * @index: where, as in Python (negative from the end, clamped to the list)
+ * @item: (transfer none): the item; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.insert(index, item)`.
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
+gboolean
+mpk_list_proxy_insert (MpkListProxy *list, gint64 index, GVariant *item, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && item != NULL, FALSE);
+  return call_unit (MPK_PROXY (list), "insert", g_variant_new ("(x@v)", index, box (item)),
+                    MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_list_proxy_get:
+ * @list: (transfer none): a list proxy
+ * @index: the index, negative from the end
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list[index]`: a copy of the item.
+ *
+ * Returns: (transfer full) (nullable): the item; %NULL with
+ *   %MPK_ERROR_INDEX when @index is out of range, or another error
+ */
 GVariant *
-mpk_list_copy (MpkProxy *list, GError **error)
+mpk_list_proxy_get (MpkListProxy *list, gint64 index, GError **error)
 {
-  g_return_val_if_fail (is_a (list, "list"), NULL);
-  return call (list, "copy", NULL, MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), NULL);
+  return call (MPK_PROXY (list), "get", g_variant_new ("(x)", index), MPK_NO_WAIT, error);
 }
 
-/* `list *= times`. */
+/**
+ * mpk_list_proxy_set:
+ * @list: (transfer none): a list proxy
+ * @index: the index, negative from the end
+ * @item: (transfer none): the new item; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list[index] = item`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INDEX or another error
+ */
 gboolean
-mpk_list_repeat (MpkProxy *list, gint64 times, GError **error)
+mpk_list_proxy_set (MpkListProxy *list, gint64 index, GVariant *item, GError **error)
 {
-  g_return_val_if_fail (is_a (list, "list"), FALSE);
-  return call_unit (list, "repeat", g_variant_new ("(x)", times), MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && item != NULL, FALSE);
+  return call_unit (MPK_PROXY (list), "set", g_variant_new ("(x@v)", index, box (item)),
+                    MPK_NO_WAIT, error);
 }
 
-gboolean
-mpk_list_reverse (MpkProxy *list, GError **error)
+/**
+ * mpk_list_proxy_pop:
+ * @list: (transfer none): a list proxy
+ * @index: the index, negative from the end: -1 for the last item
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.pop(index)`.
+ *
+ * Returns: (transfer full) (nullable): the item taken out; %NULL with
+ *   %MPK_ERROR_INDEX (an empty list too) or another error
+ */
+GVariant *
+mpk_list_proxy_pop (MpkListProxy *list, gint64 index, GError **error)
 {
-  g_return_val_if_fail (is_a (list, "list"), FALSE);
-  return call_unit (list, "reverse", NULL, MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), NULL);
+  return call (MPK_PROXY (list), "pop", g_variant_new ("(x)", index), MPK_NO_WAIT, error);
 }
 
+/**
+ * mpk_list_proxy_remove:
+ * @list: (transfer none): a list proxy
+ * @item: (transfer none): the item to remove; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.remove(item)`: removes the first equal item.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID when no item is equal,
+ *   or another error
+ */
 gboolean
-mpk_list_clear (MpkProxy *list, GError **error)
+mpk_list_proxy_remove (MpkListProxy *list, GVariant *item, GError **error)
 {
-  g_return_val_if_fail (is_a (list, "list"), FALSE);
-  return call_unit (list, "clear", NULL, MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && item != NULL, FALSE);
+  return call_unit (MPK_PROXY (list), "remove", g_variant_new ("(@v)", box (item)), MPK_NO_WAIT,
+                    error);
+}
+
+/**
+ * mpk_list_proxy_index:
+ * @list: (transfer none): a list proxy
+ * @item: (transfer none): the item to find; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.index(item)`.
+ *
+ * Returns: the index of the first equal item; -1 with %MPK_ERROR_INVALID
+ *   when there is none, or another error
+ */
+gint64
+mpk_list_proxy_index (MpkListProxy *list, GVariant *item, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && item != NULL, -1);
+  return call_int (MPK_PROXY (list), "index", g_variant_new ("(@v)", box (item)), error);
+}
+
+/**
+ * mpk_list_proxy_count:
+ * @list: (transfer none): a list proxy
+ * @item: (transfer none): the item to count; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.count(item)`.
+ *
+ * Returns: how many items are equal to @item; -1 with @error
+ */
+gint64
+mpk_list_proxy_count (MpkListProxy *list, GVariant *item, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && item != NULL, -1);
+  return call_int (MPK_PROXY (list), "count", g_variant_new ("(@v)", box (item)), error);
+}
+
+/**
+ * mpk_list_proxy_len:
+ * @list: (transfer none): a list proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `len(list)`.
+ *
+ * Returns: the length; -1 with @error
+ */
+gint64
+mpk_list_proxy_len (MpkListProxy *list, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), -1);
+  return call_int (MPK_PROXY (list), "len", NULL, error);
+}
+
+/**
+ * mpk_list_proxy_slice:
+ * @list: (transfer none): a list proxy
+ * @start: the first index, as in Python (negative from the end, clamped)
+ * @stop: the index after the last, as @start (%G_MAXINT64 for the end)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list[start:stop]`.
+ *
+ * Returns: (transfer full) (nullable): the items as an "av"; %NULL with
+ *   @error
+ */
+GVariant *
+mpk_list_proxy_slice (MpkListProxy *list, gint64 start, gint64 stop, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), NULL);
+  return call (MPK_PROXY (list), "slice", g_variant_new ("(xx)", start, stop), MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_list_proxy_set_slice:
+ * @list: (transfer none): a list proxy
+ * @start: the first index replaced, as in mpk_list_proxy_slice()
+ * @stop: the index after the last replaced
+ * @items: (transfer none): the new items: any array or tuple; a floating
+ *   reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list[start:stop] = items` (the two lengths may differ).
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
+gboolean
+mpk_list_proxy_set_slice (MpkListProxy *list, gint64 start, gint64 stop, GVariant *items,
+                          GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list") && items != NULL
+                        && g_variant_is_container (items), FALSE);
+  return call_unit (MPK_PROXY (list), "set_slice",
+                    g_variant_new ("(xx@av)", start, stop, to_av (items)), MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_list_proxy_copy:
+ * @list: (transfer none): a list proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list[:]`: the whole list in one round trip.
+ *
+ * Returns: (transfer full) (nullable): the items as a plain "av"; %NULL
+ *   with @error
+ */
+GVariant *
+mpk_list_proxy_copy (MpkListProxy *list, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), NULL);
+  return call (MPK_PROXY (list), "copy", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_list_proxy_repeat:
+ * @list: (transfer none): a list proxy
+ * @times: how many copies of the list it becomes (0 or less empties it)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list *= times`.
+ *
+ * Returns: %TRUE; %FALSE with @error (%MPK_ERROR_INVALID past the size
+ *   limit)
+ */
+gboolean
+mpk_list_proxy_repeat (MpkListProxy *list, gint64 times, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), FALSE);
+  return call_unit (MPK_PROXY (list), "repeat", g_variant_new ("(x)", times), MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_list_proxy_reverse:
+ * @list: (transfer none): a list proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.reverse()`, in place.
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
+gboolean
+mpk_list_proxy_reverse (MpkListProxy *list, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), FALSE);
+  return call_unit (MPK_PROXY (list), "reverse", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_list_proxy_clear:
+ * @list: (transfer none): a list proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list.clear()`.
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
+gboolean
+mpk_list_proxy_clear (MpkListProxy *list, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (list), "list"), FALSE);
+  return call_unit (MPK_PROXY (list), "clear", NULL, MPK_NO_WAIT, error);
 }
 
 /* --- dict --------------------------------------------------------------------------- */
 
 /**
  * mpk_manager_dict:
- * @manager: a manager
- * @items: (nullable): the first entries: a dictionary such as "a{sv}"
- *   (floating is sunk); "v" values are stored unboxed
+ * @manager: (transfer none): a started or connected manager
+ * @items: (transfer none) (nullable): the first entries: a dictionary such
+ *   as "a{sv}"; a floating reference is sunk. "v" values are stored unboxed
  * @error: return location for a #GError, or %NULL
  *
- * Python's `manager.dict(items)`. Keys must be of a basic type.
+ * Makes a dict in the server: Python's `manager.dict(items)`. Keys must be
+ * of a basic type (numbers, strings, ...), and not references.
  *
- * Returns: (transfer full): a dict proxy, or %NULL with @error
+ * Returns: (transfer full) (nullable): a dict proxy, freed with
+ *   mpk_dict_proxy_unref(); %NULL with @error (see mpk_manager_create())
  */
-MpkProxy *
+MpkDictProxy *
 mpk_manager_dict (MpkManager *manager, GVariant *items, GError **error)
 {
-  g_return_val_if_fail (items == NULL || g_variant_is_of_type (items, G_VARIANT_TYPE_DICTIONARY), NULL);
+  g_return_val_if_fail (items == NULL || g_variant_is_of_type (items, G_VARIANT_TYPE_DICTIONARY),
+                        NULL);
 
-  return mpk_manager_create (manager, "dict",
-                             items != NULL ? g_variant_new_tuple (&items, 1) : NULL, error);
-}
-
-/* `dict[key]`: (transfer full) the value, or NULL with MPK_ERROR_KEY. */
-GVariant *
-mpk_dict_get (MpkProxy *dict, GVariant *key, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict") && key != NULL, NULL);
-  return call (dict, "get", g_variant_new ("(@v)", box (key)), MPK_NO_WAIT, error);
-}
-
-/* `dict.get(key, fallback)`. */
-GVariant *
-mpk_dict_get_default (MpkProxy *dict, GVariant *key, GVariant *fallback, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict") && key != NULL && fallback != NULL, NULL);
-  return call (dict, "get_default", g_variant_new ("(@v@v)", box (key), box (fallback)), MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_dict_set (MpkProxy *dict, GVariant *key, GVariant *value, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict") && key != NULL && value != NULL, FALSE);
-  return call_unit (dict, "set", g_variant_new ("(@v@v)", box (key), box (value)), MPK_NO_WAIT, error);
-}
-
-GVariant *
-mpk_dict_pop (MpkProxy *dict, GVariant *key, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict") && key != NULL, NULL);
-  return call (dict, "pop", g_variant_new ("(@v)", box (key)), MPK_NO_WAIT, error);
-}
-
-GVariant *
-mpk_dict_setdefault (MpkProxy *dict, GVariant *key, GVariant *value, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict") && key != NULL && value != NULL, NULL);
-  return call (dict, "setdefault", g_variant_new ("(@v@v)", box (key), box (value)), MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_dict_contains (MpkProxy *dict, GVariant *key, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict") && key != NULL, FALSE);
-  return call_bool (dict, "contains", g_variant_new ("(@v)", box (key)), error);
-}
-
-gint64
-mpk_dict_len (MpkProxy *dict, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict"), -1);
-  return call_int (dict, "len", NULL, error);
-}
-
-/* The keys, in insertion order, as "av" (transfer full). */
-GVariant *
-mpk_dict_keys (MpkProxy *dict, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict"), NULL);
-  return call (dict, "keys", NULL, MPK_NO_WAIT, error);
-}
-
-GVariant *
-mpk_dict_values (MpkProxy *dict, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict"), NULL);
-  return call (dict, "values", NULL, MPK_NO_WAIT, error);
-}
-
-/* The (key, value) pairs as "a(vv)" (transfer full). */
-GVariant *
-mpk_dict_items (MpkProxy *dict, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict"), NULL);
-  return call (dict, "items", NULL, MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_dict_update (MpkProxy *dict, GVariant *items, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict") && items != NULL
-                        && g_variant_is_of_type (items, G_VARIANT_TYPE_DICTIONARY), FALSE);
-  return call_unit (dict, "update", g_variant_new_tuple (&items, 1), MPK_NO_WAIT, error);
-}
-
-gboolean
-mpk_dict_clear (MpkProxy *dict, GError **error)
-{
-  g_return_val_if_fail (is_a (dict, "dict"), FALSE);
-  return call_unit (dict, "clear", NULL, MPK_NO_WAIT, error);
-}
-
-/* An iterator over the keys; its next() fails with MPK_ERROR_INVALID once
- * the dict's size has changed (Python's RuntimeError). */
-MpkProxy *
-mpk_dict_iter (MpkProxy *dict, GError **error)
-{
-  g_autoptr(GVariant) ref = NULL;
-
-  g_return_val_if_fail (is_a (dict, "dict"), NULL);
-  ref = call (dict, "iter", NULL, MPK_NO_WAIT, error);
-  return ref != NULL ? mpk_proxy_from_value (mpk_proxy_get_manager (dict), ref, error) : NULL;
+  return (MpkDictProxy *) mpk_manager_create (
+    manager, "dict", items != NULL ? g_variant_new_tuple (&items, 1) : NULL, error);
 }
 
 /**
- * mpk_iterator_next:
- * @iterator: an iterator proxy
- * @item: (out) (transfer full): the next item
+ * mpk_dict_proxy_get:
+ * @dict: (transfer none): a dict proxy
+ * @key: (transfer none): the key; a floating reference is sunk
  * @error: return location for a #GError, or %NULL
  *
- * Returns: %TRUE with @item set; %FALSE at the end (no error) or with @error
+ * Python's `dict[key]`: a copy of the value.
+ *
+ * Returns: (transfer full) (nullable): the value; %NULL with
+ *   %MPK_ERROR_KEY when there is no such key, or another error
+ */
+GVariant *
+mpk_dict_proxy_get (MpkDictProxy *dict, GVariant *key, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict") && key != NULL, NULL);
+  return call (MPK_PROXY (dict), "get", g_variant_new ("(@v)", box (key)), MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_get_default:
+ * @dict: (transfer none): a dict proxy
+ * @key: (transfer none): the key; a floating reference is sunk
+ * @fallback: (transfer none): what to return without such a key; a
+ *   floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `dict.get(key, fallback)`.
+ *
+ * Returns: (transfer full) (nullable): the value or a copy of @fallback;
+ *   %NULL with @error
+ */
+GVariant *
+mpk_dict_proxy_get_default (MpkDictProxy *dict, GVariant *key, GVariant *fallback,
+                            GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict") && key != NULL && fallback != NULL, NULL);
+  return call (MPK_PROXY (dict), "get_default",
+               g_variant_new ("(@v@v)", box (key), box (fallback)), MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_set:
+ * @dict: (transfer none): a dict proxy
+ * @key: (transfer none): the key; a floating reference is sunk
+ * @value: (transfer none): the value; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `dict[key] = value`.
+ *
+ * Returns: %TRUE; %FALSE with @error (%MPK_ERROR_INVALID for a key that is
+ *   not of a basic type, or a new key past the size limit)
  */
 gboolean
-mpk_iterator_next (MpkProxy *iterator, GVariant **item, GError **error)
+mpk_dict_proxy_set (MpkDictProxy *dict, GVariant *key, GVariant *value, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict") && key != NULL && value != NULL, FALSE);
+  return call_unit (MPK_PROXY (dict), "set", g_variant_new ("(@v@v)", box (key), box (value)),
+                    MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_pop:
+ * @dict: (transfer none): a dict proxy
+ * @key: (transfer none): the key; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `dict.pop(key)`.
+ *
+ * Returns: (transfer full) (nullable): the value taken out; %NULL with
+ *   %MPK_ERROR_KEY or another error
+ */
+GVariant *
+mpk_dict_proxy_pop (MpkDictProxy *dict, GVariant *key, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict") && key != NULL, NULL);
+  return call (MPK_PROXY (dict), "pop", g_variant_new ("(@v)", box (key)), MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_setdefault:
+ * @dict: (transfer none): a dict proxy
+ * @key: (transfer none): the key; a floating reference is sunk
+ * @value: (transfer none): the value to set if @key is missing; a floating
+ *   reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `dict.setdefault(key, value)`, in one step.
+ *
+ * Returns: (transfer full) (nullable): the value @key has now; %NULL with
+ *   @error
+ */
+GVariant *
+mpk_dict_proxy_setdefault (MpkDictProxy *dict, GVariant *key, GVariant *value, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict") && key != NULL && value != NULL, NULL);
+  return call (MPK_PROXY (dict), "setdefault", g_variant_new ("(@v@v)", box (key), box (value)),
+               MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_contains:
+ * @dict: (transfer none): a dict proxy
+ * @key: (transfer none): the key; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `key in dict`.
+ *
+ * Returns: whether @key is there; %FALSE also with @error
+ */
+gboolean
+mpk_dict_proxy_contains (MpkDictProxy *dict, GVariant *key, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict") && key != NULL, FALSE);
+  return call_bool (MPK_PROXY (dict), "contains", g_variant_new ("(@v)", box (key)), error);
+}
+
+/**
+ * mpk_dict_proxy_len:
+ * @dict: (transfer none): a dict proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `len(dict)`.
+ *
+ * Returns: the number of keys; -1 with @error
+ */
+gint64
+mpk_dict_proxy_len (MpkDictProxy *dict, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict"), -1);
+  return call_int (MPK_PROXY (dict), "len", NULL, error);
+}
+
+/**
+ * mpk_dict_proxy_keys:
+ * @dict: (transfer none): a dict proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list(dict.keys())`.
+ *
+ * Returns: (transfer full) (nullable): the keys in insertion order, an
+ *   "av"; %NULL with @error
+ */
+GVariant *
+mpk_dict_proxy_keys (MpkDictProxy *dict, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict"), NULL);
+  return call (MPK_PROXY (dict), "keys", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_values:
+ * @dict: (transfer none): a dict proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list(dict.values())`.
+ *
+ * Returns: (transfer full) (nullable): the values in the keys' order, an
+ *   "av"; %NULL with @error
+ */
+GVariant *
+mpk_dict_proxy_values (MpkDictProxy *dict, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict"), NULL);
+  return call (MPK_PROXY (dict), "values", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_items:
+ * @dict: (transfer none): a dict proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `list(dict.items())`.
+ *
+ * Returns: (transfer full) (nullable): the (key, value) pairs in insertion
+ *   order, an "a(vv)"; %NULL with @error
+ */
+GVariant *
+mpk_dict_proxy_items (MpkDictProxy *dict, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict"), NULL);
+  return call (MPK_PROXY (dict), "items", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_update:
+ * @dict: (transfer none): a dict proxy
+ * @items: (transfer none): the entries, a dictionary such as "a{sv}"; a
+ *   floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `dict.update(items)`: all the entries or, on an error, none.
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
+gboolean
+mpk_dict_proxy_update (MpkDictProxy *dict, GVariant *items, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict") && items != NULL
+                        && g_variant_is_of_type (items, G_VARIANT_TYPE_DICTIONARY), FALSE);
+  return call_unit (MPK_PROXY (dict), "update", g_variant_new_tuple (&items, 1), MPK_NO_WAIT,
+                    error);
+}
+
+/**
+ * mpk_dict_proxy_clear:
+ * @dict: (transfer none): a dict proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `dict.clear()`.
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
+gboolean
+mpk_dict_proxy_clear (MpkDictProxy *dict, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict"), FALSE);
+  return call_unit (MPK_PROXY (dict), "clear", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_dict_proxy_iter:
+ * @dict: (transfer none): a dict proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `iter(dict)`: an iterator over the keys as they are now, in the
+ * server. Its mpk_iterator_proxy_next() fails with %MPK_ERROR_INVALID once
+ * the dict's size has changed (Python's RuntimeError).
+ *
+ * Returns: (transfer full) (nullable): an iterator proxy; %NULL with
+ *   @error
+ */
+MpkIteratorProxy *
+mpk_dict_proxy_iter (MpkDictProxy *dict, GError **error)
+{
+  g_autoptr(GVariant) ref = NULL;
+  g_autoptr(MpkProxy) proxy = NULL;
+
+  g_return_val_if_fail (is_a (MPK_PROXY (dict), "dict"), NULL);
+
+  ref = call (MPK_PROXY (dict), "iter", NULL, MPK_NO_WAIT, error);
+  if (ref == NULL)
+    return NULL;
+  proxy = mpk_proxy_from_value (mpk_proxy_get_manager (MPK_PROXY (dict)), ref, error);
+  return proxy != NULL ? mpk_proxy_as_iterator (proxy, error) : NULL;
+}
+
+/* --- iterator ------------------------------------------------------------------------ */
+
+/**
+ * mpk_iterator_proxy_next:
+ * @iterator: (transfer none): an iterator proxy
+ * @item: (out) (transfer full) (nullable): the next item; %NULL at the end
+ *   or on an error
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `next(iterator)`, with the end (StopIteration) as a %FALSE
+ * without an error.
+ *
+ * Returns: %TRUE with @item set; %FALSE at the end (no error) or with
+ *   @error
+ */
+gboolean
+mpk_iterator_proxy_next (MpkIteratorProxy *iterator, GVariant **item, GError **error)
 {
   g_autoptr(GVariant) result = NULL, inner = NULL;
   gboolean more;
 
-  g_return_val_if_fail (is_a (iterator, "iterator") && item != NULL, FALSE);
+  g_return_val_if_fail (is_a (MPK_PROXY (iterator), "iterator") && item != NULL, FALSE);
 
   *item = NULL;
-  result = call (iterator, "next", NULL, MPK_NO_WAIT, error);
+  result = call (MPK_PROXY (iterator), "next", NULL, MPK_NO_WAIT, error);
   if (result == NULL)
     return FALSE;
   if (!g_variant_is_of_type (result, G_VARIANT_TYPE ("(bv)")))
@@ -394,48 +965,85 @@ mpk_iterator_next (MpkProxy *iterator, GVariant **item, GError **error)
 
 /* --- value --------------------------------------------------------------------------- */
 
-MpkProxy *
+/**
+ * mpk_manager_value:
+ * @manager: (transfer none): a started or connected manager
+ * @initial: (transfer none): the first value, any GVariant; a floating
+ *   reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a value in the server: Python's `manager.Value(typecode, initial)`,
+ * with the GVariant's type as the typecode.
+ *
+ * Returns: (transfer full) (nullable): a value proxy, freed with
+ *   mpk_value_proxy_unref(); %NULL with @error (see mpk_manager_create())
+ */
+MpkValueProxy *
 mpk_manager_value (MpkManager *manager, GVariant *initial, GError **error)
 {
   g_return_val_if_fail (initial != NULL, NULL);
-  return mpk_manager_create (manager, "value", g_variant_new ("(@v)", box (initial)), error);
+  return (MpkValueProxy *) mpk_manager_create (manager, "value",
+                                               g_variant_new ("(@v)", box (initial)), error);
 }
 
+/**
+ * mpk_value_proxy_get:
+ * @value: (transfer none): a value proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `value.value` (or `value.get()`).
+ *
+ * Returns: (transfer full) (nullable): a copy of the value; %NULL with
+ *   @error
+ */
 GVariant *
-mpk_value_proxy_get (MpkProxy *value, GError **error)
+mpk_value_proxy_get (MpkValueProxy *value, GError **error)
 {
-  g_return_val_if_fail (is_a (value, "value"), NULL);
-  return call (value, "get", NULL, MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (value), "value"), NULL);
+  return call (MPK_PROXY (value), "get", NULL, MPK_NO_WAIT, error);
 }
 
+/**
+ * mpk_value_proxy_set:
+ * @value: (transfer none): a value proxy
+ * @v: (transfer none): the new value, of any type; a floating reference is
+ *   sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `value.value = v` (or `value.set(v)`).
+ *
+ * Returns: %TRUE; %FALSE with @error
+ */
 gboolean
-mpk_value_proxy_set (MpkProxy *value, GVariant *v, GError **error)
+mpk_value_proxy_set (MpkValueProxy *value, GVariant *v, GError **error)
 {
-  g_return_val_if_fail (is_a (value, "value") && v != NULL, FALSE);
-  return call_unit (value, "set", g_variant_new ("(@v)", box (v)), MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (value), "value") && v != NULL, FALSE);
+  return call_unit (MPK_PROXY (value), "set", g_variant_new ("(@v)", box (v)), MPK_NO_WAIT,
+                    error);
 }
 
 /**
  * mpk_value_proxy_add:
- * @value: a value proxy holding an integer (or a double)
+ * @value: (transfer none): a value proxy holding an integer (or a double)
  * @delta: what to add
- * @result: (out) (optional): the new value
+ * @result: (out) (optional): the new value (a double's, truncated)
  * @error: return location for a #GError, or %NULL
  *
  * Adds in one step in the server, so concurrent adds never lose an update
- * (Python's `proxy.value += 1` is a get and a set, and races).
+ * (Python's `proxy.value += 1` is a get and a set, and races). The value
+ * keeps its type.
  *
  * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID when the value is not a
- *   number or the sum does not fit its type
+ *   number or the sum does not fit its type, or another error
  */
 gboolean
-mpk_value_proxy_add (MpkProxy *value, gint64 delta, gint64 *result, GError **error)
+mpk_value_proxy_add (MpkValueProxy *value, gint64 delta, gint64 *result, GError **error)
 {
   g_autoptr(GVariant) sum = NULL;
 
-  g_return_val_if_fail (is_a (value, "value"), FALSE);
+  g_return_val_if_fail (is_a (MPK_PROXY (value), "value"), FALSE);
 
-  sum = call (value, "add", g_variant_new ("(x)", delta), MPK_NO_WAIT, error);
+  sum = call (MPK_PROXY (value), "add", g_variant_new ("(x)", delta), MPK_NO_WAIT, error);
   if (sum == NULL)
     return FALSE;
   if (result != NULL)
@@ -453,21 +1061,37 @@ mpk_value_proxy_add (MpkProxy *value, gint64 delta, gint64 *result, GError **err
   return TRUE;
 }
 
-/* Sets @desired if the value equals @expected, in one step; @swapped says
- * which happened. */
+/**
+ * mpk_value_proxy_compare_and_set:
+ * @value: (transfer none): a value proxy
+ * @expected: (transfer none): what the value must equal; a floating
+ *   reference is sunk
+ * @desired: (transfer none): what it then becomes; a floating reference is
+ *   sunk
+ * @swapped: (out) (optional): whether it was set
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sets @desired if the value equals @expected (type and contents), in one
+ * step in the server.
+ *
+ * Returns: %TRUE when the call was made (see @swapped for what it did);
+ *   %FALSE with @error
+ */
 gboolean
-mpk_value_proxy_compare_and_set (MpkProxy  *value,
-                                 GVariant  *expected,
-                                 GVariant  *desired,
-                                 gboolean  *swapped,
-                                 GError   **error)
+mpk_value_proxy_compare_and_set (MpkValueProxy  *value,
+                                 GVariant       *expected,
+                                 GVariant       *desired,
+                                 gboolean       *swapped,
+                                 GError        **error)
 {
   g_autoptr(GError) local = NULL;
   gboolean done;
 
-  g_return_val_if_fail (is_a (value, "value") && expected != NULL && desired != NULL, FALSE);
+  g_return_val_if_fail (is_a (MPK_PROXY (value), "value") && expected != NULL && desired != NULL,
+                        FALSE);
 
-  done = call_bool (value, "compare_and_set", g_variant_new ("(@v@v)", box (expected), box (desired)), &local);
+  done = call_bool (MPK_PROXY (value), "compare_and_set",
+                    g_variant_new ("(@v@v)", box (expected), box (desired)), &local);
   if (local != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local));
@@ -480,128 +1104,314 @@ mpk_value_proxy_compare_and_set (MpkProxy  *value,
 
 /* --- queue ----------------------------------------------------------------------------- */
 
-/* Python's `manager.Queue(maxsize)` (0: unbounded). */
-MpkProxy *
+/**
+ * mpk_manager_queue:
+ * @manager: (transfer none): a started or connected manager
+ * @maxsize: the most items it holds at once; 0 or less for no limit
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a queue in the server: Python's `manager.Queue(maxsize)`.
+ *
+ * Returns: (transfer full) (nullable): a queue proxy, freed with
+ *   mpk_queue_proxy_unref(); %NULL with @error (see mpk_manager_create())
+ */
+MpkQueueProxy *
 mpk_manager_queue (MpkManager *manager, gint64 maxsize, GError **error)
 {
-  return mpk_manager_create (manager, "queue", g_variant_new ("(xb)", maxsize, FALSE), error);
+  return (MpkQueueProxy *) mpk_manager_create (manager, "queue",
+                                               g_variant_new ("(xb)", maxsize, FALSE), error);
 }
 
-MpkProxy *
+/**
+ * mpk_manager_joinable_queue:
+ * @manager: (transfer none): a started or connected manager
+ * @maxsize: the most items it holds at once; 0 or less for no limit
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a joinable queue in the server: Python's
+ * `manager.JoinableQueue(maxsize)`, which also has
+ * mpk_queue_proxy_task_done() and mpk_queue_proxy_join().
+ *
+ * Returns: (transfer full) (nullable): a queue proxy, freed with
+ *   mpk_queue_proxy_unref(); %NULL with @error
+ */
+MpkQueueProxy *
 mpk_manager_joinable_queue (MpkManager *manager, gint64 maxsize, GError **error)
 {
-  return mpk_manager_create (manager, "joinable_queue", g_variant_new ("(xb)", maxsize, TRUE),
-                             error);
+  return (MpkQueueProxy *) mpk_manager_create (manager, "joinable_queue",
+                                               g_variant_new ("(xb)", maxsize, TRUE), error);
 }
 
-/* Waits up to @timeout_us for room; MPK_ERROR_FULL when there is none. */
+/**
+ * mpk_queue_proxy_put:
+ * @queue: (transfer none): a queue proxy
+ * @item: (transfer none): the item; a floating reference is sunk
+ * @timeout_us: how long to wait for room: %MPK_NO_WAIT, a time in
+ *   microseconds, or %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `queue.put(item, timeout=...)`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_FULL when there was no room in
+ *   time, or another error
+ */
 gboolean
-mpk_queue_proxy_put (MpkProxy *queue, GVariant *item, gint64 timeout_us, GError **error)
+mpk_queue_proxy_put (MpkQueueProxy *queue, GVariant *item, gint64 timeout_us, GError **error)
 {
-  g_return_val_if_fail (is_queue (queue) && item != NULL, FALSE);
-  return call_unit (queue, "put", g_variant_new ("(@v)", box (item)), timeout_us, error);
+  g_return_val_if_fail (is_queue (MPK_PROXY (queue)) && item != NULL, FALSE);
+  return call_unit (MPK_PROXY (queue), "put", g_variant_new ("(@v)", box (item)), timeout_us,
+                    error);
 }
 
-/* Waits up to @timeout_us for an item: (transfer full) it, or NULL with
- * MPK_ERROR_EMPTY (Python's queue.Empty, also for MPK_NO_WAIT). */
+/**
+ * mpk_queue_proxy_get:
+ * @queue: (transfer none): a queue proxy
+ * @timeout_us: how long to wait for an item: %MPK_NO_WAIT, a time in
+ *   microseconds, or %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `queue.get(timeout=...)`.
+ *
+ * Returns: (transfer full) (nullable): the item; %NULL with
+ *   %MPK_ERROR_EMPTY (Python's queue.Empty, also for %MPK_NO_WAIT) or
+ *   another error
+ */
 GVariant *
-mpk_queue_proxy_get (MpkProxy *queue, gint64 timeout_us, GError **error)
+mpk_queue_proxy_get (MpkQueueProxy *queue, gint64 timeout_us, GError **error)
 {
-  g_return_val_if_fail (is_queue (queue), NULL);
-  return call (queue, "get", NULL, timeout_us, error);
+  g_return_val_if_fail (is_queue (MPK_PROXY (queue)), NULL);
+  return call (MPK_PROXY (queue), "get", NULL, timeout_us, error);
 }
 
+/**
+ * mpk_queue_proxy_qsize:
+ * @queue: (transfer none): a queue proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `queue.qsize()`: exact, since the queue is in the server.
+ *
+ * Returns: the number of items; -1 with @error
+ */
 gint64
-mpk_queue_proxy_qsize (MpkProxy *queue, GError **error)
+mpk_queue_proxy_qsize (MpkQueueProxy *queue, GError **error)
 {
-  g_return_val_if_fail (is_queue (queue), -1);
-  return call_int (queue, "qsize", NULL, error);
+  g_return_val_if_fail (is_queue (MPK_PROXY (queue)), -1);
+  return call_int (MPK_PROXY (queue), "qsize", NULL, error);
 }
 
+/**
+ * mpk_queue_proxy_empty:
+ * @queue: (transfer none): a queue proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `queue.empty()`.
+ *
+ * Returns: whether it holds no item; %FALSE also with @error
+ */
 gboolean
-mpk_queue_proxy_empty (MpkProxy *queue, GError **error)
+mpk_queue_proxy_empty (MpkQueueProxy *queue, GError **error)
 {
-  g_return_val_if_fail (is_queue (queue), FALSE);
-  return call_bool (queue, "empty", NULL, error);
+  g_return_val_if_fail (is_queue (MPK_PROXY (queue)), FALSE);
+  return call_bool (MPK_PROXY (queue), "empty", NULL, error);
 }
 
+/**
+ * mpk_queue_proxy_full:
+ * @queue: (transfer none): a queue proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `queue.full()`.
+ *
+ * Returns: whether it holds maxsize items; %FALSE also with @error
+ */
 gboolean
-mpk_queue_proxy_full (MpkProxy *queue, GError **error)
+mpk_queue_proxy_full (MpkQueueProxy *queue, GError **error)
 {
-  g_return_val_if_fail (is_queue (queue), FALSE);
-  return call_bool (queue, "full", NULL, error);
+  g_return_val_if_fail (is_queue (MPK_PROXY (queue)), FALSE);
+  return call_bool (MPK_PROXY (queue), "full", NULL, error);
 }
 
+/**
+ * mpk_queue_proxy_task_done:
+ * @queue: (transfer none): a joinable queue's proxy (a plain queue's is a
+ *   caller error, refused)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `JoinableQueue.task_done()`: one item taken out is finished.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TOO_MANY_TASK_DONE when more tasks
+ *   are done than items were taken, or another error
+ */
 gboolean
-mpk_queue_proxy_task_done (MpkProxy *queue, GError **error)
+mpk_queue_proxy_task_done (MpkQueueProxy *queue, GError **error)
 {
-  g_return_val_if_fail (is_a (queue, "joinable_queue"), FALSE);
-  return call_unit (queue, "task_done", NULL, MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (queue), "joinable_queue"), FALSE);
+  return call_unit (MPK_PROXY (queue), "task_done", NULL, MPK_NO_WAIT, error);
 }
 
-/* Waits until every item put has been marked done, or MPK_ERROR_TIMED_OUT. */
+/**
+ * mpk_queue_proxy_join:
+ * @queue: (transfer none): a joinable queue's proxy
+ * @timeout_us: how long to wait, or %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `JoinableQueue.join()`: waits until every item put has been
+ * marked done with mpk_queue_proxy_task_done().
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TIMED_OUT or another error
+ */
 gboolean
-mpk_queue_proxy_join (MpkProxy *queue, gint64 timeout_us, GError **error)
+mpk_queue_proxy_join (MpkQueueProxy *queue, gint64 timeout_us, GError **error)
 {
-  g_return_val_if_fail (is_a (queue, "joinable_queue"), FALSE);
-  return call_unit (queue, "join", NULL, timeout_us, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (queue), "joinable_queue"), FALSE);
+  return call_unit (MPK_PROXY (queue), "join", NULL, timeout_us, error);
 }
 
 /* --- lock ------------------------------------------------------------------------------- */
 
-MpkProxy *
+/**
+ * mpk_manager_lock:
+ * @manager: (transfer none): a started or connected manager
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a lock in the server: Python's `manager.Lock()`. Any process may
+ * release it, as in Python.
+ *
+ * Returns: (transfer full) (nullable): a lock proxy, freed with
+ *   mpk_lock_proxy_unref(); %NULL with @error (see mpk_manager_create())
+ */
+MpkLockProxy *
 mpk_manager_lock (MpkManager *manager, GError **error)
 {
-  return mpk_manager_create (manager, "lock", NULL, error);
+  return (MpkLockProxy *) mpk_manager_create (manager, "lock", NULL, error);
 }
 
-/* Waits up to @timeout_us; MPK_ERROR_TIMED_OUT if still held. */
+/**
+ * mpk_lock_proxy_acquire:
+ * @lock: (transfer none): a lock proxy
+ * @timeout_us: how long to wait: %MPK_NO_WAIT, a time in microseconds, or
+ *   %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `lock.acquire(timeout=...)`.
+ *
+ * Returns: %TRUE once this caller holds it; %FALSE with
+ *   %MPK_ERROR_TIMED_OUT if it was still held, or another error
+ */
 gboolean
-mpk_lock_proxy_acquire (MpkProxy *lock, gint64 timeout_us, GError **error)
+mpk_lock_proxy_acquire (MpkLockProxy *lock, gint64 timeout_us, GError **error)
 {
-  g_return_val_if_fail (is_a (lock, "lock"), FALSE);
-  return call_unit (lock, "acquire", NULL, timeout_us, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (lock), "lock"), FALSE);
+  return call_unit (MPK_PROXY (lock), "acquire", NULL, timeout_us, error);
 }
 
+/**
+ * mpk_lock_proxy_release:
+ * @lock: (transfer none): a lock proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `lock.release()`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if it was not held, or
+ *   another error
+ */
 gboolean
-mpk_lock_proxy_release (MpkProxy *lock, GError **error)
+mpk_lock_proxy_release (MpkLockProxy *lock, GError **error)
 {
-  g_return_val_if_fail (is_a (lock, "lock"), FALSE);
-  return call_unit (lock, "release", NULL, MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (lock), "lock"), FALSE);
+  return call_unit (MPK_PROXY (lock), "release", NULL, MPK_NO_WAIT, error);
 }
 
 /* --- namespace ---------------------------------------------------------------------------- */
 
-MpkProxy *
+/**
+ * mpk_manager_namespace:
+ * @manager: (transfer none): a started or connected manager
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a namespace in the server: Python's `manager.Namespace()`.
+ *
+ * Returns: (transfer full) (nullable): a namespace proxy, freed with
+ *   mpk_namespace_proxy_unref(); %NULL with @error (see
+ *   mpk_manager_create())
+ */
+MpkNamespaceProxy *
 mpk_manager_namespace (MpkManager *manager, GError **error)
 {
-  return mpk_manager_create (manager, "namespace", NULL, error);
+  return (MpkNamespaceProxy *) mpk_manager_create (manager, "namespace", NULL, error);
 }
 
+/**
+ * mpk_namespace_proxy_get:
+ * @ns: (transfer none): a namespace proxy
+ * @name: (transfer none): the attribute's name
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `ns.name`.
+ *
+ * Returns: (transfer full) (nullable): a copy of the attribute's value;
+ *   %NULL with %MPK_ERROR_KEY (no such attribute), %MPK_ERROR_INVALID (a
+ *   name starting with '_') or another error
+ */
 GVariant *
-mpk_namespace_get (MpkProxy *ns, const char *name, GError **error)
+mpk_namespace_proxy_get (MpkNamespaceProxy *ns, const char *name, GError **error)
 {
-  g_return_val_if_fail (is_a (ns, "namespace") && name != NULL, NULL);
-  return call (ns, "get", g_variant_new ("(s)", name), MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (ns), "namespace") && name != NULL, NULL);
+  return call (MPK_PROXY (ns), "get", g_variant_new ("(s)", name), MPK_NO_WAIT, error);
 }
 
+/**
+ * mpk_namespace_proxy_set:
+ * @ns: (transfer none): a namespace proxy
+ * @name: (transfer none): the attribute's name
+ * @value: (transfer none): its value; a floating reference is sunk
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `ns.name = value`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID (a name starting with
+ *   '_', or a new name past the size limit) or another error
+ */
 gboolean
-mpk_namespace_set (MpkProxy *ns, const char *name, GVariant *value, GError **error)
+mpk_namespace_proxy_set (MpkNamespaceProxy *ns, const char *name, GVariant *value,
+                         GError **error)
 {
-  g_return_val_if_fail (is_a (ns, "namespace") && name != NULL && value != NULL, FALSE);
-  return call_unit (ns, "set", g_variant_new ("(s@v)", name, box (value)), MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (ns), "namespace") && name != NULL && value != NULL,
+                        FALSE);
+  return call_unit (MPK_PROXY (ns), "set", g_variant_new ("(s@v)", name, box (value)),
+                    MPK_NO_WAIT, error);
 }
 
+/**
+ * mpk_namespace_proxy_delete:
+ * @ns: (transfer none): a namespace proxy
+ * @name: (transfer none): the attribute's name
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `del ns.name`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_KEY (no such attribute) or
+ *   another error
+ */
 gboolean
-mpk_namespace_delete (MpkProxy *ns, const char *name, GError **error)
+mpk_namespace_proxy_delete (MpkNamespaceProxy *ns, const char *name, GError **error)
 {
-  g_return_val_if_fail (is_a (ns, "namespace") && name != NULL, FALSE);
-  return call_unit (ns, "delete", g_variant_new ("(s)", name), MPK_NO_WAIT, error);
+  g_return_val_if_fail (is_a (MPK_PROXY (ns), "namespace") && name != NULL, FALSE);
+  return call_unit (MPK_PROXY (ns), "delete", g_variant_new ("(s)", name), MPK_NO_WAIT, error);
 }
 
-/* What Python's str() shows: "[1, 2]" for a list, "Namespace(name='Bob')"
- * for a namespace. (transfer full), or NULL with @error (a type without a
- * "str" method: MPK_ERROR_REMOTE). */
+/**
+ * mpk_proxy_to_string:
+ * @proxy: (transfer none): a proxy (MPK_PROXY() of a typed one)
+ * @error: return location for a #GError, or %NULL
+ *
+ * What Python's `str(proxy)` shows: "[1, 2]" for a list,
+ * "Namespace(name='Bob')" for a namespace. One round trip: the server
+ * makes the text.
+ *
+ * Returns: (transfer full) (nullable): the text, freed with g_free(); %NULL
+ *   with @error (%MPK_ERROR_REMOTE for a type without a "str" method)
+ */
 char *
 mpk_proxy_to_string (MpkProxy *proxy, GError **error)
 {

@@ -10,7 +10,10 @@
  * mpk__manager_call_wait, which releases it; a big list splice unboxes its
  * items with mpk__manager_call_unlock), so one lock costs little and makes
  * every method atomic, which is what server-side add and compare-and-set
- * need.
+ * need. Each function below says whether it must be called with that lock
+ * held ("Called with the server lock held"), takes it itself, or must be
+ * called without it; the exception to all three is the shutdown, which
+ * frees the objects without it once no client thread is left (server_free).
  *
  * At its file limit the server never spins: with a connection waiting and
  * no older handshake to drop, it stops watching the listening socket until
@@ -154,6 +157,7 @@ static gboolean is_builtin (const MpkManagerType *type);
 
 /* --- objects and references ------------------------------------------------- */
 
+/* Our object @id, or NULL. Called with the server lock held. */
 static Object *
 object_lookup (guint64 id)
 {
@@ -164,7 +168,8 @@ object_lookup (guint64 id)
  * not waiting to be claimed. Freeing a container drops the references it
  * held, which may free more objects: those wait in a list and are freed by
  * the outermost call, so a chain of a million nested lists (a client can
- * build one) costs a loop, not a million stack frames. */
+ * build one) costs a loop, not a million stack frames. Called with the
+ * server lock held (@pending is under it), or by server_free. */
 static void
 object_maybe_free (Object *object)
 {
@@ -189,7 +194,8 @@ object_maybe_free (Object *object)
 
 /* A count below zero would free an object something still points at: no
  * path may get here with none left (decref checks @proxies first); if one
- * ever does, the object leaks rather than the server crashing. */
+ * ever does, the object leaks rather than the server crashing. Called with
+ * the server lock held. */
 static gboolean
 object_has_refs (Object *object)
 {
@@ -199,6 +205,7 @@ object_has_refs (Object *object)
   return FALSE;
 }
 
+/* Drops a count; at zero the object is freed. Called with the server lock held. */
 static void
 object_unref (Object *object)
 {
@@ -206,7 +213,8 @@ object_unref (Object *object)
     object_maybe_free (object);
 }
 
-/* Keeps @object (refs 0) alive for a while for the client it is going to. */
+/* Keeps @object (refs 0) alive for a while for the client it is going to.
+ * Called with the server lock held. */
 static void
 object_park (Object *object)
 {
@@ -217,7 +225,8 @@ object_park (Object *object)
   g_queue_push_tail (&server->unclaimed, u);
 }
 
-/* Drops a count; at zero the object waits to be claimed instead of dying. */
+/* Drops a count; at zero the object waits to be claimed instead of dying.
+ * Called with the server lock held. */
 static void
 object_release (Object *object)
 {
@@ -225,6 +234,8 @@ object_release (Object *object)
     object_park (object);
 }
 
+/* Adds a count (a container, a name, a proxy), ending any wait to be
+ * claimed. Called with the server lock held. */
 static void
 object_claim (Object *object)
 {
@@ -232,7 +243,7 @@ object_claim (Object *object)
   object->unclaimed_until = 0;
 }
 
-/* A count a client's proxy owns (and may decref). */
+/* A count a client's proxy owns (and may decref). Called with the server lock held. */
 static void
 proxy_claim (Object *object)
 {
@@ -240,7 +251,8 @@ proxy_claim (Object *object)
   object->proxies++;
 }
 
-/* Frees the parked objects whose grace is over and nobody claimed. */
+/* Frees the parked objects whose grace is over and nobody claimed.
+ * Called with the server lock held. */
 static void
 sweep_unclaimed (void)
 {
@@ -262,6 +274,8 @@ sweep_unclaimed (void)
     }
 }
 
+/* Enters a new object holding @data in the table, counted once.
+ * Called with the server lock held. */
 static Object *
 object_new (const MpkManagerType *type, gpointer data)
 {
@@ -275,7 +289,8 @@ object_new (const MpkManagerType *type, gpointer data)
   return object;
 }
 
-/* Only values whose type can contain an object path need walking. */
+/* Only values whose type can contain an object path need walking. (It
+ * looks at @value only: no lock needed.) */
 static gboolean
 may_hold_refs (GVariant *value)
 {
@@ -288,7 +303,7 @@ may_hold_refs (GVariant *value)
  * object path starting "/mpk/g" (mpk__manager_ref_parse), so a value
  * without those bytes has none. One scan of the serialized data spares
  * walking every child of a big "av" (set_slice of 100 000 items walked
- * 200 000 boxes, twice, under the server's lock). */
+ * 200 000 boxes, twice, under the server's lock). No lock needed. */
 static gboolean
 may_hold_refs_deep (GVariant *value)
 {
@@ -302,7 +317,8 @@ may_hold_refs_deep (GVariant *value)
 
 /* Calls @func on each of our objects @value refers to; stops at the first
  * FALSE. A reference to an object that is gone (or of another run) sets
- * @stale and stops the walk when @func is ref_ok; other walks skip it. */
+ * @stale and stops the walk when @func is ref_ok; other walks skip it.
+ * walk_refs and the RefFuncs are called with the server lock held. */
 typedef gboolean (*RefFunc) (Object *object, gpointer data);
 
 static gboolean ref_ok (Object *object, gpointer data);
@@ -367,6 +383,7 @@ ref_release (Object *object, gpointer data)
   return TRUE;
 }
 
+/* See mpk-manager-call.h. Called with the server lock held. */
 gboolean
 mpk__manager_hold_refs (MpkManagerCall *call, GVariant *value, GError **error)
 {
@@ -385,6 +402,8 @@ mpk__manager_hold_refs (MpkManagerCall *call, GVariant *value, GError **error)
   return TRUE;
 }
 
+/* See mpk-manager-call.h. Called with the server lock held, or by a
+ * type's free function during server_free. */
 void
 mpk__manager_drop_refs (GVariant *value)
 {
@@ -394,6 +413,7 @@ mpk__manager_drop_refs (GVariant *value)
     walk_refs (value, ref_drop, NULL, &stale);
 }
 
+/* See mpk-manager-call.h. Called with the server lock held. */
 void
 mpk__manager_release_refs (GVariant *value)
 {
@@ -403,6 +423,7 @@ mpk__manager_release_refs (GVariant *value)
     walk_refs (value, ref_release, NULL, &stale);
 }
 
+/* See mpk-manager-call.h. Called with the server lock held. */
 gint64
 mpk__manager_object_size (guint64 id)
 {
@@ -411,6 +432,8 @@ mpk__manager_object_size (guint64 id)
   return object != NULL ? mpk__manager_dict_size (object->type, object->data) : -1;
 }
 
+/* The object @call's method runs on (0 for the manager's own methods).
+ * Called with the server lock held. */
 guint64
 mpk__manager_call_object_id (MpkManagerCall *call)
 {
@@ -419,6 +442,7 @@ mpk__manager_call_object_id (MpkManagerCall *call)
 
 /* --- waiting inside a method ------------------------------------------------------ */
 
+/* Whether the client on @fd hung up (a poll of it; no lock needed). */
 static gboolean
 peer_gone (int fd)
 {
@@ -427,6 +451,8 @@ peer_gone (int fd)
   return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/* See mpk-manager-call.h. Called with the server lock held; releases it
+ * while it waits, and holds it again when it returns. */
 gboolean
 mpk__manager_call_wait (MpkManagerCall *call,
                         gint            timeout_code,
@@ -453,18 +479,21 @@ mpk__manager_call_wait (MpkManagerCall *call,
   return TRUE;
 }
 
+/* See mpk-manager-call.h. Called with the server lock held. */
 void
 mpk__manager_call_changed (MpkManagerCall *call)
 {
   g_cond_broadcast (&server->changed);
 }
 
+/* Called with the server lock held; releases it (see mpk-manager-call.h). */
 void
 mpk__manager_call_unlock (MpkManagerCall *call)
 {
   g_mutex_unlock (&server->lock);
 }
 
+/* Called without the server lock, after _unlock; takes it again. */
 void
 mpk__manager_call_relock (MpkManagerCall *call)
 {
@@ -473,7 +502,9 @@ mpk__manager_call_relock (MpkManagerCall *call)
 
 /* Makes an object of @type_name from @args (a tuple), counted once (the
  * caller's). The built-in containers store what they are made from, so
- * the references in @args are counted for them. */
+ * the references in @args are counted for them. The type's create
+ * function runs here, so it too is called with the server lock held.
+ * Called with the server lock held. */
 static Object *
 object_create (MpkManagerCall *call, const char *type_name, GVariant *args, GError **error)
 {
@@ -498,6 +529,29 @@ object_create (MpkManagerCall *call, const char *type_name, GVariant *args, GErr
   return object_new (type, data);
 }
 
+/**
+ * mpk_manager_call_new_object:
+ * @call: (transfer none): the call the running method was given
+ * @type_name: (transfer none): a built-in type's name (for example
+ *   "iterator", which takes "(av)": the items it will give) or a
+ *   registered one's
+ * @args: (transfer none) (nullable): the arguments for the type's create
+ *   function, a tuple; a floating reference is sunk; %NULL for "()"
+ * @error: return location for a #GError, or %NULL
+ *
+ * Inside a registered type's method (an #MpkManagerMethodFunc): makes a new
+ * object on the server and returns a reference to it, for the method to
+ * return to the client or to store (Python's `method_to_typeid`). The
+ * client makes a proxy of it with mpk_proxy_from_value(), a generic one:
+ * mpk_proxy_as_iterator() (or another kind's) checks its kind. An object
+ * nobody claims (with a proxy) or stores within a minute is freed.
+ *
+ * Called with the server lock held, as every method is.
+ *
+ * Returns: (transfer full) (nullable): the reference (an "o", see
+ *   mpk_proxy_to_value()); %NULL with %MPK_ERROR_REMOTE (no such type) or
+ *   the create function's error
+ */
 GVariant *
 mpk_manager_call_new_object (MpkManagerCall  *call,
                              const char      *type_name,
@@ -523,6 +577,7 @@ mpk_manager_call_new_object (MpkManagerCall  *call,
 
 /* --- the manager's own methods (object id 0) ---------------------------------------- */
 
+/* Whether @type is one of ours (a static table: no lock needed). */
 static gboolean
 is_builtin (const MpkManagerType *type)
 {
@@ -532,6 +587,9 @@ is_builtin (const MpkManagerType *type)
   return FALSE;
 }
 
+/* The manager's methods (object id 0): create, incref/decref, publish,
+ * lookup, stats, ping and shutdown. Each is called with the server lock
+ * held, as manager_method is. */
 static GVariant *
 manager_create (MpkManagerCall *call, GVariant *args, GError **error)
 {
@@ -560,6 +618,7 @@ manager_create (MpkManagerCall *call, GVariant *args, GError **error)
   return mpk__manager_ref_new (server->generation, object->id);
 }
 
+/* The object "(tt)" @args names, or NULL with STALE_HANDLE. Called with the server lock held. */
 static Object *
 arg_object (GVariant *args, const char *method, GError **error)
 {
@@ -637,6 +696,7 @@ manager_stats (void)
                         s->calls, s->clients, g_hash_table_size (server->objects));
 }
 
+/* Runs the manager's own @method. Called with the server lock held. */
 static GVariant *
 manager_method (MpkManagerCall *call, const char *method, GVariant *args, GError **error)
 {
@@ -687,6 +747,7 @@ manager_method (MpkManagerCall *call, const char *method, GVariant *args, GError
 
 /* --- dispatch ------------------------------------------------------------------------- */
 
+/* @type's method @name, or NULL (type tables are static: no lock needed). */
 static const MpkManagerMethod *
 find_method (const MpkManagerType *type, const char *name)
 {
@@ -696,6 +757,8 @@ find_method (const MpkManagerType *type, const char *name)
   return NULL;
 }
 
+/* Runs @method of object @id. Called with the server lock held. (The method
+ * may release it while it waits: see mpk__manager_call_wait.) */
 static GVariant *
 object_method (MpkManagerCall *call, guint64 generation, guint64 id, const char *method,
                GVariant *args, GError **error)
@@ -739,7 +802,8 @@ typedef struct
   const char *method;
 } CallInfo;
 
-/* Runs one request. Returns the reply (floating) or NULL with @error. */
+/* Runs one request. Returns the reply (floating) or NULL with @error.
+ * Takes the server lock for the method (call it without). */
 static GVariant *
 dispatch (MpkConnection *conn, int fd, GVariant *request, CallInfo *info, GError **error)
 {
@@ -780,6 +844,8 @@ dispatch (MpkConnection *conn, int fd, GVariant *request, CallInfo *info, GError
   return result;
 }
 
+/* Sends the reply to one request. Called without the server lock: the
+ * client may be slow to read. */
 static gboolean
 send_reply (MpkConnection *conn, GVariant *result, const GError *failure, CallInfo *info)
 {
@@ -801,6 +867,7 @@ send_reply (MpkConnection *conn, GVariant *result, const GError *failure, CallIn
   return ok;
 }
 
+/* Adds one to a counter of server->stats. Takes the server lock. */
 static void
 count (guint64 *counter)
 {
@@ -809,7 +876,8 @@ count (guint64 *counter)
   g_mutex_unlock (&server->lock);
 }
 
-/* For the tracer: the type of object @id (types are static strings). */
+/* For the tracer: the type of object @id (types are static strings).
+ * Takes the server lock. */
 static const char *
 type_name (guint64 id)
 {
@@ -824,7 +892,8 @@ type_name (guint64 id)
   return name;
 }
 
-/* Serves one authenticated connection until it closes or breaks. */
+/* Serves one authenticated connection until it closes or breaks. Called
+ * without the server lock (each request takes it in dispatch). */
 static void
 serve_requests (MpkConnection *conn, int fd)
 {
@@ -875,7 +944,8 @@ serve_requests (MpkConnection *conn, int fd)
     }
 }
 
-/* Enters @conn in the client set; FALSE if the server is stopping. */
+/* Enters @conn in the client set; FALSE if the server is stopping. Takes
+ * the server lock. */
 static gboolean
 client_add (MpkConnection *conn)
 {
@@ -892,6 +962,7 @@ client_add (MpkConnection *conn)
   return ok;
 }
 
+/* Takes @conn out of the client set. Takes the server lock. */
 static void
 client_remove (MpkConnection *conn)
 {
@@ -904,7 +975,7 @@ client_remove (MpkConnection *conn)
 }
 
 /* A connection counted in stats.clients since its accept was closed
- * without being served. */
+ * without being served. Takes the server lock. */
 static void
 client_unserved (void)
 {
@@ -915,7 +986,8 @@ client_unserved (void)
 
 /* Hands an authenticated connection to the pool. Its fd waits in
  * server->waiting rather than in the pool's own queue, which cannot be
- * emptied by hand: a shutdown closes what no thread took. */
+ * emptied by hand: a shutdown closes what no thread took. Takes the
+ * server lock. */
 static void
 hand_off (int fd)
 {
@@ -925,7 +997,8 @@ hand_off (int fd)
   g_thread_pool_push (server->pool, GINT_TO_POINTER (1), NULL);   /* one task per fd */
 }
 
-/* A thread of the pool: serves the oldest authenticated connection waiting. */
+/* A thread of the pool: serves the oldest authenticated connection waiting.
+ * Takes the server lock for a moment (and dispatch, for each request). */
 static void
 serve_client (gpointer data, gpointer user_data)
 {
@@ -959,6 +1032,10 @@ serve_client (gpointer data, gpointer user_data)
 
 /* --- handshakes, all in the main loop's thread ---------------------------------------------- */
 
+/* The main loop's functions are called without the server lock; only
+ * pending_new and pending_free take it (pending_evict and pending_refuse
+ * through pending_free), to count. */
+
 /* Sends all of @out at once or fails: a handshake frame is a few hundred
  * bytes, which a fresh socket's buffer always takes, and the main loop
  * never waits for a peer. */
@@ -976,7 +1053,7 @@ send_now (int fd, GByteArray *out)
 static void listen_resume (void);
 
 /* Ends a handshake: closes the connection unless @keep_fd (it goes on to
- * a serving thread). */
+ * a serving thread). Takes the server lock, to count. */
 static void
 pending_free (Pending *p, gboolean keep_fd)
 {
@@ -1054,6 +1131,8 @@ on_pending_readable (gint fd, GIOCondition condition, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Starts the handshake of a connection just accepted. Takes the server
+ * lock, to count. */
 static void
 pending_new (int fd)
 {
@@ -1213,6 +1292,8 @@ hang_up_client (gpointer key, gpointer value, gpointer data)
     shutdown (fd, SHUT_RDWR);   /* its thread sees EOF and ends */
 }
 
+/* Makes the server's state. Takes the server lock (no client thread runs
+ * yet, but one left from an earlier run may still look at it). */
 static void
 server_new (GBytes *key, GPtrArray *types, const MpkObjectHeader *trace_object, gboolean verbose)
 {
@@ -1247,6 +1328,8 @@ server_new (GBytes *key, GPtrArray *types, const MpkObjectHeader *trace_object, 
     }
 }
 
+/* Frees every object and the server's state. Called without the server
+ * lock, once no client thread is left: nobody else can reach the objects. */
 static void
 server_free (void)
 {
@@ -1301,6 +1384,8 @@ on_stop_fd (gint fd, GIOCondition condition, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* See mpk-manager-server.h. Called without the server lock; takes it to
+ * make the server (server_new) and to stop its client threads. */
 gboolean
 mpk__manager_serve (GSocket               *listener,
                     GBytes                *key,
@@ -1404,6 +1489,7 @@ mpk__manager_start_in_process_for_testing (void)
   server->in_process = TRUE;
 }
 
+/* Takes the server lock (in dispatch), as a client's thread does. */
 GVariant *
 mpk__manager_dispatch_for_testing (GVariant *request, GError **error)
 {
@@ -1415,6 +1501,7 @@ mpk__manager_dispatch_for_testing (GVariant *request, GError **error)
   return result != NULL ? g_variant_take_ref (result) : NULL;
 }
 
+/* Takes the server lock. */
 guint
 mpk__manager_objects_for_testing (void)
 {
@@ -1432,6 +1519,7 @@ mpk__manager_set_max_threads_for_testing (guint threads)
   max_client_threads = threads > 0 ? threads : MAX_CLIENTS;
 }
 
+/* Takes the server lock. */
 void
 mpk__manager_last_stats_for_testing (MpkManagerStats *stats)
 {

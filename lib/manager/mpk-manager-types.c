@@ -8,13 +8,22 @@
  * (the client is untrusted; a wrong shape is MPK_ERROR_REMOTE); a value of
  * type "v" is unboxed one level as it is stored; every stored value's
  * object references are counted (mpk__manager_hold_refs) and uncounted
- * when it leaves. */
+ * when it leaves.
+ *
+ * The server lock: every method (the functions in the method tables) and
+ * every create and free function is called with the server lock held (a
+ * free function also without it while the server stops, once no client
+ * thread is left), and so is every helper that reads or changes an
+ * object or counts references; each says so. unbox_all releases the lock
+ * while it works. The helpers that look only at their arguments (args_are,
+ * unbox, room_for, ...) need no lock and say that. */
 #include "mpk-manager-types.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Checks that @args has the shape @type (a tuple type string). */
+/* Checks that @args has the shape @type (a tuple type string). No lock
+ * needed. */
 static gboolean
 args_are (GVariant *args, const char *type, const char *method, GError **error)
 {
@@ -25,7 +34,8 @@ args_are (GVariant *args, const char *type, const char *method, GError **error)
   return FALSE;
 }
 
-/* The value to store for @boxed: a "v" is opened one level. (transfer full) */
+/* The value to store for @boxed: a "v" is opened one level. (transfer
+ * full) No lock needed. */
 static GVariant *
 unbox (GVariant *boxed)
 {
@@ -34,7 +44,7 @@ unbox (GVariant *boxed)
   return g_variant_ref (boxed);
 }
 
-/* Argument @i of @args, unboxed. (transfer full) */
+/* Argument @i of @args, unboxed. (transfer full) No lock needed. */
 static GVariant *
 arg_value (GVariant *args, gsize i)
 {
@@ -43,6 +53,7 @@ arg_value (GVariant *args, gsize i)
   return unbox (child);
 }
 
+/* Argument @i of @args, an int64. No lock needed. */
 static gint64
 arg_int (GVariant *args, gsize i)
 {
@@ -51,7 +62,8 @@ arg_int (GVariant *args, gsize i)
   return g_variant_get_int64 (child);
 }
 
-/* Stores @value's references (see the file comment) and returns it, or NULL. */
+/* Stores @value's references (see the file comment) and returns it, or NULL.
+ * Called with the server lock held. */
 static GVariant *
 hold (MpkManagerCall *call, GVariant *value, GError **error)
 {
@@ -63,6 +75,8 @@ hold (MpkManagerCall *call, GVariant *value, GError **error)
   return value;
 }
 
+/* Uncounts a stored value's references and frees it. Called with the server lock held.
+ * (or, through a free function, while the server stops) */
 static void
 drop (gpointer value)
 {
@@ -70,7 +84,8 @@ drop (gpointer value)
   g_variant_unref (value);
 }
 
-/* Values of any array as an "av". (floating) */
+/* Values of any array as an "av". (floating) Called with the server lock held.
+ * (the array is an object's) */
 static GVariant *
 boxed_array (GPtrArray *values)
 {
@@ -98,7 +113,8 @@ mpk__manager_set_max_items_for_testing (guint limit)
   max_items = limit > 0 ? limit : DEFAULT_MAX_ITEMS;
 }
 
-/* Whether a @what of @len items may take @more (without overflow); else INVALID. */
+/* Whether a @what of @len items may take @more (without overflow); else
+ * INVALID. No lock needed. */
 static gboolean
 room_for (const char *what, gsize len, gsize more, GError **error)
 {
@@ -109,6 +125,7 @@ room_for (const char *what, gsize len, gsize more, GError **error)
   return FALSE;
 }
 
+/* The list type's create: from "(av)" or "()". Called with the server lock held. */
 static gpointer
 list_create (GVariant *args, GError **error)
 {
@@ -136,7 +153,8 @@ list_create (GVariant *args, GError **error)
   return items;
 }
 
-/* Python's index rule: negative counts from the end; FALSE if outside. */
+/* Python's index rule: negative counts from the end; FALSE if outside.
+ * Called with the server lock held. */
 static gboolean
 list_index (GPtrArray *items, gint64 index, guint *out, GError **error)
 {
@@ -151,7 +169,8 @@ list_index (GPtrArray *items, gint64 index, guint *out, GError **error)
   return TRUE;
 }
 
-/* Python's slice bounds: negative from the end, then clamped to [0, len]. */
+/* Python's slice bounds: negative from the end, then clamped to [0, len].
+ * Called with the server lock held. */
 static guint
 clamp_bound (GPtrArray *items, gint64 bound)
 {
@@ -174,7 +193,9 @@ list_append (gpointer self, GVariant *args, MpkManagerCall *call, GError **error
 }
 
 /* The items of the "av" @array, unboxed, made without the server's lock:
- * for a big array that is most of the work. (transfer full) */
+ * for a big array that is most of the work. (transfer full) Called with
+ * the server lock held; releases it meanwhile and holds it again when it
+ * returns. */
 static GPtrArray *
 unbox_all (MpkManagerCall *call, GVariant *array)
 {
@@ -271,7 +292,7 @@ list_pop (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
   return item;
 }
 
-/* The first index of @value at or after 0, or -1. */
+/* The first index of @value at or after 0, or -1. Called with the server lock held. */
 static gint64
 list_find (GPtrArray *items, GVariant *value)
 {
@@ -471,6 +492,7 @@ list_str (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
   return g_variant_new_take_string (g_string_free (s, FALSE));
 }
 
+/* Each method here is called with the server lock held. */
 static const MpkManagerMethod list_methods[] = {
   { "append", list_append }, { "extend", list_extend }, { "insert", list_insert },
   { "get", list_get }, { "set", list_set }, { "pop", list_pop }, { "remove", list_remove },
@@ -495,6 +517,7 @@ typedef struct
   GPtrArray  *order;   /* the keys, as inserted (borrowed from @table) */
 } Dict;
 
+/* The dict type's free. Called with the server lock held. (or while the server stops) */
 static void
 dict_free (gpointer self)
 {
@@ -506,7 +529,7 @@ dict_free (gpointer self)
 }
 
 /* Keys are hashed, and GVariant hashes basic types only. A proxy
- * reference is refused: keys are not counted as holders. */
+ * reference is refused: keys are not counted as holders. No lock needed. */
 static gboolean
 key_ok (GVariant *key, GError **error)
 {
@@ -526,7 +549,7 @@ key_ok (GVariant *key, GError **error)
   return TRUE;
 }
 
-/* Takes @key and @value (both already counted). */
+/* Takes @key and @value (both already counted). Called with the server lock held. */
 static void
 dict_put (Dict *dict, GVariant *key, GVariant *value)
 {
@@ -544,6 +567,8 @@ dict_put (Dict *dict, GVariant *key, GVariant *value)
   g_ptr_array_add (dict->order, key);
 }
 
+/* Takes @key's entry out: its value goes to @value, the key is dropped.
+ * FALSE if there is none. Called with the server lock held. */
 static gboolean
 dict_take (Dict *dict, GVariant *key, GVariant **value)
 {
@@ -558,7 +583,8 @@ dict_take (Dict *dict, GVariant *key, GVariant **value)
   return TRUE;
 }
 
-/* Whether @dict may take the keys of @entries (@n of them) it lacks. */
+/* Whether @dict may take the keys of @entries (@n of them) it lacks.
+ * Called with the server lock held. */
 static gboolean
 dict_room_for (Dict *dict, GVariant *entries, gsize n, GError **error)
 {
@@ -583,7 +609,7 @@ dict_room_for (Dict *dict, GVariant *entries, gsize n, GError **error)
 }
 
 /* Fills @dict from any dictionary GVariant; FALSE at a bad key, or if the
- * dict would be over the limit (then nothing is stored). */
+ * dict would be over the limit (then nothing is stored). Called with the server lock held. */
 static gboolean
 dict_fill (Dict *dict, GVariant *entries, MpkManagerCall *call, GError **error)
 {
@@ -624,6 +650,7 @@ dict_fill (Dict *dict, GVariant *entries, MpkManagerCall *call, GError **error)
   return TRUE;
 }
 
+/* The dict type's create: from "(a{..})" or "()". Called with the server lock held. */
 static gpointer
 dict_create (GVariant *args, GError **error)
 {
@@ -644,7 +671,7 @@ dict_create (GVariant *args, GError **error)
   return NULL;
 }
 
-/* The key argument @i, checked. (transfer full) */
+/* The key argument @i, checked. (transfer full) No lock needed. */
 static GVariant *
 dict_key (GVariant *args, gsize i, GError **error)
 {
@@ -656,6 +683,7 @@ dict_key (GVariant *args, gsize i, GError **error)
   return NULL;
 }
 
+/* Sets Python's KeyError for @key. No lock needed. */
 static void
 missing_key (GVariant *key, GError **error)
 {
@@ -850,6 +878,7 @@ dict_iter (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
                                       error);
 }
 
+/* Each method here is called with the server lock held. */
 static const MpkManagerMethod dict_methods[] = {
   { "get", dict_get }, { "get_default", dict_get_default }, { "set", dict_set },
   { "pop", dict_pop }, { "setdefault", dict_setdefault }, { "contains", dict_contains },
@@ -860,6 +889,7 @@ static const MpkManagerMethod dict_methods[] = {
 
 static const MpkManagerType dict_type = { "dict", dict_create, dict_free, dict_methods };
 
+/* See mpk-manager-types.h. Called with the server lock held. */
 gint64
 mpk__manager_dict_size (const MpkManagerType *type, gpointer data)
 {
@@ -876,6 +906,7 @@ typedef struct
   gint64     source_size;   /* its size when the walk began */
 } Iterator;
 
+/* The iterator type's free. Called with the server lock held. (or while the server stops) */
 static void
 iterator_free (gpointer self)
 {
@@ -885,6 +916,7 @@ iterator_free (gpointer self)
   g_free (it);
 }
 
+/* The iterator type's create. Called with the server lock held. */
 static gpointer
 iterator_create (GVariant *args, GError **error)
 {
@@ -922,6 +954,7 @@ iterator_next (gpointer self, GVariant *args, MpkManagerCall *call, GError **err
   return g_variant_new ("(bv)", TRUE, it->items->pdata[it->next++]);
 }
 
+/* Each method here is called with the server lock held. */
 static const MpkManagerMethod iterator_methods[] = {
   { "next", iterator_next },
   { NULL, NULL },
@@ -938,6 +971,7 @@ typedef struct
   GVariant *v;
 } Value;
 
+/* The value type's free. Called with the server lock held. (or while the server stops) */
 static void
 value_free (gpointer self)
 {
@@ -947,6 +981,7 @@ value_free (gpointer self)
   g_free (value);
 }
 
+/* The value type's create. Called with the server lock held. */
 static gpointer
 value_create (GVariant *args, GError **error)
 {
@@ -978,7 +1013,8 @@ value_set (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
   return NULL;
 }
 
-/* @old + @delta in @old's own integer type, or NULL when it does not fit. */
+/* @old + @delta in @old's own integer type, or NULL when it does not fit.
+ * No lock needed. */
 static GVariant *
 add_in_type (GVariant *old, gint64 delta, GError **error)
 {
@@ -1052,6 +1088,7 @@ value_compare_and_set (gpointer self, GVariant *args, MpkManagerCall *call, GErr
   return g_variant_new_boolean (TRUE);
 }
 
+/* Each method here is called with the server lock held. */
 static const MpkManagerMethod value_methods[] = {
   { "get", value_get }, { "set", value_set }, { "add", value_add },
   { "compare_and_set", value_compare_and_set },
@@ -1070,6 +1107,7 @@ typedef struct
   gboolean joinable;
 } Queue;
 
+/* The queue type's free. Called with the server lock held. (or while the server stops) */
 static void
 queue_free (gpointer self)
 {
@@ -1079,6 +1117,7 @@ queue_free (gpointer self)
   g_free (queue);
 }
 
+/* The queue type's create. Called with the server lock held. */
 static gpointer
 queue_create (GVariant *args, GError **error)
 {
@@ -1091,6 +1130,7 @@ queue_create (GVariant *args, GError **error)
   return queue;
 }
 
+/* Whether @queue holds maxsize items. Called with the server lock held. */
 static gboolean
 queue_is_full (Queue *queue)
 {
@@ -1177,6 +1217,7 @@ queue_join (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
   return NULL;
 }
 
+/* Each method here and below is called with the server lock held. */
 static const MpkManagerMethod queue_methods[] = {
   { "put", queue_put }, { "get", queue_get }, { "qsize", queue_qsize },
   { "empty", queue_empty }, { "full", queue_full }, { "len", queue_qsize },
@@ -1197,6 +1238,7 @@ static const MpkManagerType joinable_queue_type = {
 
 /* --- lock --------------------------------------------------------------------------------- */
 
+/* The lock type's create. Called with the server lock held. */
 static gpointer
 lock_create (GVariant *args, GError **error)
 {
@@ -1230,6 +1272,7 @@ lock_release (gpointer self, GVariant *args, MpkManagerCall *call, GError **erro
   return NULL;
 }
 
+/* Each method here is called with the server lock held. */
 static const MpkManagerMethod lock_methods[] = {
   { "acquire", lock_acquire }, { "release", lock_release },
   { NULL, NULL },
@@ -1239,6 +1282,7 @@ static const MpkManagerType lock_type = { "lock", lock_create, g_free, lock_meth
 
 /* --- namespace ----------------------------------------------------------------------------- */
 
+/* The namespace type's create. Called with the server lock held. */
 static gpointer
 namespace_create (GVariant *args, GError **error)
 {
@@ -1247,6 +1291,8 @@ namespace_create (GVariant *args, GError **error)
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop);
 }
 
+/* The attribute name in @args (of @shape), or NULL with INVALID for a
+ * name starting with '_'. No lock needed. */
 static const char *
 attr_name (GVariant *args, const char *method, const char *shape, GError **error)
 {
@@ -1264,6 +1310,7 @@ attr_name (GVariant *args, const char *method, const char *shape, GError **error
   return name;
 }
 
+/* Sets Python's AttributeError (as MPK_ERROR_KEY). No lock needed. */
 static void
 missing_attr (const char *name, GError **error)
 {
@@ -1312,6 +1359,7 @@ namespace_delete (gpointer self, GVariant *args, MpkManagerCall *call, GError **
   return NULL;
 }
 
+/* qsort order of attribute names. No lock needed. */
 static int
 compare_names (const void *a, const void *b)
 {
@@ -1336,6 +1384,7 @@ namespace_str (gpointer self, GVariant *args, MpkManagerCall *call, GError **err
   return g_variant_new_take_string (g_string_free (s, FALSE));
 }
 
+/* Each method here is called with the server lock held. */
 static const MpkManagerMethod namespace_methods[] = {
   { "get", namespace_get }, { "set", namespace_set }, { "delete", namespace_delete },
   { "str", namespace_str },

@@ -2,7 +2,74 @@
 /* mpk-manager.c: the Manager as its clients see it: starting, connecting
  * and stopping the server, the per-process pool of authenticated
  * connections, one call = one request and one reply, and proxies.
- * The typed proxy calls (mpk_list_append, ...) are in mpk-manager-proxies.c. */
+ * The typed proxies (mpk_list_proxy_append, ...) are in
+ * mpk-manager-proxies.c, the server in mpk-manager-server.c. */
+
+/**
+ * SECTION:mpk-manager
+ * @title: Manager
+ * @short_description: a server process holding lists, dicts, queues,
+ *   locks and your own types for other processes, through proxies
+ * @include: mpkit.h
+ *
+ * Python's `multiprocessing.Manager`. A manager is a server process that
+ * holds objects; other processes (its children, or separate programs that
+ * know its address and key) use them through proxies. Every call on a
+ * proxy is one request over an authenticated Unix or TCP socket and one
+ * reply, and the server runs the methods of all objects one at a time, so
+ * each call is atomic.
+ *
+ * mpk_manager_new_started() is Python's `Manager()`: a server on a private
+ * Unix socket with a random key. mpk_manager_new() with an address, then
+ * mpk_manager_start() or mpk_manager_serve_forever(), is
+ * `BaseManager(address, authkey)`; mpk_manager_connect() is `connect()`.
+ *
+ * Each built-in kind has a proxy type of its own, made by the manager and
+ * called as mpk_KIND_proxy_VERB(): #MpkListProxy (mpk_manager_list(),
+ * mpk_list_proxy_append(), ...), #MpkDictProxy, #MpkValueProxy,
+ * #MpkQueueProxy, #MpkLockProxy, #MpkNamespaceProxy and #MpkIteratorProxy,
+ * so passing one kind to another kind's call does not compile. Registered
+ * types (mpk_manager_register(), Python's `BaseManager.register()`) have a
+ * generic #MpkProxy, called with mpk_proxy_call(). A proxy made from a
+ * reference (mpk_proxy_from_value()) or found by name
+ * (mpk_manager_lookup()) is generic too: mpk_proxy_as_list() and its
+ * siblings check its kind when the program runs. MPK_PROXY() gives a typed
+ * proxy to the generic calls.
+ *
+ * A proxy made before mpk_process_start() is inherited by the child, which
+ * opens its own connection on its first call:
+ * |[<!-- language="C" -->
+ * static int
+ * child (gpointer data)
+ * {
+ *   MpkListProxy *list = data;
+ *
+ *   return mpk_list_proxy_append (list, g_variant_new_int32 (42), NULL) ? 0 : 1;
+ * }
+ *
+ * int
+ * main (void)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   g_autoptr(MpkManager) manager = mpk_manager_new_started (&error);
+ *   g_autoptr(MpkListProxy) list = mpk_manager_list (manager, NULL, &error);
+ *   g_autoptr(MpkProcess) p = mpk_process_new ("child", child, list, NULL);
+ *   g_autofree char *text = NULL;
+ *
+ *   mpk_process_start (p, &error);
+ *   mpk_process_join (p, MPK_WAIT_FOREVER);
+ *   text = mpk_proxy_to_string (MPK_PROXY (list), &error);
+ *   printf ("%s\n", text);        // [42]
+ *   g_clear_pointer (&list, mpk_list_proxy_unref);   // before the manager
+ *   return mpk_manager_shutdown (manager, G_USEC_PER_SEC, &error) ? 0 : 1;
+ * }
+ * ]|
+ *
+ * An object lives while a proxy, a container or a published name holds it;
+ * the last mpk_list_proxy_unref() (or any kind's unref) in the process
+ * that made the proxy tells the server. Free the proxies before the
+ * manager.
+ */
 #include "mpk-manager-private.h"
 
 #include <errno.h>
@@ -305,10 +372,10 @@ static MpkManager *manager_new (const char *address, gboolean listening, GBytes 
 
 /**
  * mpk_manager_new:
- * @address: (nullable): where the server listens: %NULL for a Unix socket
+ * @address: (transfer none) (nullable): where the server listens: %NULL for a Unix socket
  *   (mode 0600) in a new private directory (mode 0700), "unix:/path",
  *   "tcp:HOST:PORT", or "tcp:PORT" for loopback. Port 0 picks a free port.
- * @authkey: (nullable): the shared key; %NULL makes 32 random bytes. An
+ * @authkey: (transfer none) (nullable): the shared key; %NULL makes 32 random bytes. An
  *   empty key is refused: an HMAC under an empty key is something anyone
  *   can compute, so it would authenticate every peer.
  * @error: return location for a #GError, or %NULL
@@ -394,7 +461,7 @@ mpk_manager_new_started (GError **error)
 
 /**
  * mpk_manager_register:
- * @manager: a manager that has not started
+ * @manager: (transfer none): a manager that has not started
  * @type: (transfer none): the type; it must outlive @manager
  * @error: return location for a #GError, or %NULL
  *
@@ -710,7 +777,7 @@ read_report (MpkManager *m, GError **error)
 
 /**
  * mpk_manager_start:
- * @manager: a manager made with mpk_manager_new()
+ * @manager: (transfer none): a manager made with mpk_manager_new()
  * @error: return location for a #GError, or %NULL
  *
  * Binds the address and starts the server in a child process named
@@ -781,7 +848,7 @@ remove_socket_dir (MpkManager *m)
 
 /**
  * mpk_manager_serve_forever:
- * @manager: a manager made with mpk_manager_new()
+ * @manager: (transfer none): a manager made with mpk_manager_new()
  * @error: return location for a #GError, or %NULL
  *
  * Runs the server in this process, like Python's
@@ -813,8 +880,9 @@ mpk_manager_serve_forever (MpkManager *manager, GError **error)
 
 /**
  * mpk_manager_connect:
- * @address: the server's address, as mpk_manager_get_address() gave it
- * @authkey: the server's key
+ * @address: (transfer none): the server's address, as
+ *   mpk_manager_get_address() gave it
+ * @authkey: (transfer none): the server's key
  * @timeout_us: how long connecting may take, or %MPK_WAIT_FOREVER
  * @error: return location for a #GError, or %NULL
  *
@@ -857,7 +925,7 @@ wait_server (MpkManager *m, gint64 timeout_us)
 
 /**
  * mpk_manager_shutdown:
- * @manager: a manager
+ * @manager: (transfer none): a manager
  * @timeout_us: how long the server may take to stop before it is
  *   terminated (SIGTERM, then SIGKILL a second later)
  * @error: return location for a #GError, or %NULL
@@ -948,6 +1016,17 @@ mpk_manager_free (MpkManager *manager)
   g_free (manager);
 }
 
+/**
+ * mpk_manager_get_address:
+ * @manager: (transfer none): a manager
+ *
+ * Where the server listens, in the form mpk_manager_new() and
+ * mpk_manager_connect() take: after a start on port 0 or on the default
+ * private socket, the address actually bound.
+ *
+ * Returns: (transfer none) (nullable): the address, owned by @manager;
+ *   %NULL for a default address before mpk_manager_start()
+ */
 const char *
 mpk_manager_get_address (MpkManager *manager)
 {
@@ -955,6 +1034,15 @@ mpk_manager_get_address (MpkManager *manager)
   return manager->address;
 }
 
+/**
+ * mpk_manager_get_authkey:
+ * @manager: (transfer none): a manager
+ *
+ * The key clients must prove they know (a random one when none was
+ * given); mpk_authkey_to_hex() writes it as text for another program.
+ *
+ * Returns: (transfer none): the key, owned by @manager
+ */
 GBytes *
 mpk_manager_get_authkey (MpkManager *manager)
 {
@@ -962,7 +1050,14 @@ mpk_manager_get_authkey (MpkManager *manager)
   return manager->key;
 }
 
-/* The server's pid, or 0 when this handle did not start it. */
+/**
+ * mpk_manager_get_pid:
+ * @manager: (transfer none): a manager
+ *
+ * The server process's id, for a handle that started it.
+ *
+ * Returns: the pid; 0 when this handle did not start the server
+ */
 GPid
 mpk_manager_get_pid (MpkManager *manager)
 {
@@ -970,8 +1065,16 @@ mpk_manager_get_pid (MpkManager *manager)
   return manager->server != NULL ? mpk_process_get_pid (manager->server) : 0;
 }
 
-/* The server's exit code after shutdown (0 when it stopped cleanly, minus
- * the signal when it had to be terminated), or MPK_EXITCODE_NONE. */
+/**
+ * mpk_manager_get_exitcode:
+ * @manager: (transfer none): a manager
+ *
+ * How the server process ended, for a handle that started it.
+ *
+ * Returns: its exit code after mpk_manager_shutdown(): 0 when it stopped
+ *   cleanly, minus the signal when it had to be terminated;
+ *   %MPK_EXITCODE_NONE while it runs or when this handle did not start it
+ */
 int
 mpk_manager_get_exitcode (MpkManager *manager)
 {
@@ -979,9 +1082,16 @@ mpk_manager_get_exitcode (MpkManager *manager)
   return manager->server != NULL ? mpk_process_get_exitcode (manager->server) : MPK_EXITCODE_NONE;
 }
 
-/* How long any call may wait for its answer beyond what it blocks for on
- * purpose (a queue get's own timeout); MPK_WAIT_FOREVER for no limit.
- * A dead manager is reported at once whatever this is. */
+/**
+ * mpk_manager_set_timeout:
+ * @manager: (transfer none): a manager
+ * @timeout_us: the time in microseconds, or %MPK_WAIT_FOREVER for no limit
+ *
+ * How long any call may wait for its answer beyond what it blocks for on
+ * purpose (a queue get's own timeout): 30 seconds by default. A call past
+ * it fails with %MPK_ERROR_TIMED_OUT. A dead manager is reported at once
+ * whatever this is.
+ */
 void
 mpk_manager_set_timeout (MpkManager *manager, gint64 timeout_us)
 {
@@ -989,6 +1099,14 @@ mpk_manager_set_timeout (MpkManager *manager, gint64 timeout_us)
   manager->timeout_us = timeout_us;
 }
 
+/**
+ * mpk_manager_get_timeout:
+ * @manager: (transfer none): a manager
+ *
+ * See mpk_manager_set_timeout().
+ *
+ * Returns: the timeout in microseconds, or %MPK_WAIT_FOREVER
+ */
 gint64
 mpk_manager_get_timeout (MpkManager *manager)
 {
@@ -996,7 +1114,14 @@ mpk_manager_get_timeout (MpkManager *manager)
   return manager->timeout_us;
 }
 
-/* Whether the server says on stderr what it refuses and why (set before start). */
+/**
+ * mpk_manager_set_verbose:
+ * @manager: (transfer none): a manager that has not started
+ * @verbose: whether the server says on stderr what it refuses and why
+ *
+ * For debugging a client the server refuses. Set it before
+ * mpk_manager_start() or mpk_manager_serve_forever().
+ */
 void
 mpk_manager_set_verbose (MpkManager *manager, gboolean verbose)
 {
@@ -1004,6 +1129,16 @@ mpk_manager_set_verbose (MpkManager *manager, gboolean verbose)
   manager->verbose = verbose;
 }
 
+/**
+ * mpk_manager_get_stats:
+ * @manager: (transfer none): a started or connected manager
+ * @stats: (out caller-allocates): filled with the server's counters
+ * @error: return location for a #GError, or %NULL
+ *
+ * Asks the server what it has seen since it started (one round trip).
+ *
+ * Returns: %TRUE with @stats filled; %FALSE with @error
+ */
 gboolean
 mpk_manager_get_stats (MpkManager *manager, MpkManagerStats *stats, GError **error)
 {
@@ -1061,11 +1196,11 @@ proxy_from_reply (MpkManager *m, const char *type_name, GVariant *ref, GError **
 
 /**
  * mpk_manager_create:
- * @manager: a started or connected manager
- * @type_name: "list", "dict", "value", "queue", "joinable_queue", "lock",
+ * @manager: (transfer none): a started or connected manager
+ * @type_name: (transfer none): "list", "dict", "value", "queue", "joinable_queue", "lock",
  *   "namespace", "iterator" or a registered type's name
- * @args: (nullable): the arguments for the type's create function, a
- *   tuple (a floating reference is sunk); %NULL for "()"
+ * @args: (transfer none) (nullable): the arguments for the type's create
+ *   function, a tuple (a floating reference is sunk); %NULL for "()"
  * @error: return location for a #GError, or %NULL
  *
  * Makes an object in the server and returns a proxy for it. The object
@@ -1074,8 +1209,12 @@ proxy_from_reply (MpkManager *m, const char *type_name, GVariant *ref, GError **
  * mpk_proxy_from_value() or mpk_manager_lookup(). Children started after
  * this call use the proxy as they inherit it.
  *
- * Returns: (transfer full): a proxy, or %NULL with %MPK_ERROR_REMOTE (no
- *   such type, bad arguments), %MPK_ERROR_DISCONNECTED, ...
+ * For a built-in type, mpk_manager_list() and the others give a typed
+ * proxy; this gives a generic one (mpk_proxy_as_list() converts it).
+ *
+ * Returns: (transfer full) (nullable): a proxy, or %NULL with
+ *   %MPK_ERROR_REMOTE (no such type, bad arguments),
+ *   %MPK_ERROR_DISCONNECTED, ...
  */
 MpkProxy *
 mpk_manager_create (MpkManager  *manager,
@@ -1094,6 +1233,15 @@ mpk_manager_create (MpkManager  *manager,
   return proxy_from_reply (manager, type_name, ref, error);
 }
 
+/**
+ * mpk_proxy_ref:
+ * @proxy: (transfer none): a proxy
+ *
+ * Takes a reference (nothing is sent to the server: the server counts
+ * proxies, not references).
+ *
+ * Returns: (transfer full): @proxy
+ */
 MpkProxy *
 mpk_proxy_ref (MpkProxy *proxy)
 {
@@ -1132,6 +1280,15 @@ mpk_proxy_unref (MpkProxy *proxy)
   g_free (proxy);
 }
 
+/**
+ * mpk_proxy_get_type_name:
+ * @proxy: (transfer none): a proxy
+ *
+ * The server's type of @proxy's object, as the server named it when the
+ * proxy was made: "list", "joinable_queue", a registered type's name, ...
+ *
+ * Returns: (transfer none): the name, owned by @proxy
+ */
 const char *
 mpk_proxy_get_type_name (MpkProxy *proxy)
 {
@@ -1139,6 +1296,15 @@ mpk_proxy_get_type_name (MpkProxy *proxy)
   return proxy->type_name;
 }
 
+/**
+ * mpk_proxy_get_manager:
+ * @proxy: (transfer none): a proxy
+ *
+ * The manager @proxy's object lives in, for mpk_proxy_from_value() on
+ * references read from it.
+ *
+ * Returns: (transfer none): the manager
+ */
 MpkManager *
 mpk_proxy_get_manager (MpkProxy *proxy)
 {
@@ -1148,9 +1314,10 @@ mpk_proxy_get_manager (MpkProxy *proxy)
 
 /**
  * mpk_proxy_call_full:
- * @proxy: a proxy
- * @method: the method's name
- * @args: (nullable): its arguments, a tuple (floating is sunk); %NULL for "()"
+ * @proxy: (transfer none): a proxy (MPK_PROXY() of a typed one)
+ * @method: (transfer none): the method's name
+ * @args: (transfer none) (nullable): its arguments, a tuple (a floating
+ *   reference is sunk); %NULL for "()"
  * @timeout_us: how long the method may block in the server (a queue get,
  *   a lock acquire), or %MPK_WAIT_FOREVER; the manager's timeout is added
  *   for the round trip
@@ -1159,8 +1326,8 @@ mpk_proxy_get_manager (MpkProxy *proxy)
  * Calls @method on the object in the server, Python's `_callmethod()`.
  * An error the method sets arrives with its own domain, code and message.
  *
- * Returns: (transfer full): the result ("()" when there is none), or %NULL
- *   with the method's error, %MPK_ERROR_REMOTE (no such method),
+ * Returns: (transfer full) (nullable): the result ("()" when there is
+ *   none), or %NULL with the method's error, %MPK_ERROR_REMOTE (no such method),
  *   %MPK_ERROR_STALE_HANDLE, %MPK_ERROR_DISCONNECTED, %MPK_ERROR_TIMED_OUT
  */
 GVariant *
@@ -1178,7 +1345,19 @@ mpk_proxy_call_full (MpkProxy    *proxy,
                        args, timeout_us, error);
 }
 
-/* mpk_proxy_call_full() for a method that does not block. */
+/**
+ * mpk_proxy_call:
+ * @proxy: (transfer none): a proxy (MPK_PROXY() of a typed one)
+ * @method: (transfer none): the method's name
+ * @args: (transfer none) (nullable): its arguments, a tuple (a floating
+ *   reference is sunk); %NULL for "()"
+ * @error: return location for a #GError, or %NULL
+ *
+ * mpk_proxy_call_full() with %MPK_NO_WAIT, for a method that does not
+ * block.
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error
+ */
 GVariant *
 mpk_proxy_call (MpkProxy    *proxy,
                 const char  *method,
@@ -1190,7 +1369,7 @@ mpk_proxy_call (MpkProxy    *proxy,
 
 /**
  * mpk_proxy_to_value:
- * @proxy: a proxy
+ * @proxy: (transfer none): a proxy (MPK_PROXY() of a typed one)
  *
  * A reference to @proxy's object that can be stored in a list, dict,
  * namespace, value or queue of the same manager: an object path
@@ -1205,7 +1384,16 @@ mpk_proxy_to_value (MpkProxy *proxy)
   return mpk__manager_ref_new (proxy->generation, proxy->id);
 }
 
-/* Whether @value is a reference made by mpk_proxy_to_value(). */
+/**
+ * mpk_proxy_is_reference:
+ * @value: (transfer none): any value (a floating reference is not sunk)
+ *
+ * Whether @value is a reference, as mpk_proxy_to_value() makes: an object
+ * path of the form "/mpk/g<run>/o<id>". It says nothing of whether the
+ * object still exists, or of its type.
+ *
+ * Returns: %TRUE for a reference
+ */
 gboolean
 mpk_proxy_is_reference (GVariant *value)
 {
@@ -1217,15 +1405,22 @@ mpk_proxy_is_reference (GVariant *value)
 
 /**
  * mpk_proxy_from_value:
- * @manager: the manager the reference comes from
- * @value: a reference (an "o", or a "v" holding one)
+ * @manager: (transfer none): the manager the reference comes from
+ * @value: (transfer none): a reference (an "o", or a "v" holding one); a
+ *   floating reference is not sunk
  * @error: return location for a #GError, or %NULL
  *
  * A proxy for a reference read from a container, owning its own count on
  * the server (the object stays alive while this proxy does).
  *
- * Returns: (transfer full): a proxy, or %NULL with %MPK_ERROR_INVALID (not
- *   a reference), %MPK_ERROR_STALE_HANDLE (the object is gone), ...
+ * The reference is untrusted: any process could have stored it, so its
+ * kind is what the server says the object is, and the proxy is generic.
+ * Check the kind with mpk_proxy_as_list() (or another kind's) before
+ * using it as a typed proxy.
+ *
+ * Returns: (transfer full) (nullable): a generic proxy, or %NULL with
+ *   %MPK_ERROR_INVALID (not a reference), %MPK_ERROR_STALE_HANDLE (the
+ *   object is gone), ...
  */
 MpkProxy *
 mpk_proxy_from_value (MpkManager *manager, GVariant *value, GError **error)
@@ -1248,20 +1443,30 @@ mpk_proxy_from_value (MpkManager *manager, GVariant *value, GError **error)
                         error);
   if (reply == NULL)
     return NULL;
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(s)")))
+    {
+      /* Without a type name the proxy could not be checked for its kind. */
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL, "a malformed incref reply");
+      return NULL;
+    }
   g_variant_get (reply, "(&s)", &type_name);
   return proxy_new (manager, type_name, generation, id);
 }
 
 /**
  * mpk_manager_publish:
- * @manager: a manager
- * @name: a name
- * @proxy: the object to name (it stays alive while named)
+ * @manager: (transfer none): a started or connected manager
+ * @name: (transfer none): a name
+ * @proxy: (transfer none): the object to name (it stays alive while
+ *   named); MPK_PROXY() of a typed proxy
  * @error: return location for a #GError, or %NULL
  *
  * Names an object so that any client can find it with
  * mpk_manager_lookup(), the way Python's remote managers register
  * `get_queue`. Publishing a name again replaces the old object.
+ *
+ * Returns: %TRUE; %FALSE with @error (%MPK_ERROR_STALE_HANDLE when the
+ *   object is gone, a transport error)
  */
 gboolean
 mpk_manager_publish (MpkManager *manager, const char *name, MpkProxy *proxy, GError **error)
@@ -1275,7 +1480,20 @@ mpk_manager_publish (MpkManager *manager, const char *name, MpkProxy *proxy, GEr
   return reply != NULL;
 }
 
-/* A proxy for the object published as @name, or NULL with MPK_ERROR_KEY. */
+/**
+ * mpk_manager_lookup:
+ * @manager: (transfer none): a started or connected manager
+ * @name: (transfer none): a name given to mpk_manager_publish()
+ * @error: return location for a #GError, or %NULL
+ *
+ * A proxy for the object published as @name, owning its own count on the
+ * server. It is generic: what the name stands for is the server's to say,
+ * so check it with mpk_proxy_as_queue() (or another kind's) to get a
+ * typed proxy.
+ *
+ * Returns: (transfer full) (nullable): a generic proxy, or %NULL with
+ *   %MPK_ERROR_KEY (no such name) or another error
+ */
 MpkProxy *
 mpk_manager_lookup (MpkManager *manager, const char *name, GError **error)
 {

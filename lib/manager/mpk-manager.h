@@ -15,32 +15,196 @@
 
 G_BEGIN_DECLS
 
+/**
+ * MpkManager:
+ *
+ * A handle on a manager: the server this process started
+ * (mpk_manager_start()), runs (mpk_manager_serve_forever()) or connected
+ * to (mpk_manager_connect()). Free it with mpk_manager_free(), after its
+ * proxies.
+ */
 typedef struct _MpkManager     MpkManager;
+
+/**
+ * MpkProxy:
+ *
+ * A generic proxy: a reference-counted handle on an object held by a
+ * manager's server. It is what mpk_manager_create(), mpk_manager_lookup()
+ * and mpk_proxy_from_value() return, and the only kind a registered type's
+ * object has. The built-in kinds have a typed proxy each (#MpkListProxy and
+ * the others); mpk_proxy_as_list() and its siblings check a generic proxy's
+ * kind and give the typed one, and MPK_PROXY() goes the other way.
+ */
 typedef struct _MpkProxy       MpkProxy;
+
+/**
+ * MpkManagerCall:
+ *
+ * The call a registered type's method is running for, inside the server:
+ * pass it to mpk_manager_call_new_object(). Valid only while the method
+ * runs.
+ */
 typedef struct _MpkManagerCall MpkManagerCall;
+
+/* --- typed proxies ---------------------------------------------------------
+ *
+ * One opaque type per built-in kind, so that the compiler, not a string
+ * compared at run time, rejects a dict proxy passed to a list call:
+ *
+ *   kind        type                 made by                      calls
+ *   list        MpkListProxy         mpk_manager_list()           mpk_list_proxy_*()
+ *   dict        MpkDictProxy         mpk_manager_dict()           mpk_dict_proxy_*()
+ *   value       MpkValueProxy        mpk_manager_value()          mpk_value_proxy_*()
+ *   queue       MpkQueueProxy        mpk_manager_queue(),         mpk_queue_proxy_*()
+ *                                    mpk_manager_joinable_queue()
+ *   lock        MpkLockProxy         mpk_manager_lock()           mpk_lock_proxy_*()
+ *   namespace   MpkNamespaceProxy    mpk_manager_namespace()      mpk_namespace_proxy_*()
+ *   iterator    MpkIteratorProxy     mpk_dict_proxy_iter()        mpk_iterator_proxy_next()
+ *
+ * One naming scheme: a kind K's type is MpkKProxy and its calls are
+ * mpk_K_proxy_VERB(), with Python's verb (mpk_list_proxy_append is
+ * `l.append()`), including mpk_K_proxy_ref() and mpk_K_proxy_unref(), so
+ * g_autoptr(MpkKProxy) works. Each is made by the manager, as Python's
+ * `manager.list()` is: mpk_manager_K().
+ *
+ * Underneath, each is an MpkProxy (the structs are never defined; the
+ * library casts). Between the two:
+ *  - MPK_PROXY (p) is any typed proxy as the generic MpkProxy it is, for
+ *    the generic calls (mpk_proxy_call(), mpk_manager_publish(),
+ *    mpk_proxy_to_value(), ...). It is checked when compiling: a pointer
+ *    that is not a proxy does not compile.
+ *  - mpk_proxy_as_K (proxy, &error) goes from generic to typed, checked at
+ *    run time: a proxy made from a reference (mpk_proxy_from_value(): a
+ *    value another process stored, or a reply) or found by
+ *    mpk_manager_lookup() is whatever the server says it is, and only this
+ *    check makes it a typed proxy.
+ * A queue and a joinable queue share MpkQueueProxy (Python's JoinableQueue
+ * is a Queue): task_done and join on a plain queue are refused at run time.
+ * Registered types keep the generic MpkProxy and mpk_proxy_call(). Every
+ * typed call still checks its proxy's kind (a g_return_if_fail), which
+ * catches a pointer cast by hand to the wrong type. */
+
+/**
+ * MpkListProxy:
+ *
+ * A proxy for a list in a manager (Python's `ListProxy`), made by
+ * mpk_manager_list(); its calls are mpk_list_proxy_*().
+ */
+typedef struct _MpkListProxy      MpkListProxy;
+/**
+ * MpkDictProxy:
+ *
+ * A proxy for a dict in a manager (Python's `DictProxy`), made by
+ * mpk_manager_dict(); its calls are mpk_dict_proxy_*().
+ */
+typedef struct _MpkDictProxy      MpkDictProxy;
+/**
+ * MpkValueProxy:
+ *
+ * A proxy for one value in a manager (Python's `manager.Value()`), made by
+ * mpk_manager_value(); its calls are mpk_value_proxy_*().
+ */
+typedef struct _MpkValueProxy     MpkValueProxy;
+/**
+ * MpkQueueProxy:
+ *
+ * A proxy for a queue in a manager (Python's `manager.Queue()` or
+ * `manager.JoinableQueue()`), made by mpk_manager_queue() or
+ * mpk_manager_joinable_queue(); its calls are mpk_queue_proxy_*().
+ */
+typedef struct _MpkQueueProxy     MpkQueueProxy;
+/**
+ * MpkLockProxy:
+ *
+ * A proxy for a lock in a manager (Python's `manager.Lock()`), made by
+ * mpk_manager_lock(); its calls are mpk_lock_proxy_*().
+ */
+typedef struct _MpkLockProxy      MpkLockProxy;
+/**
+ * MpkNamespaceProxy:
+ *
+ * A proxy for a namespace in a manager (Python's `manager.Namespace()`),
+ * made by mpk_manager_namespace(); its calls are mpk_namespace_proxy_*().
+ */
+typedef struct _MpkNamespaceProxy MpkNamespaceProxy;
+/**
+ * MpkIteratorProxy:
+ *
+ * A proxy for an iterator in a manager, made by mpk_dict_proxy_iter() (or,
+ * from a reference a registered method returned, by
+ * mpk_proxy_as_iterator()); its call is mpk_iterator_proxy_next().
+ */
+typedef struct _MpkIteratorProxy  MpkIteratorProxy;
+
+/**
+ * MPK_PROXY:
+ * @p: a typed proxy (#MpkListProxy, ...) or an #MpkProxy
+ *
+ * @p as the generic #MpkProxy it is (the same pointer: no reference is
+ * taken or dropped), for the generic calls: mpk_proxy_call(),
+ * mpk_proxy_to_value(), mpk_manager_publish(), mpk_proxy_to_string(), ...
+ * Unlike a plain cast it is checked when compiling: a pointer that is not a
+ * proxy (an #MpkManager, a #gpointer, %NULL) is a compile error.
+ */
+#define MPK_PROXY(p) _Generic ((p),                                   \
+    MpkProxy *:          (MpkProxy *) (p),                            \
+    MpkListProxy *:      (MpkProxy *) (p),                            \
+    MpkDictProxy *:      (MpkProxy *) (p),                            \
+    MpkValueProxy *:     (MpkProxy *) (p),                            \
+    MpkQueueProxy *:     (MpkProxy *) (p),                            \
+    MpkLockProxy *:      (MpkProxy *) (p),                            \
+    MpkNamespaceProxy *: (MpkProxy *) (p),                            \
+    MpkIteratorProxy *:  (MpkProxy *) (p))
 
 /* --- user-defined types (BaseManager.register) ----------------------------- */
 
-/* A method runs in the server, in the thread serving the caller, with the
- * manager's lock held (so methods of all objects run one at a time and may
- * not block). @args is what the client passed (a tuple; "()" for none).
- * Return a new or floating GVariant (NULL means "()"), or set @error: its
- * domain, code and message reach the caller unchanged. */
+/**
+ * MpkManagerMethodFunc:
+ * @self: (transfer none): the object, as the type's create function made it
+ * @args: (transfer none): what the client passed: a tuple ("()" for none)
+ * @call: (transfer none): the call, for mpk_manager_call_new_object()
+ * @error: return location for a #GError
+ *
+ * A method of a registered type. It runs in the server, in the thread
+ * serving the caller, with the server's lock held: the methods of all
+ * objects run one at a time, so a method must not block. An error it sets
+ * reaches the caller with its domain, code and message unchanged.
+ *
+ * Returns: (transfer full) (nullable): the result, new or floating; %NULL
+ *   for "()" or with @error set
+ */
 typedef GVariant *(*MpkManagerMethodFunc) (gpointer         self,
                                            GVariant        *args,
                                            MpkManagerCall  *call,
                                            GError         **error);
 
+/**
+ * MpkManagerMethod:
+ * @name: the name clients call it by (mpk_proxy_call())
+ * @func: the method
+ *
+ * One entry of #MpkManagerType's method table.
+ */
 typedef struct
 {
   const char           *name;
   MpkManagerMethodFunc  func;
 } MpkManagerMethod;
 
-/* A type the server can hold. @create makes the referent from the client's
- * arguments (or sets @error); @free destroys it. @methods ends with a
- * { NULL, NULL } entry and is the whole exposed interface: any other name
- * is refused with MPK_ERROR_REMOTE. The struct must outlive the manager. */
+/**
+ * MpkManagerType:
+ * @name: the type's name, for mpk_manager_create(); not a built-in's
+ * @create: makes an object from the client's arguments (a tuple, "()" for
+ *   none, transfer none), or returns %NULL with its error set
+ * @free: (nullable): destroys an object @create made
+ * @methods: the whole interface clients can call, ended by a
+ *   `{ NULL, NULL }` entry: any other name is refused with
+ *   %MPK_ERROR_REMOTE
+ *
+ * A type the server can hold, for mpk_manager_register() (Python's
+ * `BaseManager.register()`). The struct must outlive the manager. Clients
+ * hold its objects through a generic #MpkProxy.
+ */
 typedef struct
 {
   const char             *name;
@@ -49,12 +213,6 @@ typedef struct
   const MpkManagerMethod *methods;
 } MpkManagerType;
 
-/* Inside a method: makes a new object of @type_name on the server from
- * @args (a tuple, sunk) and returns a reference to it, to return to the
- * client or to store (Python's method_to_typeid). The built-in "iterator"
- * takes "(av)", so a method can hand back a generator-like proxy. An
- * object nobody claims (mpk_proxy_from_value) or stores within a minute
- * is freed. */
 MPK_API GVariant *mpk_manager_call_new_object (MpkManagerCall  *call,
                                                const char      *type_name,
                                                GVariant        *args,
@@ -109,17 +267,28 @@ MPK_API gint64      mpk_manager_get_timeout     (MpkManager      *manager);
 MPK_API void        mpk_manager_set_verbose     (MpkManager      *manager,
                                                  gboolean         verbose);
 
-/* What the server has seen since it started (for tests, labs, monitoring). */
+/**
+ * MpkManagerStats:
+ * @connections: connections accepted
+ * @auth_failures: connections refused: a wrong key, a bad or oversized
+ *   handshake, no answer in time (a handshake dropped to make room for a
+ *   newer connection is not counted)
+ * @bad_requests: malformed frames or requests after authentication
+ * @calls: requests served
+ * @clients: connections open now
+ * @objects: objects held now
+ *
+ * What the server has seen since it started, from mpk_manager_get_stats()
+ * (for tests, labs and monitoring).
+ */
 typedef struct
 {
-  guint64 connections;      /* accepted */
-  guint64 auth_failures;    /* refused: wrong key, bad or oversized handshake, no
-                             * answer in time (a handshake dropped to make room
-                             * for a newer connection is not counted) */
-  guint64 bad_requests;     /* malformed frames or requests after authentication */
-  guint64 calls;            /* requests served */
-  guint   clients;          /* connections open now */
-  guint   objects;          /* objects held now */
+  guint64 connections;
+  guint64 auth_failures;
+  guint64 bad_requests;
+  guint64 calls;
+  guint   clients;
+  guint   objects;
 } MpkManagerStats;
 
 MPK_API gboolean    mpk_manager_get_stats       (MpkManager      *manager,
@@ -136,7 +305,7 @@ MPK_API MpkProxy   *mpk_manager_lookup          (MpkManager      *manager,
                                                  const char      *name,
                                                  GError         **error);
 
-/* --- proxies -----------------------------------------------------------------
+/* --- generic proxies -----------------------------------------------------------
  *
  * The built-in types' methods, for mpk_proxy_call() (the typed calls below
  * wrap them). Arguments are a tuple; "v" is any value; x an int64 index
@@ -185,184 +354,223 @@ MPK_API gboolean    mpk_proxy_is_reference      (GVariant        *value);
 MPK_API char       *mpk_proxy_to_string         (MpkProxy        *proxy,
                                                  GError         **error);
 
-/* list: a Python list of GVariant items (each stored as "v"). Indexes may
- * be negative (from the end). Out of range → MPK_ERROR_INDEX. */
-MPK_API MpkProxy   *mpk_manager_list            (MpkManager      *manager,
-                                                 GVariant        *items,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_append             (MpkProxy        *list,
-                                                 GVariant        *item,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_extend             (MpkProxy        *list,
-                                                 GVariant        *items,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_insert             (MpkProxy        *list,
-                                                 gint64           index,
-                                                 GVariant        *item,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_list_get                (MpkProxy        *list,
-                                                 gint64           index,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_set                (MpkProxy        *list,
-                                                 gint64           index,
-                                                 GVariant        *item,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_list_pop                (MpkProxy        *list,
-                                                 gint64           index,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_remove             (MpkProxy        *list,
-                                                 GVariant        *item,
-                                                 GError         **error);
-MPK_API gint64      mpk_list_index              (MpkProxy        *list,
-                                                 GVariant        *item,
-                                                 GError         **error);
-MPK_API gint64      mpk_list_count              (MpkProxy        *list,
-                                                 GVariant        *item,
-                                                 GError         **error);
-MPK_API gint64      mpk_list_len                (MpkProxy        *list,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_list_slice              (MpkProxy        *list,
-                                                 gint64           start,
-                                                 gint64           stop,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_set_slice          (MpkProxy        *list,
-                                                 gint64           start,
-                                                 gint64           stop,
-                                                 GVariant        *items,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_list_copy               (MpkProxy        *list,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_repeat             (MpkProxy        *list,
-                                                 gint64           times,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_reverse            (MpkProxy        *list,
-                                                 GError         **error);
-MPK_API gboolean    mpk_list_clear              (MpkProxy        *list,
-                                                 GError         **error);
+/* From a generic proxy to a typed one, checked at run time: a new
+ * reference, or NULL with MPK_ERROR_INVALID naming both kinds. */
+MPK_API MpkListProxy      *mpk_proxy_as_list      (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkDictProxy      *mpk_proxy_as_dict      (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkValueProxy     *mpk_proxy_as_value     (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkQueueProxy     *mpk_proxy_as_queue     (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkLockProxy      *mpk_proxy_as_lock      (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkNamespaceProxy *mpk_proxy_as_namespace (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkIteratorProxy  *mpk_proxy_as_iterator  (MpkProxy  *proxy,
+                                                   GError   **error);
 
-/* dict: keys are GVariants of a basic type (numbers, strings, ...);
+/* --- list: a Python list of GVariant items (each stored as "v"). Indexes
+ * may be negative (from the end). Out of range → MPK_ERROR_INDEX. */
+MPK_API MpkListProxy *mpk_manager_list          (MpkManager    *manager,
+                                                 GVariant      *items,
+                                                 GError       **error);
+MPK_API MpkListProxy *mpk_list_proxy_ref        (MpkListProxy  *list);
+MPK_API void        mpk_list_proxy_unref        (MpkListProxy  *list);
+MPK_API gboolean    mpk_list_proxy_append       (MpkListProxy  *list,
+                                                 GVariant      *item,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_extend       (MpkListProxy  *list,
+                                                 GVariant      *items,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_insert       (MpkListProxy  *list,
+                                                 gint64         index,
+                                                 GVariant      *item,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_list_proxy_get          (MpkListProxy  *list,
+                                                 gint64         index,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_set          (MpkListProxy  *list,
+                                                 gint64         index,
+                                                 GVariant      *item,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_list_proxy_pop          (MpkListProxy  *list,
+                                                 gint64         index,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_remove       (MpkListProxy  *list,
+                                                 GVariant      *item,
+                                                 GError       **error);
+MPK_API gint64      mpk_list_proxy_index        (MpkListProxy  *list,
+                                                 GVariant      *item,
+                                                 GError       **error);
+MPK_API gint64      mpk_list_proxy_count        (MpkListProxy  *list,
+                                                 GVariant      *item,
+                                                 GError       **error);
+MPK_API gint64      mpk_list_proxy_len          (MpkListProxy  *list,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_list_proxy_slice        (MpkListProxy  *list,
+                                                 gint64         start,
+                                                 gint64         stop,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_set_slice    (MpkListProxy  *list,
+                                                 gint64         start,
+                                                 gint64         stop,
+                                                 GVariant      *items,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_list_proxy_copy         (MpkListProxy  *list,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_repeat       (MpkListProxy  *list,
+                                                 gint64         times,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_reverse      (MpkListProxy  *list,
+                                                 GError       **error);
+MPK_API gboolean    mpk_list_proxy_clear        (MpkListProxy  *list,
+                                                 GError       **error);
+
+/* --- dict: keys are GVariants of a basic type (numbers, strings, ...);
  * values any GVariant. A missing key → MPK_ERROR_KEY. */
-MPK_API MpkProxy   *mpk_manager_dict            (MpkManager      *manager,
-                                                 GVariant        *items,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_dict_get                (MpkProxy        *dict,
-                                                 GVariant        *key,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_dict_get_default        (MpkProxy        *dict,
-                                                 GVariant        *key,
-                                                 GVariant        *fallback,
-                                                 GError         **error);
-MPK_API gboolean    mpk_dict_set                (MpkProxy        *dict,
-                                                 GVariant        *key,
-                                                 GVariant        *value,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_dict_pop                (MpkProxy        *dict,
-                                                 GVariant        *key,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_dict_setdefault         (MpkProxy        *dict,
-                                                 GVariant        *key,
-                                                 GVariant        *value,
-                                                 GError         **error);
-MPK_API gboolean    mpk_dict_contains           (MpkProxy        *dict,
-                                                 GVariant        *key,
-                                                 GError         **error);
-MPK_API gint64      mpk_dict_len                (MpkProxy        *dict,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_dict_keys               (MpkProxy        *dict,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_dict_values             (MpkProxy        *dict,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_dict_items              (MpkProxy        *dict,
-                                                 GError         **error);
-MPK_API gboolean    mpk_dict_update             (MpkProxy        *dict,
-                                                 GVariant        *items,
-                                                 GError         **error);
-MPK_API gboolean    mpk_dict_clear              (MpkProxy        *dict,
-                                                 GError         **error);
-MPK_API MpkProxy   *mpk_dict_iter               (MpkProxy        *dict,
-                                                 GError         **error);
+MPK_API MpkDictProxy *mpk_manager_dict          (MpkManager    *manager,
+                                                 GVariant      *items,
+                                                 GError       **error);
+MPK_API MpkDictProxy *mpk_dict_proxy_ref        (MpkDictProxy  *dict);
+MPK_API void        mpk_dict_proxy_unref        (MpkDictProxy  *dict);
+MPK_API GVariant   *mpk_dict_proxy_get          (MpkDictProxy  *dict,
+                                                 GVariant      *key,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_dict_proxy_get_default  (MpkDictProxy  *dict,
+                                                 GVariant      *key,
+                                                 GVariant      *fallback,
+                                                 GError       **error);
+MPK_API gboolean    mpk_dict_proxy_set          (MpkDictProxy  *dict,
+                                                 GVariant      *key,
+                                                 GVariant      *value,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_dict_proxy_pop          (MpkDictProxy  *dict,
+                                                 GVariant      *key,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_dict_proxy_setdefault   (MpkDictProxy  *dict,
+                                                 GVariant      *key,
+                                                 GVariant      *value,
+                                                 GError       **error);
+MPK_API gboolean    mpk_dict_proxy_contains     (MpkDictProxy  *dict,
+                                                 GVariant      *key,
+                                                 GError       **error);
+MPK_API gint64      mpk_dict_proxy_len          (MpkDictProxy  *dict,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_dict_proxy_keys         (MpkDictProxy  *dict,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_dict_proxy_values       (MpkDictProxy  *dict,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_dict_proxy_items        (MpkDictProxy  *dict,
+                                                 GError       **error);
+MPK_API gboolean    mpk_dict_proxy_update       (MpkDictProxy  *dict,
+                                                 GVariant      *items,
+                                                 GError       **error);
+MPK_API gboolean    mpk_dict_proxy_clear        (MpkDictProxy  *dict,
+                                                 GError       **error);
+MPK_API MpkIteratorProxy *mpk_dict_proxy_iter   (MpkDictProxy  *dict,
+                                                 GError       **error);
 
-/* iterator: what mpk_dict_iter() and mpk_manager_call_new_object(...,
- * "iterator", ...) make. Returns FALSE with no error at the end. */
-MPK_API gboolean    mpk_iterator_next           (MpkProxy        *iterator,
-                                                 GVariant       **item,
-                                                 GError         **error);
+/* --- iterator: what mpk_dict_proxy_iter() makes (and, through
+ * mpk_proxy_as_iterator(), what a registered method's
+ * mpk_manager_call_new_object (call, "iterator", ...) returns). */
+MPK_API MpkIteratorProxy *mpk_iterator_proxy_ref (MpkIteratorProxy *iterator);
+MPK_API void        mpk_iterator_proxy_unref    (MpkIteratorProxy *iterator);
+MPK_API gboolean    mpk_iterator_proxy_next     (MpkIteratorProxy *iterator,
+                                                 GVariant        **item,
+                                                 GError          **error);
 
-/* value: one GVariant; add and compare_and_set happen in one step on the
+/* --- value: one GVariant; add and compare_and_set happen in one step on the
  * server (Python's Manager Value has neither, so `v.value += 1` races). */
-MPK_API MpkProxy   *mpk_manager_value           (MpkManager      *manager,
-                                                 GVariant        *initial,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_value_proxy_get         (MpkProxy        *value,
-                                                 GError         **error);
-MPK_API gboolean    mpk_value_proxy_set         (MpkProxy        *value,
-                                                 GVariant        *v,
-                                                 GError         **error);
-MPK_API gboolean    mpk_value_proxy_add         (MpkProxy        *value,
-                                                 gint64           delta,
-                                                 gint64          *result,
-                                                 GError         **error);
-MPK_API gboolean    mpk_value_proxy_compare_and_set (MpkProxy    *value,
-                                                 GVariant        *expected,
-                                                 GVariant        *desired,
-                                                 gboolean        *swapped,
-                                                 GError         **error);
+MPK_API MpkValueProxy *mpk_manager_value        (MpkManager    *manager,
+                                                 GVariant      *initial,
+                                                 GError       **error);
+MPK_API MpkValueProxy *mpk_value_proxy_ref      (MpkValueProxy *value);
+MPK_API void        mpk_value_proxy_unref       (MpkValueProxy *value);
+MPK_API GVariant   *mpk_value_proxy_get         (MpkValueProxy *value,
+                                                 GError       **error);
+MPK_API gboolean    mpk_value_proxy_set         (MpkValueProxy *value,
+                                                 GVariant      *v,
+                                                 GError       **error);
+MPK_API gboolean    mpk_value_proxy_add         (MpkValueProxy *value,
+                                                 gint64         delta,
+                                                 gint64        *result,
+                                                 GError       **error);
+MPK_API gboolean    mpk_value_proxy_compare_and_set (MpkValueProxy *value,
+                                                 GVariant      *expected,
+                                                 GVariant      *desired,
+                                                 gboolean      *swapped,
+                                                 GError       **error);
 
-/* queue: Python's queue.Queue in the server (so qsize() is exact).
+/* --- queue: Python's queue.Queue in the server (so qsize() is exact).
  * maxsize 0 = unbounded. A joinable queue also has task_done and join. */
-MPK_API MpkProxy   *mpk_manager_queue           (MpkManager      *manager,
-                                                 gint64           maxsize,
-                                                 GError         **error);
-MPK_API MpkProxy   *mpk_manager_joinable_queue  (MpkManager      *manager,
-                                                 gint64           maxsize,
-                                                 GError         **error);
-MPK_API gboolean    mpk_queue_proxy_put         (MpkProxy        *queue,
-                                                 GVariant        *item,
-                                                 gint64           timeout_us,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_queue_proxy_get         (MpkProxy        *queue,
-                                                 gint64           timeout_us,
-                                                 GError         **error);
-MPK_API gint64      mpk_queue_proxy_qsize       (MpkProxy        *queue,
-                                                 GError         **error);
-MPK_API gboolean    mpk_queue_proxy_empty       (MpkProxy        *queue,
-                                                 GError         **error);
-MPK_API gboolean    mpk_queue_proxy_full        (MpkProxy        *queue,
-                                                 GError         **error);
-MPK_API gboolean    mpk_queue_proxy_task_done   (MpkProxy        *queue,
-                                                 GError         **error);
-MPK_API gboolean    mpk_queue_proxy_join        (MpkProxy        *queue,
-                                                 gint64           timeout_us,
-                                                 GError         **error);
+MPK_API MpkQueueProxy *mpk_manager_queue        (MpkManager    *manager,
+                                                 gint64         maxsize,
+                                                 GError       **error);
+MPK_API MpkQueueProxy *mpk_manager_joinable_queue (MpkManager  *manager,
+                                                 gint64         maxsize,
+                                                 GError       **error);
+MPK_API MpkQueueProxy *mpk_queue_proxy_ref      (MpkQueueProxy *queue);
+MPK_API void        mpk_queue_proxy_unref       (MpkQueueProxy *queue);
+MPK_API gboolean    mpk_queue_proxy_put         (MpkQueueProxy *queue,
+                                                 GVariant      *item,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_queue_proxy_get         (MpkQueueProxy *queue,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+MPK_API gint64      mpk_queue_proxy_qsize       (MpkQueueProxy *queue,
+                                                 GError       **error);
+MPK_API gboolean    mpk_queue_proxy_empty       (MpkQueueProxy *queue,
+                                                 GError       **error);
+MPK_API gboolean    mpk_queue_proxy_full        (MpkQueueProxy *queue,
+                                                 GError       **error);
+MPK_API gboolean    mpk_queue_proxy_task_done   (MpkQueueProxy *queue,
+                                                 GError       **error);
+MPK_API gboolean    mpk_queue_proxy_join        (MpkQueueProxy *queue,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
 
-/* lock: a lock in the server, released by any process (as in Python).
+/* --- lock: a lock in the server, released by any process (as in Python).
  * Releasing an unlocked lock → MPK_ERROR_INVALID. */
-MPK_API MpkProxy   *mpk_manager_lock            (MpkManager      *manager,
-                                                 GError         **error);
-MPK_API gboolean    mpk_lock_proxy_acquire      (MpkProxy        *lock,
-                                                 gint64           timeout_us,
-                                                 GError         **error);
-MPK_API gboolean    mpk_lock_proxy_release      (MpkProxy        *lock,
-                                                 GError         **error);
+MPK_API MpkLockProxy *mpk_manager_lock          (MpkManager    *manager,
+                                                 GError       **error);
+MPK_API MpkLockProxy *mpk_lock_proxy_ref        (MpkLockProxy  *lock);
+MPK_API void        mpk_lock_proxy_unref        (MpkLockProxy  *lock);
+MPK_API gboolean    mpk_lock_proxy_acquire      (MpkLockProxy  *lock,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+MPK_API gboolean    mpk_lock_proxy_release      (MpkLockProxy  *lock,
+                                                 GError       **error);
 
-/* namespace: named attributes. Names starting with '_' are refused with
+/* --- namespace: named attributes. Names starting with '_' are refused with
  * MPK_ERROR_INVALID (Python keeps them on the proxy, not the server).
  * mpk_proxy_to_string() gives "Namespace(name='Bob')". */
-MPK_API MpkProxy   *mpk_manager_namespace       (MpkManager      *manager,
-                                                 GError         **error);
-MPK_API GVariant   *mpk_namespace_get           (MpkProxy        *ns,
-                                                 const char      *name,
-                                                 GError         **error);
-MPK_API gboolean    mpk_namespace_set           (MpkProxy        *ns,
-                                                 const char      *name,
-                                                 GVariant        *value,
-                                                 GError         **error);
-MPK_API gboolean    mpk_namespace_delete        (MpkProxy        *ns,
-                                                 const char      *name,
-                                                 GError         **error);
+MPK_API MpkNamespaceProxy *mpk_manager_namespace (MpkManager   *manager,
+                                                 GError       **error);
+MPK_API MpkNamespaceProxy *mpk_namespace_proxy_ref (MpkNamespaceProxy *ns);
+MPK_API void        mpk_namespace_proxy_unref   (MpkNamespaceProxy *ns);
+MPK_API GVariant   *mpk_namespace_proxy_get     (MpkNamespaceProxy *ns,
+                                                 const char    *name,
+                                                 GError       **error);
+MPK_API gboolean    mpk_namespace_proxy_set     (MpkNamespaceProxy *ns,
+                                                 const char    *name,
+                                                 GVariant      *value,
+                                                 GError       **error);
+MPK_API gboolean    mpk_namespace_proxy_delete  (MpkNamespaceProxy *ns,
+                                                 const char    *name,
+                                                 GError       **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkManager, mpk_manager_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkProxy, mpk_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkListProxy, mpk_list_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkDictProxy, mpk_dict_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkValueProxy, mpk_value_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkQueueProxy, mpk_queue_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkLockProxy, mpk_lock_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkNamespaceProxy, mpk_namespace_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkIteratorProxy, mpk_iterator_proxy_unref)
 
 G_END_DECLS
 
