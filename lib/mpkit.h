@@ -19,6 +19,10 @@
 #include "mpk-protocol.h"
 #include "mpk-messenger.h"
 #include "mpk-worker.h"
+#include "mpk-command.h"
+#include "mpk-event-group.h"
+#include "mpk-message-process.h"
+#include "mpk-program.h"
 #undef MPK_INSIDE
 
 #endif /* MPKIT_H */
