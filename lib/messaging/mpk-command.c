@@ -31,7 +31,8 @@ name_is_valid (const char *name)
   return len > 0 && len <= MPK_COMMAND_MAX_NAME && g_utf8_validate (name, len, NULL);
 }
 
-/* Takes @params (a{sv}, sunk if floating; NULL: none). */
+/* @params: a{sv}, a floating reference (sunk) or a full one the command
+ * takes over (g_variant_take_ref); NULL: none. */
 static MpkCommand *
 command_new_take (const char *name,
                   GVariant   *params)
@@ -40,8 +41,7 @@ command_new_take (const char *name,
 
   g_atomic_ref_count_init (&command->ref_count);
   command->name = g_strdup (name);
-  command->params = params != NULL ? g_variant_ref_sink (params)
-                                   : g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+  command->params = g_variant_take_ref (params != NULL ? params : g_variant_new ("a{sv}", NULL));
   return command;
 }
 
@@ -66,6 +66,9 @@ mpk_command_new (const char *name,
   g_return_val_if_fail (params == NULL || g_variant_is_of_type (params, G_VARIANT_TYPE_VARDICT),
                         NULL);
 
+  /* A full reference stays the caller's: take one of our own. */
+  if (params != NULL && !g_variant_is_floating (params))
+    g_variant_ref (params);
   return command_new_take (name, params);
 }
 

@@ -143,6 +143,7 @@ struct _MpkMessageProcess
   gboolean               said_goodbye;
   gboolean               ended;       /* nothing more will come */
   gboolean               stop_sent;
+  gboolean               joined;      /* a join returned: the tracer has its proc.join */
 
   /* backend */
   gboolean               in_backend;
@@ -230,9 +231,15 @@ trace_frame (MpkMessageProcess   *mp,
     case MPK__COMMAND_KIND_ERROR:
       {
         g_autoptr(GError) failure = NULL;
+        const char *message = NULL;
 
+        /* "✗ INVALID: no such command 'x'", as the Manager's failed replies. */
         mpk__command_error_to_gerror (command, &failure);
-        g_snprintf (sum, sizeof sum, "✗ %s", failure != NULL ? failure->message : text);
+        g_variant_lookup (mpk_command_get_params (command), "message", "&s", &message);
+        if (failure != NULL && message != NULL)
+          g_snprintf (sum, sizeof sum, "✗ %s: %s", mpk__error_code_name (failure), message);
+        else
+          g_snprintf (sum, sizeof sum, "✗ %s", text);
         break;
       }
     case MPK__COMMAND_KIND_COMMAND:
@@ -1567,13 +1574,14 @@ mpk_message_process_wait_stop (MpkMessageProcess  *mp,
           gint64 left = deadline == MPK__DEADLINE_NEVER ? MPK_WAIT_FOREVER
                         : MAX (0, deadline - g_get_monotonic_time ());
 
-          mpk_process_join (mp->process, left);
+          mp->joined = mpk_process_join (mp->process, left);
         }
       else if (!wait_ready (mp, deadline, error))
         return FALSE;
     }
   drain_after_end (mp);
-  mpk_process_join (mp->process, 0);
+  if (!mp->joined)
+    mp->joined = mpk_process_join (mp->process, 0);
   return TRUE;
 }
 
