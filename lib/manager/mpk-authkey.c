@@ -7,8 +7,36 @@
 #include "mpk-authkey.h"
 
 /**
+ * SECTION:mpk-authkey
+ * @title: Authentication keys
+ * @short_description: a manager's key as hex text, to hand it to another
+ *   program
+ * @include: mpkit.h
+ *
+ * A manager's clients prove they know its key (mpk_manager_new(),
+ * mpk_manager_connect()), which is raw bytes, Python's `authkey`. A
+ * program that starts a client as a separate program, or a client started
+ * by hand on another host, needs the key as text: these functions write it
+ * as hex and read it back, from a string or an environment variable.
+ *
+ * |[<!-- language="C" -->
+ * // the server's side
+ * g_autofree char *hex = mpk_authkey_to_hex (mpk_manager_get_authkey (manager));
+ * g_setenv ("MPK_AUTHKEY", hex, TRUE);   // then start the client program
+ *
+ * // the client's side
+ * g_autoptr(GBytes) key = mpk_authkey_from_environment ("MPK_AUTHKEY", &error);
+ * g_autoptr(MpkManager) m = mpk_manager_connect (address, key, G_USEC_PER_SEC, &error);
+ * ]|
+ *
+ * The text is as secret as the key: pass it in the environment or in a
+ * file only the user can read, never on a command line (any user can read
+ * another's with ps). Lab 23 does this.
+ */
+
+/**
  * mpk_authkey_to_hex:
- * @key: a key, for example mpk_manager_get_authkey()
+ * @key: (transfer none): a key, for example mpk_manager_get_authkey()
  *
  * Writes @key as lower-case hex, two digits a byte: the text
  * mpk_authkey_from_hex() reads back.  Python: `key.hex()`.
@@ -42,14 +70,15 @@ mpk_authkey_to_hex (GBytes *key)
 
 /**
  * mpk_authkey_from_hex:
- * @hex: the key as hex text, two digits a byte (upper or lower case)
+ * @hex: (transfer none): the key as hex text, two digits a byte (upper or
+ *   lower case)
  * @error: return location for a #GError, or %NULL
  *
  * Reads a key written by mpk_authkey_to_hex() (or by
  * `od -An -tx1 -N16 /dev/urandom | tr -d ' \n'`).  Python:
  * `bytes.fromhex(hex)`, without its tolerance for spaces.
  *
- * Returns: (transfer full): the key's bytes, or %NULL with
+ * Returns: (transfer full) (nullable): the key's bytes, or %NULL with
  *   %MPK_ERROR_INVALID if @hex is empty, has an odd number of characters or
  *   a character that is not a hex digit (the message says where, never
  *   what: the text is a secret)
@@ -96,7 +125,8 @@ mpk_authkey_from_hex (const char  *hex,
 
 /**
  * mpk_authkey_from_environment:
- * @variable: the name of an environment variable, e.g. `"MPK_AUTHKEY"`
+ * @variable: (transfer none): the name of an environment variable, e.g.
+ *   `"MPK_AUTHKEY"`
  * @error: return location for a #GError, or %NULL
  *
  * Reads a key, in hex, from the environment variable @variable: the way a
@@ -104,7 +134,7 @@ mpk_authkey_from_hex (const char  *hex,
  * its manager's key.  The environment, because another user can read a
  * process's command line but not its environment.
  *
- * Returns: (transfer full): the key's bytes, or %NULL with
+ * Returns: (transfer full) (nullable): the key's bytes, or %NULL with
  *   %MPK_ERROR_INVALID if @variable is not set, is empty or is not a key in
  *   hex (see mpk_authkey_from_hex(); the message names @variable)
  */

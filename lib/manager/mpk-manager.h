@@ -77,9 +77,11 @@ typedef struct _MpkManagerCall MpkManagerCall;
  *    run time: a proxy made from a reference (mpk_proxy_from_value(): a
  *    value another process stored, or a reply) or found by
  *    mpk_manager_lookup() is whatever the server says it is, and only this
- *    check makes it a typed proxy.
+ *    check makes it a typed proxy. It returns a new reference (the same
+ *    object under its typed name) or NULL with MPK_ERROR_INVALID.
  * A queue and a joinable queue share MpkQueueProxy (Python's JoinableQueue
- * is a Queue): task_done and join on a plain queue are refused at run time.
+ * is a Queue): task_done and join on a plain queue are refused at run time
+ * (a critical, as a caller's mistake is).
  * Registered types keep the generic MpkProxy and mpk_proxy_call(). Every
  * typed call still checks its proxy's kind (a g_return_if_fail), which
  * catches a pointer cast by hand to the wrong type. */
@@ -192,10 +194,24 @@ typedef struct
 } MpkManagerMethod;
 
 /**
+ * MpkManagerCreateFunc:
+ * @args: (transfer none): the client's arguments: a tuple, "()" for none
+ * @error: return location for a #GError
+ *
+ * Makes an object of a registered type, in the server, from what the
+ * client passed to mpk_manager_create(). It runs with the server's lock
+ * held. An error it sets reaches the client unchanged.
+ *
+ * Returns: (transfer full) (nullable): the object, owned by the server
+ *   (which frees it with the type's free function); %NULL with @error set
+ */
+typedef gpointer (*MpkManagerCreateFunc) (GVariant  *args,
+                                          GError   **error);
+
+/**
  * MpkManagerType:
  * @name: the type's name, for mpk_manager_create(); not a built-in's
- * @create: makes an object from the client's arguments (a tuple, "()" for
- *   none, transfer none), or returns %NULL with its error set
+ * @create: makes an object from the client's arguments
  * @free: (nullable): destroys an object @create made
  * @methods: the whole interface clients can call, ended by a
  *   `{ NULL, NULL }` entry: any other name is refused with
@@ -203,12 +219,14 @@ typedef struct
  *
  * A type the server can hold, for mpk_manager_register() (Python's
  * `BaseManager.register()`). The struct must outlive the manager. Clients
- * hold its objects through a generic #MpkProxy.
+ * hold its objects through a generic #MpkProxy. @create, @free and the
+ * methods run in the server with the server's lock held (@free also while
+ * the server stops, once no client is served), so they must not block.
  */
 typedef struct
 {
   const char             *name;
-  gpointer              (*create) (GVariant *args, GError **error);
+  MpkManagerCreateFunc    create;
   GDestroyNotify          free;
   const MpkManagerMethod *methods;
 } MpkManagerType;
