@@ -369,6 +369,15 @@ G_GNUC_INTERNAL guint64 mpk__trace_event_id (guint64 seq);
 G_GNUC_INTERNAL void    mpk__trace_add_after (MpkTraceLine *line,
                                               guint64       event_id);
 
+/* Order that a shared object's own lock imposes between processes (a
+ * lock's hand-overs, the order items entered and left a queue, the
+ * accesses to a Value): the recorder counts the object's events in its
+ * shared memory under that lock and adds "ord":<count>. mpk-trace orders
+ * the events of one object (and one direction, for messages) by it,
+ * which no message between the processes says. @ord 0 adds nothing. */
+G_GNUC_INTERNAL void    mpk__trace_add_order (MpkTraceLine *line,
+                                              guint64       ord);
+
 /* A short, bounded description of @value ("int 42", "str 'hello'",
  * "bytes[512]", "tuple (1, 'a')"), at most @size - 1 bytes, never
  * serializing more of a large value than it prints. */

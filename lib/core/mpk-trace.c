@@ -478,6 +478,14 @@ mpk__trace_add_after (MpkTraceLine *line,
   mpk__trace_add_str (line, "after", id);
 }
 
+void
+mpk__trace_add_order (MpkTraceLine *line,
+                      guint64       ord)
+{
+  if (ord != 0)
+    mpk__trace_add_int (line, "ord", (gint64) (ord & G_MAXINT64));
+}
+
 /* --- process events ------------------------------------------------------------- */
 
 /* The spawn's clock is taken before fork(), so the child, which starts from

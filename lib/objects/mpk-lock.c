@@ -18,6 +18,9 @@ typedef struct
   guint32 depth;              /* RLock: how many times the holder acquired it */
   guint32 owner_died_pending; /* a dead holder was recovered by someone who could not report it */
   guint64 clock;              /* Lamport clock of the last release, for the tracer */
+  guint64 order;              /* for the tracer: acquires and releases so far, counted
+                               * under the mutex, so "ord" gives mpk-trace the order
+                               * the lock imposed between processes */
 } LockShared;
 
 struct _MpkLock
@@ -102,6 +105,8 @@ mpk_lock_free (MpkLock *lock)
   g_free (lock);
 }
 
+/* Called with the mutex held: the event's place among the lock's events
+ * ("ord") is taken under it. */
 static void
 trace_lock_event (MpkLock *lock, const char *ev, guint64 lc, guint32 dead_pid)
 {
@@ -111,6 +116,7 @@ trace_lock_event (MpkLock *lock, const char *ev, guint64 lc, guint32 dead_pid)
   mpk__trace_add_object (&line, &lock->object);
   if (dead_pid != 0)
     mpk__trace_add_int (&line, "dead", dead_pid);
+  mpk__trace_add_order (&line, ++lock->shm->order);
   mpk__trace_end (&line);
 }
 

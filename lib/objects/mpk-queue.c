@@ -289,6 +289,14 @@ check_open (MpkQueue *queue, GError **error)
   return TRUE;
 }
 
+/* The item's place in the queue's order ("ord"): how many items had been
+ * put (for a put) or taken (for a get) when this one was, its own
+ * included. The ring counts them in the word a put or get commits under
+ * its lock (the count above mpk-ring.c's 36 bits of position), and this
+ * process's copy of that word is the one it stored last: its own item's,
+ * unless another thread of this process used the same handle meanwhile. */
+#define RING_WORD_COUNT(word) ((word) >> 36)
+
 static void
 trace_item (MpkQueue            *queue,
             const char          *ev,
@@ -304,6 +312,8 @@ trace_item (MpkQueue            *queue,
                                           : mpk__wire_clock_receive (header->clock));
   mpk__trace_add_object (&line, &queue->object);
   mpk__trace_add_message (&line, dir, header, value);
+  mpk__trace_add_order (&line, RING_WORD_COUNT (dir == MPK__TRACE_OUT ? queue->ring.my_tail
+                                                                      : queue->ring.my_head));
   mpk__trace_end (&line);
 }
 

@@ -18,6 +18,8 @@ struct _MpkArray
   gsize           length;
   guint8         *data;        /* the shared mapping */
   gsize           map_size;
+  guint64        *order;       /* in the mapping, after the items: for the tracer, the
+                                * accesses so far, counted under the lock ("ord") */
   MpkLock        *lock;        /* NULL for the raw variants */
   gboolean        owns_lock;
 };
@@ -79,13 +81,16 @@ array_init (MpkArray  *array,
                    "unknown typecode '%c': use one of c b B h H i I l L q Q f d", typecode);
       return FALSE;
     }
-  if (length > G_MAXSIZE / size - 1)
+  if (length > (G_MAXSIZE - 2 * sizeof (guint64)) / size - 1)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "an array of %" G_GSIZE_FORMAT
                    " items is too large", length);
       return FALSE;
     }
-  array->map_size = MAX (length * size, 1);
+  /* The tracer's counter goes after the items, aligned: the items start
+   * the mapping, where mpk_array_get_pointer() shows them. */
+  array->map_size = (MAX (length * size, 1) + sizeof (guint64) - 1) / sizeof (guint64)
+                    * sizeof (guint64) + sizeof (guint64);
   /* A fresh anonymous mapping is zero-filled: no stale data from an earlier
    * array can show through (Python's heap reuse once did, issue #11675). */
   array->data = mpk__shm_alloc (array->map_size, error);
@@ -102,6 +107,7 @@ array_init (MpkArray  *array,
       array->owns_lock = TRUE;
     }
   mpk__trace_object_init (&array->object, MPK__OBJECT_VALUE);
+  array->order = (guint64 *) (array->data + array->map_size - sizeof (guint64));
   array->typecode = typecode;
   array->item_size = size;
   array->length = length;
@@ -234,6 +240,10 @@ trace_access (MpkArray *array, const char *ev, gsize index, Number before, Numbe
       format_number (array, after, new_text, sizeof new_text);
       mpk__trace_add_str (&line, "new", new_text);
     }
+  /* Under the lock, the accesses have an order to give (a raw array's
+   * have none that a counter beside the items could tell). */
+  if (array->lock != NULL)
+    mpk__trace_add_order (&line, ++*array->order);
   mpk__trace_end (&line);
 }
 

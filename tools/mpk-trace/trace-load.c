@@ -314,7 +314,8 @@ parse_kind_fields (const Line *l,
       || !line_str (l, "error", FALSE, &e->error, error)
       || !line_str (l, "req", FALSE, &e->req, error)
       || !line_str (l, "ref", FALSE, &e->ref, error)
-      || !line_int (l, "to", FALSE, &e->to, error))
+      || !line_int (l, "to", FALSE, &e->to, error)
+      || !line_int (l, "ord", FALSE, &e->ord, error))
     return FALSE;
   switch (e->kind)
     {

@@ -86,6 +86,8 @@ struct _TraceEvent
   const char *ref;       /* msg.left: the msg id of the message passed over, or NULL */
   gint64      exec_pid;  /* proc.exec_end: "exec":"<pid>.<seq>", the proc.exec of the */
   gint64      exec_seq;  /* program it waited for; exec_seq 0 when absent */
+  gint64      ord;       /* "ord": the place among its object's events (one direction of
+                          * a queue's) that the object's lock gave it; 0 when absent */
 
   /* ordering */
   TraceLane  *lane;      /* where it is drawn: the writer, except proc.reaped */
@@ -103,6 +105,8 @@ struct _TraceEvent
                           * "pid N" for a process that left no trace */
   TraceLane  *child_lane;/* proc.spawn, proc.reaped, proc.join: the child's lane if traced */
   TraceEvent *cause;     /* the event "after" names, if it is in this run; else NULL */
+  TraceEvent *ord_prev;  /* the event of the same object and direction with the next */
+  TraceEvent *ord_next;  /* smaller / larger "ord", or NULL */
 };
 
 /* One traced process: its header, its own events and the events drawn in

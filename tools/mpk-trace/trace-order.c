@@ -525,6 +525,77 @@ link_causes (TraceRun   *run,
                 first_bad->after_seq);
 }
 
+/* "ord" edges: the events of one shared object (of one direction, for a
+ * queue's puts and gets) in the order its lock gave them, each after the
+ * one before it. Processes that take turns at a lock, or take items from
+ * one queue, exchange no message that would say so. Two events with the
+ * same place (only hand-made input, or a pid reused by an exec in place,
+ * has them) are not ordered between themselves. */
+static gint
+compare_ord (gconstpointer a,
+             gconstpointer b)
+{
+  const TraceEvent *x = *(TraceEvent * const *) a, *y = *(TraceEvent * const *) b;
+
+  if (x->ord != y->ord)
+    return x->ord < y->ord ? -1 : 1;
+  if (x->writer->index != y->writer->index)
+    return x->writer->index < y->writer->index ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+link_orders (TraceRun *run)
+{
+  g_autoptr(GHashTable) chains = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                        (GDestroyNotify) g_ptr_array_unref);
+  GHashTableIter iter;
+  GPtrArray *chain;
+  guint i, j, n_same = 0;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (j = 0; j < lane->own->len; j++)
+        {
+          TraceEvent *e = g_ptr_array_index (lane->own, j);
+          char *key;
+
+          if (e->ord <= 0 || e->obj == NULL)
+            continue;
+          key = g_strconcat (e->obj, e->kind == TRACE_KIND_SEND ? " out"
+                                     : e->kind == TRACE_KIND_RECV ? " in" : "", NULL);
+          chain = g_hash_table_lookup (chains, key);
+          if (chain == NULL)
+            g_hash_table_insert (chains, key, chain = g_ptr_array_new ());
+          else
+            g_free (key);
+          g_ptr_array_add (chain, e);
+        }
+    }
+  g_hash_table_iter_init (&iter, chains);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &chain))
+    {
+      g_ptr_array_sort (chain, compare_ord);
+      for (i = 1; i < chain->len; i++)
+        {
+          TraceEvent *before = g_ptr_array_index (chain, i - 1), *e = g_ptr_array_index (chain, i);
+
+          if (before->ord == e->ord)
+            {
+              n_same++;
+              continue;
+            }
+          before->ord_next = e;
+          e->ord_prev = before;
+        }
+    }
+  if (n_same > 0)
+    trace_warn ("%u event(s) share an object's \"ord\" with another (left unordered "
+                "between them; the input is inconsistent)", n_same);
+}
+
 /* When the program of @lane started: its header's t0, or its first
  * recorded event if that is earlier (hand-made input). */
 static gint64
@@ -755,7 +826,8 @@ other_end (GHashTable       *table,
  * before its exec (for its first event),
  * the send of a receive, the end of the child a join waited for, the
  * closes of the other end before an EOF, the cause "after" names, the
- * last events of the exec'd programs that ended before it. */
+ * object's event before it ("ord"), the last events of the exec'd
+ * programs that ended before it. */
 static void
 event_preds (const TraceRun *run,
              TraceEvent     *e,
@@ -779,6 +851,8 @@ event_preds (const TraceRun *run,
     g_ptr_array_extend (out, closes, NULL, NULL);
   if (e->cause != NULL)
     g_ptr_array_add (out, e->cause);
+  if (e->ord_prev != NULL)
+    g_ptr_array_add (out, e->ord_prev);
   for (i = 0; (resumed = g_hash_table_lookup (run->resumes, e)) != NULL && i < resumed->len; i++)
     g_ptr_array_add (out, ((TraceLane *) g_ptr_array_index (resumed, i))->exec_last);
 }
@@ -828,6 +902,8 @@ event_succs (const TraceRun *run,
                                              0));
   if (e->writer->exec_last == e)
     g_ptr_array_add (out, e->writer->exec_resume);
+  if (e->ord_next != NULL)
+    g_ptr_array_add (out, e->ord_next);
 }
 
 /* Kahn's algorithm state; events are numbered through e->pos meanwhile. */
@@ -1454,6 +1530,7 @@ trace__run_order (TraceRun *run)
   match_messages (run);
   link_pipe_ends (run);
   link_causes (run, pids);
+  link_orders (run);
   link_execs (run, pids);
   compute_ranks (run);
   order_lanes (run, pids);
