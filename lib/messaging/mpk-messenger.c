@@ -131,6 +131,7 @@ struct _MpkMessenger
   GError          *gone;       /* set once the peer's end is gone: every receive reports it */
   MpkProcess      *peer;       /* not owned: a worker's process, watched for its end */
   gboolean         peer_ended;
+  gboolean         readable;   /* the last wait saw the descriptor readable */
 };
 
 #define TRACING_MSG() MPK__TRACING (MPK__TRACE_MSG)
@@ -568,21 +569,37 @@ set_gone_from_recv (MpkMessenger *m, GError *local)
   g_error_free (local);
 }
 
-/* Reads every whole frame the pipe holds, without blocking. */
+/* Reads every whole frame the pipe holds, without blocking. @readable: the
+ * caller has just seen the descriptor readable (a poll), so the first read
+ * needs no poll of its own. */
 static void
-pump_in (MpkMessenger *m)
+pump_in (MpkMessenger *m, gboolean readable)
 {
   while (m->gone == NULL)
     {
       GError *local = NULL;
       MpkWireHeader header;
-      GVariant *frame = mpk__connection_recv_header (m->conn, MPK_NO_WAIT, &header, &local);
+      GVariant *frame;
+      gboolean buffered;
+      int fd = mpk__connection_wait_fd (m->conn, &buffered);
 
+      /* A whole frame in the connection's buffer is taken without a
+       * syscall; otherwise ask the descriptor first (no error to make and
+       * free when nothing is there, the common case). */
+      if (!buffered && fd >= 0 && !readable)
+        {
+          struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+          if (mpk__poll (&pfd, 1, g_get_monotonic_time ()) <= 0)
+            return;
+        }
+      readable = FALSE;
+      frame = mpk__connection_recv_header (m->conn, MPK_NO_WAIT, &header, &local);
       if (frame == NULL)
         {
           if (g_error_matches (local, MPK_ERROR, MPK_ERROR_TIMED_OUT))
             {
-              g_error_free (local);
+              g_error_free (local);    /* part of a frame: the rest comes later */
               return;
             }
           if (g_error_matches (local, MPK_ERROR, MPK_ERROR_PROTOCOL)
@@ -656,11 +673,13 @@ static void
 after_wait (MpkMessenger *m)
 {
   GError *local = NULL;
+  gboolean readable = m->readable;
 
   /* The wait may have been for room: write what waits, then read. */
   if (!out_try (m, &local))
     g_error_free (local);   /* the pipe's end shows on the reading side too */
-  pump_in (m);
+  m->readable = FALSE;
+  pump_in (m, readable);
   if (m->peer_ended && m->gone == NULL)
     {
       GError *why = NULL;
@@ -707,6 +726,7 @@ mpk__messenger_wait (MpkMessenger *m,
     }
   if (n == 2 && fds[1].revents != 0)
     m->peer_ended = TRUE;
+  m->readable = (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
   return TRUE;
 }
 
@@ -721,7 +741,7 @@ flush_until (MpkMessenger *m, MpkDeadline deadline, GError **error)
         return FALSE;
       if (m->out_pos == m->out_len)
         return TRUE;
-      pump_in (m);
+      pump_in (m, FALSE);
       if (m->peer_ended)
         return peer_ended_error (m, error);
       if (!mpk__messenger_wait (m, deadline, error))
@@ -968,7 +988,7 @@ mpk__messenger_pump (MpkMessenger *messenger)
 
   if (!out_try (messenger, &local))
     g_error_free (local);     /* the receive side learns of it from the pipe */
-  pump_in (messenger);
+  pump_in (messenger, FALSE);
 }
 
 /**
@@ -1479,7 +1499,10 @@ mpk_messenger_receive_blocking (MpkMessenger  *messenger,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   key = channel != NULL ? g_variant_ref_sink (channel) : NULL;
-  mpk__messenger_pump (messenger);
+  /* A priority messenger reads first: a more important message may wait in
+   * the pipe. A FIFO channel's next message is its next whatever came since. */
+  if (messenger->kind == MPK_MESSENGER_PRIORITY)
+    mpk__messenger_pump (messenger);
   for (;;)
     {
       Channel *ch = channel_lookup (messenger, key, FALSE);
