@@ -5,7 +5,9 @@
 # markdown table of medians, ratios and targets (saved as $BUILD/bench/table.md).
 # The request protocol's rows (proto_*) come from bench-protocol (C) and
 # bench_protocol.py (pymulproc's way: a Pipe of lists, a JoinableQueue with
-# put-back filtering), in the same way.
+# put-back filtering), in the same way; the messenger's (msg_*) from
+# bench-messenger and bench_messenger.py (coproc's way: pickled message
+# objects over a Pipe, per-channel deques or heaps).
 #
 #   make bench                       # what you normally run
 #   BUILD=build bench/run.sh         # the same, without rebuilding
@@ -29,9 +31,11 @@ OUT="$BUILD/bench"
 C_BENCH="$OUT/bench-mpkit"
 C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
 C_PROTO="$OUT/bench-protocol"          # the request protocol (proto_* workloads)
+C_MSG="$OUT/bench-messenger"           # the messenger layer (msg_* workloads)
 WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw
            q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt valinc arrayew
-           arrayew_idiom mgr_list_append mgr_dict_getset proto_rtt proto_fanin proto_filter4"
+           arrayew_idiom mgr_list_append mgr_dict_getset proto_rtt proto_fanin proto_filter4
+           msg_rtt msg_stream4"
 # arrayew gives two rows (arrayew_w, arrayew_r) from the same trials; ONLY
 # accepts arrayew, arrayew_w or arrayew_r for it (arrayew_idiom likewise).
 # ring_raw: the anchors' raw shared-memory ring (pshared mutex + 2 condvars,
@@ -106,8 +110,9 @@ for w in $WORKLOADS; do
     continue
   fi
   c_bench="$C_BENCH" py_bench="$HERE/bench_mp.py"
-  if [[ "$w" = proto_* ]]; then
+  if [[ "$w" = proto_* || "$w" = msg_* ]]; then
     c_bench="$C_PROTO" py_bench="$HERE/bench_protocol.py"
+    [[ "$w" = msg_* ]] && c_bench="$C_MSG" py_bench="$HERE/bench_messenger.py"
     if [ ! -x "$c_bench" ]; then
       echo "bench/run.sh: $c_bench is not built; run 'make bench'" >&2
       failed="$failed mpkit:$w"
@@ -196,6 +201,10 @@ ROWS = [
      "JoinableQueue)", 20.0),
     ("proto_filter4", "Protocol queue, DO to 4 recipients, each receives its own "
      "(Python: JoinableQueue, refused messages put back)", 20.0),
+    ("msg_rtt", "Messenger request/reply round trip, one channel (Python: coproc's way, "
+     "message objects over a Pipe)", 2.0),
+    ("msg_stream4", "Messenger stream, 64 B over 4 channels with priorities (Python: coproc's "
+     "way, per-channel heaps)", 2.0),
     ("ring_raw", "raw shm ring (anchor) 1P->1C: no library, pshared mutex + 2 condvars", None),
     ("ring_raw_2p2c", "raw shm ring (anchor) 2P->2C", None),
 ]
