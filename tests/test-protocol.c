@@ -199,7 +199,8 @@ test_message_malformed (void)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(GError) parse_error = NULL;
-      GVariant *value = g_variant_parse (NULL, malformed[i].text, NULL, NULL, &parse_error);
+      g_autoptr(GVariant) value = g_variant_parse (NULL, malformed[i].text, NULL, NULL,
+                                                   &parse_error);
       g_autoptr(MpkMessage) message = NULL;
 
       g_assert_no_error (parse_error);

@@ -338,13 +338,15 @@ char *
 mpk_message_to_string (const MpkMessage *message)
 {
   GString *s;
-  g_autofree char *request = NULL;
+  g_autoptr(GVariant) request = NULL;
 
   g_return_val_if_fail (message != NULL, NULL);
 
+  /* GVariant text quotes the request as Python would: 'DO', "I'M PARENT PROCESS". */
   s = g_string_new ("[");
-  request = g_variant_print (g_variant_new_take_string (g_strdup (message->request)), FALSE);
-  g_string_append_printf (s, "%s, ", request);
+  request = g_variant_ref_sink (g_variant_new_string (message->request));
+  g_variant_print_string (request, s, FALSE);
+  g_string_append (s, ", ");
   append_pid (s, message->sender_pid);
   g_string_append (s, ", ");
   append_pid (s, message->recipient_pid);
