@@ -49,8 +49,17 @@ printf '<!ENTITY package_version "%s">\n' "${MPK_VERSION:-unknown}" > xml/gtkdoc
 
 # 1. The declarations, one section per header (mpkit-decl-list.txt): used as
 #    the sections file as it is, so a symbol added to a header gets a place
-#    on its page without anyone editing a list.
-gtkdoc-scan --module=mpkit --output-dir=. --ignore-decorators='MPK_API' src/*.h
+#    on its page without anyone editing a list. gtkdoc-scan only sees a
+#    struct typedef whose brace is on the typedef's line, and GNU style puts
+#    it on the next: the scanner reads copies with the two lines joined.
+mkdir scan-src
+for h in src/*.h; do
+  sed -e '/^[[:space:]]*typedef[[:space:]]\{1,\}\(struct\|union\)[[:space:]]*[A-Za-z0-9_]*[[:space:]]*$/{
+N
+s/[[:space:]]*\n[[:space:]]*{/ {/
+}' "$h" > "scan-src/${h#src/}"
+done
+gtkdoc-scan --module=mpkit --output-dir=. --ignore-decorators='MPK_API' scan-src/*.h
 cp mpkit-decl-list.txt mpkit-sections.txt
 
 status=0
