@@ -7,7 +7,9 @@
 # bench_protocol.py (pymulproc's way: a Pipe of lists, a JoinableQueue with
 # put-back filtering), in the same way; the messenger's (msg_*) from
 # bench-messenger and bench_messenger.py (coproc's way: pickled message
-# objects over a Pipe, per-channel deques or heaps).
+# objects over a Pipe, per-channel deques or heaps); the message process's
+# (mp_*) from bench-msgproc and bench_msgproc.py (valkka's way: pickled
+# MessageObjects over a Pipe, a select per message, getattr dispatch).
 #
 #   make bench                       # what you normally run
 #   BUILD=build bench/run.sh         # the same, without rebuilding
@@ -32,10 +34,11 @@ C_BENCH="$OUT/bench-mpkit"
 C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
 C_PROTO="$OUT/bench-protocol"          # the request protocol (proto_* workloads)
 C_MSG="$OUT/bench-messenger"           # the messenger layer (msg_* workloads)
+C_MP="$OUT/bench-msgproc"              # the message-process layer (mp_* workloads)
 WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw
            q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt valinc arrayew
            arrayew_idiom mgr_list_append mgr_dict_getset proto_rtt proto_fanin proto_filter4
-           msg_rtt msg_stream4"
+           msg_rtt msg_stream4 mp_rtt mp_cmd1way"
 # arrayew gives two rows (arrayew_w, arrayew_r) from the same trials; ONLY
 # accepts arrayew, arrayew_w or arrayew_r for it (arrayew_idiom likewise).
 # ring_raw: the anchors' raw shared-memory ring (pshared mutex + 2 condvars,
@@ -110,9 +113,10 @@ for w in $WORKLOADS; do
     continue
   fi
   c_bench="$C_BENCH" py_bench="$HERE/bench_mp.py"
-  if [[ "$w" = proto_* || "$w" = msg_* ]]; then
+  if [[ "$w" = proto_* || "$w" = msg_* || "$w" = mp_* ]]; then
     c_bench="$C_PROTO" py_bench="$HERE/bench_protocol.py"
     [[ "$w" = msg_* ]] && c_bench="$C_MSG" py_bench="$HERE/bench_messenger.py"
+    [[ "$w" = mp_* ]] && c_bench="$C_MP" py_bench="$HERE/bench_msgproc.py"
     if [ ! -x "$c_bench" ]; then
       echo "bench/run.sh: $c_bench is not built; run 'make bench'" >&2
       failed="$failed mpkit:$w"
@@ -205,6 +209,10 @@ ROWS = [
      "message objects over a Pipe)", 2.0),
     ("msg_stream4", "Messenger stream, 64 B over 4 channels with priorities (Python: coproc's "
      "way, per-channel heaps)", 2.0),
+    ("mp_rtt", "Message process ping -> pong round trip (Python: valkka's way, MessageObjects "
+     "over a Pipe, select + getattr dispatch)", 2.0),
+    ("mp_cmd1way", "Message process one-way commands to a no-op handler, then a ping "
+     "(Python: valkka's way)", 2.0),
     ("ring_raw", "raw shm ring (anchor) 1P->1C: no library, pshared mutex + 2 condvars", None),
     ("ring_raw_2p2c", "raw shm ring (anchor) 2P->2C", None),
 ]

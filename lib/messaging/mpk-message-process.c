@@ -144,6 +144,7 @@ struct _MpkMessageProcess
   gboolean               ended;       /* nothing more will come */
   gboolean               stop_sent;
   gboolean               joined;      /* a join returned: the tracer has its proc.join */
+  gint64                 alive_checked;  /* when the backend was last seen alive */
 
   /* backend */
   gboolean               in_backend;
@@ -575,20 +576,23 @@ dispatch (MpkMessageProcess *mp,
     }
 }
 
+/* Handles one frame from the frontend: G_SOURCE_CONTINUE to go on (*@more
+ * says whether a frame was taken), G_SOURCE_REMOVE at the end. */
 static gboolean
-on_command (MpkConnection *conn,
-            GIOCondition   condition,
-            gpointer       user_data)
+take_command (MpkMessageProcess *mp,
+              MpkConnection     *conn,
+              gboolean          *more)
 {
-  MpkMessageProcess *mp = user_data;
   g_autoptr(MpkCommand) command = NULL;
   g_autoptr(GError) local = NULL;
   MpkCommandKind kind = 0;
   int r;
 
+  *more = FALSE;
   r = recv_frame (mp, conn, &command, &kind, &local);
   if (r == 0)
-    return G_SOURCE_CONTINUE;   /* part of a frame: the rest comes later */
+    return G_SOURCE_CONTINUE;   /* nothing whole yet: the rest comes later */
+  *more = TRUE;
   if (r < 0)
     {
       /* End of file: every copy of the frontend's end is closed. */
@@ -623,6 +627,26 @@ on_command (MpkConnection *conn,
         return G_SOURCE_CONTINUE;
       }
     }
+}
+
+/* The most frames one dispatch handles. GLib takes a source's descriptor
+ * out of the poll set while it dispatches and puts it back afterwards,
+ * which costs a wake-up write each time: a stream of small commands is
+ * handled in batches of what is already there. */
+#define COMMANDS_PER_DISPATCH 64
+
+static gboolean
+on_command (MpkConnection *conn,
+            GIOCondition   condition,
+            gpointer       user_data)
+{
+  MpkMessageProcess *mp = user_data;
+  gboolean more = TRUE;
+
+  for (int i = 0; i < COMMANDS_PER_DISPATCH && more; i++)
+    if (take_command (mp, conn, &more) == G_SOURCE_REMOVE)
+      return G_SOURCE_REMOVE;
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -1020,6 +1044,25 @@ set_end_error (MpkMessageProcess  *mp,
                  mp->log_domain, code);
 }
 
+/* Whether the backend still runs, asked of the process layer (a waitpid)
+ * at most once a millisecond: a stream of sends would otherwise pay a
+ * system call each. What it cannot see (the backend dying right after the
+ * answer) no check could: a send only puts the command in the pipe. */
+#define ALIVE_CHECK_US 1000
+
+static gboolean
+backend_seems_alive (MpkMessageProcess *mp)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (now - mp->alive_checked < ALIVE_CHECK_US)
+    return TRUE;
+  if (!mpk_process_is_alive (mp->process))
+    return FALSE;
+  mp->alive_checked = now;
+  return TRUE;
+}
+
 /**
  * mpk_message_process_send:
  * @mp: (transfer none): a started message process
@@ -1053,7 +1096,7 @@ mpk_message_process_send (MpkMessageProcess  *mp,
 
   if (!check_frontend (mp, "send", error))
     return FALSE;
-  if (mp->ended || mp->stop_sent || !mpk_process_is_alive (mp->process))
+  if (mp->ended || mp->stop_sent || !backend_seems_alive (mp))
     {
       if (mp->stop_sent && !mp->ended && mpk_process_is_alive (mp->process))
         g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
