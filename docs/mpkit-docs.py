@@ -217,6 +217,12 @@ def cmd_python_page(names_path, decl_list, decl_path, out_path):
                       % (names_path, lineno))
                 return 1
             python, mpkit, note = fields
+            if any(c in python + note for c in '#%@'):
+                # gtk-doc would read them as links to a type, a constant,
+                # a parameter.
+                print('%s:%d: no #, %% or @ in the Python and notes columns'
+                      % (names_path, lineno))
+                return 1
             syms = [] if mpkit == '-' else mpkit.split()
             for s in syms + SYMBOL.findall(note):
                 base = s.rstrip('()')
@@ -253,7 +259,7 @@ def cmd_python_page(names_path, decl_list, decl_path, out_path):
            '<literal>None</literal>. Every name in the mpkit column is checked against the '
            'public headers when the reference is built.</para></refsect1>']
     for title, rows in groups:
-        out.append('<refsect1><title>%s</title>' % escape(title))
+        out.append('<refsect1><title>%s</title>' % escape(title, quote=False))
         out.append('<informaltable pgwide="1" frame="none"><tgroup cols="3">')
         out.append('<colspec colname="python" colwidth="1*"/><colspec colname="mpkit" '
                    'colwidth="1*"/><colspec colname="note" colwidth="2*"/>')
@@ -264,7 +270,7 @@ def cmd_python_page(names_path, decl_list, decl_path, out_path):
                 '<member>%s</member>' % gtkdoc_ref(s, functions) for s in syms) \
                 if syms else '(none)'
             out.append('<row><entry><literal>%s</literal></entry><entry>%s</entry>'
-                       '<entry>%s</entry></row>' % (escape(python), refs, note_xml(note)))
+                       '<entry>%s</entry></row>' % (escape(python, quote=False), refs, note_xml(note)))
         out.append('</tbody></tgroup></informaltable></refsect1>')
     out.append('</refentry>')
     with open(out_path, 'w', encoding='utf-8') as f:
