@@ -502,9 +502,8 @@ mpk__manager_call_relock (MpkManagerCall *call)
 
 /* Makes an object of @type_name from @args (a tuple), counted once (the
  * caller's). The built-in containers store what they are made from, so
- * the references in @args are counted for them. The type's create
- * function runs here, so it too is called with the server lock held.
- * Called with the server lock held. */
+ * the references in @args are counted for them. Called with the server
+ * lock held, so the type's create function is too. */
 static Object *
 object_create (MpkManagerCall *call, const char *type_name, GVariant *args, GError **error)
 {
@@ -638,6 +637,7 @@ arg_object (GVariant *args, const char *method, GError **error)
   return object;
 }
 
+/* publish "(stt)": names an object. Called with the server lock held. */
 static GVariant *
 manager_publish (GVariant *args, GError **error)
 {
@@ -664,6 +664,8 @@ manager_publish (GVariant *args, GError **error)
   return NULL;
 }
 
+/* lookup "(s)": the named object, for a new proxy. Called with the server
+ * lock held. */
 static GVariant *
 manager_lookup (GVariant *args, GError **error)
 {
@@ -687,6 +689,7 @@ manager_lookup (GVariant *args, GError **error)
                         mpk__manager_ref_new (server->generation, object->id));
 }
 
+/* stats: the counters. Called with the server lock held. */
 static GVariant *
 manager_stats (void)
 {
