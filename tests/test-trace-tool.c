@@ -2008,6 +2008,112 @@ test_exec_no_end (Fixture      *f,
   assert_contains (bad.err, "key \"exec\" must be \"<pid>.<seq>\"");
 }
 
+/* --- "ord": the order a shared object gave (issue 16 §1) --------------------- */
+
+/* Two lockers that start at once; b took the lock second (its acquire has
+ * the larger "ord") though its lane has fewer events before it. */
+static const char * const ord_parent[] = {
+  HDR (5100, 1, "parent", 1000000),
+  EV (5100, 1, 1, 1000100, "proc.start", ",\"name\":\"parent\""),
+  EV (5100, 2, 2, 1000200, "proc.spawn", SPAWN (5101, "a")),
+  EV (5100, 3, 3, 1000300, "proc.spawn", SPAWN (5102, "b")),
+  NULL
+};
+static const char * const ord_a[] = {
+  HDR (5101, 5100, "a", 1000250),
+  EV (5101, 1, 3, 1000260, "proc.start", ",\"name\":\"a\""),
+  EV (5101, 2, 4, 1000270, "mark", TEXT ("a1")),
+  EV (5101, 3, 5, 1000280, "mark", TEXT ("a2")),
+  EV (5101, 4, 6, 1000290, "lock.acquire", ",\"obj\":\"lock:5100.1\",\"ord\":1"),
+  EV (5101, 5, 7, 1000300, "mark", TEXT ("a holds")),
+  EV (5101, 6, 8, 1000400, "lock.release", ",\"obj\":\"lock:5100.1\",\"ord\":2"),
+  NULL
+};
+static const char * const ord_b[] = {
+  HDR (5102, 5100, "b", 1000350),
+  EV (5102, 1, 4, 1000360, "proc.start", ",\"name\":\"b\""),
+  EV (5102, 2, 9, 1000500, "lock.acquire", ",\"obj\":\"lock:5100.1\",\"ord\":3"),
+  EV (5102, 3, 10, 1000600, "mark", TEXT ("b holds")),
+  EV (5102, 4, 11, 1000700, "lock.release", ",\"obj\":\"lock:5100.1\",\"ord\":4"),
+  NULL
+};
+
+static void
+test_ord (Fixture      *f,
+          gconstpointer data)
+{
+  g_auto (Result) r = { 0 };
+  g_autofree char *marks = NULL;
+
+  g_test_summary ("Events of one object with \"ord\" are merged in that order: b's acquire "
+                  "(ord 3) comes after a's release (ord 2), so b's critical section is "
+                  "listed after a's, although b's lane alone would rank it first");
+  write_lines (f->dir, "trace-5100.jsonl", ord_parent, FALSE);
+  write_lines (f->dir, "trace-5101.jsonl", ord_a, FALSE);
+  write_lines (f->dir, "trace-5102.jsonl", ord_b, FALSE);
+  run_tool (&r, "merge", f->dir, NULL);
+  assert_clean (&r);
+  marks = key_order (r.out, "text");
+  g_assert_cmpstr (marks, ==, "a1 a2 a holds b holds");
+}
+
+/* --- who is stuck (issue 16 §4) ---------------------------------------------- */
+
+/* A consumer that slept once in get() and got its item (that wait is
+ * dropped), then slept again and never returned; its parent, asleep in a
+ * join, was killed from outside: neither lane has an exit. */
+static const char * const stuck_parent[] = {
+  HDR (5200, 1, "MainProcess", 1000000),
+  EV (5200, 1, 1, 1000100, "proc.start", ",\"name\":\"MainProcess\""),
+  EV (5200, 2, 2, 1000200, "proc.spawn", SPAWN (5201, "consumer")),
+  EV (5200, 3, 3, 1000300, "queue.put", SEND ("queue:5200.1", "5200.3", "int 1")),
+  EV (5200, 4, 4, 1000400, "call.wait", ",\"child\":5201,\"call\":\"join\""),
+  NULL
+};
+static const char * const stuck_consumer[] = {
+  HDR (5201, 5200, "consumer", 1000250),
+  EV (5201, 1, 3, 1000260, "proc.start", ",\"name\":\"consumer\""),
+  EV (5201, 2, 4, 1000270, "call.wait", ",\"obj\":\"queue:5200.1\",\"call\":\"get\""),
+  EV (5201, 3, 5, 1000350, "queue.get", RECV ("queue:5200.1", "5200.3", "int 1")),
+  EV (5201, 4, 6, 1000450, "call.wait", ",\"obj\":\"queue:5200.1\",\"call\":\"get\""),
+  NULL
+};
+
+static void
+test_stuck (Fixture      *f,
+            gconstpointer data)
+{
+  g_auto (Result) text = { 0 };
+  g_auto (Result) dot = { 0 };
+  g_auto (Result) merged = { 0 };
+  g_autofree char *evs = NULL;
+
+  g_test_summary ("A call.wait that its thread got past is dropped; one that a lane without "
+                  "an exit never got past is drawn 'blocked in get(queue#1)', the lane ends "
+                  "in red 'blocked in get(queue#1) since row N', and text ends with a "
+                  "'still blocked' summary naming each process, call and step");
+  write_lines (f->dir, "trace-5200.jsonl", stuck_parent, FALSE);
+  write_lines (f->dir, "trace-5201.jsonl", stuck_consumer, FALSE);
+  run_tool (&merged, "merge", f->dir, NULL);
+  assert_clean (&merged);
+  evs = key_order (merged.out, "ev");
+  /* Two waits: the parent's join and the consumer's last get. */
+  g_assert_cmpstr (evs, ==, "proc.start proc.spawn queue.put proc.start call.wait queue.get "
+                            "call.wait");
+  run_tool (&text, "text", f->dir, NULL);
+  assert_clean (&text);
+  assert_contains (text.out, "blocked in get(queue#1)\n");
+  assert_contains (text.out, "still blocked (no exit recorded):\n"
+                             "  MainProcess: in join(consumer) since step 5\n"
+                             "  consumer: in get(queue#1) since step 8\n");
+  run_tool (&dot, "dot", f->dir, NULL);
+  assert_clean (&dot);
+  assert_contains (dot.out, "label=\"blocked in get(queue#1) since row ");
+  assert_contains (dot.out, "label=\"blocked in join(consumer) since row ");
+  assert_contains (dot.out, "color=red, fontcolor=red, fontsize=8, height=0.22, width=0.3, "
+                            "margin=\"0.06,0.02\", label=\"blocked in get(queue#1)\"");
+}
+
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -2060,5 +2166,7 @@ main (int    argc,
   ADD ("/trace-tool/exec/own-row", test_exec_own_row);
   ADD ("/trace-tool/exec/causal", test_exec_causal);
   ADD ("/trace-tool/exec/no-end", test_exec_no_end);
+  ADD ("/trace-tool/merge/ord", test_ord);
+  ADD ("/trace-tool/stuck/blocked", test_stuck);
   return g_test_run ();
 }

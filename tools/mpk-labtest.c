@@ -3,7 +3,10 @@
  * GKeyFile, format in labs/README.md), runs $BUILD/labs/<dir>/lab in its own
  * process group under a timeout (or reads a given output file), compares the
  * output with expected.txt (exact, or per-stream order plus happens-before
- * constraints) and prints one TAP test point per lab. */
+ * constraints) and prints one TAP test point per lab. Each run is traced
+ * (MPK_TRACE=all into a folder of its own, unless the caller set MPK_TRACE),
+ * so that a lab killed after its timeout is reported with who was still
+ * waiting in which call ($BUILD/tools/mpk-trace text: "still blocked"). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -323,9 +326,12 @@ run_result_clear (RunResult *r)
 
 /* Runs PROGRAM in a new process group with stdin from /dev/null, capturing
  * stdout and stderr until both close and the process has exited, or until
- * TIMEOUT_S seconds: then the whole group gets SIGKILL. */
+ * TIMEOUT_S seconds: then the whole group gets SIGKILL. With TRACE_DIR, the
+ * run is traced there (MPK_TRACE=all), so that a run killed after its
+ * timeout can still say who was waiting for what. */
 static gboolean
-run_lab (const char *program, int timeout_s, RunResult *r, GError **error)
+run_lab (const char *program, int timeout_s, const char *trace_dir, RunResult *r,
+         GError **error)
 {
   int out_pipe[2], err_pipe[2];
   gint64 start = g_get_monotonic_time ();
@@ -358,6 +364,12 @@ run_lab (const char *program, int timeout_s, RunResult *r, GError **error)
 
       setpgid (0, 0);
       signal (SIGPIPE, SIG_DFL);
+      if (trace_dir != NULL)
+        {
+          g_setenv ("MPK_TRACE", "all", TRUE);
+          g_setenv ("MPK_TRACE_DIR", trace_dir, TRUE);
+          g_unsetenv ("MPK_TRACE_RUN");   /* a run of its own */
+        }
       if (devnull >= 0)
         dup2 (devnull, 0);
       dup2 (out_pipe[1], 1);
@@ -434,6 +446,57 @@ run_lab (const char *program, int timeout_s, RunResult *r, GError **error)
       close (fds[i].fd);
   r->seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
   return TRUE;
+}
+
+/* --- who was stuck -------------------------------------------------------- */
+
+/* After a timeout: the "still blocked" summary of `mpk-trace text` on the
+ * killed run's trace (tools/mpk-trace/README.md), one diagnostic line each:
+ * which process was asleep in which call, since which step. */
+static void
+diag_blocked (GPtrArray *diags, const char *build, const char *trace_dir)
+{
+  g_autofree char *tool = g_build_filename (build, "tools", "mpk-trace", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *argv[] = { tool, "text", trace_dir, NULL };
+  gboolean found = FALSE;
+  int status;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                     &out, &err, &status, &error)
+      || !g_spawn_check_wait_status (status, &error))
+    {
+      diag (diags, "(who was waiting is unknown: %s text %s: %s)", tool, trace_dir,
+            error->message);
+      return;
+    }
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      found |= g_str_has_prefix (lines[i], "still blocked");
+      if (found && lines[i][0] != '\0')
+        diag (diags, "%s", lines[i]);
+    }
+  if (!found)
+    diag (diags, "(the trace of the run shows no process asleep in an mpkit call)");
+}
+
+static void
+remove_trace_dir (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *entry;
+
+  while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
+
+      unlink (path);
+    }
+  rmdir (dir);
 }
 
 /* --- comparing ------------------------------------------------------------ */
@@ -632,6 +695,9 @@ test_one (guint number, const char *dir, const char *output_file, const char *bu
   else
     {
       g_autofree char *program = g_build_filename (build, "labs", t->slug, "lab", NULL);
+      /* Traced unless the caller traces it already (their MPK_TRACE wins). */
+      g_autofree char *trace_dir = g_getenv ("MPK_TRACE") == NULL
+                                   ? g_dir_make_tmp ("mpk-labtest-XXXXXX", NULL) : NULL;
 
       if (!g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
         {
@@ -639,11 +705,13 @@ test_one (guint number, const char *dir, const char *output_file, const char *bu
                   number, name, program);
           return FALSE;
         }
-      if (!run_lab (program, t->timeout_s, &r, &error))
+      if (!run_lab (program, t->timeout_s, trace_dir, &r, &error))
         {
           printf ("not ok %u - %s\n# cannot run %s: %s\n",
                   number, name, program, error->message);
           run_result_clear (&r);
+          if (trace_dir != NULL)
+            remove_trace_dir (trace_dir);
           return FALSE;
         }
       got = g_memdup2 (r.out->str, r.out->len + 1);
@@ -656,6 +724,8 @@ test_one (guint number, const char *dir, const char *output_file, const char *bu
           if (r.exited)
             diag (diags, "(its main process had exited: another process "
                   "still held stdout or stderr open)");
+          if (trace_dir != NULL)
+            diag_blocked (diags, build, trace_dir);
         }
       else if (WIFSIGNALED (r.wait_status))
         {
@@ -673,6 +743,8 @@ test_one (guint number, const char *dir, const char *output_file, const char *bu
       if (r.out_truncated)
         diag (diags, "(stdout was longer than %d bytes; the rest was dropped)",
               MAX_CAPTURE);
+      if (trace_dir != NULL)
+        remove_trace_dir (trace_dir);
     }
 
   /* The checks below see the output as a C string: a NUL byte would hide

@@ -378,6 +378,32 @@ G_GNUC_INTERNAL void    mpk__trace_add_after (MpkTraceLine *line,
 G_GNUC_INTERNAL void    mpk__trace_add_order (MpkTraceLine *line,
                                               guint64       ord);
 
+/* Who is stuck. A call that may sleep names itself for its thread
+ * (mpk__trace_wait_enter ... mpk__trace_wait_leave, under its category's
+ * MPK__TRACING); the core's sleeping places (a contended mutex, a futex
+ * wait, a poll that finds nothing ready) call mpk__trace_sleeping(), which
+ * records "call.wait" once for the innermost named call. So the fast path
+ * records nothing, and a process that never returns from the call ends
+ * its trace with it: mpk-trace draws "blocked in get(queue#1)". */
+typedef struct _MpkTraceWaiting MpkTraceWaiting;
+struct _MpkTraceWaiting
+{
+  const struct _MpkObjectHeader *object;  /* or NULL */
+  const char      *call;                  /* "get", "acquire", "recv", "join" */
+  gint64           child;                 /* join: the child's pid; else 0 */
+  gint             end;                   /* a pipe's end (1 or 2); else 0 */
+  gboolean         recorded;
+  MpkTraceWaiting *outer;
+};
+G_GNUC_INTERNAL void     mpk__trace_wait_enter   (MpkTraceWaiting               *waiting,
+                                                  const struct _MpkObjectHeader *object,
+                                                  const char                    *call);
+G_GNUC_INTERNAL void     mpk__trace_wait_leave   (MpkTraceWaiting *waiting);
+/* TRUE when a named call of this thread has not yet recorded its wait:
+ * worth a look before sleeping (always behind MPK__TRACING (~0u)). */
+G_GNUC_INTERNAL gboolean mpk__trace_wait_pending (void);
+G_GNUC_INTERNAL void     mpk__trace_sleeping     (void);
+
 /* A short, bounded description of @value ("int 42", "str 'hello'",
  * "bytes[512]", "tuple (1, 'a')"), at most @size - 1 bytes, never
  * serializing more of a large value than it prints. */

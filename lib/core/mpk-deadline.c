@@ -23,6 +23,17 @@ mpk__poll (struct pollfd *fds,
            nfds_t         n_fds,
            MpkDeadline    deadline)
 {
+  /* A traced call about to sleep says so (who is stuck): a first look
+   * without waiting tells whether it will. */
+  if (MPK__TRACING (~0u) && mpk__trace_wait_pending () && deadline > g_get_monotonic_time ())
+    {
+      struct timespec zero = { 0, 0 };
+      int rc = ppoll (fds, n_fds, &zero, NULL);
+
+      if (rc > 0 || (rc < 0 && errno != EINTR))
+        return rc;
+      mpk__trace_sleeping ();
+    }
   for (;;)
     {
       struct timespec ts, *tsp = NULL;

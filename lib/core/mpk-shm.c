@@ -145,6 +145,8 @@ mpk__mutex_lock (pthread_mutex_t *mutex,
   err = pthread_mutex_trylock (mutex);
   if (err != EBUSY)
     return err;
+  if (MPK__TRACING (~0u) && deadline > g_get_monotonic_time ())
+    mpk__trace_sleeping ();   /* a traced call that waits says so (who is stuck) */
   /* Then in slices, even to wait forever: a waiter the unlock woke that
    * dies before taking the lock takes the wake-up with it, and the other
    * waiters would sleep on although the lock is free (the kernel's robust
@@ -293,6 +295,8 @@ mpk__signal_wait_until (MpkShmSignal    *signal,
       seen = __atomic_load_n (&signal->seq, __ATOMIC_SEQ_CST);
       if ((result = pred (data)) != 0)
         return result;
+      if (MPK__TRACING (~0u) && deadline > g_get_monotonic_time ())
+        mpk__trace_sleeping ();   /* once per traced call that waits (who is stuck) */
       /* Never one long sleep: a notifier killed between its change and its
        * notify leaves no wake-up behind, only the change to find. */
       wake_at = MIN (deadline, g_get_monotonic_time ()

@@ -486,6 +486,62 @@ mpk__trace_add_order (MpkTraceLine *line,
     mpk__trace_add_int (line, "ord", (gint64) (ord & G_MAXINT64));
 }
 
+/* --- who is stuck ------------------------------------------------------------ */
+
+/* The innermost call of this thread that named itself; a forked child
+ * starts outside any (fork happens in mpk_process_start(), which names
+ * none). A mask cleared for good between enter and leave leaves this
+ * pointing at a finished frame, but nothing reads it once the mask is 0. */
+static __thread MpkTraceWaiting *waiting_now;
+
+void
+mpk__trace_wait_enter (MpkTraceWaiting               *waiting,
+                       const struct _MpkObjectHeader *object,
+                       const char                    *call)
+{
+  waiting->object = object;
+  waiting->call = call;
+  waiting->child = 0;
+  waiting->end = 0;
+  waiting->recorded = FALSE;
+  waiting->outer = waiting_now;
+  waiting_now = waiting;
+}
+
+void
+mpk__trace_wait_leave (MpkTraceWaiting *waiting)
+{
+  if (waiting_now == waiting)
+    waiting_now = waiting->outer;
+}
+
+gboolean
+mpk__trace_wait_pending (void)
+{
+  return mpk__trace_mask != 0 && waiting_now != NULL && !waiting_now->recorded;
+}
+
+void
+mpk__trace_sleeping (void)
+{
+  MpkTraceWaiting *waiting;
+  MpkTraceLine line;
+
+  if (!mpk__trace_wait_pending ())
+    return;
+  waiting = waiting_now;
+  waiting->recorded = TRUE;
+  mpk__trace_begin (&line, "call.wait", 0, 0);
+  if (waiting->object != NULL)
+    mpk__trace_add_object (&line, waiting->object);
+  if (waiting->end != 0)
+    mpk__trace_add_int (&line, "end", waiting->end);
+  if (waiting->child != 0)
+    mpk__trace_add_int (&line, "child", waiting->child);
+  mpk__trace_add_str (&line, "call", waiting->call);
+  mpk__trace_end (&line);
+}
+
 /* --- process events ------------------------------------------------------------- */
 
 /* The spawn's clock is taken before fork(), so the child, which starts from

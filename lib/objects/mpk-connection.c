@@ -451,6 +451,24 @@ write_vec (MpkConnection *conn, struct iovec *iov, int n_iov)
   return n;
 }
 
+/* mpk__wait_fd() as a call the tracer can name if it sleeps ("blocked in
+ * recv(pipe#1)": who is stuck). */
+static gboolean
+conn_wait_fd (MpkConnection *conn, short events, MpkDeadline deadline, const char *what,
+              GError **error)
+{
+  MpkTraceWaiting waiting;
+  gboolean ok;
+
+  if (!MPK__TRACING (MPK__TRACE_PIPE))
+    return mpk__wait_fd (conn->fd, events, deadline, what, error);
+  mpk__trace_wait_enter (&waiting, &conn->object, what);
+  waiting.end = conn->trace_end;
+  ok = mpk__wait_fd (conn->fd, events, deadline, what, error);
+  mpk__trace_wait_leave (&waiting);
+  return ok;
+}
+
 /* Writes all of @iov before @deadline. On a timeout or error after part of a
  * frame went out, the peer would see a truncated frame next, so the
  * connection is closed: a half-sent frame never corrupts a later message. */
@@ -471,7 +489,7 @@ write_all (MpkConnection *conn, struct iovec *iov, int n_iov, MpkDeadline deadli
           if (saved_errno == EINTR)
             continue;
           if (saved_errno == EAGAIN
-              && mpk__wait_fd (conn->fd, POLLOUT, deadline, "send", error))
+              && conn_wait_fd (conn, POLLOUT, deadline, "send", error))
             continue;
           if (saved_errno != EAGAIN)
             mpk__set_error_from_errno (error, saved_errno, "send");
@@ -632,6 +650,7 @@ mpk_connection_send_bytes (MpkConnection  *conn,
 
 /* --- receiving ------------------------------------------------------------- */
 
+
 /* Reads what the socket has into @dst (at most @max bytes), waiting until
  * @deadline for the first byte. Returns the count, 0 at end of file, -1 on
  * error or timeout with @error set. */
@@ -639,7 +658,7 @@ static gssize
 read_some (MpkConnection *conn, guint8 *dst, gsize max, MpkDeadline deadline, GError **error)
 {
   /* Waiting first saves a read that would only say EAGAIN. */
-  if (conn->poll_first && !mpk__wait_fd (conn->fd, POLLIN, deadline, "recv", error))
+  if (conn->poll_first && !conn_wait_fd (conn, POLLIN, deadline, "recv", error))
     return -1;
   for (;;)
     {
@@ -654,7 +673,7 @@ read_some (MpkConnection *conn, guint8 *dst, gsize max, MpkDeadline deadline, GE
           mpk__set_error_from_errno (error, errno, "recv");
           return -1;
         }
-      if (!mpk__wait_fd (conn->fd, POLLIN, deadline, "recv", error))
+      if (!conn_wait_fd (conn, POLLIN, deadline, "recv", error))
         return -1;
     }
 }

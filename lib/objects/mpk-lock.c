@@ -182,6 +182,7 @@ mpk_lock_acquire_full (MpkLock   *lock,
                        gboolean  *owner_died,
                        GError   **error)
 {
+  MpkTraceWaiting waiting;
   MpkDeadline deadline;
   int err;
 
@@ -191,7 +192,11 @@ mpk_lock_acquire_full (MpkLock   *lock,
   if (owner_died != NULL)
     *owner_died = FALSE;
   deadline = mpk__deadline_from_timeout (timeout_us);
+  if (MPK__TRACING (MPK__TRACE_LOCK))
+    mpk__trace_wait_enter (&waiting, &lock->object, "acquire");
   err = mpk__mutex_lock (&lock->shm->mutex, deadline);
+  if (MPK__TRACING (MPK__TRACE_LOCK))
+    mpk__trace_wait_leave (&waiting);
   switch (err)
     {
     case 0:
@@ -479,11 +484,16 @@ gboolean
 mpk_event_wait (MpkEvent *event,
                 gint64    timeout_us)
 {
+  MpkTraceWaiting waiting;
   gboolean set;
 
   g_return_val_if_fail (event != NULL, FALSE);
+  if (MPK__TRACING (MPK__TRACE_LOCK))
+    mpk__trace_wait_enter (&waiting, &event->object, "wait");
   set = mpk__signal_wait_until (&event->shm->signal, event_is_set, event,
                                 mpk__deadline_from_timeout (timeout_us), 0);
+  if (MPK__TRACING (MPK__TRACE_LOCK))
+    mpk__trace_wait_leave (&waiting);
   if (set && MPK__TRACING (MPK__TRACE_LOCK))
     trace_event (event, "event.wait", TRUE);
   return set;
@@ -632,11 +642,19 @@ mpk_semaphore_acquire (MpkSemaphore  *sem,
                        gint64         timeout_us,
                        GError       **error)
 {
+  MpkTraceWaiting waiting;
+  gboolean taken;
+
   g_return_val_if_fail (sem != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!mpk__signal_wait_until (&sem->shm->signal, semaphore_try_take, sem,
-                               mpk__deadline_from_timeout (timeout_us), 0))
+  if (MPK__TRACING (MPK__TRACE_LOCK))
+    mpk__trace_wait_enter (&waiting, &sem->object, "acquire");
+  taken = mpk__signal_wait_until (&sem->shm->signal, semaphore_try_take, sem,
+                                  mpk__deadline_from_timeout (timeout_us), 0);
+  if (MPK__TRACING (MPK__TRACE_LOCK))
+    mpk__trace_wait_leave (&waiting);
+  if (!taken)
     {
       g_set_error_literal (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
                            "semaphore: the count stayed at zero until the timeout");

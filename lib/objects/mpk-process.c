@@ -417,6 +417,18 @@ watch_parent (pid_t parent, gboolean forked_by_main_thread)
   return TRUE;
 }
 
+/* The name ps and top show (the kernel's comm, at most 15 bytes): a
+ * forked child would otherwise be called like its parent ("lab"), and a
+ * hung lab's processes could not be told apart. */
+static void
+show_name (const char *name)
+{
+  char comm[16];
+
+  g_strlcpy (comm, name, sizeof comm);
+  prctl (PR_SET_NAME, (unsigned long) comm, 0, 0, 0);
+}
+
 /* Runs in the child: becomes @process, reports setup failures through
  * @status_fd (close-on-exec, closed on success), runs the body, and leaves
  * through _exit() so the parent's atexit handlers and stdio buffers are not
@@ -434,6 +446,7 @@ child_main (MpkProcess *process, int status_fd, int death_fd, pid_t parent,
   g_free (self.name);
   self.name = g_strdup (process->name);
   mpk__trace_set_process_name (self.name);
+  show_name (self.name);
   self.identity = process->identity;
   self.daemon = process->daemon;
   self.parent_pid = parent;
@@ -634,11 +647,18 @@ joined (MpkProcess *process)
 
 /* Waits for a started @process of ours; FALSE with TIMED_OUT or FAILED. */
 static gboolean
-join_started (MpkProcess *process, gint64 timeout_us, GError **error)
+join_waiting (MpkProcess *process, gint64 timeout_us, GError **error)
 {
   struct pollfd pfd;
   int rc;
 
+  /* A traced join that will block says so first (who is stuck). */
+  if (timeout_us == MPK_WAIT_FOREVER && MPK__TRACING (MPK__TRACE_PROC))
+    {
+      if (try_reap (process, FALSE))
+        return joined (process);
+      mpk__trace_sleeping ();
+    }
   /* Waiting forever needs no sentinel: waitpid() blocks (and retries EINTR). */
   if (try_reap (process, timeout_us == MPK_WAIT_FOREVER))
     return joined (process);
@@ -654,6 +674,21 @@ join_started (MpkProcess *process, gint64 timeout_us, GError **error)
       return FALSE;
     }
   return try_reap (process, TRUE) && joined (process);
+}
+
+static gboolean
+join_started (MpkProcess *process, gint64 timeout_us, GError **error)
+{
+  MpkTraceWaiting waiting;
+  gboolean ok;
+
+  if (!MPK__TRACING (MPK__TRACE_PROC))
+    return join_waiting (process, timeout_us, error);
+  mpk__trace_wait_enter (&waiting, NULL, "join");
+  waiting.child = process->pid;
+  ok = join_waiting (process, timeout_us, error);
+  mpk__trace_wait_leave (&waiting);
+  return ok;
 }
 
 /**
@@ -886,6 +921,7 @@ mpk_process_set_name (MpkProcess *process,
       g_free (self.name);
       self.name = g_strdup (name);
       mpk__trace_set_process_name (self.name);
+      show_name (self.name);
     }
 }
 

@@ -342,13 +342,21 @@ queue_put_item (MpkQueue       *queue,
       return FALSE;
     }
   if (MPK__TRACING (MPK__TRACE_QUEUE))
-    ts = mpk__trace_now ();
-  if (!mpk__ring_put (&queue->ring, header, pieces, G_N_ELEMENTS (pieces), queue->maxsize,
-                      mpk__deadline_from_timeout (timeout_us), error))
-    return FALSE;
-  if (MPK__TRACING (MPK__TRACE_QUEUE))
-    trace_item (queue, "queue.put", MPK__TRACE_OUT, ts, header, value);
-  return TRUE;
+    {
+      MpkTraceWaiting waiting;
+      gboolean ok;
+
+      ts = mpk__trace_now ();
+      mpk__trace_wait_enter (&waiting, &queue->object, "put");
+      ok = mpk__ring_put (&queue->ring, header, pieces, G_N_ELEMENTS (pieces), queue->maxsize,
+                          mpk__deadline_from_timeout (timeout_us), error);
+      mpk__trace_wait_leave (&waiting);
+      if (ok)
+        trace_item (queue, "queue.put", MPK__TRACE_OUT, ts, header, value);
+      return ok;
+    }
+  return mpk__ring_put (&queue->ring, header, pieces, G_N_ELEMENTS (pieces), queue->maxsize,
+                        mpk__deadline_from_timeout (timeout_us), error);
 }
 
 /**
@@ -451,13 +459,18 @@ queue_get_item (MpkQueue       *queue,
                 gint64          timeout_us,
                 GError        **error)
 {
+  MpkTraceWaiting waiting;
   GBytes *payload;
 
   if (!check_open (queue, error))
     return NULL;
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    mpk__trace_wait_enter (&waiting, &queue->object, "get");
   payload = mpk__ring_get (&queue->ring, want_bytes ? MPK__WIRE_KIND_BYTES : 0,
                            queue->max_message_size, header,
                            mpk__deadline_from_timeout (timeout_us), error);
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    mpk__trace_wait_leave (&waiting);
   return payload;
 }
 
@@ -816,6 +829,7 @@ mpk_queue_join_full (MpkQueue     *queue,
                      GError      **error)
 {
   JoinWait wait = { queue, watch, n_watch, 0, NULL, 0 };
+  MpkTraceWaiting waiting;
   int result;
 
   g_return_val_if_fail (queue != NULL, FALSE);
@@ -825,8 +839,12 @@ mpk_queue_join_full (MpkQueue     *queue,
 
   if (!check_open (queue, error))
     return FALSE;
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    mpk__trace_wait_enter (&waiting, &queue->object, "join");
   result = mpk__signal_wait_until (mpk__ring_done_signal (&queue->ring), join_ready, &wait,
                                    mpk__deadline_from_timeout (timeout_us), WATCH_SLICE_US);
+  if (MPK__TRACING (MPK__TRACE_QUEUE))
+    mpk__trace_wait_leave (&waiting);
   if (result == 2)
     {
       g_set_error (error, MPK_ERROR, MPK_ERROR_PEER_DIED,

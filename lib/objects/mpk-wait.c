@@ -91,6 +91,8 @@ mpk_wait (gpointer  *objects,
   g_autofree gboolean *ready = NULL;
   GPtrArray *result;
   gboolean any_ready = FALSE;
+  MpkTraceWaiting waiting;
+  int rc;
 
   g_return_val_if_fail (objects != NULL || n_objects == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -107,8 +109,13 @@ mpk_wait (gpointer  *objects,
       any_ready |= ready[i];
     }
   /* Something is ready already: only look at the others, do not wait. */
-  if (mpk__poll (fds, n_objects, any_ready ? g_get_monotonic_time ()
-                                           : mpk__deadline_from_timeout (timeout_us)) < 0)
+  if (MPK__TRACING (~0u))
+    mpk__trace_wait_enter (&waiting, NULL, "wait");
+  rc = mpk__poll (fds, n_objects, any_ready ? g_get_monotonic_time ()
+                                            : mpk__deadline_from_timeout (timeout_us));
+  if (MPK__TRACING (~0u))
+    mpk__trace_wait_leave (&waiting);
+  if (rc < 0)
     {
       mpk__set_error_from_errno (error, errno, "poll");
       return NULL;

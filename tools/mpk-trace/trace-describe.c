@@ -235,6 +235,12 @@ trace_event_local (const TraceEvent       *event,
                               event->text != NULL ? event->text : "",
                               event->text != NULL ? ")" : "");
     case TRACE_KIND_NO_EXIT:
+      if (event->lane->blocked != NULL)
+        {
+          g_autofree char *call = trace_wait_call (event->lane->blocked, view);
+
+          return g_strdup_printf ("still blocked in %s", call);
+        }
       return g_strdup ("no exit recorded");
     case TRACE_KIND_SEND:
     case TRACE_KIND_RECV:
@@ -245,6 +251,12 @@ trace_event_local (const TraceEvent       *event,
       }
     case TRACE_KIND_OTHER:
     default:
+      if (trace_is_wait (event))
+        {
+          g_autofree char *call = trace_wait_call (event, view);
+
+          return g_strdup_printf ("blocked in %s", call);
+        }
       if (event->old_text != NULL)
         return value_text (event);
       if (event->req != NULL)
@@ -255,6 +267,22 @@ trace_event_local (const TraceEvent       *event,
         return with_object (strchr (event->ev, '.') + 1, event);
       return with_object (event->ev, event);
     }
+}
+
+char *
+trace_wait_call (const TraceEvent       *event,
+                 const TraceViewOptions *view)
+{
+  g_autofree char *what = NULL;
+  const char *call = event->call != NULL ? event->call : "a call";
+
+  if (event->child > 0)
+    what = child_label (event, view);
+  else if (event->obj_name != NULL && event->end > 0)
+    what = g_strdup_printf ("%s end %" G_GINT64_FORMAT, event->obj_name, event->end);
+  else
+    what = g_strdup (event->obj_name != NULL ? event->obj_name : "");
+  return g_strdup_printf ("%s(%s)", call, what);
 }
 
 /* The facts behind an event, for tooltips and the timeline:

@@ -301,6 +301,29 @@ emit_header (Dot             *d,
   g_string_append (s, "];\n");
 }
 
+/* What a box says: the event in words; a lane whose process never
+ * returned from a call ends in who is stuck, and since when. */
+static char *
+box_text (const Dot        *d,
+          const TraceEvent *e)
+{
+  if (e->kind == TRACE_KIND_NO_EXIT && e->lane->blocked != NULL)
+    {
+      g_autofree char *call = trace_wait_call (e->lane->blocked, &d->o->view);
+
+      return g_strdup_printf ("blocked in %s since row %u", call, row_of (d, e->lane->blocked));
+    }
+  return trace_event_local (e, &d->o->view);
+}
+
+/* A lane's last box may be wider: nothing is drawn beside it on its row
+ * but the other lanes' lifelines, and who is stuck must be read whole. */
+static double
+box_room (const TraceEvent *e)
+{
+  return e->kind == TRACE_KIND_NO_EXIT && e->lane->blocked != NULL ? BOX_ROOM + 0.6 : BOX_ROOM;
+}
+
 /* How an event that is not a message end looks on its lane. */
 static const char *
 box_style (const TraceEvent *e)
@@ -319,9 +342,14 @@ box_style (const TraceEvent *e)
       return "shape=box, style=\"filled,dashed\", fillcolor=white, color=red, fontcolor=red, "
              "fontsize=8";
     case TRACE_KIND_NO_EXIT:
+      if (e->lane->blocked != NULL)
+        return "shape=box, style=filled, fillcolor=\"#fde4e4\", color=red, fontcolor=red, "
+               "fontsize=8";
       return "shape=box, style=\"filled,dashed\", fillcolor=white, color=gray50, "
              "fontcolor=gray35, fontsize=8";
     default:
+      if (trace_is_wait (e))
+        return "shape=box, style=filled, fillcolor=white, color=red, fontcolor=red, fontsize=8";
       return "shape=box, style=filled, fillcolor=white, color=gray40, fontcolor=gray20, "
              "fontsize=8";
     }
@@ -344,8 +372,8 @@ emit_event_node (Dot        *d,
       g_string_append (d->nodes, "shape=point, width=0.07, height=0.07, color=gray20");
       return node_end (d, "", "", tooltip);
     }
-  text = trace_event_local (e, &d->o->view);
-  cut = fit (text, BOX_ROOM, 8);
+  text = box_text (d, e);
+  cut = fit (text, box_room (e), 8);
   g_string_append_printf (d->nodes, "%s, height=0.22, width=0.3, margin=\"0.06,0.02\"",
                           box_style (e));
   node_end (d, cut, "", tooltip);
@@ -665,8 +693,8 @@ node_half_width (const Dot        *d,
   if (e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV
       || (e->kind == TRACE_KIND_SPAWN && e->child_lane != NULL))
     return 0.035;
-  text = trace_event_local (e, &d->o->view);
-  cut = fit (text, BOX_ROOM, 8);
+  text = box_text (d, e);
+  cut = fit (text, box_room (e), 8);
   return MAX (0.3, text_width (cut, size) + 0.12) / 2;
 }
 

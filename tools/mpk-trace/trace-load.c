@@ -315,7 +315,8 @@ parse_kind_fields (const Line *l,
       || !line_str (l, "req", FALSE, &e->req, error)
       || !line_str (l, "ref", FALSE, &e->ref, error)
       || !line_int (l, "to", FALSE, &e->to, error)
-      || !line_int (l, "ord", FALSE, &e->ord, error))
+      || !line_int (l, "ord", FALSE, &e->ord, error)
+      || !line_str (l, "call", FALSE, &e->call, error))
     return FALSE;
   switch (e->kind)
     {
@@ -340,7 +341,8 @@ parse_kind_fields (const Line *l,
       return line_int (l, "n", TRUE, &e->n, error)
              && line_str (l, "why", FALSE, &e->text, error);
     default:
-      return TRUE;
+      /* call.wait of a join: the child it waits for. */
+      return line_int (l, "child", FALSE, &e->child, error);
     }
 }
 

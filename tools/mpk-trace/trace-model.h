@@ -86,6 +86,7 @@ struct _TraceEvent
   const char *ref;       /* msg.left: the msg id of the message passed over, or NULL */
   gint64      exec_pid;  /* proc.exec_end: "exec":"<pid>.<seq>", the proc.exec of the */
   gint64      exec_seq;  /* program it waited for; exec_seq 0 when absent */
+  const char *call;      /* call.wait: the call that went to sleep ("get"), or NULL */
   gint64      ord;       /* "ord": the place among its object's events (one direction of
                           * a queue's) that the object's lock gave it; 0 when absent */
 
@@ -146,6 +147,8 @@ struct _TraceLane
                             * exec_last's (it waited, or just came later) */
   GPtrArray  *joins;       /* TraceEvent, the proc.joins that waited for its end */
   gboolean    has_exit;    /* a proc.exit is among its events */
+  TraceEvent *blocked;     /* a lane that ends without exit or reap: the call.wait its
+                            * process was still in (its last thread's), or NULL */
 };
 
 struct _TraceRun
@@ -218,6 +221,11 @@ char       *trace_truncate      (const char *text,
                                  guint       max_chars);
 char       *trace_clean         (const char *text);
 gboolean    trace_is_synthetic  (const TraceEvent *event);
+/* A call.wait: a call that went to sleep (kept only where it never returned). */
+gboolean    trace_is_wait       (const TraceEvent *event);
+/* "get(queue#1)", "join(worker 1)", "recv(pipe#1 end 2)" for a call.wait. */
+char       *trace_wait_call     (const TraceEvent       *event,
+                                 const TraceViewOptions *view);
 /* For a *.eof: the close of the other end that came last (the one that let
  * end of file arrive), or NULL if no close of it was recorded. */
 TraceEvent *trace_eof_cause     (const TraceRun   *run,

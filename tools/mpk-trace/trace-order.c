@@ -186,7 +186,8 @@ fill_own_events (TraceLane  *lane,
       TraceEvent *e = g_ptr_array_index (ordered, i);
 
       if (e->kind == TRACE_KIND_SPAWN || e->kind == TRACE_KIND_REAPED
-          || e->kind == TRACE_KIND_JOIN || e->kind == TRACE_KIND_SIGNAL)
+          || e->kind == TRACE_KIND_JOIN || e->kind == TRACE_KIND_SIGNAL
+          || (trace_is_wait (e) && e->child > 0))
         e->child_lane = traced_child (pids, e);
       if (e->kind == TRACE_KIND_REAPED && e->child_lane != NULL)
         g_ptr_array_add (reaped, e);
@@ -195,22 +196,63 @@ fill_own_events (TraceLane  *lane,
     }
 }
 
-/* A lane that ends without exit or reaped gets a "no exit recorded" footer. */
+gboolean
+trace_is_wait (const TraceEvent *event)
+{
+  return event->kind == TRACE_KIND_OTHER && strcmp (event->ev, "call.wait") == 0;
+}
+
+/* Whether the call.wait @i of @lane->events is where its thread stopped:
+ * no later event of the same thread of the same file. */
+static gboolean
+wait_is_last (TraceLane *lane,
+              guint      i)
+{
+  TraceEvent *wait = g_ptr_array_index (lane->events, i);
+
+  for (i++; i < lane->events->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (lane->events, i);
+
+      if (e->writer == wait->writer && e->th == wait->th && !trace_is_synthetic (e))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* A lane that ends without exit or reaped gets a "no exit recorded" footer,
+ * or, when its process was asleep in a call (a call.wait its thread never
+ * got past), "blocked in get(queue#1)". Every other call.wait is dropped:
+ * whether a call that returned had to sleep first depends on timing, not
+ * on what the program did. */
 static void
 finish_lane (TraceLane *lane)
 {
-  TraceEvent *last = lane_last (lane);
+  TraceEvent *last;
   gboolean ended = FALSE;
-  guint i;
+  guint i, kept = 0;
 
   for (i = 0; i < lane->events->len; i++)
     {
       TraceEvent *e = g_ptr_array_index (lane->events, i);
 
-      e->lane_pos = i;
       lane->has_exit |= e->kind == TRACE_KIND_EXIT;
       ended |= e->kind == TRACE_KIND_EXIT || e->kind == TRACE_KIND_REAPED;
     }
+  for (i = 0; i < lane->events->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (lane->events, i);
+
+      if (trace_is_wait (e) && (ended || !wait_is_last (lane, i)))
+        continue;
+      if (trace_is_wait (e))
+        lane->blocked = e;
+      lane->events->pdata[kept++] = e;
+    }
+  g_ptr_array_set_size (lane->events, kept);
+  last = lane_last (lane);
+  for (i = 0; i < lane->events->len; i++)
+    ((TraceEvent *) g_ptr_array_index (lane->events, i))->lane_pos = i;
   if (!ended)
     {
       last = synthesize (lane, TRACE_KIND_NO_EXIT, last->seq + 1, last->lc, last->ts);

@@ -129,6 +129,35 @@ print_event (Text             *t,
   printf ("%s\n", g_strchomp (head->str));
 }
 
+/* The end of a hang's story: every process that never returned from a
+ * call, the call, and the step where it went to sleep. Nothing when every
+ * process ended. */
+static void
+print_blocked (TraceRun               *run,
+               const TraceViewOptions *view,
+               GPtrArray              *events)
+{
+  gboolean any = FALSE;
+  guint i, j;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+      g_autofree char *name = NULL, *call = NULL;
+
+      if (lane->blocked == NULL)
+        continue;
+      if (!any)
+        printf ("still blocked (no exit recorded):\n");
+      any = TRUE;
+      for (j = 0; j < events->len && g_ptr_array_index (events, j) != lane->blocked; j++)
+        ;
+      name = trace_lane_label (lane, view);
+      call = trace_wait_call (lane->blocked, view);
+      printf ("  %s: in %s since step %u\n", name, call, j + 1);
+    }
+}
+
 gboolean
 trace_text_print (TraceRun               *run,
                   const TraceViewOptions *view,
@@ -141,5 +170,6 @@ trace_text_print (TraceRun               *run,
   measure (&t, events);
   for (i = 0; i < events->len; i++)
     print_event (&t, g_ptr_array_index (events, i), i + 1);
+  print_blocked (run, view, events);
   return TRUE;
 }
