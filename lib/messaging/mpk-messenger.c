@@ -1482,9 +1482,11 @@ mpk_messenger_receive_available (MpkMessenger  *messenger,
  * Returns: (transfer full) (nullable): the message, free with
  *   g_variant_unref(); %NULL with %MPK_ERROR_TIMED_OUT, the peer's error or
  *   %MPK_ERROR_CLOSE_REQUESTED (when nothing sent before it is left for
- *   @channel), %MPK_ERROR_PEER_CLOSED (the peer's end is gone), or
+ *   @channel), %MPK_ERROR_PEER_CLOSED (the peer's end is gone),
  *   %MPK_ERROR_PROTOCOL (the peer sent something malformed, or a reply to
- *   no request)
+ *   no request), or %MPK_ERROR_TOO_BIG (a frame over the connection's
+ *   message limit: after it, and after a malformed frame header, the pipe
+ *   cannot be read and every receive says %MPK_ERROR_PROTOCOL)
  */
 GVariant *
 mpk_messenger_receive_blocking (MpkMessenger  *messenger,
