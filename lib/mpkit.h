@@ -12,6 +12,7 @@
 #include "mpk-lock.h"
 #include "mpk-queue.h"
 #include "mpk-value.h"
+#include "mpk-pool.h"
 #include "mpk-manager.h"
 #include "mpk-authkey.h"
 #include "mpk-trace.h"
