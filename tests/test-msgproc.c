@@ -293,6 +293,37 @@ test_valkka_test1 (void)
 }
 
 static void
+test_receive_after_wait (void)
+{
+  g_autoptr(MpkMessageProcess) mp = new_mp ("select");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) ready = NULL;
+  g_autoptr(MpkCommand) pong = NULL;
+  gpointer objects[1];
+
+  g_test_summary ("valkka's select pattern: mpk_wait on the frontend's pipe, then a receive "
+                  "that does not wait gets the message; with nothing there it is TIMED_OUT");
+  start_ok (mp);
+  {
+    g_autoptr(MpkCommand) none = mpk_message_process_receive (mp, MPK_NO_WAIT, &error);
+
+    g_assert_null (none);
+    g_assert_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT);
+    g_clear_error (&error);
+  }
+  send_ok (mp, mpk_command_new_with ("ping", "n", g_variant_new_int32 (9), NULL));
+  objects[0] = mpk_message_process_get_connection (mp);
+  ready = mpk_wait (objects, 1, WAIT_US, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ready->len, ==, 1);
+  pong = mpk_message_process_receive (mp, MPK_NO_WAIT, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (pong);
+  g_assert_cmpstr (mpk_command_get_name (pong), ==, "pong");
+  stop_ok (mp);
+}
+
+static void
 test_dispatch_every_command (void)
 {
   g_autoptr(MpkMessageProcess) mp = new_mp ("dispatch");
@@ -1073,6 +1104,7 @@ main (int   argc,
   mpk_test_add_func ("/msgproc/command/wire", test_command_wire);
   mpk_test_add_func ("/msgproc/command/param-spec", test_param_spec);
   mpk_test_add_func ("/msgproc/valkka/test1-ping", test_valkka_test1);
+  mpk_test_add_func ("/msgproc/valkka/select-then-receive", test_receive_after_wait);
   mpk_test_add_func ("/msgproc/dispatch/every-command", test_dispatch_every_command);
   mpk_test_add_func ("/msgproc/errors/reported-backend-lives", test_errors_reported);
   mpk_test_add_func ("/msgproc/stop/goodbye-and-hooks", test_stop_goodbye_hooks);

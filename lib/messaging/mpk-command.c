@@ -118,6 +118,8 @@ mpk_command_new_with (const char *name,
  * mpk_command_ref:
  * @command: (transfer none): a command
  *
+ * Takes a reference on @command.
+ *
  * Returns: (transfer full): @command, with one more reference
  */
 MpkCommand *
@@ -166,6 +168,8 @@ mpk_command_get_name (MpkCommand *command)
  * @command: (transfer none): a command
  * @name: (transfer none): a name
  *
+ * Compares @command's name with @name, as valkka's `msg() == name`.
+ *
  * Returns: %TRUE if @command is called @name
  */
 gboolean
@@ -181,6 +185,8 @@ mpk_command_is (MpkCommand *command,
 /**
  * mpk_command_get_params:
  * @command: (transfer none): a command
+ *
+ * All of @command's parameters at once, Python's `kwargs`.
  *
  * Returns: (transfer none): the parameters, an `a{sv}` dictionary (empty
  *   when there are none), valid as long as @command

@@ -174,6 +174,8 @@ mpk_event_group_get_size (MpkEventGroup *group)
  * mpk_event_group_get_n_free:
  * @group: (transfer none): an event group
  *
+ * How many events a reserve could take now, in all processes.
+ *
  * Returns: how many events are free now (others may change it at once)
  */
 guint

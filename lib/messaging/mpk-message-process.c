@@ -153,6 +153,7 @@ struct _MpkMessageProcess
   guint                  holds;
   gboolean               stop_requested;
   gboolean               frontend_gone;
+  gboolean               dispatching;  /* in on_command: no nested dispatch */
   int                    exit_code;
 };
 
@@ -386,6 +387,8 @@ mpk_message_process_new (const char  *class_name,
  * mpk_message_process_ref:
  * @mp: (transfer none): a message process
  *
+ * Takes a reference on @mp.
+ *
  * Returns: (transfer full): @mp, with one more reference
  */
 MpkMessageProcess *
@@ -489,8 +492,8 @@ mpk_message_process_add_handler (MpkMessageProcess  *mp,
 /**
  * mpk_message_process_set_hooks:
  * @mp: (transfer none): a message process, not started
- * @pre_run: (nullable) (scope forever): valkka's `preRun__`, or %NULL
- * @post_run: (nullable) (scope forever): valkka's `postRun__`, or %NULL
+ * @pre_run: (nullable): valkka's `preRun__`, or %NULL
+ * @post_run: (nullable): valkka's `postRun__`, or %NULL
  * @user_data: (transfer none) (nullable): data for both hooks
  *
  * Sets the code the backend runs after the fork, before its loop (import
@@ -629,10 +632,8 @@ take_command (MpkMessageProcess *mp,
     }
 }
 
-/* The most frames one dispatch handles. GLib takes a source's descriptor
- * out of the poll set while it dispatches and puts it back afterwards,
- * which costs a wake-up write each time: a stream of small commands is
- * handled in batches of what is already there. */
+/* The most frames one dispatch handles: a stream of small commands is
+ * handled in batches of what one read brought, with one poll for each. */
 #define COMMANDS_PER_DISPATCH 64
 
 static gboolean
@@ -641,11 +642,31 @@ on_command (MpkConnection *conn,
             gpointer       user_data)
 {
   MpkMessageProcess *mp = user_data;
-  gboolean more = TRUE;
+  gboolean more = TRUE, ready = FALSE;
 
+  /* The source may recurse (so GLib need not take its descriptor out of
+   * the poll set and put it back, a wake-up write each time), but commands
+   * run one at a time: a handler that iterates this context itself finds
+   * the source busy. */
+  if (mp->dispatching)
+    return G_SOURCE_CONTINUE;
+  mp->dispatching = TRUE;
   for (int i = 0; i < COMMANDS_PER_DISPATCH && more; i++)
-    if (take_command (mp, conn, &more) == G_SOURCE_REMOVE)
-      return G_SOURCE_REMOVE;
+    {
+      if (take_command (mp, conn, &more) == G_SOURCE_REMOVE)
+        {
+          mp->dispatching = FALSE;
+          return G_SOURCE_REMOVE;
+        }
+      /* Go on while whole frames wait in the buffer (no system call to
+       * know); the next read comes with the next dispatch. */
+      if (more && !mpk_connection_is_closed (conn))
+        {
+          mpk__connection_wait_fd (conn, &ready);
+          more = ready;
+        }
+    }
+  mp->dispatching = FALSE;
   return G_SOURCE_CONTINUE;
 }
 
@@ -749,6 +770,7 @@ backend_main (gpointer user_data)
 
   commands = mpk_connection_create_source (mp->back, G_IO_IN, NULL);
   g_source_set_callback (commands, G_SOURCE_FUNC (on_command), mp, NULL);
+  g_source_set_can_recurse (commands, TRUE);
   g_source_attach (commands, mp->context);
   parent = watch_parent (mp, &pidfd);
   g_source_attach (parent, mp->context);
@@ -1105,7 +1127,7 @@ mpk_message_process_send (MpkMessageProcess  *mp,
         set_end_error (mp, error);
       return FALSE;
     }
-  if (send_frame (mp, mp->front, command, MPK__COMMAND_KIND_COMMAND, ++mp->next_id,
+  if (send_frame (mp, mp->front, owned, MPK__COMMAND_KIND_COMMAND, ++mp->next_id,
                   timeout_us, &local))
     return TRUE;
   /* A full pipe and a dead backend look alike until the sentinel says. */
@@ -1192,14 +1214,14 @@ mpk_message_process_send_sync (MpkMessageProcess  *mp,
   if (index < 0)
     return FALSE;
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_iter_init (&iter, mpk_command_get_params (command));
+  g_variant_iter_init (&iter, mpk_command_get_params (owned));
   while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
     if (strcmp (key, "event_index") != 0)
       g_variant_builder_add (&builder, "{sv}", key, value);
   g_variant_builder_add (&builder, "{sv}", "event_index", g_variant_new_int32 (index));
   left = deadline == MPK__DEADLINE_NEVER ? MPK_WAIT_FOREVER
          : MAX (0, deadline - g_get_monotonic_time ());
-  if (!mpk_message_process_send (mp, mpk_command_new (mpk_command_get_name (command),
+  if (!mpk_message_process_send (mp, mpk_command_new (mpk_command_get_name (owned),
                                                       g_variant_builder_end (&builder)),
                                  left, error))
     {
@@ -1263,6 +1285,19 @@ hand_over (Incoming  *in,
   return message;
 }
 
+/* TRUE when the frontend's end has no whole frame buffered (so a read
+ * would have to ask the kernel); costs no system call. */
+static gboolean
+nothing_buffered (MpkMessageProcess *mp)
+{
+  gboolean ready = FALSE;
+
+  if (mpk_connection_is_closed (mp->front))
+    return FALSE;
+  mpk__connection_wait_fd (mp->front, &ready);
+  return !ready;
+}
+
 /* Reads what the pipe holds after the backend ended, then marks the end. */
 static void
 drain_after_end (MpkMessageProcess *mp)
@@ -1280,7 +1315,8 @@ drain_after_end (MpkMessageProcess *mp)
     }
 }
 
-/* Waits until the pipe or the backend's sentinel is ready, or @deadline. */
+/* Waits until the pipe or the backend's sentinel is ready, or @deadline.
+ * When the sentinel is ready, the next backend_seems_alive() asks. */
 static gboolean
 wait_ready (MpkMessageProcess  *mp,
             MpkDeadline         deadline,
@@ -1292,6 +1328,10 @@ wait_ready (MpkMessageProcess  *mp,
                 : MAX (0, deadline - g_get_monotonic_time ());
 
   ready = mpk_wait (objects, 2, left, error);
+  if (ready != NULL)
+    for (guint i = 0; i < ready->len; i++)
+      if (g_ptr_array_index (ready, i) == (gpointer) mp->process)
+        mp->alive_checked = 0;   /* ask the process layer at the next look */
   return ready != NULL;
 }
 
@@ -1320,6 +1360,7 @@ mpk_message_process_receive (MpkMessageProcess  *mp,
                              GError            **error)
 {
   MpkDeadline deadline;
+  gboolean waited = FALSE;
 
   g_return_val_if_fail (mp != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1329,7 +1370,7 @@ mpk_message_process_receive (MpkMessageProcess  *mp,
   deadline = mpk__deadline_from_timeout (timeout_us);
   while (TRUE)
     {
-      Incoming *in;
+      Incoming *in = NULL;
       int r;
 
       if (!g_queue_is_empty (&mp->pending))
@@ -1339,12 +1380,17 @@ mpk_message_process_receive (MpkMessageProcess  *mp,
           set_end_error (mp, error);
           return NULL;
         }
-      r = read_incoming (mp, &in);
+      /* Nothing whole in the buffer and time to wait: wait first (a read
+       * would only poll). Without time left, read: the kernel may hold it. */
+      r = !waited && nothing_buffered (mp)
+          && (deadline == MPK__DEADLINE_NEVER || g_get_monotonic_time () < deadline)
+          ? 0 : read_incoming (mp, &in);
       if (r == 1)
         return hand_over (in, error);
       if (r < 0)
         continue;
-      if (!mpk_process_is_alive (mp->process))
+      waited = FALSE;
+      if (!backend_seems_alive (mp))
         {
           drain_after_end (mp);
           continue;
@@ -1357,6 +1403,7 @@ mpk_message_process_receive (MpkMessageProcess  *mp,
         }
       if (!wait_ready (mp, deadline, error))
         return NULL;
+      waited = TRUE;
     }
 }
 
@@ -1680,6 +1727,9 @@ mpk_message_process_stop (MpkMessageProcess  *mp,
  * mpk_message_process_is_alive:
  * @mp: (transfer none): a message process
  *
+ * Python's `is_alive()` for the backend (it reaps a backend that has
+ * ended); in the backend itself, always %TRUE.
+ *
  * Returns: %TRUE while the backend runs
  */
 gboolean
@@ -1696,6 +1746,9 @@ mpk_message_process_is_alive (MpkMessageProcess *mp)
  * mpk_message_process_said_goodbye:
  * @mp: (transfer none): a message process
  *
+ * Whether the backend ended in order: a backend that was killed, crashed
+ * or was terminated after a stop timeout never says goodbye.
+ *
  * Returns: %TRUE once the frontend has read the backend's goodbye, which
  *   it sends after an orderly stop (valkka's `None` on the pipe)
  */
@@ -1711,6 +1764,9 @@ mpk_message_process_said_goodbye (MpkMessageProcess *mp)
  * mpk_message_process_get_process:
  * @mp: (transfer none): a message process
  *
+ * The backend as a process, for what #MpkProcess tells (pid, exit code)
+ * and for mpk_wait().
+ *
  * Returns: (transfer none) (nullable): the backend's process (its pid,
  *   exit code, sentinel), %NULL before the start
  */
@@ -1725,6 +1781,8 @@ mpk_message_process_get_process (MpkMessageProcess *mp)
 /**
  * mpk_message_process_get_name:
  * @mp: (transfer none): a message process
+ *
+ * The process's name, also the backend's process name.
  *
  * Returns: (transfer none): the name given at creation
  */

@@ -89,6 +89,7 @@ G_GNUC_INTERNAL void          mpk__param_spec_free  (MpkParamSpec  *spec);
 G_GNUC_INTERNAL gboolean      mpk__param_spec_check (const MpkParamSpec *spec,
                                                      GVariant           *params,
                                                      GError            **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkParamSpec, mpk__param_spec_free)
 
 /* "ping (lis=[1, 2])": the command as the tracer records it, at most
  * @size - 1 bytes. */

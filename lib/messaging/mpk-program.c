@@ -83,6 +83,8 @@ program_thread_free (gpointer data)
  * @name: (transfer none) (nullable): the program's name, its log domain
  *   (valkka's class name), or %NULL for "MainContext"
  *
+ * Makes a program, valkka's `MainContext()` before it starts anything.
+ *
  * Returns: (transfer full): a program with no processes and no threads
  */
 MpkProgram *
@@ -147,7 +149,7 @@ mpk_program_add_process (MpkProgram        *program,
  * mpk_program_add_thread:
  * @program: (transfer none): a program, not started
  * @name: (transfer none): the thread's name
- * @func: (scope forever): the thread's body
+ * @func: the thread's body
  * @user_data: (transfer none) (nullable): data for @func
  *
  * valkka's `startThreads()`, one thread at a time: started after every
@@ -177,7 +179,7 @@ mpk_program_add_thread (MpkProgram           *program,
 /**
  * mpk_program_set_message_func:
  * @program: (transfer none): a program
- * @func: (nullable) (scope forever): called for what the processes send
+ * @func: (nullable): called for what the processes send
  * @user_data: (transfer none) (nullable): data for @func
  *
  * Sets what handles the messages of every process (without one they are
@@ -424,6 +426,8 @@ mpk_program_close (MpkProgram  *program,
  * mpk_program_get_signal:
  * @program: (transfer none): a program
  *
+ * Which signal ended mpk_program_run()'s loop.
+ *
  * Returns: SIGINT or SIGTERM if one ended the loop, else 0
  */
 int
@@ -454,6 +458,8 @@ mpk_program_get_main_context (MpkProgram *program)
 /**
  * mpk_program_get_name:
  * @program: (transfer none): a program
+ *
+ * The program's name, its log domain.
  *
  * Returns: (transfer none): the name given at creation
  */
