@@ -45,9 +45,10 @@ mpk__error_code_name (const GError *error)
     "BUFFER_TOO_SHORT", "SPAWN", "INVALID", "PEER_CLOSED", "EMPTY", "FULL",
     "OWNER_DIED", "PEER_DIED", "TOO_MANY_TASK_DONE", "AUTH", "REFUSED",
     "DISCONNECTED", "INDEX", "KEY", "REMOTE", "STALE_HANDLE",
+    "CLOSE_REQUESTED", "BROKEN",
   };
 
-  G_STATIC_ASSERT (G_N_ELEMENTS (names) == MPK_ERROR_STALE_HANDLE + 1);
+  G_STATIC_ASSERT (G_N_ELEMENTS (names) == MPK_ERROR_BROKEN + 1);
   if (error->domain != MPK_ERROR)
     return g_quark_to_string (error->domain);
   if (error->code < 0 || (gsize) error->code >= G_N_ELEMENTS (names))

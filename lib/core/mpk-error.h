@@ -92,6 +92,9 @@ G_BEGIN_DECLS
  * @MPK_ERROR_CLOSE_REQUESTED: the peer messenger asked this side to close
  *   (mpk_messenger_send_close_request(); coproc's ResourceRequestedClose):
  *   a worker's loop tests for it and returns
+ * @MPK_ERROR_BROKEN: a barrier is broken: aborted, reset while this
+ *   process waited, timed out, its action failed, or a party died
+ *   (Python: threading.BrokenBarrierError)
  *
  * Error codes in the %MPK_ERROR domain.
  */
@@ -121,6 +124,7 @@ typedef enum
   MPK_ERROR_REMOTE,
   MPK_ERROR_STALE_HANDLE,
   MPK_ERROR_CLOSE_REQUESTED,
+  MPK_ERROR_BROKEN,
 } MpkError;
 
 /**
