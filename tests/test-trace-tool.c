@@ -1032,8 +1032,26 @@ test_after_order (Fixture      *f,
 
   run_tool (&drawn, "dot", f->dir, NULL);
   assert_clean (&drawn);
-  /* Nodes are named by causal position: the task_done is e5, the join e6. */
+  /* Nodes are named by causal position: the task_done is e5, the join e6.
+   * The consumer's lane (x 4.0) comes after the queue's (2.3): the put
+   * ends in the queue's lane (k2), the get starts from it (k4). */
+  assert_contains (drawn.out, "  e5 [pos=\"4.000,-2.000!\", shape=box");
+  assert_contains (drawn.out, "  Q0 [pos=\"2.300,0.000!\", shape=box");
+  assert_contains (drawn.out, "label=\"queue#1\"");
+  assert_contains (drawn.out, "  k2 [pos=\"2.300,-1.200!\", shape=point");
+  assert_contains (drawn.out, "  e2 -> k2 [color=\"#1f5fa8\"");
+  assert_contains (drawn.out, "  Q0 -> k2 [arrowhead=none, style=dashed");
+  assert_contains (drawn.out, "  k4 -> e4 [color=\"#1f5fa8\"");
+  assert_lacks (drawn.out, "  e2 -> e4 [");
+  if (have_program ("dot"))
+    assert_renders (f, drawn.out);
+  result_clear (&drawn);
+  /* The direct arrows, on request. */
+  run_tool (&drawn, "dot", "--queue-arrows", f->dir, NULL);
+  assert_clean (&drawn);
   assert_contains (drawn.out, "  e5 [pos=\"3.200,-2.000!\", shape=box");
+  assert_contains (drawn.out, "  e2 -> e4 [color=\"#1f5fa8\"");
+  assert_lacks (drawn.out, "queue#1\", tooltip=\"a queue");
   assert_contains (drawn.out, "label=\"task_done queue#1\"");
   join = strstr (drawn.out, "  e5 -> e6 [");
   g_assert_nonnull (join);

@@ -14,7 +14,7 @@
 
 /* Every command's options; each command shows only its own. */
 static char *opt_run, *opt_order, *opt_output, *opt_title;
-static gboolean opt_pids, opt_times, opt_verbose;
+static gboolean opt_pids, opt_times, opt_verbose, opt_queue_arrows;
 static gint opt_max_rows = 120, opt_page = 1;
 
 static const GOptionEntry load_entries[] = {
@@ -47,6 +47,9 @@ static const GOptionEntry dot_entries[] = {
     "Write FILE (FILE-p1.dot, FILE-p2.dot… when there are several pages)", "FILE" },
   { "title", 0, 0, G_OPTION_ARG_STRING, &opt_title,
     "The diagram's title (default: the folder's name)", "T" },
+  { "queue-arrows", 0, 0, G_OPTION_ARG_NONE, &opt_queue_arrows,
+    "Draw a queue's items as arrows from putter to getter (default: through a lane of "
+    "the queue)", NULL },
   G_OPTION_ENTRY_NULL
 };
 
@@ -141,7 +144,7 @@ run_command (const Command *cmd,
   g_autofree char *base = g_path_get_basename (dir);
   TraceViewOptions view = { opt_pids, opt_times, TRACE_ORDER_CAUSAL };
   TraceDotOptions dot = { view, opt_max_rows, opt_page, opt_output,
-                          opt_title != NULL ? opt_title : base };
+                          opt_title != NULL ? opt_title : base, opt_queue_arrows };
 
   if (g_strcmp0 (opt_order, "time") == 0)
     view.order = TRACE_ORDER_TIME;

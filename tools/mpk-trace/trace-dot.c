@@ -17,6 +17,8 @@
 #define HEADER_ROOM 1.45  /* widest lane name in a header: "MainProcess (2)" */
 #define BOX_ROOM    2.0   /* widest text in a box on a lane (one event per row: no box beside it) */
 #define FAILED_INK  "#c62828" /* the label of a failed Manager call's reply */
+#define QUEUE_GAP   1.7   /* a queue's lane: this far right of the lane before it, and
+                           * of the next lane (its puts' labels fit before it) */
 
 /* Lane header fills, and the darker colour of messages a lane sends. */
 static const char * const lane_fill[] = {
@@ -25,6 +27,33 @@ static const char * const lane_fill[] = {
 static const char * const lane_ink[] = {
   "#1f5fa8", "#3b7d23", "#b2561b", "#7a3fa0", "#8a6d00", "#1b7c78", "#a8325a", "#555555",
 };
+
+/* A queue drawn as a lane of its own (issue 16 §2): items enter it at
+ * their put and leave at their get, so its FIFO reads down the lane and
+ * no arrow runs from a producer across the diagram to a consumer. */
+typedef struct
+{
+  const char *obj;        /* "queue:4100.1" */
+  const char *name;       /* "queue#1" */
+  TraceLane  *after;      /* its lane comes right after this one's: its first putter's */
+  double      x;
+  guint       index;      /* in order of first appearance */
+  guint       first_row;  /* its first and last drawn put or get */
+  guint       last_row;
+  gboolean    put_seen;   /* placed after its first putter's lane */
+} QueueLane;
+
+/* Where the lanes go across: a process lane's x by lane index (a queue's
+ * lane shifts those after it), and the queues drawn as lanes. */
+typedef struct
+{
+  double     *x;          /* by lane index */
+  GPtrArray  *queues;     /* QueueLane (owned) */
+  GHashTable *by_obj;     /* obj → QueueLane */
+} Columns;
+
+/* The columns of the diagram being drawn (one at a time). */
+static Columns *columns;
 
 /* One page being written. */
 typedef struct
@@ -39,12 +68,23 @@ typedef struct
   GString               *nodes;
   GString               *edges;
   char                 **prev;    /* by lane: the node its lifeline continues from */
+  char                 **qprev;   /* by queue lane: the same */
 } Dot;
 
 static double
 lane_x (const TraceLane *lane)
 {
-  return LANE_X0 + LANE_GAP * lane->index;
+  return columns != NULL ? columns->x[lane->index] : LANE_X0 + LANE_GAP * lane->index;
+}
+
+/* A put or get drawn through its queue's lane, or NULL. */
+static QueueLane *
+queue_lane_of (const TraceEvent *e)
+{
+  if (columns == NULL || e->obj == NULL
+      || (e->kind != TRACE_KIND_SEND && e->kind != TRACE_KIND_RECV))
+    return NULL;
+  return g_hash_table_lookup (columns->by_obj, e->obj);
 }
 
 /* Row first - 1 is the top of a page, where continued lanes get headers. */
@@ -514,17 +554,81 @@ emit_in_stub (Dot        *d,
   emit_in_stub_as (d, e, id, stub, lid, from_x, origin, label, colour, attrs);
 }
 
+/* The point where a put enters, or a get leaves, its queue's lane; the
+ * lane's dashed line continues through it. */
+static char *
+emit_queue_point (Dot        *d,
+                  QueueLane  *q,
+                  TraceEvent *e)
+{
+  char *id = node_id ('k', e->pos);
+
+  node_begin (d, id, q->x, row_y (d, row_of (d, e)));
+  g_string_append (d->nodes, "shape=point, width=0.07, height=0.07, color=gray40");
+  node_end (d, "", "", NULL);
+  if (d->qprev[q->index] != NULL)
+    edge (d, d->qprev[q->index], id, "arrowhead=none, style=dashed, color=gray60", NULL);
+  g_free (d->qprev[q->index]);
+  d->qprev[q->index] = g_strdup (id);
+  return id;
+}
+
+/* A put into a queue drawn as a lane: a short arrow into the lane, with
+ * the item (×N for a fold). Whether and where it was taken, its get says. */
+static void
+emit_put (Dot        *d,
+          TraceEvent *e,
+          const char *id,
+          QueueLane  *q)
+{
+  g_autofree char *text = arrow_text (d, e), *tooltip = arrow_tooltip (d, e);
+  g_autofree char *lid = node_id ('l', e->pos), *attrs = NULL, *to = NULL;
+  double x = lane_x (e->lane), y = row_y (d, row_of (d, e));
+
+  attrs = g_strdup_printf ("color=\"%s\"", ink (e->lane));
+  emit_label (d, lid, x, q->x, y, ABS (q->x - x), text, ink (e->lane), 9);
+  to = emit_queue_point (d, q, e);
+  edge (d, id, to, attrs, tooltip);
+}
+
+/* A get from a queue drawn as a lane: an arrow out of the lane, with the
+ * item, in the colour of whoever put it. */
+static void
+emit_get (Dot        *d,
+          TraceEvent *e,
+          const char *id,
+          QueueLane  *q)
+{
+  TraceEvent *from = d->rows->arrow_from[e->pos];
+  TraceEvent *said = from != NULL ? from : e;
+  g_autofree char *text = arrow_text (d, said), *tooltip = arrow_tooltip (d, said);
+  g_autofree char *lid = node_id ('l', e->pos), *attrs = NULL, *start = NULL;
+  const char *colour = from != NULL ? ink (from->lane) : "gray35";
+  double x = lane_x (e->lane), y = row_y (d, row_of (d, e));
+
+  attrs = g_strdup_printf ("color=\"%s\"", colour);
+  start = emit_queue_point (d, q, e);
+  emit_label (d, lid, q->x, x, y, ABS (q->x - x), text, colour, 9);
+  edge (d, start, id, attrs, tooltip);
+}
+
 static void
 emit_send (Dot        *d,
            TraceEvent *e,
            const char *id)
 {
   TraceEvent *end = d->rows->arrow_end[e->pos];
-  g_autofree char *text = arrow_text (d, e), *tooltip = arrow_tooltip (d, e);
+  g_autofree char *text = NULL, *tooltip = NULL;
   g_autofree char *lid = node_id ('l', e->pos), *attrs = NULL, *to = NULL;
   double x = lane_x (e->lane), y = row_y (d, row_of (d, e));
   double x_to = end != NULL ? lane_x (end->lane) : x + STUB_LEN;
   gboolean whole = end != NULL && on_page (d, row_of (d, end));
+  QueueLane *q = queue_lane_of (e);
+
+  if (q != NULL)
+    return emit_put (d, e, id, q);
+  text = arrow_text (d, e);
+  tooltip = arrow_tooltip (d, e);
 
   /* A stub's label stops where the stub's text begins. A failed Manager
    * call's reply ("✗ INDEX: …") is written in red. */
@@ -556,7 +660,10 @@ emit_recv (Dot        *d,
 {
   TraceEvent *from = d->rows->arrow_from[e->pos];
   g_autofree char *origin = NULL, *text = NULL, *attrs = NULL;
+  QueueLane *q = queue_lane_of (e);
 
+  if (q != NULL)
+    return emit_get (d, e, id, q);
   if (from == NULL && e->peer != NULL)
     return;  /* not reached: a drawn receive with a send ends an arrow */
   if (from != NULL && on_page (d, row_of (d, from)))
@@ -839,6 +946,30 @@ emit_continued_headers (Dot *d)
     }
 }
 
+/* Each queue drawn as a lane and used on this page gets its header on
+ * top of the page, above the first row (it exists before anyone uses it). */
+static void
+emit_queue_headers (Dot *d)
+{
+  guint i;
+
+  for (i = 0; i < columns->queues->len; i++)
+    {
+      QueueLane *q = g_ptr_array_index (columns->queues, i);
+      g_autofree char *id = NULL;
+
+      if (q->first_row > d->last || q->last_row < d->first)
+        continue;
+      id = node_id ('Q', i);
+      node_begin (d, id, q->x, row_y (d, d->first - 1));
+      g_string_append (d->nodes, "shape=box, style=\"rounded,filled\", fillcolor=\"#eeeeee\", "
+                                 "color=gray50, fontsize=10, width=0.9, height=0.3, "
+                                 "margin=\"0.06,0.02\"");
+      node_end (d, q->name, "", "a queue: items enter at their put and leave at their get");
+      d->qprev[i] = g_steal_pointer (&id);
+    }
+}
+
 /* Lanes that go on past the page end in "↓ p2". */
 static void
 emit_continuations (Dot *d)
@@ -910,7 +1041,7 @@ dot_page (TraceRun              *run,
           guint                  page,
           guint                  n_pages)
 {
-  Dot d = { run, rows, o, page, n_pages, 1, rows->rows->len, NULL, NULL, NULL };
+  Dot d = { run, rows, o, page, n_pages, 1, rows->rows->len, NULL, NULL, NULL, NULL };
   char *text;
   guint r;
 
@@ -922,7 +1053,9 @@ dot_page (TraceRun              *run,
   d.nodes = g_string_new (NULL);
   d.edges = g_string_new (NULL);
   d.prev = g_new0 (char *, run->lanes->len);
+  d.qprev = g_new0 (char *, columns->queues->len + 1);
   emit_continued_headers (&d);
+  emit_queue_headers (&d);
   for (r = d.first; r <= d.last; r++)
     emit_row (&d, r);
   emit_continuations (&d);
@@ -932,6 +1065,9 @@ dot_page (TraceRun              *run,
   for (r = 0; r < run->lanes->len; r++)
     g_free (d.prev[r]);  /* not g_strfreev: lanes off this page left holes */
   g_free (d.prev);
+  for (r = 0; r < columns->queues->len; r++)
+    g_free (d.qprev[r]);
+  g_free (d.qprev);
   return text;
 }
 
@@ -968,6 +1104,85 @@ write_pages (TraceRun              *run,
   return TRUE;
 }
 
+static gboolean
+is_queue_item (const TraceEvent *e)
+{
+  return (e->kind == TRACE_KIND_SEND || e->kind == TRACE_KIND_RECV) && e->obj != NULL
+         && e->obj_name != NULL && g_str_has_prefix (e->obj, "queue:")
+         && (strcmp (e->ev, "queue.put") == 0 || strcmp (e->ev, "queue.get") == 0);
+}
+
+/* The columns: every queue whose items are drawn gets a lane right after
+ * the lane of its first putter (or getter), in order of first use. */
+static Columns *
+columns_new (TraceRun              *run,
+             TraceRows             *rows,
+             const TraceDotOptions *o)
+{
+  Columns *c = g_new0 (Columns, 1);
+  double x = LANE_X0;
+  guint i, j;
+
+  c->x = g_new0 (double, run->lanes->len);
+  c->queues = g_ptr_array_new_with_free_func (g_free);
+  c->by_obj = g_hash_table_new (g_str_hash, g_str_equal);
+  for (i = 0; !o->queue_arrows && i < run->causal->len; i++)
+    {
+      TraceEvent *e = g_ptr_array_index (run->causal, i);
+      guint row = rows->row_of[e->pos];
+      QueueLane *q;
+
+      if (row == 0 || !is_queue_item (e))
+        continue;
+      q = g_hash_table_lookup (c->by_obj, e->obj);
+      if (q == NULL)
+        {
+          q = g_new0 (QueueLane, 1);
+          q->obj = e->obj;
+          q->name = e->obj_name;
+          q->after = e->lane;
+          q->index = c->queues->len;
+          q->first_row = row;
+          g_ptr_array_add (c->queues, q);
+          g_hash_table_insert (c->by_obj, (gpointer) q->obj, q);
+        }
+      /* Its first put decides where its lane goes. */
+      if (e->kind == TRACE_KIND_SEND && !q->put_seen)
+        {
+          q->after = e->lane;
+          q->put_seen = TRUE;
+        }
+      q->first_row = MIN (q->first_row, row);
+      q->last_row = MAX (q->last_row, row);
+    }
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      c->x[i] = x;
+      x += LANE_GAP;
+      for (j = 0; j < c->queues->len; j++)
+        {
+          QueueLane *q = g_ptr_array_index (c->queues, j);
+
+          if (q->after != lane)
+            continue;
+          q->x = x - LANE_GAP + QUEUE_GAP;
+          x = q->x + QUEUE_GAP;
+        }
+    }
+  return c;
+}
+
+static void
+columns_free (Columns *c)
+{
+  g_free (c->x);
+  g_ptr_array_unref (c->queues);
+  g_hash_table_unref (c->by_obj);
+  g_free (c);
+}
+
 gboolean
 trace_dot_print (TraceRun              *run,
                  const TraceDotOptions *options,
@@ -976,18 +1191,26 @@ trace_dot_print (TraceRun              *run,
   g_autoptr(TraceRows) rows = trace_rows_new (run);
   g_autofree char *text = NULL;
   guint n_pages = 1;
+  gboolean ok;
 
   if (options->max_rows > 0)
     n_pages = MAX (1, (rows->rows->len + options->max_rows - 1) / options->max_rows);
   if (options->output != NULL)
-    return write_pages (run, rows, options, n_pages, error);
+    {
+      columns = columns_new (run, rows, options);
+      ok = write_pages (run, rows, options, n_pages, error);
+      g_clear_pointer (&columns, columns_free);
+      return ok;
+    }
   if (options->page > n_pages)
     {
       g_set_error (error, TRACE_ERROR, TRACE_ERROR_USAGE,
                    "--page=%u: the diagram has %u page(s)", options->page, n_pages);
       return FALSE;
     }
+  columns = columns_new (run, rows, options);
   text = dot_page (run, rows, options, options->page, n_pages);
+  g_clear_pointer (&columns, columns_free);
   fputs (text, stdout);
   if (n_pages > 1)
     trace_note ("page %u of %u (--page=K for another, -o FILE.dot writes them all)",

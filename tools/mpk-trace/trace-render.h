@@ -36,6 +36,8 @@ typedef struct
   guint            page;      /* the page printed without -o, from 1 */
   const char      *output;    /* -o FILE, or NULL for stdout */
   const char      *title;
+  gboolean         queue_arrows;  /* --queue-arrows: a queue's items as arrows from
+                                   * putter to getter, not through a lane of the queue */
 } TraceDotOptions;
 
 TraceRows *trace_rows_new     (TraceRun  *run);
