@@ -63,7 +63,10 @@ typedef struct
   guint32 slot_size;           /* message bytes per slot */
   guint32 stride;              /* bytes from slot to slot */
   guint32 head, tail;          /* queued slots, oldest first */
-  guint32 free_head;           /* free slots */
+  guint32 free_head;           /* free slots that have been used */
+  guint32 fresh;               /* slots [fresh, capacity) were never used: a new
+                                * mailbox writes no slot, so its pages are
+                                * committed only as the queue first grows */
   guint32 count;               /* queued messages */
   guint32 recoveries;          /* repairs after a holder died */
   guint32 broken;              /* non-zero: unusable (see mailbox_lock) */
@@ -142,9 +145,8 @@ mpk__mailbox_new (guint    capacity,
   box->sh->stride = stride;
   box->sh->head = box->sh->tail = NO_SLOT;
   box->sh->next_seq = 1;
-  for (guint32 i = 0; i < capacity; i++)
-    slot_at (box, i)->next = i + 1 < capacity ? i + 1 : NO_SLOT;
-  box->sh->free_head = 0;
+  box->sh->free_head = NO_SLOT;
+  box->sh->fresh = 0;
   mpk__trace_object_init (&box->object, MPK__OBJECT_QUEUE);
   return box;
 }
@@ -200,10 +202,14 @@ static void
 rebuild (MpkMailbox *box)
 {
   MailboxShared *sh = box->sh;
-  g_autofree guint32 *queued = g_new (guint32, sh->capacity);
+  g_autofree guint32 *queued = NULL;
   guint32 n = 0, free_head = NO_SLOT;
 
-  for (guint32 i = 0; i < sh->capacity; i++)
+  /* Slots past the watermark were never written: they stay fresh. */
+  if (sh->fresh > sh->capacity)
+    sh->fresh = sh->capacity;
+  queued = g_new (guint32, MAX (sh->fresh, 1));
+  for (guint32 i = 0; i < sh->fresh; i++)
     {
       Slot *slot = slot_at (box, i);
 
@@ -224,7 +230,7 @@ rebuild (MpkMailbox *box)
         slot_at (box, sh->tail)->next = queued[k];
       sh->tail = queued[k];
     }
-  for (guint32 i = sh->capacity; i-- > 0;)
+  for (guint32 i = sh->fresh; i-- > 0;)
     if (slot_at (box, i)->state != SLOT_QUEUED)
       {
         slot_at (box, i)->next = free_head;
@@ -342,10 +348,13 @@ mpk__mailbox_put (MpkMailbox          *box,
           rebuild (box);
           i = sh->free_head;
         }
+      if (i == NO_SLOT && sh->fresh < sh->capacity)
+        i = sh->fresh++;   /* a death before the commit leaves it free */
+      else if (i != NO_SLOT)
+        sh->free_head = slot_at (box, i)->next;
       if (i != NO_SLOT)
         {
           slot = slot_at (box, i);
-          sh->free_head = slot->next;
           MPK__CRASH_POINT ("mailbox.put.claimed");
           mpk__message_encode (slot_data (slot), request, data);
           slot->size = size;
@@ -460,6 +469,51 @@ trace_left (MpkMailbox *box, Slot *slot)
   mpk__trace_end (&line);
 }
 
+/* Whether @filter looks past the pids (request, a function of its own):
+ * then a slot is decoded under the lock to ask it. */
+static gboolean
+needs_message (const MpkMessageFilter *filter)
+{
+  return filter != NULL && ((filter->match & MPK_MATCH_REQUEST) || filter->func != NULL);
+}
+
+/* Takes slot @i (after @prev) whatever it holds: copies its bytes, removes
+ * it, unlocks, then decodes the copy. A corrupt one is gone all the same
+ * (it blocks nobody) and reported as PROTOCOL. Called locked; returns
+ * unlocked. */
+static MpkMessage *
+take_copy (MpkMailbox     *box,
+           guint32         prev,
+           guint32         i,
+           MpkWireHeader  *header,
+           GError        **error)
+{
+  Slot *slot = slot_at (box, i);
+  guint8 small[512];
+  g_autofree guint8 *large = NULL;
+  guint8 *copy = small;
+  guint32 size = slot->size;
+  GPid sender = slot->sender, recipient = slot->recipient;
+
+  fill_header (header, slot);
+  if (size > box->sh->slot_size)
+    size = G_MAXUINT32;   /* corrupt: said below, after the unlock */
+  else if (size > sizeof small)
+    copy = large = g_malloc (size);
+  if (size != G_MAXUINT32)
+    memcpy (copy, slot_data (slot), size);
+  remove_slot (box, prev, i);
+  mailbox_unlock (box);
+  mpk__signal_notify (&box->sh->left);
+  if (size == G_MAXUINT32)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                           "protocol queue: a slot claims more bytes than it has");
+      return NULL;
+    }
+  return mpk__message_decode (copy, size, sender, recipient, error);
+}
+
 typedef struct
 {
   MailboxShared *sh;
@@ -513,6 +567,14 @@ mpk__mailbox_take (MpkMailbox             *box,
               g_autoptr(MpkMessage) message = NULL;
               GError *local = NULL;
 
+              if (quick_accepts (filter, slot, me) && !needs_message (filter))
+                {
+                  /* The pids decide: copy the bytes out and decode them
+                   * after the unlock, so that the lock is held for a
+                   * memcpy, not for the checks and allocations of a
+                   * decode (the senders wait for it). */
+                  return take_copy (box, prev, i, header, error);
+                }
               if (quick_accepts (filter, slot, me))
                 {
                   message = decode_slot (box, slot, &local);

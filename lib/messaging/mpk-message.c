@@ -287,9 +287,14 @@ mpk__message_decode (gconstpointer  data,
   message->recipient_pid = recipient_pid;
   if (type_len > 0)
     {
-      g_autofree char *type = g_strndup ((const char *) in + request_len, type_len);
+      char small[64];
+      g_autofree char *large = NULL;
+      char *type = type_len < sizeof small ? small : (large = g_malloc (type_len + 1));
       g_autoptr(GBytes) bytes = NULL;
       GVariant *value;
+
+      memcpy (type, in + request_len, type_len);
+      type[type_len] = '\0';
 
       if (!g_variant_type_string_is_valid (type)
           || !g_variant_type_is_definite (G_VARIANT_TYPE (type)))
@@ -298,7 +303,7 @@ mpk__message_decode (gconstpointer  data,
           protocol_error (error, "the data's type is not a type");
           return NULL;
         }
-      /* A copy: the bytes are in shared memory that others write. */
+      /* A copy: the bytes may be in shared memory that others write. */
       bytes = g_bytes_new (in + request_len + type_len, rest - request_len - type_len);
       value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE));
       if (!g_variant_is_normal_form (value))
