@@ -13,6 +13,8 @@
 #include "mpk-queue.h"
 #include "mpk-value.h"
 #include "mpk-pool.h"
+#include "mpk-barrier.h"
+#include "mpk-condition.h"
 #include "mpk-manager.h"
 #include "mpk-authkey.h"
 #include "mpk-trace.h"
