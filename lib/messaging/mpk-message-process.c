@@ -88,7 +88,12 @@
  * request lets it finish before the goodbye.
  *
  * Log lines of the backend use the log domain `Class.name`
- * (mpk_message_process_get_log_domain()), valkka's logger name.
+ * (mpk_message_process_get_log_domain()), valkka's logger name, at
+ * %G_LOG_LEVEL_MESSAGE for what it reports to the frontend.
+ *
+ * A frontend is used by one thread at a time (a program with threads
+ * hands its sends to the thread of the main loop, as lab 22 does with
+ * g_main_context_invoke()).
  */
 
 /**
@@ -928,7 +933,10 @@ mpk_message_process_reply_error (MpkMessageProcess  *mp,
  *
  * The context of the backend's main loop, also its thread-default
  * context while handlers run: attach background work here (the async
- * backend), and hold the backend while it runs.
+ * backend), and hold the backend while it runs. A handler must not
+ * iterate this context itself: commands run one at a time, so a nested
+ * loop would find the command pipe busy (and ready) and spin; attach a
+ * source and return instead.
  *
  * Returns: (transfer none) (nullable): the backend's context; %NULL in the
  *   frontend
