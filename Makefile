@@ -38,7 +38,8 @@ JSON_LIBS   = $(call lazy,JSON_LIBS,$(PKG_CONFIG) --libs json-glib-1.0)
 
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wstrict-prototypes \
-            -Werror=implicit-function-declaration -Werror=missing-prototypes
+            -Werror=implicit-function-declaration -Werror=missing-prototypes \
+            -Werror=incompatible-pointer-types
 # lib/ is layered (lib/README.md): core, objects, manager, ... Each layer's
 # folder is on the include path, so headers are named without a folder, as
 # they are once installed (flat, in include/mpkit/).
@@ -255,16 +256,27 @@ bench: all
 
 # --- diagrams ----------------------------------------------------------------
 
-# Each lab, run with MPK_TRACE=all, drawn by mpk-trace. The .dot file is
-# rewritten (and so its SVG and PNG re-rendered) only when the drawing
-# changed; a stamp in $(BUILD) records that the lab was traced. So a fresh
-# clone, or another Graphviz version, leaves the committed files alone.
+# Each lab, run with MPK_TRACE=all, drawn by mpk-trace in pages that fit a
+# slide: diagrams/NN-slug.dot is page 1, NN-slug-p2.dot page 2, ... The
+# .dot files are rewritten (and so their SVG and PNG re-rendered) only when
+# the drawing changed; a stamp in $(BUILD) records that the lab was traced.
+# So a fresh clone, or another Graphviz version, leaves the committed files
+# alone. Page 1's SVG and PNG are targets of their own; the later pages'
+# (how many there are is known only once the lab has run) are rendered
+# with the stamp.
 diagrams: $(DIAGRAMS)
 
 $(BUILD)/diagrams/%.stamp: $(BUILD)/labs/%/lab $(BUILD)/tools/mpk-trace tools/lab-diagram.sh | deps
 	@mkdir -p $(@D)
 	$(SAY) "  TRACE   diagrams/$*.dot"
 	$(Q)tools/lab-diagram.sh $(BUILD)/labs/$*/lab $(BUILD)/tools/mpk-trace $* diagrams/$*.dot
+	$(Q)for page in diagrams/$*-p[0-9]*.dot; do \
+	  [ -f "$$page" ] || continue; \
+	  for ext in svg png; do \
+	    dot -T$$ext "$$page" -o "$${page%.dot}.$$ext.tmp" \
+	      && tools/replace-if-changed.sh "$${page%.dot}.$$ext.tmp" "$${page%.dot}.$$ext" || exit 1; \
+	  done; \
+	done
 	@touch $@
 
 diagrams/%.dot: $(BUILD)/diagrams/%.stamp ;
