@@ -15,8 +15,8 @@
  * There is no thread in the parent either: dispatching, collecting and
  * replacing happen in pool_run_until(), which every call that waits runs.
  *
- * Messages: a task chunk is (t id, t func, b star, av inputs), id 0 asks
- * the worker to exit; a result is (t id, av results, a(usis) errors),
+ * Messages: a task chunk is (t id, av inputs, t func, b star) (the inputs
+ * early, where a trace's summary shows them), id 0 asks the worker to exit; a result is (t id, av results, a(usis) errors),
  * one error (item, domain, code, message) per failed item, whose result
  * is a unit placeholder. */
 #include "mpk-objects-private.h"
@@ -256,7 +256,7 @@ worker_run_chunk (Worker *self, GVariant *msg)
   gboolean star, ok;
   gsize n;
 
-  g_variant_get (msg, "(ttb@av)", &id, &func, &star, &inputs);
+  g_variant_get (msg, "(t@avtb)", &id, &inputs, &func, &star);
   n = g_variant_n_children (inputs);
   g_variant_builder_init (&results, G_VARIANT_TYPE ("av"));
   g_variant_builder_init (&errors, G_VARIANT_TYPE ("a(usis)"));
@@ -313,7 +313,7 @@ worker_main (gpointer data)
             }
           return 2;
         }
-      if (!g_variant_is_of_type (msg, G_VARIANT_TYPE ("(ttbav)")))
+      if (!g_variant_is_of_type (msg, G_VARIANT_TYPE ("(tavtb)")))
         return 3;
       g_variant_get_child (msg, 0, "t", &id);
       if (id == 0)
@@ -362,8 +362,8 @@ send_chunk (MpkPool *pool, Worker *w, Chunk *chunk)
   for (gsize i = chunk->start; i < chunk->start + chunk->count; i++)
     g_variant_builder_add (&inputs, "v", job->inputs[i]);
   if (!mpk_queue_put (w->tasks,
-                      g_variant_new ("(ttbav)", chunk->id, (guint64) GPOINTER_TO_SIZE (job->func),
-                                     job->star, &inputs),
+                      g_variant_new ("(tavtb)", chunk->id, &inputs,
+                                     (guint64) GPOINTER_TO_SIZE (job->func), job->star),
                       G_USEC_PER_SEC, &error))
     {
       job_fail_range (job, chunk->start, chunk->count, error->domain, error->code,
@@ -1214,8 +1214,8 @@ mpk_pool_join (MpkPool  *pool,
       Worker *w = &pool->workers[i];
 
       if (w->process != NULL && !w->stop_sent
-          && mpk_queue_put (w->tasks, g_variant_new ("(ttbav)", (guint64) 0, (guint64) 0, FALSE,
-                                                     NULL),
+          && mpk_queue_put (w->tasks, g_variant_new ("(tavtb)", (guint64) 0, NULL,
+                                                     (guint64) 0, FALSE),
                             G_USEC_PER_SEC, NULL))
         w->stop_sent = TRUE;
     }
