@@ -21,4 +21,4 @@
   2  consumer: start
   1  consumer: task_done queue#1
   3  consumer: task_done queue#1 (after consumer: task_done queue#1)
-# drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)
+# drawing: 2234320065 13680 (cksum of mpk-trace dot tools/mpk-trace/reference), pages of 15/14 rows

@@ -22,4 +22,4 @@
   1  MainProcess: start Consumer 1
   1  MainProcess: start Consumer 2
   1  MainProcess: start Consumer 3
-# drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)
+# drawing: 2234320065 13680 (cksum of mpk-trace dot tools/mpk-trace/reference), pages of 15/14 rows

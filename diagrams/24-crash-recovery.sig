@@ -31,4 +31,4 @@
   1  worker: recovered queue#1 (after MainProcess: SIGKILL worker 1)
   1  worker: set event#1
   3  worker: start
-# drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)
+# drawing: 2234320065 13680 (cksum of mpk-trace dot tools/mpk-trace/reference), pages of 15/14 rows

@@ -37,4 +37,4 @@
   6  adder: start
   6  adder: wait event#1 (after MainProcess: set event#1)
   4  adder: write value##: # → #
-# drawing: 2731324912 11797 (cksum of mpk-trace dot tools/mpk-trace/reference)
+# drawing: 2234320065 13680 (cksum of mpk-trace dot tools/mpk-trace/reference), pages of 15/14 rows

@@ -1738,7 +1738,7 @@ test_exec_edge (Fixture      *f,
   assert_contains (drawn.out, "  e6 [pos=\"0.600,-2.400!\"");
   assert_contains (drawn.out, "  e5 -> e6 " EXEC_ARROW ";\n");
   /* Its label above the arrow's start, left of the exit box. */
-  assert_contains (drawn.out, "  y5 [pos=\"2.487,-1.880!\"");
+  assert_contains (drawn.out, "  y5 [pos=\"2.443,-1.880!\"");   /* 9-pt text */
   assert_contains (drawn.out, "label=\"exec ended\\r\"");
   assert_contains (drawn.out, "<b>main (2)</b>");
   assert_lacks (drawn.out, "start()");
@@ -2128,8 +2128,47 @@ test_stuck (Fixture      *f,
   assert_clean (&dot);
   assert_contains (dot.out, "label=\"blocked in get(queue#1) since row ");
   assert_contains (dot.out, "label=\"blocked in join(consumer) since row ");
-  assert_contains (dot.out, "color=red, fontcolor=red, fontsize=8, height=0.22, width=0.3, "
+  assert_contains (dot.out, "color=red, fontcolor=red, fontsize=9, height=0.22, width=0.3, "
                             "margin=\"0.06,0.02\", label=\"blocked in get(queue#1)\"");
+}
+
+/* --- fitting a slide (issue 16 §3) ------------------------------------------- */
+
+static const char * const locked_lane[] = {
+  HDR (5300, 1, "MainProcess", 1000000),
+  EV (5300, 1, 1, 1000100, "proc.start", ",\"name\":\"MainProcess\""),
+  EV (5300, 2, 2, 1000200, "lock.acquire", ",\"obj\":\"lock:5300.1\",\"ord\":1"),
+  EV (5300, 3, 3, 1000300, "value.add", ",\"obj\":\"value:5300.2\",\"old\":\"0\",\"new\":\"1\",\"ord\":1"),
+  EV (5300, 4, 4, 1000400, "lock.release", ",\"obj\":\"lock:5300.1\",\"ord\":2"),
+  EV (5300, 5, 5, 1000500, "lock.acquire", ",\"obj\":\"lock:5300.1\",\"ord\":3"),
+  EV (5300, 6, 6, 1000600, "lock.release", ",\"obj\":\"lock:5300.1\",\"ord\":4"),
+  EV (5300, 7, 7, 1000700, "lock.acquire", ",\"obj\":\"lock:5300.1\",\"ord\":5"),
+  EV (5300, 8, 8, 1000800, "mark", TEXT ("inside")),
+  EV (5300, 9, 9, 1000900, "lock.release", ",\"obj\":\"lock:5300.1\",\"ord\":6"),
+  EV (5300, 10, 10, 1001000, "proc.exit", EXIT (0)),
+  NULL
+};
+
+static void
+test_locked_fold (Fixture      *f,
+                  gconstpointer data)
+{
+  g_auto (Result) dot = { 0 };
+
+  g_test_summary ("A lane's acquire, one Value access and the release of the same lock "
+                  "draw as one row, the access '(locked)'; an acquire right before its "
+                  "release as one row 'held lock#1'; a lock held around anything else "
+                  "keeps its rows");
+  write_lines (f->dir, "trace-5300.jsonl", locked_lane, FALSE);
+  run_tool (&dot, "dot", f->dir, NULL);
+  assert_clean (&dot);
+  assert_contains (dot.out, "label=\"add value#1: 0 → 1 (locked)\"");
+  assert_contains (dot.out, "label=\"held lock#1\"");
+  /* Rows: start, the add, held, acquire, the mark, release, exit. */
+  assert_contains (dot.out, "fontcolor=gray50, label=\"7\"");
+  assert_lacks (dot.out, "fontcolor=gray50, label=\"8\"");
+  assert_contains (dot.out, "label=\"acquire lock#1\"");
+  assert_contains (dot.out, "label=\"release lock#1\"");
 }
 
 #define ADD(path, func) \
@@ -2186,5 +2225,6 @@ main (int    argc,
   ADD ("/trace-tool/exec/no-end", test_exec_no_end);
   ADD ("/trace-tool/merge/ord", test_ord);
   ADD ("/trace-tool/stuck/blocked", test_stuck);
+  ADD ("/trace-tool/dot/locked-fold", test_locked_fold);
   return g_test_run ();
 }

@@ -15,7 +15,7 @@
 #define LABEL_DY    0.12  /* a label sits this far above its arrow's start */
 #define STUB_LEN    1.4   /* arrows to "not received", "?", "→ p2" */
 #define HEADER_ROOM 1.45  /* widest lane name in a header: "MainProcess (2)" */
-#define BOX_ROOM    2.0   /* widest text in a box on a lane (one event per row: no box beside it) */
+#define BOX_ROOM    2.4   /* widest text in a box on a lane (one event per row: no box beside it) */
 #define FAILED_INK  "#c62828" /* the label of a failed Manager call's reply */
 #define QUEUE_GAP   1.7   /* a queue's lane: this far right of the lane before it, and
                            * of the next lane (its puts' labels fit before it) */
@@ -41,6 +41,7 @@ typedef struct
   guint       first_row;  /* its first and last drawn put or get */
   guint       last_row;
   gboolean    put_seen;   /* placed after its first putter's lane */
+  gboolean    on_page;    /* an item of it is drawn on the page being written */
 } QueueLane;
 
 /* Where the lanes go across: a process lane's x by lane index (a queue's
@@ -329,7 +330,7 @@ emit_header (Dot             *d,
       g_autofree char *pid = d->o->view.pids
                              ? g_strdup_printf ("pid %" G_GINT64_FORMAT, lane->pid) : g_strdup ("");
 
-      g_string_append_printf (s, "<br/><font point-size=\"8\">%s%s%s</font>", pid,
+      g_string_append_printf (s, "<br/><font point-size=\"9\">%s%s%s</font>", pid,
                               *pid != '\0' && continued ? " " : "", continued ? "(cont.)" : "");
     }
   g_string_append (s, ">");
@@ -353,6 +354,14 @@ box_text (const Dot        *d,
 
       return g_strdup_printf ("blocked in %s since row %u", call, row_of (d, e->lane->blocked));
     }
+  if (d->rows->locked[e->pos])
+    {
+      g_autofree char *text = trace_event_local (e, &d->o->view);
+
+      return g_strdup_printf ("%s (locked)", text);
+    }
+  if (d->rows->held[e->pos])
+    return g_strdup_printf ("held %s", e->obj_name != NULL ? e->obj_name : "a lock");
   return trace_event_local (e, &d->o->view);
 }
 
@@ -371,7 +380,7 @@ box_style (const TraceEvent *e)
   switch (e->kind)
     {
     case TRACE_KIND_MARK:
-      return "shape=note, style=filled, fillcolor=\"#fff7c2\", color=\"#c9b200\", fontsize=8";
+      return "shape=note, style=filled, fillcolor=\"#fff7c2\", color=\"#c9b200\", fontsize=9";
     case TRACE_KIND_EXIT:
       return "shape=box, style=filled, fillcolor=\"#f2f2f2\", color=gray30, fontcolor=gray20";
     case TRACE_KIND_REAPED:
@@ -380,18 +389,18 @@ box_style (const TraceEvent *e)
       return "shape=box, style=filled, fillcolor=\"#f2f2f2\", color=gray30, fontcolor=gray20";
     case TRACE_KIND_DROPPED:
       return "shape=box, style=\"filled,dashed\", fillcolor=white, color=red, fontcolor=red, "
-             "fontsize=8";
+             "fontsize=9";
     case TRACE_KIND_NO_EXIT:
       if (e->lane->blocked != NULL)
         return "shape=box, style=filled, fillcolor=\"#fde4e4\", color=red, fontcolor=red, "
-               "fontsize=8";
+               "fontsize=9";
       return "shape=box, style=\"filled,dashed\", fillcolor=white, color=gray50, "
-             "fontcolor=gray35, fontsize=8";
+             "fontcolor=gray35, fontsize=9";
     default:
       if (trace_is_wait (e))
-        return "shape=box, style=filled, fillcolor=white, color=red, fontcolor=red, fontsize=8";
+        return "shape=box, style=filled, fillcolor=white, color=red, fontcolor=red, fontsize=9";
       return "shape=box, style=filled, fillcolor=white, color=gray40, fontcolor=gray20, "
-             "fontsize=8";
+             "fontsize=9";
     }
 }
 
@@ -413,7 +422,7 @@ emit_event_node (Dot        *d,
       return node_end (d, "", "", tooltip);
     }
   text = box_text (d, e);
-  cut = fit (text, box_room (e), 8);
+  cut = fit (text, box_room (e), 9);
   g_string_append_printf (d->nodes, "%s, height=0.22, width=0.3, margin=\"0.06,0.02\"",
                           box_style (e));
   node_end (d, cut, "", tooltip);
@@ -693,7 +702,7 @@ emit_spawn (Dot        *d,
   g_autofree char *lid = node_id ('l', e->pos), *to = NULL;
   double x = lane_x (e->lane), x_to = lane_x (e->child_lane);
 
-  emit_label (d, lid, x, x_to, row_y (d, row_of (d, e)), LANE_GAP, "start()", "gray35", 8);
+  emit_label (d, lid, x, x_to, row_y (d, row_of (d, e)), LANE_GAP, "start()", "gray35", 9);
   if (e->child_lane->spawn != e)
     return;
   if (!on_page (d, row_of (d, head)))
@@ -765,11 +774,11 @@ emit_exec (Dot        *d,
       emit_event_node (d, head, to);
       g_free (d->prev[child->index]);
       d->prev[child->index] = g_strdup (to);
-      emit_label (d, lid, edge_x, x, y, LANE_GAP, "exec", "gray35", 8);
+      emit_label (d, lid, edge_x, x, y, LANE_GAP, "exec", "gray35", 9);
       edge (d, id, to, CREATE_ATTRS, NULL);
       return emit_execs (d, head, to);
     }
-  emit_label (d, lid, edge_x, x, y - 2 * LABEL_DY, LANE_GAP, "exec", "gray35", 8);
+  emit_label (d, lid, edge_x, x, y - 2 * LABEL_DY, LANE_GAP, "exec", "gray35", 9);
   edge (d, id, to, CREATE_ATTRS, NULL);
 }
 
@@ -793,7 +802,7 @@ node_half_width (const Dot        *d,
                  const TraceEvent *e)
 {
   g_autofree char *text = NULL, *cut = NULL;
-  double size = e->kind == TRACE_KIND_EXIT || e->kind == TRACE_KIND_REAPED ? 9 : 8;
+  double size = 9;
 
   if (e->kind == TRACE_KIND_START)
     return header_half_width (e->lane);
@@ -801,7 +810,7 @@ node_half_width (const Dot        *d,
       || (e->kind == TRACE_KIND_SPAWN && e->child_lane != NULL))
     return 0.035;
   text = box_text (d, e);
-  cut = fit (text, box_room (e), 8);
+  cut = fit (text, box_room (e), 9);
   return MAX (0.3, text_width (cut, size) + 0.12) / 2;
 }
 
@@ -833,7 +842,7 @@ emit_resumes (Dot        *d,
           continue;
         }
       emit_label (d, lid, x + (x_to >= x ? 1 : -1) * node_half_width (d, last), x_to,
-                  row_y (d, row_of (d, last)), LANE_GAP, "exec ended", "gray35", 8);
+                  row_y (d, row_of (d, last)), LANE_GAP, "exec ended", "gray35", 9);
       edge (d, from, id, CREATE_ATTRS, NULL);
     }
 }
@@ -904,7 +913,7 @@ emit_row (Dot  *d,
 
   node_begin (d, axis, AXIS_X, row_y (d, row));
   g_string_append (d->nodes, "shape=plaintext, fixedsize=shape, width=0.3, height=0.15, "
-                             "fontsize=8, fontcolor=gray50");
+                             "fontsize=9, fontcolor=gray50");
   node_end (d, number, "", NULL);
   emit_event_node (d, e, id);
   if (*prev != NULL)
@@ -1034,76 +1043,6 @@ assemble (Dot *d)
   return g_string_free (s, FALSE);
 }
 
-static char *
-dot_page (TraceRun              *run,
-          TraceRows             *rows,
-          const TraceDotOptions *o,
-          guint                  page,
-          guint                  n_pages)
-{
-  Dot d = { run, rows, o, page, n_pages, 1, rows->rows->len, NULL, NULL, NULL, NULL };
-  char *text;
-  guint r;
-
-  if (o->max_rows > 0)
-    {
-      d.first = (page - 1) * o->max_rows + 1;
-      d.last = MIN (page * o->max_rows, rows->rows->len);
-    }
-  d.nodes = g_string_new (NULL);
-  d.edges = g_string_new (NULL);
-  d.prev = g_new0 (char *, run->lanes->len);
-  d.qprev = g_new0 (char *, columns->queues->len + 1);
-  emit_continued_headers (&d);
-  emit_queue_headers (&d);
-  for (r = d.first; r <= d.last; r++)
-    emit_row (&d, r);
-  emit_continuations (&d);
-  text = assemble (&d);
-  g_string_free (d.nodes, TRUE);
-  g_string_free (d.edges, TRUE);
-  for (r = 0; r < run->lanes->len; r++)
-    g_free (d.prev[r]);  /* not g_strfreev: lanes off this page left holes */
-  g_free (d.prev);
-  for (r = 0; r < columns->queues->len; r++)
-    g_free (d.qprev[r]);
-  g_free (d.qprev);
-  return text;
-}
-
-/* FILE.dot -> FILE-p2.dot */
-static char *
-page_path (const char *output,
-           guint       page)
-{
-  g_autofree char *stem = g_str_has_suffix (output, ".dot")
-                          ? g_strndup (output, strlen (output) - 4) : g_strdup (output);
-
-  return g_strdup_printf ("%s-p%u.dot", stem, page);
-}
-
-static gboolean
-write_pages (TraceRun              *run,
-             TraceRows             *rows,
-             const TraceDotOptions *o,
-             guint                  n_pages,
-             GError               **error)
-{
-  guint page;
-
-  for (page = 1; page <= n_pages; page++)
-    {
-      g_autofree char *text = dot_page (run, rows, o, page, n_pages);
-      g_autofree char *path = n_pages > 1 ? page_path (o->output, page) : g_strdup (o->output);
-
-      if (!g_file_set_contents (path, text, -1, error))
-        return FALSE;
-      if (n_pages > 1)
-        g_printerr ("mpk-trace: wrote %s\n", path);
-    }
-  return TRUE;
-}
-
 static gboolean
 is_queue_item (const TraceEvent *e)
 {
@@ -1112,12 +1051,19 @@ is_queue_item (const TraceEvent *e)
          && (strcmp (e->ev, "queue.put") == 0 || strcmp (e->ev, "queue.get") == 0);
 }
 
-/* The columns: every queue whose items are drawn gets a lane right after
- * the lane of its first putter (or getter), in order of first use. */
+/* The columns of the page of rows @first to @last. Only the lanes that
+ * have a row on it take room, so a long story whose processes come and go
+ * (lab 25's rounds) stays as narrow as its busiest page; a lane that
+ * does not (an arrow's stub may still point toward it) sits where the
+ * next one starts. Every queue whose items are drawn on the page gets a
+ * lane right after the lane of its first putter (or getter), in order of
+ * first use. */
 static Columns *
 columns_new (TraceRun              *run,
              TraceRows             *rows,
-             const TraceDotOptions *o)
+             const TraceDotOptions *o,
+             guint                  first,
+             guint                  last)
 {
   Columns *c = g_new0 (Columns, 1);
   double x = LANE_X0;
@@ -1154,20 +1100,24 @@ columns_new (TraceRun              *run,
         }
       q->first_row = MIN (q->first_row, row);
       q->last_row = MAX (q->last_row, row);
+      q->on_page |= row >= first && row <= last;
     }
   for (i = 0; i < run->lanes->len; i++)
     {
       TraceLane *lane = g_ptr_array_index (run->lanes, i);
+      gboolean active = rows->first_row[i] <= last && rows->last_row[i] >= first
+                        && rows->last_row[i] > 0;
 
       c->x[i] = x;
-      x += LANE_GAP;
+      if (active)
+        x += LANE_GAP;
       for (j = 0; j < c->queues->len; j++)
         {
           QueueLane *q = g_ptr_array_index (c->queues, j);
 
-          if (q->after != lane)
+          if (q->after != lane || !q->on_page)
             continue;
-          q->x = x - LANE_GAP + QUEUE_GAP;
+          q->x = active ? c->x[i] + QUEUE_GAP : x;
           x = q->x + QUEUE_GAP;
         }
     }
@@ -1183,6 +1133,78 @@ columns_free (Columns *c)
   g_free (c);
 }
 
+static char *
+dot_page (TraceRun              *run,
+          TraceRows             *rows,
+          const TraceDotOptions *o,
+          guint                  page,
+          guint                  n_pages)
+{
+  Dot d = { run, rows, o, page, n_pages, 1, rows->rows->len, NULL, NULL, NULL, NULL };
+  char *text;
+  guint r;
+
+  if (o->max_rows > 0)
+    {
+      d.first = (page - 1) * o->max_rows + 1;
+      d.last = MIN (page * o->max_rows, rows->rows->len);
+    }
+  columns = columns_new (run, rows, o, d.first, d.last);
+  d.nodes = g_string_new (NULL);
+  d.edges = g_string_new (NULL);
+  d.prev = g_new0 (char *, run->lanes->len);
+  d.qprev = g_new0 (char *, columns->queues->len + 1);
+  emit_continued_headers (&d);
+  emit_queue_headers (&d);
+  for (r = d.first; r <= d.last; r++)
+    emit_row (&d, r);
+  emit_continuations (&d);
+  text = assemble (&d);
+  g_string_free (d.nodes, TRUE);
+  g_string_free (d.edges, TRUE);
+  for (r = 0; r < run->lanes->len; r++)
+    g_free (d.prev[r]);  /* not g_strfreev: lanes off this page left holes */
+  g_free (d.prev);
+  for (r = 0; r < columns->queues->len; r++)
+    g_free (d.qprev[r]);
+  g_free (d.qprev);
+  g_clear_pointer (&columns, columns_free);
+  return text;
+}
+
+/* FILE.dot -> FILE-p2.dot */
+static char *
+page_path (const char *output,
+           guint       page)
+{
+  g_autofree char *stem = g_str_has_suffix (output, ".dot")
+                          ? g_strndup (output, strlen (output) - 4) : g_strdup (output);
+
+  return g_strdup_printf ("%s-p%u.dot", stem, page);
+}
+
+static gboolean
+write_pages (TraceRun              *run,
+             TraceRows             *rows,
+             const TraceDotOptions *o,
+             guint                  n_pages,
+             GError               **error)
+{
+  guint page;
+
+  for (page = 1; page <= n_pages; page++)
+    {
+      g_autofree char *text = dot_page (run, rows, o, page, n_pages);
+      g_autofree char *path = n_pages > 1 ? page_path (o->output, page) : g_strdup (o->output);
+
+      if (!g_file_set_contents (path, text, -1, error))
+        return FALSE;
+      if (n_pages > 1)
+        g_printerr ("mpk-trace: wrote %s\n", path);
+    }
+  return TRUE;
+}
+
 gboolean
 trace_dot_print (TraceRun              *run,
                  const TraceDotOptions *options,
@@ -1191,26 +1213,18 @@ trace_dot_print (TraceRun              *run,
   g_autoptr(TraceRows) rows = trace_rows_new (run);
   g_autofree char *text = NULL;
   guint n_pages = 1;
-  gboolean ok;
 
   if (options->max_rows > 0)
     n_pages = MAX (1, (rows->rows->len + options->max_rows - 1) / options->max_rows);
   if (options->output != NULL)
-    {
-      columns = columns_new (run, rows, options);
-      ok = write_pages (run, rows, options, n_pages, error);
-      g_clear_pointer (&columns, columns_free);
-      return ok;
-    }
+    return write_pages (run, rows, options, n_pages, error);
   if (options->page > n_pages)
     {
       g_set_error (error, TRACE_ERROR, TRACE_ERROR_USAGE,
                    "--page=%u: the diagram has %u page(s)", options->page, n_pages);
       return FALSE;
     }
-  columns = columns_new (run, rows, options);
   text = dot_page (run, rows, options, options->page, n_pages);
-  g_clear_pointer (&columns, columns_free);
   fputs (text, stdout);
   if (n_pages > 1)
     trace_note ("page %u of %u (--page=K for another, -o FILE.dot writes them all)",

@@ -16,6 +16,10 @@ typedef struct
   GPtrArray   *rows;       /* TraceEvent; row r (from 1) is at index r - 1 */
   guint       *row_of;     /* by event: its row, 0 = not drawn (folded) */
   guint       *fold_n;     /* by send: messages its arrow stands for (1 = plain) */
+  gboolean    *locked;     /* by event: a Value access whose own acquire and release
+                            * (just before and after it) are folded into its row */
+  gboolean    *held;       /* by event: an acquire whose release came right after it
+                            * (nothing traced between), folded into its row */
   TraceEvent **arrow_end;  /* by send: the receive its arrow ends at, or NULL */
   TraceEvent **arrow_from; /* by receive: the send its arrow starts at, or NULL */
   guint       *first_row;  /* by lane: its header's row */

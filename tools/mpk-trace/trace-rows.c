@@ -73,6 +73,53 @@ fold_from (TraceRows  *r,
   r->arrow_from[recv->pos] = first;
 }
 
+/* An acquire, one access to a shared number, the release of the same
+ * lock, one after the other in one thread: what every locked Value call
+ * does (lab 02 spent 24 of its 34 rows on them). The three become one
+ * row, the access's, marked "(locked)"; an acquire and its release with
+ * nothing traced between become one row "held lock#1". A recovery is
+ * never folded. */
+static void
+fold_locked (TraceRows *r,
+             TraceRun  *run,
+             gboolean  *hidden)
+{
+  guint i, j;
+
+  for (i = 0; i < run->lanes->len; i++)
+    {
+      TraceLane *lane = g_ptr_array_index (run->lanes, i);
+
+      for (j = 0; j + 2 < lane->events->len; j++)
+        {
+          TraceEvent *a = g_ptr_array_index (lane->events, j);
+          TraceEvent *v = g_ptr_array_index (lane->events, j + 1);
+          TraceEvent *z = g_ptr_array_index (lane->events, j + 2);
+
+          /* Held for what the trace does not show (a range copy): one row. */
+          if (strcmp (a->ev, "lock.acquire") == 0 && strcmp (v->ev, "lock.release") == 0
+              && a->obj != NULL && g_strcmp0 (a->obj, v->obj) == 0 && a->writer == v->writer
+              && a->th == v->th && !hidden[a->pos] && !hidden[v->pos])
+            {
+              hidden[v->pos] = TRUE;
+              r->held[a->pos] = TRUE;
+              j += 1;
+              continue;
+            }
+
+          if (strcmp (a->ev, "lock.acquire") != 0 || strcmp (z->ev, "lock.release") != 0
+              || !g_str_has_prefix (v->ev, "value.") || a->obj == NULL
+              || g_strcmp0 (a->obj, z->obj) != 0 || a->writer != z->writer
+              || v->writer != a->writer || a->th != v->th || v->th != z->th
+              || hidden[a->pos] || hidden[v->pos] || hidden[z->pos])
+            continue;
+          hidden[a->pos] = hidden[z->pos] = TRUE;
+          r->locked[v->pos] = TRUE;
+          j += 2;
+        }
+    }
+}
+
 /* The spawn whose row a child's header shares, or NULL: the header sits
  * level with the spawn, so the creation arrow is horizontal and crosses no
  * message label on the lanes between. An exec'd program's header shares
@@ -200,6 +247,8 @@ trace_rows_new (TraceRun *run)
   r->rows = g_ptr_array_new ();
   r->row_of = g_new0 (guint, n);
   r->fold_n = g_new0 (guint, n);
+  r->locked = g_new0 (gboolean, n);
+  r->held = g_new0 (gboolean, n);
   r->arrow_end = g_new0 (TraceEvent *, n);
   r->arrow_from = g_new0 (TraceEvent *, n);
   r->first_row = g_new0 (guint, run->lanes->len);
@@ -212,6 +261,7 @@ trace_rows_new (TraceRun *run)
                                       (GDestroyNotify) g_ptr_array_unref);
   for (i = 0; i < n; i++)
     hidden[i] = is_redundant_reap (g_ptr_array_index (run->causal, i));
+  fold_locked (r, run, hidden);
   for (i = 0; i < n; i++)
     {
       TraceEvent *e = g_ptr_array_index (run->causal, i);
@@ -233,6 +283,8 @@ trace_rows_free (TraceRows *rows)
   g_ptr_array_unref (rows->rows);
   g_free (rows->row_of);
   g_free (rows->fold_n);
+  g_free (rows->locked);
+  g_free (rows->held);
   g_free (rows->arrow_end);
   g_free (rows->arrow_from);
   g_free (rows->first_row);
