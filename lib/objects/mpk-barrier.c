@@ -70,9 +70,9 @@ struct _MpkBarrier
 /**
  * mpk_barrier_new:
  * @parties: how many processes must meet, at least 1
- * @action: (nullable) (scope forever): run by the last to arrive in each
+ * @action: (nullable): run by the last to arrive in each
  *   round, Python's `action`
- * @user_data: (nullable): given to @action
+ * @user_data: (transfer none) (nullable): given to @action
  * @timeout_us: the default timeout of mpk_barrier_wait_default(), or
  *   %MPK_WAIT_FOREVER (Python's `timeout=None`)
  * @error: return location for a #GError, or %NULL
@@ -485,7 +485,9 @@ mpk_barrier_reset (MpkBarrier *barrier)
  * mpk_barrier_get_parties:
  * @barrier: (transfer none): a barrier
  *
- * Returns: how many parties must meet, Python's `barrier.parties`
+ * Python's `barrier.parties`.
+ *
+ * Returns: how many parties must meet
  */
 guint
 mpk_barrier_get_parties (MpkBarrier *barrier)
@@ -515,7 +517,9 @@ mpk_barrier_get_n_waiting (MpkBarrier *barrier)
  * mpk_barrier_is_broken:
  * @barrier: (transfer none): a barrier
  *
- * Returns: %TRUE when the barrier is broken, Python's `barrier.broken`
+ * Python's `barrier.broken`: whether waits fail at once.
+ *
+ * Returns: %TRUE when the barrier is broken
  */
 gboolean
 mpk_barrier_is_broken (MpkBarrier *barrier)

@@ -121,6 +121,8 @@ mpk_condition_free (MpkCondition *cond)
  * mpk_condition_get_lock:
  * @cond: (transfer none): a condition
  *
+ * The lock the condition waits with (Python's `cond._lock`).
+ *
  * Returns: (transfer none): the condition's lock
  */
 MpkLock *
@@ -337,7 +339,7 @@ mpk_condition_wait (MpkCondition  *cond,
  * mpk_condition_wait_for:
  * @cond: (transfer none): a condition whose lock this thread holds
  * @predicate: (scope call): tested with the lock held
- * @user_data: (nullable): given to @predicate
+ * @user_data: (transfer none) (nullable): given to @predicate
  * @timeout_us: microseconds to wait in all, or %MPK_WAIT_FOREVER
  * @error: return location for a #GError, or %NULL
  *

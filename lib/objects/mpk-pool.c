@@ -639,9 +639,9 @@ pool_fail_all (MpkPool *pool, const char *message)
 /**
  * mpk_pool_new:
  * @n_workers: how many worker processes; 0 for mpk_cpu_count()
- * @initializer: (nullable) (scope forever): run in each worker as it
+ * @initializer: (nullable): run in each worker as it
  *   starts, Python's `initializer`
- * @user_data: (nullable): given to @initializer and to every task
+ * @user_data: (transfer none) (nullable): given to @initializer and to every task
  *   function, in the workers (each has its own copy of this process's
  *   memory as it was when the worker started)
  * @maxtasksperchild: after this many chunks a worker exits and a fresh one
@@ -740,7 +740,9 @@ mpk_pool_free (MpkPool *pool)
  * mpk_pool_get_n_workers:
  * @pool: (transfer none): a pool
  *
- * Returns: how many workers the pool keeps running (Python's `_processes`)
+ * How many workers the pool keeps running (Python's `_processes`).
+ *
+ * Returns: the number given to mpk_pool_new(), or the CPU count
  */
 guint
 mpk_pool_get_n_workers (MpkPool *pool)
@@ -844,7 +846,7 @@ inputs_valid (GVariant *const *inputs, gsize n)
 /**
  * mpk_pool_apply_async:
  * @pool: (transfer none): a running pool
- * @func: (scope forever): the task function
+ * @func:: the task function
  * @arg: (transfer none): its input (a floating reference is sunk)
  * @error: return location for a #GError, or %NULL
  *
@@ -872,7 +874,7 @@ mpk_pool_apply_async (MpkPool      *pool,
 /**
  * mpk_pool_apply:
  * @pool: (transfer none): a running pool
- * @func: (scope forever): the task function
+ * @func:: the task function
  * @arg: (transfer none): its input (a floating reference is sunk)
  * @timeout_us: microseconds to wait for the result, or %MPK_WAIT_FOREVER
  * @error: return location for a #GError, or %NULL
@@ -906,7 +908,7 @@ mpk_pool_apply (MpkPool      *pool,
 /**
  * mpk_pool_map_async:
  * @pool: (transfer none): a running pool
- * @func: (scope forever): the task function
+ * @func:: the task function
  * @inputs: (array length=n_inputs) (transfer none): one input per task
  *   (floating references are sunk)
  * @n_inputs: how many
@@ -968,7 +970,7 @@ collect_map (MpkPoolResult *job, gint64 timeout_us, GError **error)
 /**
  * mpk_pool_map:
  * @pool: (transfer none): a running pool
- * @func: (scope forever): the task function
+ * @func:: the task function
  * @inputs: (array length=n_inputs) (transfer none): one input per task
  *   (floating references are sunk)
  * @n_inputs: how many
@@ -1009,7 +1011,7 @@ mpk_pool_map (MpkPool          *pool,
 /**
  * mpk_pool_starmap:
  * @pool: (transfer none): a running pool
- * @func: (scope forever): the task function, given each input's children
+ * @func:: the task function, given each input's children
  * @inputs: (array length=n_inputs) (transfer none): one tuple per task
  *   (floating references are sunk)
  * @n_inputs: how many
@@ -1065,7 +1067,7 @@ imap (MpkPool *pool, JobKind kind, MpkPoolFunc func, GVariant *const *inputs, gs
 /**
  * mpk_pool_imap:
  * @pool: (transfer none): a running pool
- * @func: (scope forever): the task function
+ * @func:: the task function
  * @inputs: (array length=n_inputs) (transfer none): one input per task
  *   (floating references are sunk)
  * @n_inputs: how many
@@ -1099,7 +1101,7 @@ mpk_pool_imap (MpkPool          *pool,
 /**
  * mpk_pool_imap_unordered:
  * @pool: (transfer none): a running pool
- * @func: (scope forever): the task function
+ * @func:: the task function
  * @inputs: (array length=n_inputs) (transfer none): one input per task
  *   (floating references are sunk)
  * @n_inputs: how many
@@ -1250,7 +1252,9 @@ timed_out:
  * mpk_pool_result_ref:
  * @result: (transfer none): a result
  *
- * Returns: (transfer full): @result, with one more reference
+ * Takes a reference on @result.
+ *
+ * Returns: (transfer full): @result
  */
 MpkPoolResult *
 mpk_pool_result_ref (MpkPoolResult *result)
@@ -1396,7 +1400,9 @@ mpk_pool_result_get (MpkPoolResult  *result,
  * mpk_pool_result_get_n_items:
  * @result: (transfer none): a result
  *
- * Returns: how many tasks @result holds (1 for mpk_pool_apply_async())
+ * The number of tasks of @result, one per input.
+ *
+ * Returns: how many (1 for mpk_pool_apply_async())
  */
 gsize
 mpk_pool_result_get_n_items (MpkPoolResult *result)
