@@ -177,7 +177,6 @@ test_command_wire (void)
     "(byte 5, uint64 1, 'x', {'code': <1>})",                       /* an error without domain */
     "(byte 5, uint64 1, 'x', {'domain': <''>, 'code': <1>, 'message': <'m'>})",
   };
-  g_autoptr(GString) long_name = g_string_new (NULL);
 
   g_test_summary ("commands survive the wire; malformed frames are PROTOCOL, never a crash");
   back = mpk__command_from_wire (frame, &kind, &id, &error);
@@ -204,7 +203,26 @@ test_command_wire (void)
     g_assert_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL);
     g_clear_error (&error);
   }
-  g_string_append_c (long_name, '(');
+  /* Many keys (compared through a table) with the last one repeated. */
+  {
+    GVariantBuilder b;
+    g_autoptr(GVariant) v = NULL;
+    g_autoptr(MpkCommand) c = NULL;
+
+    g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+    for (int k = 0; k < 20; k++)
+      {
+        g_autofree char *key = g_strdup_printf ("k%d", k);
+
+        g_variant_builder_add (&b, "{sv}", key, g_variant_new_int32 (k));
+      }
+    g_variant_builder_add (&b, "{sv}", "k7", g_variant_new_int32 (7));
+    v = g_variant_ref_sink (g_variant_new ("(ytsa{sv})", 1, (guint64) 1, "many", &b));
+    c = mpk__command_from_wire (v, &kind, &id, &error);
+    g_assert_null (c);
+    g_assert_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL);
+    g_clear_error (&error);
+  }
   {
     char *name = g_strnfill (MPK_COMMAND_MAX_NAME + 1, 'n');
     g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new ("(ytsa{sv})", 1, (guint64) 1,

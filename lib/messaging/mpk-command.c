@@ -338,19 +338,31 @@ mpk__command_from_wire (GVariant        *frame,
                    MPK_COMMAND_MAX_NAME);
       return NULL;
     }
-  /* Python's kwargs cannot repeat a key; a dictionary on the wire can. */
+  /* Python's kwargs cannot repeat a key; a dictionary on the wire can.
+   * A few keys are compared pairwise (no table to allocate per command). */
   n = g_variant_n_children (params);
-  seen = g_hash_table_new (g_str_hash, g_str_equal);
-  for (gsize i = 0; i < n; i++)
+  if (n > 1)
     {
-      const char *key;
+      g_autofree const char **keys = g_new (const char *, n);
 
-      g_variant_get_child (params, i, "{&s*}", &key, NULL);
-      if (!g_hash_table_add (seen, (gpointer) key))
+      if (n > 16)
+        seen = g_hash_table_new (g_str_hash, g_str_equal);
+      for (gsize i = 0; i < n; i++)
         {
-          g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
-                       "command %s has the parameter '%s' twice", name, key);
-          return NULL;
+          gboolean twice = FALSE;
+
+          g_variant_get_child (params, i, "{&s*}", &keys[i], NULL);
+          if (seen != NULL)
+            twice = !g_hash_table_add (seen, (gpointer) keys[i]);
+          else
+            for (gsize j = 0; j < i && !twice; j++)
+              twice = strcmp (keys[i], keys[j]) == 0;
+          if (twice)
+            {
+              g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL,
+                           "command %s has the parameter '%s' twice", name, keys[i]);
+              return NULL;
+            }
         }
     }
   command = command_new_take (name, g_steal_pointer (&params));
