@@ -222,6 +222,7 @@ trace_frame (MpkMessageProcess   *mp,
 {
   MpkTraceLine line;
   char id[48], sum[200], text[192];
+  const char *failed = NULL;   /* an error frame's "CODE: message": drawn in red */
 
   mpk__command_summarize (command, text, sizeof text);
   switch (kind)
@@ -244,7 +245,10 @@ trace_frame (MpkMessageProcess   *mp,
         mpk__command_error_to_gerror (command, &failure);
         g_variant_lookup (mpk_command_get_params (command), "message", "&s", &message);
         if (failure != NULL && message != NULL)
-          g_snprintf (sum, sizeof sum, "✗ %s: %s", mpk__error_code_name (failure), message);
+          {
+            g_snprintf (sum, sizeof sum, "✗ %s: %s", mpk__error_code_name (failure), message);
+            failed = sum + strlen ("✗ ");
+          }
         else
           g_snprintf (sum, sizeof sum, "✗ %s", text);
         break;
@@ -263,6 +267,8 @@ trace_frame (MpkMessageProcess   *mp,
   mpk__trace_add_str (&line, "msg", id);
   mpk__trace_add_int (&line, "bytes", (gint64) header->length);
   mpk__trace_add_str (&line, "sum", sum);
+  if (failed != NULL)
+    mpk__trace_add_str (&line, "error", failed);
   mpk__trace_end (&line);
 }
 
