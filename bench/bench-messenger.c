@@ -48,7 +48,7 @@ echo_worker (MpkMessenger *m, gpointer data)
   for (;;)
     {
       g_autoptr(GError) error = NULL;
-      GVariant *v = mpk_messenger_receive_blocking (m, NULL, TIMEOUT, &error);
+      g_autoptr(GVariant) v = mpk_messenger_receive_blocking (m, NULL, TIMEOUT, &error);
 
       if (v == NULL)
         return g_error_matches (error, MPK_ERROR, MPK_ERROR_CLOSE_REQUESTED) ? 0 : 1;
@@ -115,7 +115,7 @@ stream_worker (MpkMessenger *m, gpointer data)
       || (go = mpk_messenger_receive_blocking (m, NULL, TIMEOUT, &error)) == NULL)
     return 1;
   for (gint64 i = 0; i < args->count; i++)
-    if (!mpk_messenger_send_full (m, MPK_MESSENGER_SEND_NOREQUEST, g_variant_ref (channels[i % 4]),
+    if (!mpk_messenger_send_full (m, MPK_MESSENGER_SEND_NOREQUEST, channels[i % 4],
                                   g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, payload,
                                                              sizeof payload, 1),
                                   (gdouble) ((i / 4) % 3), TIMEOUT, &error))
@@ -158,7 +158,7 @@ stream_trial (gint64 count)
         die ("await", error);
       for (int c = 0; c < 4; c++)
         {
-          g_autoptr(GPtrArray) batch = mpk_messenger_receive_available (m, g_variant_ref (channels[c]),
+          g_autoptr(GPtrArray) batch = mpk_messenger_receive_available (m, channels[c],
                                                                         &error);
           if (batch == NULL)
             die ("receive_available", error);

@@ -19,7 +19,7 @@ echo (MpkMessenger *messenger, GPtrArray *messages, GVariant *channel)
   g_autoptr(GVariant) ch = g_variant_ref_sink (channel);
 
   for (guint i = 0; i < messages->len; i++)
-    LAB_CHECK (mpk_messenger_send_norequest (messenger, g_variant_ref (ch),
+    LAB_CHECK (mpk_messenger_send_norequest (messenger, ch,
                                              g_ptr_array_index (messages, i),
                                              MPK_WAIT_FOREVER, &error));
 }

@@ -15,13 +15,13 @@ echo_process (MpkMessenger *messenger, gpointer user_data)
   while (TRUE)
     {
       g_autoptr(GError) error = NULL;
-      GVariant *data = mpk_messenger_receive_blocking (messenger, NULL, MPK_WAIT_FOREVER,
-                                                       &error);
+      g_autoptr(GVariant) data = mpk_messenger_receive_blocking (messenger, NULL,
+                                                                 MPK_WAIT_FOREVER, &error);
 
       if (data == NULL && g_error_matches (error, MPK_ERROR, MPK_ERROR_CLOSE_REQUESTED))
         return 0;                       /* mpk_worker_close(): we are done */
       LAB_CHECK (data != NULL);
-      /* send_reply() consumes our reference to data. */
+      /* The same message goes back (send_reply takes its own reference). */
       LAB_CHECK (mpk_messenger_send_reply (messenger, NULL, data, MPK_WAIT_FOREVER, &error));
     }
 }
