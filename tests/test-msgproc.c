@@ -1085,6 +1085,68 @@ test_source (void)
   stop_ok (mp);
 }
 
+static gboolean
+on_source_death (MpkMessageProcess *mp, MpkCommand *message, const GError *error, gpointer data)
+{
+  GError **seen = data;
+
+  g_assert_null (message);   /* the backend sends nothing before it dies */
+  g_assert_nonnull (error);
+  *seen = g_error_copy (error);
+  return G_SOURCE_CONTINUE;  /* destroyed anyway after the end */
+}
+
+static void
+test_source_backend_killed (void)
+{
+  g_autoptr(MpkMessageProcess) mp = new_mp ("source-dies");
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GError) error = NULL;
+  GError *seen = NULL;
+  GSource *source;
+
+  g_test_summary ("the frontend's GSource reports a SIGKILLed backend as PEER_DIED, once");
+  ASSERT_OK (mpk_message_process_add_handler (mp, "hang", NULL, hang_handler, NULL, NULL, &error),
+             error);
+  start_ok (mp);
+  send_ok (mp, mpk_command_new ("hang", NULL));
+  source = mpk_message_process_create_source (mp, &error);
+  g_assert_no_error (error);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_source_death), &seen, NULL);
+  g_source_attach (source, context);
+  g_assert_true (mpk_process_kill (mpk_message_process_get_process (mp), &error));
+  /* Each iteration blocks until the source is ready; the death makes it so. */
+  for (int i = 0; i < 100 && seen == NULL; i++)
+    g_main_context_iteration (context, TRUE);
+  g_assert_error (seen, MPK_ERROR, MPK_ERROR_PEER_DIED);
+  g_assert_true (g_source_is_destroyed (source));
+  g_source_unref (source);
+  g_clear_error (&seen);
+  mpk_message_process_stop (mp, WAIT_US, NULL);
+}
+
+static gboolean
+failing_pre_run (MpkMessageProcess *mp, gpointer data, GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no model file");
+  return FALSE;
+}
+
+static void
+test_pre_run_fails (void)
+{
+  g_autoptr(MpkMessageProcess) mp = new_mp ("no-model");
+
+  g_test_summary ("a failing pre-run hook sends its error, the backend ends with exit code 1 "
+                  "and no goodbye; the frontend's next receive says PEER_DIED");
+  mpk_message_process_set_hooks (mp, failing_pre_run, NULL, NULL);
+  start_ok (mp);
+  expect_error (mp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  expect_error (mp, MPK_ERROR, MPK_ERROR_PEER_DIED);
+  g_assert_false (mpk_message_process_said_goodbye (mp));
+  g_assert_cmpint (mpk_process_get_exitcode (mpk_message_process_get_process (mp)), ==, 1);
+}
+
 typedef struct
 {
   int pongs[2];
@@ -1204,6 +1266,8 @@ main (int   argc,
   mpk_test_add_func ("/msgproc/event-group/sync-backend-died", test_event_group_sync_backend_died);
   mpk_test_add_func ("/msgproc/async/overlap-and-stop", test_async_overlap);
   mpk_test_add_func ("/msgproc/source", test_source);
+  mpk_test_add_func ("/msgproc/source/backend-killed", test_source_backend_killed);
+  mpk_test_add_func ("/msgproc/stop/pre-run-fails", test_pre_run_fails);
   mpk_test_add_func ("/msgproc/program/run", test_program);
   mpk_test_add_func ("/msgproc/program/sigterm", test_program_signal);
 
