@@ -9,7 +9,8 @@
 # bench-messenger and bench_messenger.py (coproc's way: pickled message
 # objects over a Pipe, per-channel deques or heaps); the message process's
 # (mp_*) from bench-msgproc and bench_msgproc.py (valkka's way: pickled
-# MessageObjects over a Pipe, a select per message, getattr dispatch).
+# MessageObjects over a Pipe, a select per message, getattr dispatch); the
+# pool's (pool_*) from bench-pool and bench_pool.py (multiprocessing.Pool).
 #
 #   make bench                       # what you normally run
 #   BUILD=build bench/run.sh         # the same, without rebuilding
@@ -35,10 +36,11 @@ C_NOTRACE="$OUT/bench-mpkit-notrace"   # the same, built with -DMPK_NO_TRACE
 C_PROTO="$OUT/bench-protocol"          # the request protocol (proto_* workloads)
 C_MSG="$OUT/bench-messenger"           # the messenger layer (msg_* workloads)
 C_MP="$OUT/bench-msgproc"              # the message-process layer (mp_* workloads)
+C_POOL="$OUT/bench-pool"               # the pool (pool_* workloads)
 WORKLOADS="rtt rtt_1cpu rtt_bytes stream64 stream64v stream1m stream1mv spawn spawn_raw
            q1p1c q1p1cv q2p2c ring_raw sq1p1c jq1p1c q1m lockcnt valinc arrayew
            arrayew_idiom mgr_list_append mgr_dict_getset proto_rtt proto_fanin proto_filter4
-           msg_rtt msg_stream4 mp_rtt mp_cmd1way"
+           msg_rtt msg_stream4 mp_rtt mp_cmd1way pool_map pool_imap pool_start"
 # arrayew gives two rows (arrayew_w, arrayew_r) from the same trials; ONLY
 # accepts arrayew, arrayew_w or arrayew_r for it (arrayew_idiom likewise).
 # ring_raw: the anchors' raw shared-memory ring (pshared mutex + 2 condvars,
@@ -113,10 +115,11 @@ for w in $WORKLOADS; do
     continue
   fi
   c_bench="$C_BENCH" py_bench="$HERE/bench_mp.py"
-  if [[ "$w" = proto_* || "$w" = msg_* || "$w" = mp_* ]]; then
+  if [[ "$w" = proto_* || "$w" = msg_* || "$w" = mp_* || "$w" = pool_* ]]; then
     c_bench="$C_PROTO" py_bench="$HERE/bench_protocol.py"
     [[ "$w" = msg_* ]] && c_bench="$C_MSG" py_bench="$HERE/bench_messenger.py"
     [[ "$w" = mp_* ]] && c_bench="$C_MP" py_bench="$HERE/bench_msgproc.py"
+    [[ "$w" = pool_* ]] && c_bench="$C_POOL" py_bench="$HERE/bench_pool.py"
     if [ ! -x "$c_bench" ]; then
       echo "bench/run.sh: $c_bench is not built; run 'make bench'" >&2
       failed="$failed mpkit:$w"
@@ -213,6 +216,10 @@ ROWS = [
      "over a Pipe, select + getattr dispatch)", 2.0),
     ("mp_cmd1way", "Message process one-way commands to a no-op handler, then a ping "
      "(Python: valkka's way)", 2.0),
+    ("pool_map", "Pool.map of a tiny task (x * x) over 100 000 ints, 2 workers, default "
+     "chunks (Python: multiprocessing.Pool)", 10.0),
+    ("pool_imap", "Pool imap_unordered, chunk size 1: one message per task each way", None),
+    ("pool_start", "Pool of 4 workers: start, one apply, close, join", 10.0),
     ("ring_raw", "raw shm ring (anchor) 1P->1C: no library, pshared mutex + 2 condvars", None),
     ("ring_raw_2p2c", "raw shm ring (anchor) 2P->2C", None),
 ]

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""bench_pool.py: Python's multiprocessing.Pool (fork) on the workloads of
+bench/bench-pool.c; bench/run.sh runs both and prints the ratios.
+
+  pool_map    pool.map(sqr, xs), xs a list of n ints made before the
+              timing, 2 workers, default chunk size, pool running; tasks/s
+  pool_imap   pool.imap_unordered(sqr, range(n), 1); tasks/s
+  pool_start  Pool(4), one apply, close, join; ms
+
+Output: "key<TAB>unit<TAB>v1,v2,..." per workload, "#" lines are notes.
+"""
+import argparse
+import multiprocessing as mp
+import time
+
+
+def sqr(x):
+    return x * x
+
+
+def emit(key, unit, values):
+    print(key + "\t" + unit + "\t" + ",".join("%.6g" % v for v in values), flush=True)
+
+
+def map_trial(count):
+    xs = list(range(count))
+    with mp.Pool(2) as pool:
+        t0 = time.perf_counter()
+        results = pool.map(sqr, xs)
+        t1 = time.perf_counter()
+        if len(results) != count or results[-1] != (count - 1) ** 2:
+            raise SystemExit("pool_map: wrong results")
+        pool.close()
+        pool.join()
+    return count / (t1 - t0)
+
+
+def imap_trial(count):
+    xs = list(range(count))
+    with mp.Pool(2) as pool:
+        t0 = time.perf_counter()
+        got = sum(1 for _ in pool.imap_unordered(sqr, xs, 1))
+        t1 = time.perf_counter()
+        if got != count:
+            raise SystemExit("pool_imap: wrong count")
+        pool.close()
+        pool.join()
+    return count / (t1 - t0)
+
+
+def start_trial(count):
+    t0 = time.perf_counter()
+    for _ in range(count):
+        pool = mp.Pool(4)
+        if pool.apply(sqr, (3,)) != 9:
+            raise SystemExit("pool_start: wrong result")
+        pool.close()
+        pool.join()
+    return (time.perf_counter() - t0) * 1e3 / count
+
+
+WORKLOADS = [
+    ("pool_map", "tasks/s", map_trial, 100000),
+    ("pool_imap", "tasks/s", imap_trial, 20000),
+    ("pool_start", "ms", start_trial, 20),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=5, help="trials per workload (default 5)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every count")
+    ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
+    args = ap.parse_args()
+    mp.set_start_method("fork")
+    only = [k for k in args.only.split(",") if k]
+    print("# bench_pool trials=%d scale=%g" % (args.trials, args.scale), flush=True)
+    for key, unit, trial, count in WORKLOADS:
+        if only and key not in only:
+            continue
+        n = max(int(count * args.scale), 1)
+        print("# %s: %d per trial" % (key, n), flush=True)
+        emit(key, unit, [trial(n) for _ in range(args.trials)])
+
+
+if __name__ == "__main__":
+    main()
