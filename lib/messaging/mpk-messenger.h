@@ -16,6 +16,14 @@
 
 G_BEGIN_DECLS
 
+/**
+ * MpkMessenger:
+ *
+ * One side of a messenger pair: an opaque object owning one end of a
+ * duplex pipe, its per-channel queues and its request counters. Made by
+ * mpk_messenger_new_pair(), mpk_messenger_new() or #MpkWorker; freed with
+ * mpk_messenger_free(). Used by one thread at a time.
+ */
 typedef struct _MpkMessenger MpkMessenger;
 
 /**

@@ -15,6 +15,13 @@
 
 G_BEGIN_DECLS
 
+/**
+ * MpkWorker:
+ *
+ * A worker resource (coproc's WorkerResource): an opaque object holding a
+ * worker process, once started, and the host's side of its messenger pair.
+ * Made by mpk_worker_new(), freed with mpk_worker_free().
+ */
 typedef struct _MpkWorker MpkWorker;
 
 /**
