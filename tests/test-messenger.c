@@ -954,6 +954,25 @@ typedef enum
   DIE_IN_REMAINING,
 } DieMode;
 
+/* Waits (at most about 10 s) until the parent sleeps in a poll: the
+ * host is then inside the blocking call under test, not before it. Reads
+ * /proc/PPID/wchan (Linux); if that never names a poll, it goes on anyway
+ * (the call must fail the same way, only "during" is then not certain). */
+static void
+wait_parent_in_poll (void)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/wchan", (int) getppid ());
+
+  for (int tries = 0; tries < 10000; tries++)
+    {
+      g_autofree char *wchan = NULL;
+
+      if (g_file_get_contents (path, &wchan, NULL, NULL) && strstr (wchan, "poll") != NULL)
+        return;
+      g_usleep (1000);
+    }
+}
+
 static int
 dying_worker (MpkMessenger *m, gpointer data)
 {
@@ -968,6 +987,9 @@ dying_worker (MpkMessenger *m, gpointer data)
   if (mode == DIE_IN_REMAINING)
     mpk_messenger_send_reply (m, NULL, req, MPK_WAIT_FOREVER, NULL);
   mpk_messenger_flush (m, MPK_WAIT_FOREVER, NULL);
+  if (mode == DIE_IN_REMAINING)
+    g_usleep (0);            /* the reply is out; the host reads it, then polls again */
+  wait_parent_in_poll ();
   raise (SIGKILL);
   return 4;
 }
