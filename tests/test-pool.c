@@ -680,7 +680,10 @@ test_kill_during_map (void)
                       round, chunksize, g_hash_table_size (killed), n_ok, n_died);
       g_assert_cmpuint (n_ok + n_died, ==, n);
       g_assert_cmpuint (n_died, <=, g_hash_table_size (killed));
-      g_assert_cmpuint (mpk_pool_get_n_replaced (pool), ==, g_hash_table_size (killed));
+      /* Every failure is a replaced worker; a kill that landed after the
+       * last result may not have been noticed yet. */
+      g_assert_cmpuint (mpk_pool_get_n_replaced (pool), >=, n_died);
+      g_assert_cmpuint (mpk_pool_get_n_replaced (pool), <=, g_hash_table_size (killed));
 
       /* Usable afterwards. */
       {
