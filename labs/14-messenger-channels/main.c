@@ -6,8 +6,7 @@
 
 #include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_init */
 
-/* A channel is any GVariant; these two are strings.  (The seed uses the
- * numbers 1 and 2; a string draws better in the diagram.) */
+/* A channel is any GVariant; these two are strings (the seed's 1 and 2). */
 #define CHANNEL_A g_variant_new_string ("A")
 #define CHANNEL_B g_variant_new_string ("B")
 
@@ -55,7 +54,6 @@ print_received (MpkMessenger *messenger, GVariant *channel, const char *name)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) msg = NULL;
   g_autofree char *text = NULL;
-
   LAB_CHECK (msg = mpk_messenger_receive_blocking (messenger, channel, MPK_WAIT_FOREVER,
                                                    &error));
   text = g_variant_print (msg, FALSE);        /* 'hello', quoted as Python's repr */
@@ -76,10 +74,8 @@ main (void)
   LAB_CHECK (worker = mpk_worker_new ("worker", echo_process, NULL, NULL,
                                       MPK_MESSENGER_PRIORITY, &error));
   messenger = mpk_worker_get_messenger (worker);
-
   LAB_CHECK ((n = mpk_messenger_available (messenger, NULL, &error)) >= 0);
   printf ("available () = %zd\n", n);
-
   /* Sent before the worker starts: both wait in the pipe, so the worker's
    * first look finds both (the handout says why that matters). */
   LAB_CHECK (mpk_messenger_send_norequest (messenger, CHANNEL_A, g_variant_new_string ("hello"),
@@ -89,11 +85,9 @@ main (void)
                                            MPK_WAIT_FOREVER, &error));
   printf ("send_norequest ('hi', B) = TRUE\n");
   LAB_CHECK (mpk_worker_start (worker, &error));
-
   /* No sleep: the default channel (NULL) gets nothing, echoes or not. */
   LAB_CHECK ((n = mpk_messenger_available (messenger, NULL, &error)) >= 0);
   printf ("available () = %zd\n", n);
-
   /* Each waits for the echo on its own channel. */
   print_received (messenger, CHANNEL_A, "A");
   print_received (messenger, CHANNEL_B, "B");
