@@ -187,7 +187,6 @@ test_lock (gconstpointer data)
   guint n_workers = GPOINTER_TO_UINT (data);
   g_autofree char *dir = NULL;
   g_autoptr(GPtrArray) events = NULL;
-  g_autoptr(GHashTable) lanes = NULL;
   const char *holder = NULL;
   gint64 next = 0;
 
