@@ -699,6 +699,35 @@ test_kill_during_map (void)
   inputs_free (inputs, n);
 }
 
+/* current_process() as a worker sees it: its pid, its name, daemonic. */
+static GVariant *
+who_am_i (GVariant *x, gpointer user_data, GError **error)
+{
+  return g_variant_new ("(isbi)", mpk_current_process_get_pid (), mpk_current_process_get_name (),
+                        mpk_current_process_get_daemon (), mpk_parent_process_get_pid ());
+}
+
+static void
+test_current_process (void)
+{
+  MpkPool *pool = pool_new (1, NULL, NULL, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  const char *name;
+  gint32 pid, parent;
+  gboolean daemon;
+
+  g_assert_cmpint (mpk_current_process_get_pid (), ==, getpid ());
+  v = mpk_pool_apply (pool, who_am_i, g_variant_new_int32 (0), TIMEOUT, &error);
+  g_assert_no_error (error);
+  g_variant_get (v, "(i&sbi)", &pid, &name, &daemon, &parent);
+  g_assert_cmpint (pid, ==, mpk_pool_get_worker_pid (pool, 0));
+  g_assert_cmpstr (name, ==, "ForkPoolWorker-1");
+  g_assert_true (daemon);
+  g_assert_cmpint (parent, ==, getpid ());
+  pool_finish (pool);
+}
+
 static void
 test_cpu_count (void)
 {
@@ -729,5 +758,6 @@ main (int argc, char **argv)
   mpk_test_add_data_func ("/pool/worker-death/exit", GINT_TO_POINTER (-3), test_worker_death);
   mpk_test_add_func ("/pool/kill-during-map", test_kill_during_map);
   mpk_test_add_func ("/pool/cpu-count", test_cpu_count);
+  mpk_test_add_func ("/pool/current-process", test_current_process);
   return g_test_run ();
 }

@@ -93,6 +93,22 @@ mpk_current_process_get_daemon (void)
 }
 
 /**
+ * mpk_current_process_get_pid:
+ *
+ * The calling process's pid, Python's `current_process().pid` (with
+ * mpk_current_process_get_name() and mpk_current_process_get_daemon(), the
+ * handle Python's `current_process()` gives; mpk_cpu_count() is
+ * `cpu_count()`).
+ *
+ * Returns: the pid, as getpid() gives it
+ */
+GPid
+mpk_current_process_get_pid (void)
+{
+  return (GPid) mpk__wire_pid ();
+}
+
+/**
  * mpk_parent_process_get_pid:
  *
  * The pid of the calling process's parent, as Python's

@@ -126,6 +126,7 @@ MPK_API GSource     *mpk_process_create_source (MpkProcess      *process,
 
 MPK_API const char  *mpk_current_process_get_name   (void);
 MPK_API gboolean     mpk_current_process_get_daemon (void);
+MPK_API GPid         mpk_current_process_get_pid    (void);
 MPK_API GPid         mpk_parent_process_get_pid     (void);
 MPK_API GPtrArray   *mpk_active_children            (void);
 
