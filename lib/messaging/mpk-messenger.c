@@ -309,7 +309,7 @@ summary_without_type (const char *sum)
 }
 
 /* What a message is, in the diagram's words: "A: 'hello'", "request #2: 1",
- * "reply: 1", "'high 0' (priority 0)". */
+ * "reply: 1", "p0 'high 0'" (sent with priority 0). */
 static char *
 describe_data (guint8 kind, GVariant *channel, GVariant *payload, gdouble priority,
                guint64 number)
@@ -327,14 +327,15 @@ describe_data (guint8 kind, GVariant *channel, GVariant *payload, gdouble priori
           g_string_append_printf (text, "%s: ", summary_without_type (sum));
         }
     }
+  /* First, so that a diagram's shortened label still shows it. */
+  if (!isinf (priority) || priority < 0)
+    g_string_append_printf (text, "p%g ", priority);
   if (kind == MPK__MESSENGER_REQUEST)
     g_string_append_printf (text, "request #%" G_GUINT64_FORMAT ": ", number);
   else if (kind == MPK__MESSENGER_REPLY)
     g_string_append (text, "reply: ");
   mpk__trace_summarize (payload, sum, sizeof sum);
   g_string_append (text, summary_without_type (sum));
-  if (!isinf (priority) || priority < 0)
-    g_string_append_printf (text, " (priority %g)", priority);
   return g_string_free (text, FALSE);
 }
 
