@@ -3,7 +3,8 @@
  * processes of each workload take turns at a shared object (a lock, a
  * queue, a Value) and write down, inside the object's own order, what
  * happened in which order: a shared counter taken under the lock, the
- * items of a one-producer FIFO, the numbers a Value held. `mpk-trace
+ * items of a one-producer FIFO, the numbers a Value held, the order of a
+ * Manager list the clients appended to. `mpk-trace
  * merge` must list the events in that order, although no message went
  * between the processes: only the objects' "ord" (README, "Merging") says
  * it. Each workload runs traced in a fresh exec of this binary (the switch
@@ -412,6 +413,150 @@ test_value (gconstpointer data)
   remove_dir (dir);
 }
 
+/* --- the Manager: its calls in the order the server ran them ---------------- */
+
+#define MANAGER_CLIENTS 3
+#define MANAGER_ROUNDS  8
+
+typedef struct
+{
+  MpkListProxy *list;
+  MpkEvent     *go;     /* the clients start appending together */
+} ManagerWork;
+
+static int
+manager_client (gpointer data)
+{
+  ManagerWork *w = data;
+  MpkListProxy *list = w->list;
+  int me = g_str_has_suffix (mpk_current_process_get_name (), "1") ? 1
+           : g_str_has_suffix (mpk_current_process_get_name (), "2") ? 2 : 3;
+
+  MPK_CHILD_CHECK (mpk_event_wait (w->go, 20 * G_USEC_PER_SEC));
+  for (int i = 0; i < MANAGER_ROUNDS; i++)
+    MPK_CHILD_CHECK (mpk_list_proxy_append (list, g_variant_new ("(ii)", me, i), NULL));
+  return 0;
+}
+
+/* The merged position of the manager.serve of append (c, i), and of the
+ * manager.reply its server thread sent next. */
+static void
+find_append (GPtrArray *events, int c, int i, guint *serve, guint *reply)
+{
+  g_autofree char *sum = g_strdup_printf ("tuple (%d, %d)", c, i);
+  const char *th = NULL;
+  gint64 pid = 0;
+
+  *serve = *reply = G_MAXUINT;
+  for (guint k = 0; k < events->len; k++)
+    {
+      JsonObject *e = g_ptr_array_index (events, k);
+      const char *e_th = json_object_has_member (e, "th") ? str_member (e, "th") : NULL;
+
+      if (*serve == G_MAXUINT && is_ev (e, "manager.serve")
+          && g_strcmp0 (str_member (e, "method"), "append") == 0
+          && g_strcmp0 (str_member (e, "sum"), sum) == 0)
+        {
+          *serve = k;
+          th = e_th;
+          pid = json_object_get_int_member (e, "pid");
+        }
+      else if (*serve != G_MAXUINT && is_ev (e, "manager.reply")
+               && json_object_get_int_member (e, "pid") == pid && g_strcmp0 (e_th, th) == 0)
+        {
+          *reply = k;
+          return;
+        }
+    }
+}
+
+static void
+test_manager (void)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  g_auto(GStrv) order = NULL;
+  const char *truth = NULL;
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GPtrArray) children = g_ptr_array_new_with_free_func ((GDestroyNotify) mpk_process_unref);
+      g_autoptr(GString) text = g_string_new ("order");
+      MpkManager *manager = mpk_manager_new_started (NULL);
+      MpkListProxy *list;
+      ManagerWork w;
+      gint64 n;
+
+      g_assert_nonnull (manager);
+      list = mpk_manager_list (manager, g_variant_new_parsed ("@a(ii) []"), NULL);
+      g_assert_nonnull (list);
+      w.list = list;
+      w.go = mpk_event_new (NULL);
+      g_assert_nonnull (w.go);
+      for (guint i = 0; i < MANAGER_CLIENTS; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("client %u", i + 1);
+
+          g_ptr_array_add (children, mpk_process_new (name, manager_client, &w, NULL));
+          g_assert_true (mpk_process_start (g_ptr_array_index (children, i), NULL));
+        }
+      mpk_event_set (w.go);
+      join_all (children);
+      mpk_event_free (w.go);
+      /* The list's order is the order the server ran the appends. */
+      n = mpk_list_proxy_len (list, NULL);
+      g_assert_cmpint (n, ==, MANAGER_CLIENTS * MANAGER_ROUNDS);
+      for (gint64 k = 0; k < n; k++)
+        {
+          g_autoptr(GVariant) item = mpk_list_proxy_get (list, k, NULL);
+          int c, i;
+
+          g_assert_nonnull (item);
+          g_variant_get (item, "(ii)", &c, &i);
+          g_string_append_printf (text, " %d,%d", c, i);
+        }
+      mpk_trace_mark ("%s", text->str);
+      mpk_list_proxy_unref (list);
+      g_assert_true (mpk_manager_shutdown (manager, 20 * G_USEC_PER_SEC, NULL));
+      mpk_manager_free (manager);
+      return;
+    }
+  g_test_summary ("Clients appending to one Manager list at once: the list's order is the "
+                  "order the server ran the appends, and in the merge each append's serve "
+                  "comes before the reply to the append the server ran next");
+  dir = run_traced ("manager");
+  events = merge (dir);
+  for (guint k = 0; k < events->len && truth == NULL; k++)
+    {
+      JsonObject *e = g_ptr_array_index (events, k);
+
+      if (is_ev (e, "mark") && g_str_has_prefix (str_member (e, "text"), "order "))
+        truth = str_member (e, "text");
+    }
+  g_assert_nonnull (truth);
+  g_test_message ("the server ran the appends in this order (client,item): %s", truth);
+  order = g_strsplit (truth + strlen ("order "), " ", -1);
+  g_assert_cmpuint (g_strv_length (order), ==, MANAGER_CLIENTS * MANAGER_ROUNDS);
+  for (guint k = 0; order[k + 1] != NULL; k++)
+    {
+      int c0, i0, c1, i1;
+      guint serve0, reply0, serve1, reply1;
+
+      g_assert_cmpint (sscanf (order[k], "%d,%d", &c0, &i0), ==, 2);
+      g_assert_cmpint (sscanf (order[k + 1], "%d,%d", &c1, &i1), ==, 2);
+      find_append (events, c0, i0, &serve0, &reply0);
+      find_append (events, c1, i1, &serve1, &reply1);
+      if (serve0 == G_MAXUINT || reply1 == G_MAXUINT)
+        causal_fail ("append (%d, %d) or (%d, %d) is missing its serve or reply in the merge "
+                     "(folder %s)", c0, i0, c1, i1, dir);
+      if (serve0 > reply1)
+        causal_fail ("the server ran append (%d, %d) before (%d, %d), but the merge lists "
+                     "the first one's serve (event %u) after the second one's reply (event %u) "
+                     "(folder %s)", c0, i0, c1, i1, serve0 + 1, reply1 + 1, dir);
+    }
+  remove_dir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -423,5 +568,6 @@ main (int argc, char **argv)
   mpk_test_add_data_func ("/causal/queue/4-consumers", GUINT_TO_POINTER (4), test_queue);
   mpk_test_add_data_func ("/causal/value/2", GUINT_TO_POINTER (2), test_value);
   mpk_test_add_data_func ("/causal/value/3", GUINT_TO_POINTER (3), test_value);
+  mpk_test_add_func ("/causal/manager/list", test_manager);
   return g_test_run ();
 }
