@@ -337,6 +337,84 @@ DEFINE_KIND (Queue, queue, "queue", "joinable_queue")
 DEFINE_KIND (Lock, lock, "lock")
 DEFINE_KIND (Namespace, namespace, "namespace")
 DEFINE_KIND (Iterator, iterator, "iterator")
+/**
+ * mpk_proxy_as_event:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for an event.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkEventProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not an event's
+ */
+/**
+ * mpk_event_proxy_ref:
+ * @event: (transfer none): an event proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @event
+ */
+/**
+ * mpk_event_proxy_unref:
+ * @event: (transfer full): an event proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the event if nothing else holds it.
+ */
+/**
+ * mpk_proxy_as_semaphore:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a semaphore.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkSemaphoreProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not a semaphore's
+ */
+/**
+ * mpk_semaphore_proxy_ref:
+ * @sem: (transfer none): a semaphore proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @sem
+ */
+/**
+ * mpk_semaphore_proxy_unref:
+ * @sem: (transfer full): a semaphore proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the semaphore if nothing else holds it.
+ */
+/**
+ * mpk_proxy_as_barrier:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a barrier.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkBarrierProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not a barrier's
+ */
+/**
+ * mpk_barrier_proxy_ref:
+ * @barrier: (transfer none): a barrier proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @barrier
+ */
+/**
+ * mpk_barrier_proxy_unref:
+ * @barrier: (transfer full): a barrier proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the barrier if nothing else holds it.
+ */
+DEFINE_KIND (Event, event, "event")
+DEFINE_KIND (Semaphore, semaphore, "semaphore")
+DEFINE_KIND (Barrier, barrier, "barrier")
 
 /* --- list ------------------------------------------------------------------------- */
 
@@ -1428,4 +1506,324 @@ mpk_proxy_to_string (MpkProxy *proxy, GError **error)
       return NULL;
     }
   return g_variant_dup_string (text, NULL);
+}
+
+/* --- event, semaphore, barrier ------------------------------------------------------- */
+
+/**
+ * mpk_manager_event:
+ * @manager: (transfer none): a started or connected manager
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes an event in the server: Python's `manager.Event()`, a flag,
+ * initially clear.
+ *
+ * Returns: (transfer full) (nullable): an event proxy, freed with
+ *   mpk_event_proxy_unref(); %NULL with @error (see mpk_manager_create())
+ */
+MpkEventProxy *
+mpk_manager_event (MpkManager *manager, GError **error)
+{
+  return (MpkEventProxy *) mpk_manager_create (manager, "event", NULL, error);
+}
+
+/**
+ * mpk_event_proxy_set:
+ * @event: (transfer none): an event proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `event.set()`: sets the flag and wakes every waiter.
+ *
+ * Returns: %TRUE; %FALSE with @error when the call failed
+ */
+gboolean
+mpk_event_proxy_set (MpkEventProxy *event, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (event), "event"), FALSE);
+  return call_unit (MPK_PROXY (event), "set", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_event_proxy_clear:
+ * @event: (transfer none): an event proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `event.clear()`.
+ *
+ * Returns: %TRUE; %FALSE with @error when the call failed
+ */
+gboolean
+mpk_event_proxy_clear (MpkEventProxy *event, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (event), "event"), FALSE);
+  return call_unit (MPK_PROXY (event), "clear", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_event_proxy_is_set:
+ * @event: (transfer none): an event proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `event.is_set()`.
+ *
+ * Returns: whether the flag is set; %FALSE also with @error
+ */
+gboolean
+mpk_event_proxy_is_set (MpkEventProxy *event, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (event), "event"), FALSE);
+  return call_bool (MPK_PROXY (event), "is_set", NULL, error);
+}
+
+/**
+ * mpk_event_proxy_wait:
+ * @event: (transfer none): an event proxy
+ * @timeout_us: how long to wait: %MPK_NO_WAIT, a time in microseconds, or
+ *   %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `event.wait(timeout)`.
+ *
+ * Returns: %TRUE once the flag is set; %FALSE with %MPK_ERROR_TIMED_OUT
+ *   (Python returns False) or another error
+ */
+gboolean
+mpk_event_proxy_wait (MpkEventProxy *event, gint64 timeout_us, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (event), "event"), FALSE);
+  return call_unit (MPK_PROXY (event), "wait", NULL, timeout_us, error);
+}
+
+/**
+ * mpk_manager_semaphore:
+ * @manager: (transfer none): a started or connected manager
+ * @value: the initial count, at most %G_MAXINT32
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a semaphore in the server: Python's `manager.Semaphore(value)`.
+ *
+ * Returns: (transfer full) (nullable): a semaphore proxy, freed with
+ *   mpk_semaphore_proxy_unref(); %NULL with @error (%MPK_ERROR_INVALID for
+ *   a @value above %G_MAXINT32; see mpk_manager_create())
+ */
+MpkSemaphoreProxy *
+mpk_manager_semaphore (MpkManager *manager, guint value, GError **error)
+{
+  return (MpkSemaphoreProxy *) mpk_manager_create (manager, "semaphore",
+                                                   g_variant_new ("(xx)", (gint64) value,
+                                                                  (gint64) 0),
+                                                   error);
+}
+
+/**
+ * mpk_manager_bounded_semaphore:
+ * @manager: (transfer none): a started or connected manager
+ * @value: the initial count, which releases may not exceed: 1 to %G_MAXINT32
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a bounded semaphore in the server: Python's
+ * `manager.BoundedSemaphore(value)`.
+ *
+ * Returns: (transfer full) (nullable): a semaphore proxy, freed with
+ *   mpk_semaphore_proxy_unref(); %NULL with @error (%MPK_ERROR_INVALID for
+ *   a @value of 0)
+ */
+MpkSemaphoreProxy *
+mpk_manager_bounded_semaphore (MpkManager *manager, guint value, GError **error)
+{
+  if (value == 0)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "semaphore: a bounded semaphore of 0 could never be acquired "
+                           "nor released");
+      return NULL;
+    }
+  return (MpkSemaphoreProxy *) mpk_manager_create (manager, "semaphore",
+                                                   g_variant_new ("(xx)", (gint64) value,
+                                                                  (gint64) value),
+                                                   error);
+}
+
+/**
+ * mpk_semaphore_proxy_acquire:
+ * @sem: (transfer none): a semaphore proxy
+ * @timeout_us: how long to wait: %MPK_NO_WAIT, a time in microseconds, or
+ *   %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `sem.acquire(timeout=...)`: takes one from the count, waiting
+ * while it is zero.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TIMED_OUT or another error
+ */
+gboolean
+mpk_semaphore_proxy_acquire (MpkSemaphoreProxy *sem, gint64 timeout_us, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (sem), "semaphore"), FALSE);
+  return call_unit (MPK_PROXY (sem), "acquire", NULL, timeout_us, error);
+}
+
+/**
+ * mpk_semaphore_proxy_release:
+ * @sem: (transfer none): a semaphore proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `sem.release()`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID when a bounded semaphore
+ *   would go above its initial value, or another error
+ */
+gboolean
+mpk_semaphore_proxy_release (MpkSemaphoreProxy *sem, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (sem), "semaphore"), FALSE);
+  return call_unit (MPK_PROXY (sem), "release", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_semaphore_proxy_get_value:
+ * @sem: (transfer none): a semaphore proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `sem.get_value()`.
+ *
+ * Returns: the count; -1 with @error
+ */
+gint64
+mpk_semaphore_proxy_get_value (MpkSemaphoreProxy *sem, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (sem), "semaphore"), -1);
+  return call_int (MPK_PROXY (sem), "get_value", NULL, error);
+}
+
+/**
+ * mpk_manager_barrier:
+ * @manager: (transfer none): a started or connected manager
+ * @parties: how many must meet, at least 1
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a barrier in the server: Python's `manager.Barrier(parties)`
+ * (without an action: an action would run in the server).
+ *
+ * Returns: (transfer full) (nullable): a barrier proxy, freed with
+ *   mpk_barrier_proxy_unref(); %NULL with @error (%MPK_ERROR_INVALID for
+ *   0 parties)
+ */
+MpkBarrierProxy *
+mpk_manager_barrier (MpkManager *manager, guint parties, GError **error)
+{
+  return (MpkBarrierProxy *) mpk_manager_create (manager, "barrier",
+                                                 g_variant_new ("(x)", (gint64) parties), error);
+}
+
+/**
+ * mpk_barrier_proxy_wait:
+ * @barrier: (transfer none): a barrier proxy
+ * @timeout_us: how long to wait: %MPK_NO_WAIT, a time in microseconds, or
+ *   %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `barrier.wait(timeout)`. A timeout breaks the barrier, as in
+ * Python; so does a waiting party whose client goes away.
+ *
+ * Returns: this party's index (0 arrived first); -1 with
+ *   %MPK_ERROR_BROKEN or another error
+ */
+gint64
+mpk_barrier_proxy_wait (MpkBarrierProxy *barrier, gint64 timeout_us, GError **error)
+{
+  g_autoptr(GVariant) result = NULL;
+
+  g_return_val_if_fail (is_a (MPK_PROXY (barrier), "barrier"), -1);
+  result = call (MPK_PROXY (barrier), "wait", NULL, timeout_us, error);
+  if (result == NULL)
+    return -1;
+  if (!g_variant_is_of_type (result, G_VARIANT_TYPE_INT64))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_PROTOCOL, "wait: expected a number, got %s",
+                   g_variant_get_type_string (result));
+      return -1;
+    }
+  return g_variant_get_int64 (result);
+}
+
+/**
+ * mpk_barrier_proxy_abort:
+ * @barrier: (transfer none): a barrier proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `barrier.abort()`: breaks it for every waiter, now and later.
+ *
+ * Returns: %TRUE; %FALSE with @error when the call failed
+ */
+gboolean
+mpk_barrier_proxy_abort (MpkBarrierProxy *barrier, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (barrier), "barrier"), FALSE);
+  return call_unit (MPK_PROXY (barrier), "abort", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_barrier_proxy_reset:
+ * @barrier: (transfer none): a barrier proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `barrier.reset()`: whole and empty again; the waiters of the
+ * round it cuts short get %MPK_ERROR_BROKEN.
+ *
+ * Returns: %TRUE; %FALSE with @error when the call failed
+ */
+gboolean
+mpk_barrier_proxy_reset (MpkBarrierProxy *barrier, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (barrier), "barrier"), FALSE);
+  return call_unit (MPK_PROXY (barrier), "reset", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_barrier_proxy_get_n_waiting:
+ * @barrier: (transfer none): a barrier proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `barrier.n_waiting`.
+ *
+ * Returns: the parties waiting in this round; -1 with @error
+ */
+gint64
+mpk_barrier_proxy_get_n_waiting (MpkBarrierProxy *barrier, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (barrier), "barrier"), -1);
+  return call_int (MPK_PROXY (barrier), "n_waiting", NULL, error);
+}
+
+/**
+ * mpk_barrier_proxy_get_parties:
+ * @barrier: (transfer none): a barrier proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `barrier.parties`.
+ *
+ * Returns: how many must meet; -1 with @error
+ */
+gint64
+mpk_barrier_proxy_get_parties (MpkBarrierProxy *barrier, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (barrier), "barrier"), -1);
+  return call_int (MPK_PROXY (barrier), "parties", NULL, error);
+}
+
+/**
+ * mpk_barrier_proxy_is_broken:
+ * @barrier: (transfer none): a barrier proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `barrier.broken`.
+ *
+ * Returns: whether it is broken; %FALSE also with @error
+ */
+gboolean
+mpk_barrier_proxy_is_broken (MpkBarrierProxy *barrier, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (barrier), "barrier"), FALSE);
+  return call_bool (MPK_PROXY (barrier), "broken", NULL, error);
 }

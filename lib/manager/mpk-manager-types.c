@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-manager-types.c: the types a Manager holds out of the box: list,
- * dict, value, queue, joinable_queue, lock, namespace and iterator. They
+ * dict, value, queue, joinable_queue, lock, namespace, iterator, event,
+ * semaphore and barrier. They
  * are MpkManagerType tables like any user type; they run in the server
  * with its lock held (see mpk-manager-server.c).
  *
@@ -1280,6 +1281,257 @@ static const MpkManagerMethod lock_methods[] = {
 
 static const MpkManagerType lock_type = { "lock", lock_create, g_free, lock_methods };
 
+/* --- event, semaphore, barrier (issue 18 §4) ----------------------------------------------- */
+
+/* The event type's create. Called with the server lock held. */
+static gpointer
+event_create (GVariant *args, GError **error)
+{
+  return args_are (args, "()", "event", error) ? g_new0 (gboolean, 1) : NULL;
+}
+
+static GVariant *
+event_set (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  *(gboolean *) self = TRUE;
+  mpk__manager_call_changed (call);
+  return NULL;
+}
+
+static GVariant *
+event_clear (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  *(gboolean *) self = FALSE;
+  return NULL;
+}
+
+static GVariant *
+event_is_set (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  return g_variant_new_boolean (*(gboolean *) self);
+}
+
+static GVariant *
+event_wait (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  while (!*(gboolean *) self)
+    if (!mpk__manager_call_wait (call, MPK_ERROR_TIMED_OUT, "the event was not set", error))
+      return NULL;
+  return g_variant_new_boolean (TRUE);
+}
+
+/* Each method here is called with the server lock held. */
+static const MpkManagerMethod event_methods[] = {
+  { "set", event_set }, { "clear", event_clear }, { "is_set", event_is_set },
+  { "wait", event_wait },
+  { NULL, NULL },
+};
+
+static const MpkManagerType event_type = { "event", event_create, g_free, event_methods };
+
+typedef struct
+{
+  gint64 value;
+  gint64 bound;   /* BoundedSemaphore: the initial value; 0 = unbounded */
+} Semaphore;
+
+/* The semaphore type's create: "(xx)", the value and the bound (0: none).
+ * Called with the server lock held. */
+static gpointer
+semaphore_create (GVariant *args, GError **error)
+{
+  Semaphore *sem;
+
+  if (!args_are (args, "(xx)", "semaphore", error))
+    return NULL;
+  sem = g_new0 (Semaphore, 1);
+  sem->value = arg_int (args, 0);
+  sem->bound = arg_int (args, 1);
+  if (sem->value < 0 || sem->value > G_MAXINT32 || sem->bound < 0
+      || (sem->bound != 0 && sem->bound != sem->value))
+    {
+      g_free (sem);
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "semaphore: the value must be 0 to 2^31 - 1 (bounded: 1 or more)");
+      return NULL;
+    }
+  return sem;
+}
+
+static GVariant *
+semaphore_acquire (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Semaphore *sem = self;
+
+  while (sem->value == 0)
+    if (!mpk__manager_call_wait (call, MPK_ERROR_TIMED_OUT, "the semaphore stayed at zero",
+                                 error))
+      return NULL;
+  sem->value--;
+  return NULL;
+}
+
+static GVariant *
+semaphore_release (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Semaphore *sem = self;
+
+  if ((sem->bound != 0 && sem->value >= sem->bound) || sem->value >= G_MAXINT32)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "semaphore or lock released too many times");
+      return NULL;
+    }
+  sem->value++;
+  mpk__manager_call_changed (call);
+  return NULL;
+}
+
+static GVariant *
+semaphore_get_value (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  return g_variant_new_int64 (((Semaphore *) self)->value);
+}
+
+/* Each method here is called with the server lock held. */
+static const MpkManagerMethod semaphore_methods[] = {
+  { "acquire", semaphore_acquire }, { "release", semaphore_release },
+  { "get_value", semaphore_get_value },
+  { NULL, NULL },
+};
+
+static const MpkManagerType semaphore_type = {
+  "semaphore", semaphore_create, g_free, semaphore_methods,
+};
+
+/* A barrier whose rounds are generations, as lib/objects/mpk-barrier.c
+ * explains: the last to arrive bumps @gen, and a waiter of an older one
+ * has passed, unless its round was cut short by reset() (its bit in
+ * @reset_bits). A waiter whose wait ends without a pass (its timeout, or
+ * its client hung up: a party gone) breaks the barrier for everybody. */
+typedef struct
+{
+  gint64   parties;
+  gint64   count;
+  guint64  gen;
+  guint64  reset_bits;
+  gboolean broken;
+} Barrier;
+
+/* The barrier type's create: "(x)", the parties. Called with the server lock held. */
+static gpointer
+barrier_create (GVariant *args, GError **error)
+{
+  Barrier *barrier;
+
+  if (!args_are (args, "(x)", "barrier", error))
+    return NULL;
+  if (arg_int (args, 0) < 1 || arg_int (args, 0) > G_MAXINT32)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INVALID,
+                           "barrier: parties must be 1 or more");
+      return NULL;
+    }
+  barrier = g_new0 (Barrier, 1);
+  barrier->parties = arg_int (args, 0);
+  return barrier;
+}
+
+static GVariant *
+barrier_wait (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Barrier *barrier = self;
+  gint64 index;
+  guint64 gen;
+
+  if (barrier->broken)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_BROKEN, "barrier: broken");
+      return NULL;
+    }
+  index = barrier->count++;
+  if (barrier->count == barrier->parties)
+    {
+      barrier->reset_bits &= ~(G_GUINT64_CONSTANT (1) << (barrier->gen % 64));
+      barrier->count = 0;
+      barrier->gen++;
+      mpk__manager_call_changed (call);
+      return g_variant_new_int64 (index);
+    }
+  gen = barrier->gen;
+  while (barrier->gen == gen && !barrier->broken)
+    if (!mpk__manager_call_wait (call, MPK_ERROR_BROKEN,
+                                 "barrier: a wait timed out; the barrier is now broken", error))
+      {
+        if (barrier->gen == gen && !barrier->broken)
+          {
+            barrier->broken = TRUE;
+            mpk__manager_call_changed (call);
+          }
+        if (barrier->gen == gen)
+          return NULL;
+        g_clear_error (error);   /* the round passed meanwhile */
+        break;
+      }
+  if (barrier->gen != gen && !(barrier->reset_bits & (G_GUINT64_CONSTANT (1) << (gen % 64))))
+    return g_variant_new_int64 (index);
+  g_set_error_literal (error, MPK_ERROR, MPK_ERROR_BROKEN,
+                       barrier->gen != gen ? "barrier: reset while this party waited"
+                                           : "barrier: broken");
+  return NULL;
+}
+
+static GVariant *
+barrier_abort (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  ((Barrier *) self)->broken = TRUE;
+  mpk__manager_call_changed (call);
+  return NULL;
+}
+
+static GVariant *
+barrier_reset (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Barrier *barrier = self;
+
+  barrier->reset_bits |= G_GUINT64_CONSTANT (1) << (barrier->gen % 64);
+  barrier->gen++;
+  barrier->count = 0;
+  barrier->broken = FALSE;
+  mpk__manager_call_changed (call);
+  return NULL;
+}
+
+static GVariant *
+barrier_n_waiting (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Barrier *barrier = self;
+
+  return g_variant_new_int64 (barrier->broken ? 0 : barrier->count);
+}
+
+static GVariant *
+barrier_parties (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  return g_variant_new_int64 (((Barrier *) self)->parties);
+}
+
+static GVariant *
+barrier_broken (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  return g_variant_new_boolean (((Barrier *) self)->broken);
+}
+
+/* Each method here is called with the server lock held. */
+static const MpkManagerMethod barrier_methods[] = {
+  { "wait", barrier_wait }, { "abort", barrier_abort }, { "reset", barrier_reset },
+  { "n_waiting", barrier_n_waiting }, { "parties", barrier_parties },
+  { "broken", barrier_broken },
+  { NULL, NULL },
+};
+
+static const MpkManagerType barrier_type = { "barrier", barrier_create, g_free, barrier_methods };
+
 /* --- namespace ----------------------------------------------------------------------------- */
 
 /* The namespace type's create. Called with the server lock held. */
@@ -1397,5 +1649,5 @@ static const MpkManagerType namespace_type = {
 
 const MpkManagerType *const mpk__manager_builtin_types[] = {
   &list_type, &dict_type, &value_type, &queue_type, &joinable_queue_type, &lock_type,
-  &namespace_type, &iterator_type, NULL,
+  &namespace_type, &iterator_type, &event_type, &semaphore_type, &barrier_type, NULL,
 };

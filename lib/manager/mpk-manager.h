@@ -60,6 +60,10 @@ typedef struct _MpkManagerCall MpkManagerCall;
  *   lock        MpkLockProxy         mpk_manager_lock()           mpk_lock_proxy_*()
  *   namespace   MpkNamespaceProxy    mpk_manager_namespace()      mpk_namespace_proxy_*()
  *   iterator    MpkIteratorProxy     mpk_dict_proxy_iter()        mpk_iterator_proxy_next()
+ *   event       MpkEventProxy        mpk_manager_event()          mpk_event_proxy_*()
+ *   semaphore   MpkSemaphoreProxy    mpk_manager_semaphore(),     mpk_semaphore_proxy_*()
+ *                                    mpk_manager_bounded_semaphore()
+ *   barrier     MpkBarrierProxy      mpk_manager_barrier()        mpk_barrier_proxy_*()
  *
  * One naming scheme: a kind K's type is MpkKProxy and its calls are
  * mpk_K_proxy_VERB(), with Python's verb (mpk_list_proxy_append is
@@ -137,6 +141,28 @@ typedef struct _MpkNamespaceProxy MpkNamespaceProxy;
  * mpk_proxy_as_iterator()); its call is mpk_iterator_proxy_next().
  */
 typedef struct _MpkIteratorProxy  MpkIteratorProxy;
+/**
+ * MpkEventProxy:
+ *
+ * A proxy for an event in a manager (Python's `manager.Event()`), made by
+ * mpk_manager_event(); its calls are mpk_event_proxy_*().
+ */
+typedef struct _MpkEventProxy     MpkEventProxy;
+/**
+ * MpkSemaphoreProxy:
+ *
+ * A proxy for a semaphore in a manager (Python's `manager.Semaphore()` or
+ * `manager.BoundedSemaphore()`), made by mpk_manager_semaphore() or
+ * mpk_manager_bounded_semaphore(); its calls are mpk_semaphore_proxy_*().
+ */
+typedef struct _MpkSemaphoreProxy MpkSemaphoreProxy;
+/**
+ * MpkBarrierProxy:
+ *
+ * A proxy for a barrier in a manager (Python's `manager.Barrier()`), made
+ * by mpk_manager_barrier(); its calls are mpk_barrier_proxy_*().
+ */
+typedef struct _MpkBarrierProxy   MpkBarrierProxy;
 
 /**
  * MPK_PROXY:
@@ -156,7 +182,10 @@ typedef struct _MpkIteratorProxy  MpkIteratorProxy;
     MpkQueueProxy *:     (MpkProxy *) (p),                            \
     MpkLockProxy *:      (MpkProxy *) (p),                            \
     MpkNamespaceProxy *: (MpkProxy *) (p),                            \
-    MpkIteratorProxy *:  (MpkProxy *) (p))
+    MpkIteratorProxy *:  (MpkProxy *) (p),                            \
+    MpkEventProxy *:     (MpkProxy *) (p),                            \
+    MpkSemaphoreProxy *: (MpkProxy *) (p),                            \
+    MpkBarrierProxy *:   (MpkProxy *) (p))
 
 /* --- user-defined types (BaseManager.register) ----------------------------- */
 
@@ -342,6 +371,9 @@ MPK_API MpkProxy   *mpk_manager_lookup          (MpkManager      *manager,
  *   lock:      acquire() release()
  *   namespace: get(s) set(sv) delete(s) str()
  *   iterator:  next() → (bv): FALSE at the end
+ *   event:     set() clear() is_set() wait()
+ *   semaphore: acquire() release() get_value()
+ *   barrier:   wait() → x abort() reset() n_waiting() parties() broken()
  * Results: list copy/slice and dict keys/values are "av", dict items
  * "a(vv)", len/index/count "x". A value that leaves its last container
  * (pop, get) carrying a reference keeps that object for a minute, for the
@@ -387,6 +419,12 @@ MPK_API MpkLockProxy      *mpk_proxy_as_lock      (MpkProxy  *proxy,
 MPK_API MpkNamespaceProxy *mpk_proxy_as_namespace (MpkProxy  *proxy,
                                                    GError   **error);
 MPK_API MpkIteratorProxy  *mpk_proxy_as_iterator  (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkEventProxy     *mpk_proxy_as_event     (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkSemaphoreProxy *mpk_proxy_as_semaphore (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkBarrierProxy   *mpk_proxy_as_barrier   (MpkProxy  *proxy,
                                                    GError   **error);
 
 /* --- list: a Python list of GVariant items (each stored as "v"). Indexes
@@ -580,6 +618,59 @@ MPK_API gboolean    mpk_namespace_proxy_delete  (MpkNamespaceProxy *ns,
                                                  const char    *name,
                                                  GError       **error);
 
+/* --- event, semaphore, barrier: Python's SyncManager kinds. A waiter
+ * whose client goes away stops waiting; a barrier party's does, too, and
+ * breaks the barrier (MPK_ERROR_BROKEN) instead of leaving the others
+ * waiting for it. */
+MPK_API MpkEventProxy *mpk_manager_event        (MpkManager    *manager,
+                                                 GError       **error);
+MPK_API MpkEventProxy *mpk_event_proxy_ref      (MpkEventProxy *event);
+MPK_API void        mpk_event_proxy_unref       (MpkEventProxy *event);
+MPK_API gboolean    mpk_event_proxy_set         (MpkEventProxy *event,
+                                                 GError       **error);
+MPK_API gboolean    mpk_event_proxy_clear       (MpkEventProxy *event,
+                                                 GError       **error);
+MPK_API gboolean    mpk_event_proxy_is_set      (MpkEventProxy *event,
+                                                 GError       **error);
+MPK_API gboolean    mpk_event_proxy_wait        (MpkEventProxy *event,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+
+MPK_API MpkSemaphoreProxy *mpk_manager_semaphore (MpkManager   *manager,
+                                                 guint          value,
+                                                 GError       **error);
+MPK_API MpkSemaphoreProxy *mpk_manager_bounded_semaphore (MpkManager *manager,
+                                                          guint       value,
+                                                          GError    **error);
+MPK_API MpkSemaphoreProxy *mpk_semaphore_proxy_ref (MpkSemaphoreProxy *sem);
+MPK_API void        mpk_semaphore_proxy_unref   (MpkSemaphoreProxy *sem);
+MPK_API gboolean    mpk_semaphore_proxy_acquire (MpkSemaphoreProxy *sem,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+MPK_API gboolean    mpk_semaphore_proxy_release (MpkSemaphoreProxy *sem,
+                                                 GError       **error);
+MPK_API gint64      mpk_semaphore_proxy_get_value (MpkSemaphoreProxy *sem,
+                                                   GError     **error);
+
+MPK_API MpkBarrierProxy *mpk_manager_barrier    (MpkManager    *manager,
+                                                 guint          parties,
+                                                 GError       **error);
+MPK_API MpkBarrierProxy *mpk_barrier_proxy_ref  (MpkBarrierProxy *barrier);
+MPK_API void        mpk_barrier_proxy_unref     (MpkBarrierProxy *barrier);
+MPK_API gint64      mpk_barrier_proxy_wait      (MpkBarrierProxy *barrier,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+MPK_API gboolean    mpk_barrier_proxy_abort     (MpkBarrierProxy *barrier,
+                                                 GError       **error);
+MPK_API gboolean    mpk_barrier_proxy_reset     (MpkBarrierProxy *barrier,
+                                                 GError       **error);
+MPK_API gint64      mpk_barrier_proxy_get_n_waiting (MpkBarrierProxy *barrier,
+                                                     GError     **error);
+MPK_API gint64      mpk_barrier_proxy_get_parties (MpkBarrierProxy *barrier,
+                                                   GError     **error);
+MPK_API gboolean    mpk_barrier_proxy_is_broken (MpkBarrierProxy *barrier,
+                                                 GError       **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkManager, mpk_manager_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkProxy, mpk_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkListProxy, mpk_list_proxy_unref)
@@ -589,6 +680,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkQueueProxy, mpk_queue_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkLockProxy, mpk_lock_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkNamespaceProxy, mpk_namespace_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkIteratorProxy, mpk_iterator_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkEventProxy, mpk_event_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkSemaphoreProxy, mpk_semaphore_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkBarrierProxy, mpk_barrier_proxy_unref)
 
 G_END_DECLS
 

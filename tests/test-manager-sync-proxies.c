@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-manager-sync-proxies.c: the Manager's event, semaphore and barrier
+ * proxies (issue 18 §4; Python's SyncManager.Event, Semaphore,
+ * BoundedSemaphore and Barrier), shared with child processes: a child
+ * waits for an event the parent sets; a semaphore's count, timeouts and
+ * bound; a barrier's rounds, indexes, abort and reset; and a barrier party
+ * killed while it waits breaks the barrier instead of hanging the others. */
+
+#include "test-manager-util.h"
+
+typedef struct
+{
+  MpkEventProxy     *event;
+  MpkSemaphoreProxy *sem;
+  MpkBarrierProxy   *barrier;
+  gint              *indexes;   /* shared: one slot per party */
+  int                slot;
+} Args;
+
+static int
+event_child (gpointer data)
+{
+  Args *args = data;
+  GError *error = NULL;
+
+  child_guard ();
+  MPK_CHILD_CHECK (mpk_event_proxy_wait (args->event, CHILD_TIMEOUT_US, &error));
+  MPK_CHILD_NO_ERROR (error);
+  MPK_CHILD_CHECK (mpk_event_proxy_is_set (args->event, &error));
+  return 0;
+}
+
+static void
+test_event (void)
+{
+  MpkManager *manager = new_started ();
+  g_autoptr(GError) error = NULL;
+  Args args = { 0 };
+  MpkProcess *child;
+
+  args.event = mpk_manager_event (manager, &error);
+  g_assert_no_error (error);
+  g_assert_false (mpk_event_proxy_is_set (args.event, &error));
+  g_assert_no_error (error);
+  g_assert_false (mpk_event_proxy_wait (args.event, MPK_NO_WAIT, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  child = mpk_test_start (event_child, &args);
+  g_assert_true (mpk_event_proxy_set (args.event, &error));
+  join_child (child, 0);
+  g_assert_true (mpk_event_proxy_clear (args.event, &error));
+  g_assert_false (mpk_event_proxy_is_set (args.event, &error));
+  g_assert_no_error (error);
+  mpk_event_proxy_unref (args.event);
+  shutdown_clean (manager);
+}
+
+static int
+release_child (gpointer data)
+{
+  Args *args = data;
+  GError *error = NULL;
+
+  child_guard ();
+  MPK_CHILD_CHECK (mpk_semaphore_proxy_release (args->sem, &error));
+  MPK_CHILD_NO_ERROR (error);
+  return 0;
+}
+
+static void
+test_semaphore (void)
+{
+  MpkManager *manager = new_started ();
+  g_autoptr(GError) error = NULL;
+  Args args = { 0 };
+  g_autoptr(MpkSemaphoreProxy) bounded = NULL;
+
+  args.sem = mpk_manager_semaphore (manager, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (mpk_semaphore_proxy_get_value (args.sem, &error), ==, 2);
+  g_assert_true (mpk_semaphore_proxy_acquire (args.sem, MPK_NO_WAIT, &error));
+  g_assert_true (mpk_semaphore_proxy_acquire (args.sem, MPK_NO_WAIT, &error));
+  g_assert_false (mpk_semaphore_proxy_acquire (args.sem, 20 * 1000, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  join_child (mpk_test_start (release_child, &args), 0);
+  g_assert_true (mpk_semaphore_proxy_acquire (args.sem, CHILD_TIMEOUT_US, &error));
+  g_assert_no_error (error);
+  /* An unbounded semaphore may go above its start. */
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (mpk_semaphore_proxy_release (args.sem, &error));
+  g_assert_cmpint (mpk_semaphore_proxy_get_value (args.sem, &error), ==, 3);
+
+  bounded = mpk_manager_bounded_semaphore (manager, 1, &error);
+  g_assert_no_error (error);
+  g_assert_false (mpk_semaphore_proxy_release (bounded, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (mpk_manager_bounded_semaphore (manager, 0, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  mpk_semaphore_proxy_unref (args.sem);
+  g_clear_pointer (&bounded, mpk_semaphore_proxy_unref);
+  shutdown_clean (manager);
+}
+
+static int
+barrier_child (gpointer data)
+{
+  Args *args = data;
+  GError *error = NULL;
+
+  child_guard ();
+  for (int round = 0; round < 3; round++)
+    {
+      gint64 index = mpk_barrier_proxy_wait (args->barrier, CHILD_TIMEOUT_US, &error);
+
+      MPK_CHILD_NO_ERROR (error);
+      MPK_CHILD_CHECK (index >= 0 && index < 3);
+      __atomic_add_fetch (&args->indexes[round * 3 + index], 1, __ATOMIC_SEQ_CST);
+    }
+  return 0;
+}
+
+static int
+barrier_forever_child (gpointer data)
+{
+  Args *args = data;
+
+  child_guard ();
+  mpk_barrier_proxy_wait (args->barrier, MPK_WAIT_FOREVER, NULL);
+  return 0;
+}
+
+static void
+wait_for_waiting (MpkBarrierProxy *barrier, gint64 n)
+{
+  gint64 end = g_get_monotonic_time () + CHILD_TIMEOUT_US;
+  g_autoptr(GError) error = NULL;
+
+  while (mpk_barrier_proxy_get_n_waiting (barrier, &error) < n)
+    {
+      g_assert_no_error (error);
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+      g_usleep (2000);
+    }
+}
+
+static void
+test_barrier (void)
+{
+  MpkManager *manager = new_started ();
+  g_autoptr(GError) error = NULL;
+  Args args = { 0 };
+  MpkProcess *children[2];
+
+  args.indexes = shared_new (9 * sizeof (gint));
+  args.barrier = mpk_manager_barrier (manager, 3, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (mpk_barrier_proxy_get_parties (args.barrier, &error), ==, 3);
+  for (int i = 0; i < 2; i++)
+    children[i] = mpk_test_start (barrier_child, &args);
+  for (int round = 0; round < 3; round++)
+    {
+      gint64 index = mpk_barrier_proxy_wait (args.barrier, CHILD_TIMEOUT_US, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (index, >=, 0);
+      g_assert_cmpint (index, <, 3);
+      __atomic_add_fetch (&args.indexes[round * 3 + index], 1, __ATOMIC_SEQ_CST);
+    }
+  for (int i = 0; i < 2; i++)
+    join_child (children[i], 0);
+  for (int i = 0; i < 9; i++)
+    g_assert_cmpint (args.indexes[i], ==, 1);   /* each index once per round */
+
+  /* abort breaks it; reset mends it. */
+  g_assert_true (mpk_barrier_proxy_abort (args.barrier, &error));
+  g_assert_true (mpk_barrier_proxy_is_broken (args.barrier, &error));
+  g_assert_cmpint (mpk_barrier_proxy_wait (args.barrier, MPK_NO_WAIT, &error), ==, -1);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_true (mpk_barrier_proxy_reset (args.barrier, &error));
+  g_assert_false (mpk_barrier_proxy_is_broken (args.barrier, &error));
+  g_assert_no_error (error);
+
+  /* A timeout breaks it for everybody (Python). */
+  g_assert_cmpint (mpk_barrier_proxy_wait (args.barrier, 20 * 1000, &error), ==, -1);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_true (mpk_barrier_proxy_is_broken (args.barrier, &error));
+  g_assert_true (mpk_barrier_proxy_reset (args.barrier, &error));
+
+  /* A party killed while it waits: its client hangs up, the barrier
+   * breaks, and the parent's wait returns instead of hanging. */
+  children[0] = mpk_test_start (barrier_forever_child, &args);
+  wait_for_waiting (args.barrier, 1);
+  g_assert_true (mpk_process_kill (children[0], NULL));
+  join_child (children[0], -SIGKILL);
+  g_assert_cmpint (mpk_barrier_proxy_wait (args.barrier, CHILD_TIMEOUT_US, &error), ==, -1);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_BROKEN);
+  g_clear_error (&error);
+
+  mpk_barrier_proxy_unref (args.barrier);
+  munmap (args.indexes, 9 * sizeof (gint));
+  shutdown_clean (manager);
+}
+
+static void
+test_as_kind (void)
+{
+  MpkManager *manager = new_started ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkEventProxy) event = mpk_manager_event (manager, &error);
+  g_autoptr(MpkEventProxy) again = NULL;
+  g_autoptr(MpkBarrierProxy) wrong = NULL;
+
+  g_assert_no_error (error);
+  again = mpk_proxy_as_event (MPK_PROXY (event), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (again);
+  wrong = mpk_proxy_as_barrier (MPK_PROXY (event), &error);
+  g_assert_null (wrong);
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_pointer (&event, mpk_event_proxy_unref);
+  g_clear_pointer (&again, mpk_event_proxy_unref);
+  shutdown_clean (manager);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  mpk_test_add_func ("/manager/sync/event", test_event);
+  mpk_test_add_func ("/manager/sync/semaphore", test_semaphore);
+  mpk_test_add_func ("/manager/sync/barrier", test_barrier);
+  mpk_test_add_func ("/manager/sync/as-kind", test_as_kind);
+  return g_test_run ();
+}
