@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-manager-sync-proxies.c: the Manager's event, semaphore and barrier
- * proxies (issue 18 §4; Python's SyncManager.Event, Semaphore,
- * BoundedSemaphore and Barrier), shared with child processes: a child
+/* test-manager-sync-proxies.c: the Manager's event, semaphore, barrier and
+ * condition proxies (issue 18 §4; Python's SyncManager.Event, Semaphore,
+ * BoundedSemaphore, Barrier and Condition), shared with child processes: a child
  * waits for an event the parent sets; a semaphore's count, timeouts and
- * bound; a barrier's rounds, indexes, abort and reset; and a barrier party
- * killed while it waits breaks the barrier instead of hanging the others. */
+ * bound; a barrier's rounds, indexes, abort and reset; a barrier party
+ * killed while it waits breaks the barrier instead of hanging the others;
+ * a condition's wait, notify and timeout, the lock held again after. */
 
 #include "test-manager-util.h"
 
@@ -13,6 +14,7 @@ typedef struct
   MpkEventProxy     *event;
   MpkSemaphoreProxy *sem;
   MpkBarrierProxy   *barrier;
+  MpkConditionProxy *cond;
   gint              *indexes;   /* shared: one slot per party */
   int                slot;
 } Args;
@@ -206,6 +208,71 @@ test_barrier (void)
   shutdown_clean (manager);
 }
 
+static int
+notify_child (gpointer data)
+{
+  Args *args = data;
+  GError *error = NULL;
+
+  child_guard ();
+  /* The parent holds the lock until its wait() lets go of it. */
+  MPK_CHILD_CHECK (mpk_condition_proxy_acquire (args->cond, CHILD_TIMEOUT_US, &error));
+  args->indexes[0] = 1;
+  MPK_CHILD_CHECK (mpk_condition_proxy_notify (args->cond, 1, &error));
+  MPK_CHILD_CHECK (mpk_condition_proxy_release (args->cond, &error));
+  MPK_CHILD_NO_ERROR (error);
+  return 0;
+}
+
+/* _TestCondition's notify and timeout cases through the manager. */
+static void
+test_condition (void)
+{
+  MpkManager *manager = new_started ();
+  g_autoptr(GError) error = NULL;
+  Args args = { 0 };
+  MpkProcess *child;
+
+  args.indexes = shared_new (sizeof (gint));
+  args.cond = mpk_manager_condition (manager, &error);
+  g_assert_no_error (error);
+  g_assert_false (mpk_condition_proxy_wait (args.cond, MPK_NO_WAIT, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (mpk_condition_proxy_notify (args.cond, 1, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_assert_true (mpk_condition_proxy_acquire (args.cond, CHILD_TIMEOUT_US, &error));
+  child = mpk_test_start (notify_child, &args);
+  while (args.indexes[0] == 0)
+    {
+      gboolean notified = mpk_condition_proxy_wait (args.cond, CHILD_TIMEOUT_US, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (notified);
+    }
+  /* The lock is held again: releasing works once. */
+  g_assert_true (mpk_condition_proxy_release (args.cond, &error));
+  g_assert_false (mpk_condition_proxy_release (args.cond, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  join_child (child, 0);
+
+  /* A timeout: FALSE with TIMED_OUT, the lock held again. */
+  g_assert_true (mpk_condition_proxy_acquire (args.cond, CHILD_TIMEOUT_US, &error));
+  g_assert_false (mpk_condition_proxy_wait (args.cond, 20 * 1000, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_true (mpk_condition_proxy_notify_all (args.cond, &error));
+  g_assert_true (mpk_condition_proxy_release (args.cond, &error));
+  g_assert_no_error (error);
+
+  mpk_condition_proxy_unref (args.cond);
+  munmap (args.indexes, sizeof (gint));
+  shutdown_clean (manager);
+}
+
 static void
 test_as_kind (void)
 {
@@ -235,6 +302,7 @@ main (int argc, char **argv)
   mpk_test_add_func ("/manager/sync/event", test_event);
   mpk_test_add_func ("/manager/sync/semaphore", test_semaphore);
   mpk_test_add_func ("/manager/sync/barrier", test_barrier);
+  mpk_test_add_func ("/manager/sync/condition", test_condition);
   mpk_test_add_func ("/manager/sync/as-kind", test_as_kind);
   return g_test_run ();
 }

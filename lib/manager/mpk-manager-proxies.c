@@ -414,7 +414,34 @@ DEFINE_KIND (Iterator, iterator, "iterator")
  */
 DEFINE_KIND (Event, event, "event")
 DEFINE_KIND (Semaphore, semaphore, "semaphore")
+/**
+ * mpk_proxy_as_condition:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for a condition.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkConditionProxy (a
+ *   new reference); %NULL with %MPK_ERROR_INVALID if it is not a
+ *   condition's
+ */
+/**
+ * mpk_condition_proxy_ref:
+ * @cond: (transfer none): a condition proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @cond
+ */
+/**
+ * mpk_condition_proxy_unref:
+ * @cond: (transfer full): a condition proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the condition if nothing else holds it.
+ */
 DEFINE_KIND (Barrier, barrier, "barrier")
+DEFINE_KIND (Condition, condition, "condition")
 
 /* --- list ------------------------------------------------------------------------- */
 
@@ -1826,4 +1853,131 @@ mpk_barrier_proxy_is_broken (MpkBarrierProxy *barrier, GError **error)
 {
   g_return_val_if_fail (is_a (MPK_PROXY (barrier), "barrier"), FALSE);
   return call_bool (MPK_PROXY (barrier), "broken", NULL, error);
+}
+
+/**
+ * mpk_manager_condition:
+ * @manager: (transfer none): a started or connected manager
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes a condition in the server: Python's `manager.Condition()`, with a
+ * lock of its own that any process may release (as the manager's lock).
+ *
+ * Returns: (transfer full) (nullable): a condition proxy, freed with
+ *   mpk_condition_proxy_unref(); %NULL with @error (see mpk_manager_create())
+ */
+MpkConditionProxy *
+mpk_manager_condition (MpkManager *manager, GError **error)
+{
+  return (MpkConditionProxy *) mpk_manager_create (manager, "condition", NULL, error);
+}
+
+/**
+ * mpk_condition_proxy_acquire:
+ * @cond: (transfer none): a condition proxy
+ * @timeout_us: how long to wait: %MPK_NO_WAIT, a time in microseconds, or
+ *   %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `cond.acquire()`: takes the condition's lock.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_TIMED_OUT or another error
+ */
+gboolean
+mpk_condition_proxy_acquire (MpkConditionProxy *cond, gint64 timeout_us, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (cond), "condition"), FALSE);
+  return call_unit (MPK_PROXY (cond), "acquire", NULL, timeout_us, error);
+}
+
+/**
+ * mpk_condition_proxy_release:
+ * @cond: (transfer none): a condition proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `cond.release()`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if the lock was not held,
+ *   or another error
+ */
+gboolean
+mpk_condition_proxy_release (MpkConditionProxy *cond, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (cond), "condition"), FALSE);
+  return call_unit (MPK_PROXY (cond), "release", NULL, MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_condition_proxy_wait:
+ * @cond: (transfer none): a condition proxy whose lock the caller holds
+ * @timeout_us: how long to wait for a notify: %MPK_NO_WAIT, a time in
+ *   microseconds, or %MPK_WAIT_FOREVER
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `cond.wait(timeout)`: releases the lock, waits for a notify,
+ * and takes the lock again (whatever the outcome, as Python does; that
+ * wait has no timeout) before it returns.
+ *
+ * Returns: %TRUE when notified; %FALSE with %MPK_ERROR_TIMED_OUT (Python
+ *   returns False, the lock held again), %MPK_ERROR_INVALID when the lock
+ *   was not held, or another error
+ */
+gboolean
+mpk_condition_proxy_wait (MpkConditionProxy *cond, gint64 timeout_us, GError **error)
+{
+  g_autoptr(GVariant) result = NULL;
+  gboolean notified;
+
+  g_return_val_if_fail (is_a (MPK_PROXY (cond), "condition"), FALSE);
+  result = call (MPK_PROXY (cond), "wait", NULL, timeout_us, error);
+  if (result == NULL)
+    return FALSE;
+  notified = g_variant_is_of_type (result, G_VARIANT_TYPE_BOOLEAN)
+             && g_variant_get_boolean (result);
+  if (!call_unit (MPK_PROXY (cond), "acquire", NULL, MPK_WAIT_FOREVER, error))
+    return FALSE;
+  if (!notified)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
+                           "condition: not notified before the timeout");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * mpk_condition_proxy_notify:
+ * @cond: (transfer none): a condition proxy whose lock the caller holds
+ * @n: how many waiters to wake at most
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `cond.notify(n)`: wakes the @n longest waiting.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if the lock was not held,
+ *   or another error
+ */
+gboolean
+mpk_condition_proxy_notify (MpkConditionProxy *cond, guint n, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (cond), "condition"), FALSE);
+  return call_unit (MPK_PROXY (cond), "notify", g_variant_new ("(x)", (gint64) n), MPK_NO_WAIT,
+                    error);
+}
+
+/**
+ * mpk_condition_proxy_notify_all:
+ * @cond: (transfer none): a condition proxy whose lock the caller holds
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `cond.notify_all()`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INVALID if the lock was not held,
+ *   or another error
+ */
+gboolean
+mpk_condition_proxy_notify_all (MpkConditionProxy *cond, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (cond), "condition"), FALSE);
+  return call_unit (MPK_PROXY (cond), "notify", g_variant_new ("(x)", (gint64) -1), MPK_NO_WAIT,
+                    error);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-manager-types.c: the types a Manager holds out of the box: list,
  * dict, value, queue, joinable_queue, lock, namespace, iterator, event,
- * semaphore and barrier. They
+ * semaphore, barrier and condition. They
  * are MpkManagerType tables like any user type; they run in the server
  * with its lock held (see mpk-manager-server.c).
  *
@@ -1532,6 +1532,126 @@ static const MpkManagerMethod barrier_methods[] = {
 
 static const MpkManagerType barrier_type = { "barrier", barrier_create, g_free, barrier_methods };
 
+/* A condition: a lock (held by any client, as the lock type's) and its
+ * waiters in arrival order. wait() needs the lock held; it releases it,
+ * waits to be notified (or its timeout, or its client hanging up, which
+ * takes it out of the line, so a notify never goes to the gone) and
+ * returns whether it was notified; the client then takes the lock again
+ * with acquire(), as Python's wait() does before it returns. */
+typedef struct
+{
+  gboolean held;
+  GQueue   waiters;   /* gboolean * "notified", oldest first */
+} Condition;
+
+static void
+condition_free (gpointer self)
+{
+  Condition *cond = self;
+
+  g_queue_clear (&cond->waiters);   /* a waiter owns its flag */
+  g_free (cond);
+}
+
+/* The condition type's create. Called with the server lock held. */
+static gpointer
+condition_create (GVariant *args, GError **error)
+{
+  Condition *cond;
+
+  if (!args_are (args, "()", "condition", error))
+    return NULL;
+  cond = g_new0 (Condition, 1);
+  g_queue_init (&cond->waiters);
+  return cond;
+}
+
+static GVariant *
+condition_acquire (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Condition *cond = self;
+
+  while (cond->held)
+    if (!mpk__manager_call_wait (call, MPK_ERROR_TIMED_OUT, "the lock is held", error))
+      return NULL;
+  cond->held = TRUE;
+  return NULL;
+}
+
+static gboolean
+condition_check_held (Condition *cond, const char *method, GError **error)
+{
+  if (cond->held)
+    return TRUE;
+  g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "cannot %s un-acquired lock",
+               strcmp (method, "release") == 0 ? "release" : method);
+  return FALSE;
+}
+
+static GVariant *
+condition_release (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Condition *cond = self;
+
+  if (!condition_check_held (cond, "release", error))
+    return NULL;
+  cond->held = FALSE;
+  mpk__manager_call_changed (call);
+  return NULL;
+}
+
+static GVariant *
+condition_wait (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Condition *cond = self;
+  gboolean notified = FALSE;
+  GError *wait_error = NULL;
+
+  if (!condition_check_held (cond, "wait on", error))
+    return NULL;
+  g_queue_push_tail (&cond->waiters, &notified);
+  cond->held = FALSE;
+  mpk__manager_call_changed (call);
+  while (!notified)
+    if (!mpk__manager_call_wait (call, MPK_ERROR_TIMED_OUT, "not notified", &wait_error))
+      break;
+  if (!notified)
+    g_queue_remove (&cond->waiters, &notified);
+  if (wait_error != NULL && !g_error_matches (wait_error, MPK_ERROR, MPK_ERROR_TIMED_OUT))
+    {
+      g_propagate_error (error, wait_error);
+      return NULL;
+    }
+  g_clear_error (&wait_error);
+  return g_variant_new_boolean (notified);
+}
+
+static GVariant *
+condition_notify (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Condition *cond = self;
+  gint64 n;
+
+  if (!args_are (args, "(x)", "notify", error) || !condition_check_held (cond, "notify on", error))
+    return NULL;
+  n = arg_int (args, 0);
+  for (gint64 i = 0; (n < 0 || i < n) && !g_queue_is_empty (&cond->waiters); i++)
+    *(gboolean *) g_queue_pop_head (&cond->waiters) = TRUE;
+  mpk__manager_call_changed (call);
+  return NULL;
+}
+
+/* Each method here is called with the server lock held. */
+static const MpkManagerMethod condition_methods[] = {
+  { "acquire", condition_acquire }, { "release", condition_release },
+  { "wait", condition_wait }, { "notify", condition_notify },
+  { NULL, NULL },
+};
+
+static const MpkManagerType condition_type = {
+  "condition", condition_create, condition_free, condition_methods,
+};
+
 /* --- namespace ----------------------------------------------------------------------------- */
 
 /* The namespace type's create. Called with the server lock held. */
@@ -1649,5 +1769,6 @@ static const MpkManagerType namespace_type = {
 
 const MpkManagerType *const mpk__manager_builtin_types[] = {
   &list_type, &dict_type, &value_type, &queue_type, &joinable_queue_type, &lock_type,
-  &namespace_type, &iterator_type, &event_type, &semaphore_type, &barrier_type, NULL,
+  &namespace_type, &iterator_type, &event_type, &semaphore_type, &barrier_type,
+  &condition_type, NULL,
 };

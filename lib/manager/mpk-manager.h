@@ -64,6 +64,7 @@ typedef struct _MpkManagerCall MpkManagerCall;
  *   semaphore   MpkSemaphoreProxy    mpk_manager_semaphore(),     mpk_semaphore_proxy_*()
  *                                    mpk_manager_bounded_semaphore()
  *   barrier     MpkBarrierProxy      mpk_manager_barrier()        mpk_barrier_proxy_*()
+ *   condition   MpkConditionProxy    mpk_manager_condition()      mpk_condition_proxy_*()
  *
  * One naming scheme: a kind K's type is MpkKProxy and its calls are
  * mpk_K_proxy_VERB(), with Python's verb (mpk_list_proxy_append is
@@ -163,6 +164,13 @@ typedef struct _MpkSemaphoreProxy MpkSemaphoreProxy;
  * by mpk_manager_barrier(); its calls are mpk_barrier_proxy_*().
  */
 typedef struct _MpkBarrierProxy   MpkBarrierProxy;
+/**
+ * MpkConditionProxy:
+ *
+ * A proxy for a condition in a manager (Python's `manager.Condition()`),
+ * made by mpk_manager_condition(); its calls are mpk_condition_proxy_*().
+ */
+typedef struct _MpkConditionProxy MpkConditionProxy;
 
 /**
  * MPK_PROXY:
@@ -185,7 +193,8 @@ typedef struct _MpkBarrierProxy   MpkBarrierProxy;
     MpkIteratorProxy *:  (MpkProxy *) (p),                            \
     MpkEventProxy *:     (MpkProxy *) (p),                            \
     MpkSemaphoreProxy *: (MpkProxy *) (p),                            \
-    MpkBarrierProxy *:   (MpkProxy *) (p))
+    MpkBarrierProxy *:   (MpkProxy *) (p),                            \
+    MpkConditionProxy *: (MpkProxy *) (p))
 
 /* --- user-defined types (BaseManager.register) ----------------------------- */
 
@@ -374,6 +383,8 @@ MPK_API MpkProxy   *mpk_manager_lookup          (MpkManager      *manager,
  *   event:     set() clear() is_set() wait()
  *   semaphore: acquire() release() get_value()
  *   barrier:   wait() → x abort() reset() n_waiting() parties() broken()
+ *   condition: acquire() release() wait() → b (the lock is not taken
+ *              again: acquire() follows) notify(x) (x < 0: all)
  * Results: list copy/slice and dict keys/values are "av", dict items
  * "a(vv)", len/index/count "x". A value that leaves its last container
  * (pop, get) carrying a reference keeps that object for a minute, for the
@@ -425,6 +436,8 @@ MPK_API MpkEventProxy     *mpk_proxy_as_event     (MpkProxy  *proxy,
 MPK_API MpkSemaphoreProxy *mpk_proxy_as_semaphore (MpkProxy  *proxy,
                                                    GError   **error);
 MPK_API MpkBarrierProxy   *mpk_proxy_as_barrier   (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkConditionProxy *mpk_proxy_as_condition (MpkProxy  *proxy,
                                                    GError   **error);
 
 /* --- list: a Python list of GVariant items (each stored as "v"). Indexes
@@ -671,6 +684,24 @@ MPK_API gint64      mpk_barrier_proxy_get_parties (MpkBarrierProxy *barrier,
 MPK_API gboolean    mpk_barrier_proxy_is_broken (MpkBarrierProxy *barrier,
                                                  GError       **error);
 
+MPK_API MpkConditionProxy *mpk_manager_condition (MpkManager   *manager,
+                                                 GError       **error);
+MPK_API MpkConditionProxy *mpk_condition_proxy_ref (MpkConditionProxy *cond);
+MPK_API void        mpk_condition_proxy_unref   (MpkConditionProxy *cond);
+MPK_API gboolean    mpk_condition_proxy_acquire (MpkConditionProxy *cond,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+MPK_API gboolean    mpk_condition_proxy_release (MpkConditionProxy *cond,
+                                                 GError       **error);
+MPK_API gboolean    mpk_condition_proxy_wait    (MpkConditionProxy *cond,
+                                                 gint64         timeout_us,
+                                                 GError       **error);
+MPK_API gboolean    mpk_condition_proxy_notify  (MpkConditionProxy *cond,
+                                                 guint          n,
+                                                 GError       **error);
+MPK_API gboolean    mpk_condition_proxy_notify_all (MpkConditionProxy *cond,
+                                                    GError     **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkManager, mpk_manager_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkProxy, mpk_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkListProxy, mpk_list_proxy_unref)
@@ -683,6 +714,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkIteratorProxy, mpk_iterator_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkEventProxy, mpk_event_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkSemaphoreProxy, mpk_semaphore_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkBarrierProxy, mpk_barrier_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkConditionProxy, mpk_condition_proxy_unref)
 
 G_END_DECLS
 
