@@ -2171,6 +2171,58 @@ test_locked_fold (Fixture      *f,
   assert_contains (dot.out, "label=\"release lock#1\"");
 }
 
+/* Two children one after the other: on page 2 only b has rows, so b takes
+ * the second column there, not the third. */
+static const char * const pages_parent[] = {
+  HDR (5400, 1, "MainProcess", 1000000),
+  EV (5400, 1, 1, 1000100, "proc.start", ",\"name\":\"MainProcess\""),
+  EV (5400, 2, 2, 1000200, "proc.spawn", SPAWN (5401, "a")),
+  EV (5400, 3, 5, 1000500, "proc.join", ",\"child\":5401"),
+  EV (5400, 4, 6, 1000600, "proc.spawn", SPAWN (5402, "b")),
+  EV (5400, 5, 9, 1000900, "proc.join", ",\"child\":5402"),
+  EV (5400, 6, 10, 1001000, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const pages_a[] = {
+  HDR (5401, 5400, "a", 1000250),
+  EV (5401, 1, 3, 1000260, "proc.start", ",\"name\":\"a\""),
+  EV (5401, 2, 4, 1000300, "proc.exit", EXIT (0)),
+  NULL
+};
+static const char * const pages_b[] = {
+  HDR (5402, 5400, "b", 1000650),
+  EV (5402, 1, 7, 1000660, "proc.start", ",\"name\":\"b\""),
+  EV (5402, 2, 8, 1000700, "proc.exit", EXIT (0)),
+  NULL
+};
+
+static void
+test_page_lanes (Fixture      *f,
+                 gconstpointer data)
+{
+  g_auto (Result) p1 = { 0 };
+  g_auto (Result) p2 = { 0 };
+
+  g_test_summary ("Only the lanes with a row on a page take room on it: b, started after "
+                  "a ended, is the second column of page 2 (x 3.2) while a is the second "
+                  "of page 1");
+  write_lines (f->dir, "trace-5400.jsonl", pages_parent, FALSE);
+  write_lines (f->dir, "trace-5401.jsonl", pages_a, FALSE);
+  write_lines (f->dir, "trace-5402.jsonl", pages_b, FALSE);
+  run_tool (&p1, "dot", "--max-rows=4", "--page=1", f->dir, NULL);
+  g_assert_cmpint (p1.status, ==, 0);
+  assert_contains (p1.out, "pos=\"3.200,-0.800!\", shape=box, style=\"rounded,filled\"");
+  assert_contains (p1.out, "<b>a</b>");
+  assert_lacks (p1.out, "<b>b</b>");
+  run_tool (&p2, "dot", "--max-rows=4", "--page=2", f->dir, NULL);
+  g_assert_cmpint (p2.status, ==, 0);
+  assert_contains (p2.out, "<b>b</b>");
+  assert_contains (p2.out, "label=<<b>b</b>>");
+  assert_contains (p2.out, "pos=\"3.200,");   /* b's column: a takes none here */
+  assert_lacks (p2.out, "5.800,");
+  assert_lacks (p2.out, "<b>a</b>");
+}
+
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -2226,5 +2278,6 @@ main (int    argc,
   ADD ("/trace-tool/merge/ord", test_ord);
   ADD ("/trace-tool/stuck/blocked", test_stuck);
   ADD ("/trace-tool/dot/locked-fold", test_locked_fold);
+  ADD ("/trace-tool/dot/page-lanes", test_page_lanes);
   return g_test_run ();
 }
