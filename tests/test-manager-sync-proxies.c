@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-manager-sync-proxies.c: the Manager's event, semaphore, barrier and
- * condition proxies (issue 18 §4; Python's SyncManager.Event, Semaphore,
- * BoundedSemaphore, Barrier and Condition), shared with child processes: a child
+/* test-manager-sync-proxies.c: the Manager's event, semaphore, barrier,
+ * condition and array proxies (issue 18 §4; Python's SyncManager.Event, Semaphore,
+ * BoundedSemaphore, Barrier, Condition and Array), shared with child processes: a child
  * waits for an event the parent sets; a semaphore's count, timeouts and
  * bound; a barrier's rounds, indexes, abort and reset; a barrier party
  * killed while it waits breaks the barrier instead of hanging the others;
- * a condition's wait, notify and timeout, the lock held again after. */
+ * a condition's wait, notify and timeout, the lock held again after; an
+ * array a child reads and writes, its bounds and typecode checks. */
 
 #include "test-manager-util.h"
 
@@ -15,6 +16,7 @@ typedef struct
   MpkSemaphoreProxy *sem;
   MpkBarrierProxy   *barrier;
   MpkConditionProxy *cond;
+  MpkArrayProxy     *array;
   gint              *indexes;   /* shared: one slot per party */
   int                slot;
 } Args;
@@ -273,6 +275,71 @@ test_condition (void)
   shutdown_clean (manager);
 }
 
+static int
+array_child (gpointer data)
+{
+  Args *args = data;
+  MpkArrayProxy *array = args->array;
+  GError *error = NULL;
+  GVariant *v;
+
+  child_guard ();
+  v = mpk_array_proxy_get (array, -1, &error);
+  MPK_CHILD_NO_ERROR (error);
+  MPK_CHILD_CHECK (g_variant_get_int64 (v) == 3);
+  g_variant_unref (v);
+  MPK_CHILD_CHECK (mpk_array_proxy_set (array, 0, g_variant_new_int64 (-7), &error));
+  return 0;
+}
+
+/* Python's manager.Array('i', [1, 2, 3]): a child reads and writes it. */
+static void
+test_array (void)
+{
+  MpkManager *manager = new_started ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpkArrayProxy) array = NULL;
+  g_autoptr(MpkArrayProxy) doubles = NULL;
+  g_autoptr(GVariant) all = NULL;
+  g_autoptr(GVariant) d = NULL;
+  g_autofree char *text = NULL;
+  gint32 items[] = { 1, 2, 3 };
+  Args args = { 0 };
+
+  array = mpk_manager_array (manager, 'i', g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, items,
+                                                                      3, sizeof (gint32)),
+                             &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (mpk_array_proxy_len (array, &error), ==, 3);
+  args.array = array;
+  join_child (mpk_test_start (array_child, &args), 0);
+  all = mpk_array_proxy_tolist (array, &error);
+  g_assert_no_error (error);
+  text = g_variant_print (all, FALSE);
+  g_assert_cmpstr (text, ==, "[<int64 -7>, <int64 2>, <int64 3>]");
+  g_assert_null (mpk_array_proxy_get (array, 3, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INDEX);
+  g_clear_error (&error);
+  g_assert_false (mpk_array_proxy_set (array, 0, g_variant_new_int64 (G_MAXINT64), &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);   /* does not fit 'i' */
+  g_clear_error (&error);
+  g_assert_false (mpk_array_proxy_set (array, 0, g_variant_new_string ("x"), &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (mpk_manager_array (manager, 'z', NULL, &error));
+  g_assert_error (error, MPK_ERROR, MPK_ERROR_INVALID);
+  g_clear_error (&error);
+
+  doubles = mpk_manager_array (manager, 'd', g_variant_new_parsed ("[1.5, 2.5]"), &error);
+  g_assert_no_error (error);
+  d = mpk_array_proxy_get (doubles, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (g_variant_get_double (d), ==, 2.5);
+  g_clear_pointer (&array, mpk_array_proxy_unref);
+  g_clear_pointer (&doubles, mpk_array_proxy_unref);
+  shutdown_clean (manager);
+}
+
 static void
 test_as_kind (void)
 {
@@ -303,6 +370,7 @@ main (int argc, char **argv)
   mpk_test_add_func ("/manager/sync/semaphore", test_semaphore);
   mpk_test_add_func ("/manager/sync/barrier", test_barrier);
   mpk_test_add_func ("/manager/sync/condition", test_condition);
+  mpk_test_add_func ("/manager/sync/array", test_array);
   mpk_test_add_func ("/manager/sync/as-kind", test_as_kind);
   return g_test_run ();
 }

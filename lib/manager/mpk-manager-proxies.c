@@ -441,7 +441,33 @@ DEFINE_KIND (Semaphore, semaphore, "semaphore")
  * server, which frees the condition if nothing else holds it.
  */
 DEFINE_KIND (Barrier, barrier, "barrier")
+/**
+ * mpk_proxy_as_array:
+ * @proxy: (transfer none): a generic proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mpk_proxy_as_list(), for an array.
+ *
+ * Returns: (transfer full) (nullable): @proxy as an #MpkArrayProxy (a new
+ *   reference); %NULL with %MPK_ERROR_INVALID if it is not an array's
+ */
+/**
+ * mpk_array_proxy_ref:
+ * @array: (transfer none): an array proxy
+ *
+ * Takes a reference, as mpk_proxy_ref() does (nothing is sent to the server).
+ *
+ * Returns: (transfer full): @array
+ */
+/**
+ * mpk_array_proxy_unref:
+ * @array: (transfer full): an array proxy
+ *
+ * Drops a reference, as mpk_proxy_unref() does: the last one tells the
+ * server, which frees the array if nothing else holds it.
+ */
 DEFINE_KIND (Condition, condition, "condition")
+DEFINE_KIND (Array, array, "array")
 
 /* --- list ------------------------------------------------------------------------- */
 
@@ -1980,4 +2006,105 @@ mpk_condition_proxy_notify_all (MpkConditionProxy *cond, GError **error)
   g_return_val_if_fail (is_a (MPK_PROXY (cond), "condition"), FALSE);
   return call_unit (MPK_PROXY (cond), "notify", g_variant_new ("(x)", (gint64) -1), MPK_NO_WAIT,
                     error);
+}
+
+/**
+ * mpk_manager_array:
+ * @manager: (transfer none): a started or connected manager
+ * @typecode: the C type of the numbers, as Python's array module names it:
+ *   one of bBhHiIlLqQ (integers) or fd (floating point)
+ * @items: (transfer none) (nullable): the initial numbers, any array or
+ *   tuple of int32, int64 or double values (a floating reference is sunk);
+ *   %NULL for none
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes an array in the server: Python's `manager.Array(typecode,
+ * sequence)`. Its length is fixed.
+ *
+ * Returns: (transfer full) (nullable): an array proxy, freed with
+ *   mpk_array_proxy_unref(); %NULL with @error (%MPK_ERROR_INVALID for a
+ *   bad typecode or a number that does not fit it)
+ */
+MpkArrayProxy *
+mpk_manager_array (MpkManager *manager, char typecode, GVariant *items, GError **error)
+{
+  GVariant *av = items != NULL ? to_av (items) : g_variant_new_array (G_VARIANT_TYPE_VARIANT,
+                                                                      NULL, 0);
+
+  return (MpkArrayProxy *) mpk_manager_create (manager, "array",
+                                               g_variant_new ("(y@av)", (guchar) typecode, av),
+                                               error);
+}
+
+/**
+ * mpk_array_proxy_len:
+ * @array: (transfer none): an array proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `len(a)`.
+ *
+ * Returns: the length; -1 with @error
+ */
+gint64
+mpk_array_proxy_len (MpkArrayProxy *array, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (array), "array"), -1);
+  return call_int (MPK_PROXY (array), "len", NULL, error);
+}
+
+/**
+ * mpk_array_proxy_get:
+ * @array: (transfer none): an array proxy
+ * @index: the position, negative from the end
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `a[index]`.
+ *
+ * Returns: (transfer full) (nullable): the number (an int64, or a double
+ *   for typecodes f and d); %NULL with %MPK_ERROR_INDEX or another error
+ */
+GVariant *
+mpk_array_proxy_get (MpkArrayProxy *array, gint64 index, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (array), "array"), NULL);
+  return call (MPK_PROXY (array), "get", g_variant_new ("(x)", index), MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_array_proxy_set:
+ * @array: (transfer none): an array proxy
+ * @index: the position, negative from the end
+ * @value: (transfer none): an int32, int64 or double (a floating reference
+ *   is sunk)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `a[index] = value`.
+ *
+ * Returns: %TRUE; %FALSE with %MPK_ERROR_INDEX, %MPK_ERROR_INVALID (not a
+ *   number, or one that does not fit the typecode) or another error
+ */
+gboolean
+mpk_array_proxy_set (MpkArrayProxy *array, gint64 index, GVariant *value, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (array), "array"), FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  return call_unit (MPK_PROXY (array), "set", g_variant_new ("(x@v)", index, box (value)),
+                    MPK_NO_WAIT, error);
+}
+
+/**
+ * mpk_array_proxy_tolist:
+ * @array: (transfer none): an array proxy
+ * @error: return location for a #GError, or %NULL
+ *
+ * Python's `a[:]` (or `list(a)`): every number at once.
+ *
+ * Returns: (transfer full) (nullable): an "av" of the numbers; %NULL with
+ *   @error
+ */
+GVariant *
+mpk_array_proxy_tolist (MpkArrayProxy *array, GError **error)
+{
+  g_return_val_if_fail (is_a (MPK_PROXY (array), "array"), NULL);
+  return call (MPK_PROXY (array), "tolist", NULL, MPK_NO_WAIT, error);
 }

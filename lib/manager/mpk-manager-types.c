@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpk-manager-types.c: the types a Manager holds out of the box: list,
  * dict, value, queue, joinable_queue, lock, namespace, iterator, event,
- * semaphore, barrier and condition. They
+ * semaphore, barrier, condition and array. They
  * are MpkManagerType tables like any user type; they run in the server
  * with its lock held (see mpk-manager-server.c).
  *
@@ -1652,6 +1652,205 @@ static const MpkManagerType condition_type = {
   "condition", condition_create, condition_free, condition_methods,
 };
 
+/* An array: Python's manager.Array(typecode, sequence), a fixed-length
+ * run of numbers of one C type. Integer typecodes hold int64s ("x")
+ * checked against the type's range (Python: OverflowError → INVALID),
+ * 'f' and 'd' hold doubles ("d"). */
+typedef struct
+{
+  char    typecode;
+  GArray *items;   /* gint64 or double */
+} Array;
+
+static gboolean
+array_range (char typecode, gint64 *lo, gint64 *hi)
+{
+  switch (typecode)
+    {
+    case 'b': *lo = G_MININT8;  *hi = G_MAXINT8;   return TRUE;
+    case 'B': *lo = 0;          *hi = G_MAXUINT8;  return TRUE;
+    case 'h': *lo = G_MININT16; *hi = G_MAXINT16;  return TRUE;
+    case 'H': *lo = 0;          *hi = G_MAXUINT16; return TRUE;
+    case 'i': *lo = G_MININT32; *hi = G_MAXINT32;  return TRUE;
+    case 'I': *lo = 0;          *hi = G_MAXUINT32; return TRUE;
+    case 'l': case 'q': *lo = G_MININT64; *hi = G_MAXINT64; return TRUE;
+    case 'L': case 'Q': *lo = 0; *hi = G_MAXINT64; return TRUE;   /* stored as int64 */
+    default: return FALSE;
+    }
+}
+
+static gboolean
+array_is_float (char typecode)
+{
+  return typecode == 'f' || typecode == 'd';
+}
+
+/* Stores @value (a number) at @i of @array. No lock needed beyond the array's. */
+static gboolean
+array_store (Array *array, guint i, GVariant *value, GError **error)
+{
+  gint64 lo, hi, n;
+
+  if (array_is_float (array->typecode))
+    {
+      double d;
+
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+        d = g_variant_get_double (value);
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+        d = (double) g_variant_get_int64 (value);
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+        d = g_variant_get_int32 (value);
+      else
+        goto wrong_type;
+      g_array_index (array->items, double, i) = d;
+      return TRUE;
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    n = g_variant_get_int64 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    n = g_variant_get_int32 (value);
+  else
+    goto wrong_type;
+  array_range (array->typecode, &lo, &hi);
+  if (n < lo || n > hi)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "array: %" G_GINT64_FORMAT " does not fit typecode '%c'", n, array->typecode);
+      return FALSE;
+    }
+  g_array_index (array->items, gint64, i) = n;
+  return TRUE;
+
+wrong_type:
+  g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID, "array of '%c': a %s is not a number for it",
+               array->typecode, g_variant_get_type_string (value));
+  return FALSE;
+}
+
+static void
+array_free (gpointer self)
+{
+  Array *array = self;
+
+  g_array_unref (array->items);
+  g_free (array);
+}
+
+/* The array type's create: "(yav)", the typecode and the items. Called
+ * with the server lock held. */
+static gpointer
+array_create (GVariant *args, GError **error)
+{
+  g_autoptr(GVariant) items = NULL;
+  gint64 lo, hi;
+  Array *array;
+  guchar typecode;
+
+  if (!args_are (args, "(yav)", "array", error))
+    return NULL;
+  g_variant_get (args, "(y@av)", &typecode, &items);
+  if (!array_is_float (typecode) && !array_range (typecode, &lo, &hi))
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "array: bad typecode '%c' (one of bBhHiIlLqQfd)", typecode);
+      return NULL;
+    }
+  array = g_new0 (Array, 1);
+  array->typecode = typecode;
+  array->items = g_array_sized_new (FALSE, TRUE,
+                                    array_is_float (typecode) ? sizeof (double) : sizeof (gint64),
+                                    g_variant_n_children (items));
+  g_array_set_size (array->items, g_variant_n_children (items));
+  for (gsize i = 0; i < g_variant_n_children (items); i++)
+    {
+      g_autoptr(GVariant) value = arg_value (items, i);
+
+      if (!array_store (array, i, value, error))
+        {
+          array_free (array);
+          return NULL;
+        }
+    }
+  return array;
+}
+
+static GVariant *
+array_item (Array *array, guint i)
+{
+  return array_is_float (array->typecode)
+           ? g_variant_new_double (g_array_index (array->items, double, i))
+           : g_variant_new_int64 (g_array_index (array->items, gint64, i));
+}
+
+/* Python's index rule (negative from the end); FALSE with INDEX. */
+static gboolean
+array_index (Array *array, gint64 index, guint *i, GError **error)
+{
+  gint64 len = array->items->len;
+
+  if (index < 0)
+    index += len;
+  if (index < 0 || index >= len)
+    {
+      g_set_error_literal (error, MPK_ERROR, MPK_ERROR_INDEX, "array index out of range");
+      return FALSE;
+    }
+  *i = (guint) index;
+  return TRUE;
+}
+
+static GVariant *
+array_len (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  return g_variant_new_int64 (((Array *) self)->items->len);
+}
+
+static GVariant *
+array_get (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  guint i;
+
+  if (!args_are (args, "(x)", "get", error) || !array_index (self, arg_int (args, 0), &i, error))
+    return NULL;
+  return array_item (self, i);
+}
+
+static GVariant *
+array_set (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  g_autoptr(GVariant) value = NULL;
+  guint i;
+
+  if (!args_are (args, "(xv)", "set", error) || !array_index (self, arg_int (args, 0), &i, error))
+    return NULL;
+  value = arg_value (args, 1);
+  if (!array_store (self, i, value, error))
+    return NULL;
+  mpk__manager_call_changed (call);
+  return NULL;
+}
+
+static GVariant *
+array_tolist (gpointer self, GVariant *args, MpkManagerCall *call, GError **error)
+{
+  Array *array = self;
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("av"));
+  for (guint i = 0; i < array->items->len; i++)
+    g_variant_builder_add (&b, "v", array_item (array, i));
+  return g_variant_builder_end (&b);
+}
+
+/* Each method here is called with the server lock held. */
+static const MpkManagerMethod array_methods[] = {
+  { "len", array_len }, { "get", array_get }, { "set", array_set }, { "tolist", array_tolist },
+  { NULL, NULL },
+};
+
+static const MpkManagerType array_type = { "array", array_create, array_free, array_methods };
+
 /* --- namespace ----------------------------------------------------------------------------- */
 
 /* The namespace type's create. Called with the server lock held. */
@@ -1770,5 +1969,5 @@ static const MpkManagerType namespace_type = {
 const MpkManagerType *const mpk__manager_builtin_types[] = {
   &list_type, &dict_type, &value_type, &queue_type, &joinable_queue_type, &lock_type,
   &namespace_type, &iterator_type, &event_type, &semaphore_type, &barrier_type,
-  &condition_type, NULL,
+  &condition_type, &array_type, NULL,
 };

@@ -65,6 +65,7 @@ typedef struct _MpkManagerCall MpkManagerCall;
  *                                    mpk_manager_bounded_semaphore()
  *   barrier     MpkBarrierProxy      mpk_manager_barrier()        mpk_barrier_proxy_*()
  *   condition   MpkConditionProxy    mpk_manager_condition()      mpk_condition_proxy_*()
+ *   array       MpkArrayProxy        mpk_manager_array()          mpk_array_proxy_*()
  *
  * One naming scheme: a kind K's type is MpkKProxy and its calls are
  * mpk_K_proxy_VERB(), with Python's verb (mpk_list_proxy_append is
@@ -171,6 +172,14 @@ typedef struct _MpkBarrierProxy   MpkBarrierProxy;
  * made by mpk_manager_condition(); its calls are mpk_condition_proxy_*().
  */
 typedef struct _MpkConditionProxy MpkConditionProxy;
+/**
+ * MpkArrayProxy:
+ *
+ * A proxy for an array of numbers in a manager (Python's
+ * `manager.Array(typecode, sequence)`), made by mpk_manager_array(); its
+ * calls are mpk_array_proxy_*().
+ */
+typedef struct _MpkArrayProxy     MpkArrayProxy;
 
 /**
  * MPK_PROXY:
@@ -194,7 +203,8 @@ typedef struct _MpkConditionProxy MpkConditionProxy;
     MpkEventProxy *:     (MpkProxy *) (p),                            \
     MpkSemaphoreProxy *: (MpkProxy *) (p),                            \
     MpkBarrierProxy *:   (MpkProxy *) (p),                            \
-    MpkConditionProxy *: (MpkProxy *) (p))
+    MpkConditionProxy *: (MpkProxy *) (p),                            \
+    MpkArrayProxy *:     (MpkProxy *) (p))
 
 /* --- user-defined types (BaseManager.register) ----------------------------- */
 
@@ -385,6 +395,8 @@ MPK_API MpkProxy   *mpk_manager_lookup          (MpkManager      *manager,
  *   barrier:   wait() → x abort() reset() n_waiting() parties() broken()
  *   condition: acquire() release() wait() → b (the lock is not taken
  *              again: acquire() follows) notify(x) (x < 0: all)
+ *   array:     len() get(x) set(xv) tolist() (numbers: "x", or "d" for
+ *              typecodes f and d)
  * Results: list copy/slice and dict keys/values are "av", dict items
  * "a(vv)", len/index/count "x". A value that leaves its last container
  * (pop, get) carrying a reference keeps that object for a minute, for the
@@ -438,6 +450,8 @@ MPK_API MpkSemaphoreProxy *mpk_proxy_as_semaphore (MpkProxy  *proxy,
 MPK_API MpkBarrierProxy   *mpk_proxy_as_barrier   (MpkProxy  *proxy,
                                                    GError   **error);
 MPK_API MpkConditionProxy *mpk_proxy_as_condition (MpkProxy  *proxy,
+                                                   GError   **error);
+MPK_API MpkArrayProxy     *mpk_proxy_as_array     (MpkProxy  *proxy,
                                                    GError   **error);
 
 /* --- list: a Python list of GVariant items (each stored as "v"). Indexes
@@ -702,6 +716,24 @@ MPK_API gboolean    mpk_condition_proxy_notify  (MpkConditionProxy *cond,
 MPK_API gboolean    mpk_condition_proxy_notify_all (MpkConditionProxy *cond,
                                                     GError     **error);
 
+MPK_API MpkArrayProxy *mpk_manager_array        (MpkManager    *manager,
+                                                 char           typecode,
+                                                 GVariant      *items,
+                                                 GError       **error);
+MPK_API MpkArrayProxy *mpk_array_proxy_ref      (MpkArrayProxy *array);
+MPK_API void        mpk_array_proxy_unref       (MpkArrayProxy *array);
+MPK_API gint64      mpk_array_proxy_len         (MpkArrayProxy *array,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_array_proxy_get         (MpkArrayProxy *array,
+                                                 gint64         index,
+                                                 GError       **error);
+MPK_API gboolean    mpk_array_proxy_set         (MpkArrayProxy *array,
+                                                 gint64         index,
+                                                 GVariant      *value,
+                                                 GError       **error);
+MPK_API GVariant   *mpk_array_proxy_tolist      (MpkArrayProxy *array,
+                                                 GError       **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkManager, mpk_manager_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkProxy, mpk_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkListProxy, mpk_list_proxy_unref)
@@ -715,6 +747,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkEventProxy, mpk_event_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkSemaphoreProxy, mpk_semaphore_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkBarrierProxy, mpk_barrier_proxy_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkConditionProxy, mpk_condition_proxy_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpkArrayProxy, mpk_array_proxy_unref)
 
 G_END_DECLS
 
