@@ -81,7 +81,7 @@ deps_named() {
 # A target that compiles runs the check first and stops there, naming the
 # command, before any compiler runs.
 build_stops() {
-  if run_make "$tmp/build.log" "$BUILD/lib/mpk-error.o"; then
+  if run_make "$tmp/build.log" "$BUILD/lib/core/mpk-error.o"; then
     cat "$tmp/build.log"; echo "the build went on without pkg-config"; return 1
   fi
   grep -q 'apt-get install.* pkg-config' "$tmp/build.log" \
