@@ -45,6 +45,15 @@ main (void)
   /* Python: with Pool(4) as pool: the four workers are forked now. */
   LAB_CHECK (pool = mpk_pool_new (4, NULL, NULL, 0, &error));
 
+  /* Python: pool.apply(square, (7,)): one task, run by one worker. */
+  {
+    g_autoptr(GVariant) v = NULL;
+
+    LAB_CHECK (v = mpk_pool_apply (pool, square, g_variant_new_int64 (7), MPK_WAIT_FOREVER,
+                                   &error));
+    printf ("apply: 7 squared is %" G_GINT64_FORMAT "\n", g_variant_get_int64 (v));
+  }
+
   /* Python: pool.map(square, range(10)). Chunk size 0: the pool chooses. */
   for (gint64 i = 0; i < 10; i++)
     inputs[i] = g_variant_ref_sink (g_variant_new_int64 (i));

@@ -55,7 +55,9 @@ worker (gpointer user_data)
   LAB_CHECK (mpk_condition_acquire (s->cond, MPK_WAIT_FOREVER, &error));
   mpk_value_set_int (s->arrived, mpk_value_get_int (s->arrived) + 1, NULL);
   printf ("%s: arrived\n", me);
-  LAB_CHECK (mpk_condition_notify_all (s->cond, &error));
+  /* Only the last to arrive has news for the others: it wakes them all. */
+  if (all_arrived (s))
+    LAB_CHECK (mpk_condition_notify_all (s->cond, &error));
   LAB_CHECK (mpk_condition_wait_for (s->cond, all_arrived, s, 10 * G_USEC_PER_SEC, &error));
   printf ("%s: everyone is here\n", me);
   LAB_CHECK (mpk_condition_release (s->cond, &error));

@@ -71,7 +71,8 @@ struct _MpkPoolResult
   gint       ref_count;
   MpkPool   *pool;      /* NULL once the pool is gone (then the job is complete) */
   JobKind    kind;
-  gpointer   func;      /* MpkPoolFunc, or MpkPoolStarFunc when @star */
+  guint32    func;      /* its place in the pool's FuncTable: an MpkPoolFunc, or
+                         * an MpkPoolStarFunc when @star */
   gboolean   star;
   gsize      n;
   GVariant **inputs;    /* dropped item by item as they complete */
@@ -97,6 +98,19 @@ typedef struct
   gsize          count;
   guint          worker;  /* where it was sent */
 } Chunk;
+
+/* The task functions a pool has been given, in shared memory: a task
+ * names its function by its place here, not by its address, so that a
+ * trace (which shows a task's message) reads the same from run to run
+ * whatever the address space's layout; the workers, forks of the parent,
+ * find the same address in their copy of the program. */
+#define MAX_FUNCS 64
+typedef struct
+{
+  guint32  n_funcs;
+  guint32  pad;
+  gpointer funcs[MAX_FUNCS];
+} FuncTable;
 
 /* One per worker, in shared memory: what it is running now. */
 typedef struct
@@ -126,6 +140,7 @@ struct _MpkPool
   PoolState        state;
   pid_t            owner;
   WorkerSlot      *slots;     /* shared: n_workers */
+  FuncTable       *funcs;     /* shared */
   Worker          *workers;
   MpkQueue        *results;
   GQueue           pending;   /* Chunk * not yet sent */
@@ -430,6 +445,11 @@ worker_run_chunk (Worker *self, GVariant *msg)
       unpacked_clear (&in);
       return FALSE;
     }
+  if (func >= __atomic_load_n (&pool->funcs->n_funcs, __ATOMIC_ACQUIRE))
+    {
+      unpacked_clear (&in);
+      return FALSE;
+    }
   results = g_new0 (GVariant *, MAX (n, 1));
   g_variant_builder_init (&errors, G_VARIANT_TYPE ("a(usis)"));
   __atomic_store_n (&slot->item, 0, __ATOMIC_RELEASE);
@@ -440,7 +460,7 @@ worker_run_chunk (Worker *self, GVariant *msg)
       g_autoptr(GError) error = NULL;
 
       __atomic_store_n (&slot->item, (guint32) i, __ATOMIC_RELEASE);
-      results[i] = run_item (pool, GSIZE_TO_POINTER ((gsize) func), star, arg, &error);
+      results[i] = run_item (pool, pool->funcs->funcs[func], star, arg, &error);
       if (results[i] == NULL)
         g_variant_builder_add (&errors, "(usis)", (guint32) i, g_quark_to_string (error->domain),
                                error->code, error->message);
@@ -534,7 +554,7 @@ send_chunk (MpkPool *pool, Worker *w, Chunk *chunk)
   pack_values (job->inputs + chunk->start, chunk->count, &in);
   ok = mpk_queue_put (w->tasks,
                       g_variant_new ("(@ay@ausbttb)", in.data, in.ends, in.type, in.boxed,
-                                     chunk->id, (guint64) GPOINTER_TO_SIZE (job->func),
+                                     chunk->id, (guint64) job->func,
                                      job->star),
                       G_USEC_PER_SEC, &error);
   g_free (in.type);
@@ -862,7 +882,8 @@ mpk_pool_new (guint             n_workers,
   g_queue_init (&pool->pending);
   pool->workers = g_new0 (Worker, pool->n_workers);
   pool->slots = mpk__shm_alloc (pool->n_workers * sizeof (WorkerSlot), error);
-  pool->results = pool->slots != NULL ? mpk_queue_new (0, error) : NULL;
+  pool->funcs = pool->slots != NULL ? mpk__shm_alloc (sizeof (FuncTable), error) : NULL;
+  pool->results = pool->funcs != NULL ? mpk_queue_new (0, error) : NULL;
   if (pool->results == NULL)
     {
       pool->state = POOL_JOINED;
@@ -918,6 +939,8 @@ mpk_pool_free (MpkPool *pool)
   g_clear_pointer (&pool->results, mpk_queue_free);
   if (pool->slots != NULL)
     mpk__shm_free (pool->slots, pool->n_workers * sizeof (WorkerSlot));
+  if (pool->funcs != NULL)
+    mpk__shm_free (pool->funcs, sizeof (FuncTable));
   g_hash_table_unref (pool->sent);
   g_ptr_array_unref (pool->jobs);
   g_free (pool->workers);
@@ -986,16 +1009,47 @@ pool_check_running (MpkPool *pool, GError **error)
   return FALSE;
 }
 
-/* Makes a job of @n inputs and queues its chunks. */
+/* @func's place in the pool's table, added if new (the workers read the
+ * table when a task names it, so one added after they started is there).
+ * FALSE with INVALID when the table is full. */
+static gboolean
+func_index (MpkPool *pool, gpointer func, guint32 *index, GError **error)
+{
+  FuncTable *table = pool->funcs;
+
+  for (guint32 i = 0; i < table->n_funcs; i++)
+    if (table->funcs[i] == func)
+      {
+        *index = i;
+        return TRUE;
+      }
+  if (table->n_funcs == MAX_FUNCS)
+    {
+      g_set_error (error, MPK_ERROR, MPK_ERROR_INVALID,
+                   "pool: more than %d different task functions", MAX_FUNCS);
+      return FALSE;
+    }
+  table->funcs[table->n_funcs] = func;
+  *index = table->n_funcs;
+  __atomic_store_n (&table->n_funcs, table->n_funcs + 1, __ATOMIC_RELEASE);
+  return TRUE;
+}
+
+/* Makes a job of @n inputs and queues its chunks; NULL only when @func
+ * cannot be added to the pool's table. */
 static MpkPoolResult *
 submit (MpkPool *pool, JobKind kind, gpointer func, gboolean star, GVariant *const *inputs,
-        gsize n, gsize chunksize)
+        gsize n, gsize chunksize, GError **error)
 {
-  MpkPoolResult *job = g_new0 (MpkPoolResult, 1);
+  MpkPoolResult *job;
+  guint32 index;
 
+  if (!func_index (pool, func, &index, error))
+    return NULL;
+  job = g_new0 (MpkPoolResult, 1);
   job->ref_count = 1;
   job->kind = kind;
-  job->func = func;
+  job->func = index;
   job->star = star;
   job->n = n;
   job->inputs = g_new0 (GVariant *, n);
@@ -1041,7 +1095,8 @@ inputs_valid (GVariant *const *inputs, gsize n)
  * Queues one task, Python's `pool.apply_async(func, (arg,))`.
  *
  * Returns: (transfer full): its pending result; %NULL with
- *   %MPK_ERROR_INVALID when the pool was closed or terminated
+ *   %MPK_ERROR_INVALID when the pool was closed or terminated (or has
+ *   64 other task functions)
  */
 MpkPoolResult *
 mpk_pool_apply_async (MpkPool      *pool,
@@ -1056,7 +1111,7 @@ mpk_pool_apply_async (MpkPool      *pool,
 
   if (!pool_check_running (pool, error))
     return NULL;
-  return submit (pool, JOB_APPLY, func, FALSE, &arg, 1, 1);
+  return submit (pool, JOB_APPLY, func, FALSE, &arg, 1, 1, error);
 }
 
 /**
@@ -1109,7 +1164,8 @@ mpk_pool_apply (MpkPool      *pool,
  * ready; mpk_pool_result_get() gives them all.
  *
  * Returns: (transfer full): the pending result; %NULL with
- *   %MPK_ERROR_INVALID when the pool is not running
+ *   %MPK_ERROR_INVALID when the pool is not running (or has 64 other task
+ *   functions)
  */
 MpkPoolResult *
 mpk_pool_map_async (MpkPool          *pool,
@@ -1127,7 +1183,7 @@ mpk_pool_map_async (MpkPool          *pool,
 
   if (!pool_check_running (pool, error))
     return NULL;
-  return submit (pool, JOB_MAP, func, FALSE, inputs, n_inputs, chunksize);
+  return submit (pool, JOB_MAP, func, FALSE, inputs, n_inputs, chunksize, error);
 }
 
 /* Waits for @job and turns it into the array mpk_pool_map() returns. */
@@ -1234,7 +1290,9 @@ mpk_pool_starmap (MpkPool          *pool,
 
   if (!pool_check_running (pool, error))
     return NULL;
-  job = submit (pool, JOB_MAP, func, TRUE, inputs, n_inputs, chunksize);
+  job = submit (pool, JOB_MAP, func, TRUE, inputs, n_inputs, chunksize, error);
+  if (job == NULL)
+    return NULL;
   return collect_map (job, timeout_us, error);
 }
 
@@ -1242,13 +1300,17 @@ static MpkPoolIter *
 imap (MpkPool *pool, JobKind kind, MpkPoolFunc func, GVariant *const *inputs, gsize n,
       gsize chunksize, GError **error)
 {
+  MpkPoolResult *job;
   MpkPoolIter *iter;
 
   if (!pool_check_running (pool, error))
     return NULL;
-  iter = g_new0 (MpkPoolIter, 1);
   /* Python's imap sends one task at a time unless told otherwise. */
-  iter->job = submit (pool, kind, func, FALSE, inputs, n, chunksize != 0 ? chunksize : 1);
+  job = submit (pool, kind, func, FALSE, inputs, n, chunksize != 0 ? chunksize : 1, error);
+  if (job == NULL)
+    return NULL;
+  iter = g_new0 (MpkPoolIter, 1);
+  iter->job = job;
   return iter;
 }
 

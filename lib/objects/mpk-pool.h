@@ -29,7 +29,8 @@ G_BEGIN_DECLS
  *
  * The task function is an #MpkPoolFunc: a C function of this program,
  * which the workers have because they are forks of it (Python pickles a
- * function by its name for the same reason). Inputs and results are
+ * function by its name for the same reason); a pool takes up to 64
+ * different ones (then %MPK_ERROR_INVALID). Inputs and results are
  * #GVariant values; a task that fails returns %NULL with a #GError, and
  * that error comes back as this task's error while the others go on.
  *
