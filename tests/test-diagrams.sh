@@ -165,7 +165,7 @@ size_check() {
   fi
 }
 
-echo "1..$(( $(echo "$labs" | wc -l) * 4 ))"
+echo "1..$(( $(echo "$labs" | wc -w) * 4 ))"
 for lab in $labs; do
   name=${lab#labs/}
   case $(mode "$lab") in

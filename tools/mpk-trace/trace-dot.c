@@ -17,6 +17,7 @@
 #define HEADER_ROOM 1.45  /* widest lane name in a header: "MainProcess (2)" */
 #define BOX_ROOM    2.4   /* widest text in a box on a lane (one event per row: no box beside it) */
 #define FAILED_INK  "#c62828" /* the label of a failed Manager call's reply */
+#define MAX_LANE_X  11.4  /* the rightmost lane of a page: a PNG stays within 1280 px */
 #define QUEUE_GAP   1.7   /* a queue's lane: this far right of the lane before it, and
                            * of the next lane (its puts' labels fit before it) */
 
@@ -642,7 +643,7 @@ emit_send (Dot        *d,
   /* A stub's label stops where the stub's text begins. A failed Manager
    * call's reply ("✗ INDEX: …") is written in red. */
   attrs = g_strdup_printf ("color=\"%s\"", end != NULL ? ink (e->lane) : "red");
-  emit_label (d, lid, x, x_to, y, whole ? LANE_GAP : STUB_LEN, text,
+  emit_label (d, lid, x, x_to, y, whole ? MIN (LANE_GAP, ABS (x_to - x)) : STUB_LEN, text,
               end == NULL ? "red" : e->error != NULL ? FAILED_INK : ink (e->lane), 9);
   if (end == NULL)
     {
@@ -702,7 +703,8 @@ emit_spawn (Dot        *d,
   g_autofree char *lid = node_id ('l', e->pos), *to = NULL;
   double x = lane_x (e->lane), x_to = lane_x (e->child_lane);
 
-  emit_label (d, lid, x, x_to, row_y (d, row_of (d, e)), LANE_GAP, "start()", "gray35", 9);
+  emit_label (d, lid, x, x_to, row_y (d, row_of (d, e)), MIN (LANE_GAP, ABS (x_to - x)),
+              "start()", "gray35", 9);
   if (e->child_lane->spawn != e)
     return;
   if (!on_page (d, row_of (d, head)))
@@ -1051,6 +1053,34 @@ is_queue_item (const TraceEvent *e)
          && (strcmp (e->ev, "queue.put") == 0 || strcmp (e->ev, "queue.get") == 0);
 }
 
+/* A page with more lanes than a slide holds at full size (six or more)
+ * narrows its gaps, never its boxes, so that the rightmost lane sits at
+ * MAX_LANE_X at most: the gaps stay wider than any box (BOX_ROOM) until
+ * about eight lanes, and arrow labels are cut to the gap they span. */
+static void
+columns_squeeze (Columns *c,
+                 guint    n_lanes)
+{
+  double right = LANE_X0, f;
+  guint i;
+
+  for (i = 0; i < n_lanes; i++)
+    right = MAX (right, c->x[i]);
+  for (i = 0; i < c->queues->len; i++)
+    right = MAX (right, ((QueueLane *) g_ptr_array_index (c->queues, i))->x);
+  if (right <= MAX_LANE_X)
+    return;
+  f = (MAX_LANE_X - LANE_X0) / (right - LANE_X0);
+  for (i = 0; i < n_lanes; i++)
+    c->x[i] = LANE_X0 + (c->x[i] - LANE_X0) * f;
+  for (i = 0; i < c->queues->len; i++)
+    {
+      QueueLane *q = g_ptr_array_index (c->queues, i);
+
+      q->x = LANE_X0 + (q->x - LANE_X0) * f;
+    }
+}
+
 /* The columns of the page of rows @first to @last. Only the lanes that
  * have a row on it take room, so a long story whose processes come and go
  * (lab 25's rounds) stays as narrow as its busiest page; a lane that
@@ -1121,6 +1151,7 @@ columns_new (TraceRun              *run,
           x = q->x + QUEUE_GAP;
         }
     }
+  columns_squeeze (c, run->lanes->len);
   return c;
 }
 
