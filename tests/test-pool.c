@@ -9,6 +9,7 @@
  * random SIGKILLs during a 10 000-task map lose no task. */
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <mpkit.h>
@@ -728,6 +729,132 @@ test_current_process (void)
   pool_finish (pool);
 }
 
+/* An int32 (a fixed type of 4 bytes) three times the input; fails for
+ * multiples of 7 (not 0). */
+static GVariant *
+triple32_or_fail (GVariant *x, gpointer user_data, GError **error)
+{
+  gint64 v = g_variant_get_int64 (x);
+
+  if (v != 0 && v % 7 == 0)
+    {
+      g_set_error (error, test_error_quark (), 7, "%" G_GINT64_FORMAT " is a multiple of 7", v);
+      return NULL;
+    }
+  return g_variant_new_int32 ((gint32) (3 * v));
+}
+
+/* An int64 for an even input, a string for an odd one. */
+static GVariant *
+int_or_string (GVariant *x, gpointer user_data, GError **error)
+{
+  gint64 v = g_variant_get_int64 (x);
+
+  if (v % 2 == 0)
+    return g_variant_new_int64 (v * v);
+  return g_variant_new_take_string (g_strdup_printf ("odd %" G_GINT64_FORMAT, v));
+}
+
+/* The string's length, with the string: a result of a variable size. */
+static GVariant *
+describe (GVariant *x, gpointer user_data, GError **error)
+{
+  const char *s = g_variant_get_string (x, NULL);
+
+  if (g_str_has_prefix (s, "fail"))
+    {
+      g_set_error (error, test_error_quark (), 3, "asked to fail: %s", s);
+      return NULL;
+    }
+  return g_variant_new ("(us)", (guint32) strlen (s), s);
+}
+
+/* Results packed per chunk: values of a fixed size that is not 8 next to
+ * failed tasks (which pack as nothing), a chunk of two result types, and
+ * chunks large enough to travel as raw bytes (strings, so not one array),
+ * each with failures in it. Every item is checked by position. */
+static void
+test_packing (void)
+{
+  g_autoptr(MpkPool) pool = pool_new (2, NULL, NULL, 0);
+  g_autoptr(GError) error = NULL;
+  const gsize n = 3000;
+  GVariant **inputs = int_inputs (n);
+  GVariant **strings = g_new0 (GVariant *, n);
+  const gsize chunks[] = { 1, 5, 64, 1000 };
+
+  for (gsize i = 0; i < n; i++)
+    strings[i] = g_variant_ref_sink (g_variant_new_take_string (
+      i % 97 == 5 ? g_strdup_printf ("fail %zu", i)
+                  : g_strnfill (i % 23, (char) ('a' + i % 26))));
+  for (guint c = 0; c < G_N_ELEMENTS (chunks); c++)
+    {
+      g_autoptr(MpkPoolResult) fixed = NULL;
+      g_autoptr(MpkPoolResult) mixed = NULL;
+      g_autoptr(MpkPoolResult) varying = NULL;
+
+      fixed = mpk_pool_map_async (pool, triple32_or_fail, inputs, n, chunks[c], &error);
+      g_assert_no_error (error);
+      mixed = mpk_pool_map_async (pool, int_or_string, inputs, n, chunks[c], &error);
+      g_assert_no_error (error);
+      varying = mpk_pool_map_async (pool, describe, strings, n, chunks[c], &error);
+      g_assert_no_error (error);
+      g_assert_true (mpk_pool_result_wait (fixed, TIMEOUT));
+      g_assert_true (mpk_pool_result_wait (mixed, TIMEOUT));
+      g_assert_true (mpk_pool_result_wait (varying, TIMEOUT));
+      for (gsize i = 0; i < n; i++)
+        {
+          g_autoptr(GVariant) f = mpk_pool_result_get_item (fixed, i, &error);
+          g_autoptr(GVariant) m = NULL;
+          g_autoptr(GVariant) v = NULL;
+
+          if (i != 0 && i % 7 == 0)
+            {
+              g_assert_error (error, test_error_quark (), 7);
+              g_assert_null (f);
+              g_clear_error (&error);
+            }
+          else
+            {
+              g_assert_no_error (error);
+              g_assert_true (g_variant_is_of_type (f, G_VARIANT_TYPE_INT32));
+              g_assert_cmpint (g_variant_get_int32 (f), ==, 3 * (gint32) i);
+            }
+          m = mpk_pool_result_get_item (mixed, i, &error);
+          g_assert_no_error (error);
+          if (i % 2 == 0)
+            g_assert_cmpint (g_variant_get_int64 (m), ==, (gint64) (i * i));
+          else
+            {
+              g_autofree char *want = g_strdup_printf ("odd %zu", i);
+
+              g_assert_cmpstr (g_variant_get_string (m, NULL), ==, want);
+            }
+          v = mpk_pool_result_get_item (varying, i, &error);
+          if (i % 97 == 5)
+            {
+              g_assert_error (error, test_error_quark (), 3);
+              g_clear_error (&error);
+            }
+          else
+            {
+              const char *got;
+              guint32 len;
+
+              g_assert_no_error (error);
+              g_variant_get (v, "(u&s)", &len, &got);
+              g_assert_cmpuint (len, ==, i % 23);
+              g_assert_cmpstr (got, ==, g_variant_get_string (strings[i], NULL));
+            }
+        }
+    }
+  inputs_free (inputs, n);
+  inputs_free (strings, n);
+  mpk_pool_close (pool);
+  g_assert_true (mpk_pool_join (pool, TIMEOUT, &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_cpu_count (void)
 {
@@ -753,6 +880,7 @@ main (int argc, char **argv)
   mpk_test_add_func ("/pool/free-with-pending", test_free_with_pending);
   mpk_test_add_func ("/pool/maxtasksperchild", test_maxtasksperchild);
   mpk_test_add_func ("/pool/initializer", test_initializer);
+  mpk_test_add_func ("/pool/packing", test_packing);
   mpk_test_add_data_func ("/pool/worker-death/sigkill", GINT_TO_POINTER (-1), test_worker_death);
   mpk_test_add_data_func ("/pool/worker-death/sigsegv", GINT_TO_POINTER (-2), test_worker_death);
   mpk_test_add_data_func ("/pool/worker-death/exit", GINT_TO_POINTER (-3), test_worker_death);
