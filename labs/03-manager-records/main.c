@@ -5,7 +5,7 @@
  * through a proxy.  The C version of the server-process example in
  * seeds/004_cbef035b4a535284.txt (Python's multiprocessing.Manager). */
 
-#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_join, lab_init */
+#include "../lab.h"   /* <mpkit.h>, LAB_CHECK, lab_start, lab_join, lab_init */
 
 /* What p1 needs: the record to add and the list, as Python passes
  * args=(new_record, records).  `records` is a proxy: a small handle that
@@ -43,9 +43,9 @@ print_records (gpointer user_data)
   g_autoptr(GError) error = NULL;
   gint64 n;
 
-  /* Python's `for record in records` asks the server for one item at a time
-   * (records[0], records[1], ... until IndexError).  We ask for the length
-   * once, then for each item: every call is one request and one reply. */
+  /* Python's `for record in records` asks for records[0], records[1], ...
+   * until IndexError; we ask for the length, then each item: one request
+   * and one reply per call. */
   LAB_CHECK ((n = mpk_list_proxy_len (records, &error)) >= 0);
   for (gint64 i = 0; i < n; i++)
     {
@@ -87,16 +87,13 @@ main (void)
                &error));
 
   /* The children are forked after the proxy exists, so they inherit it; each
-   * opens its own connection to the server on its first call. */
+   * opens its own connection to the server on its first call.  p1 first,
+   * joined before p2 starts: p2 sees Jeff (Python: p1.start(); p1.join();
+   * p2.start(); p2.join()). */
   args.records = records;
-  p1 = mpk_process_new ("p1", insert_record, &args, NULL);
-  p2 = mpk_process_new ("p2", print_records, records, NULL);
-
-  /* p1 first, joined before p2 starts: p2 sees Jeff (Python: p1.start();
-   * p1.join(); p2.start(); p2.join()). */
-  LAB_CHECK (mpk_process_start (p1, &error));
+  p1 = lab_start ("p1", insert_record, &args);
   lab_join (p1);
-  LAB_CHECK (mpk_process_start (p2, &error));
+  p2 = lab_start ("p2", print_records, records);
   lab_join (p2);
 
   /* The end of Python's `with` block: stop the server.  Our proxy must go
