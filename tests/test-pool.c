@@ -643,7 +643,9 @@ test_kill_during_map (void)
       g_autoptr(GHashTable) killed = g_hash_table_new (NULL, NULL);
       g_autoptr(GError) error = NULL;
       g_autoptr(MpkPoolResult) res = NULL;
-      gsize chunksize = g_rand_int_range (rand, 1, 20);
+      /* Every third round, chunks large enough to travel as raw bytes. */
+      gsize chunksize = round % 3 == 2 ? g_rand_int_range (rand, 520, 900)
+                                       : g_rand_int_range (rand, 1, 20);
       gsize n_ok = 0, n_died = 0;
       gint64 deadline = g_get_monotonic_time () + 4 * TIMEOUT;
 
