@@ -5,7 +5,13 @@
  *
  *   pool_map    map of a tiny task (x * x) over 100 000 ints, 2 workers,
  *               the default chunk size, pool already running, inputs
- *               already made (Python: a list of ints); tasks/s
+ *               already made (Python: a list of ints), after the pool
+ *               started on both sides: inputs made before the fork share
+ *               their pages with the workers, and the first write to each
+ *               page copies it (GLib takes a lock bit in every GVariant it
+ *               reads; Python writes refcounts): on the 2-CPU test VM
+ *               that halved Python's rate and cut this one to a third;
+ *               tasks/s
  *   pool_imap   imap_unordered of the same over 20 000 ints with chunk
  *               size 1: one message per task each way; tasks/s
  *   pool_start  start a pool of 4 workers, one apply, close, join; ms

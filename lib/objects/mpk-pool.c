@@ -268,6 +268,7 @@ pack_values (GVariant *const *values, gsize n, Packed *out)
   g_autofree guint32 *ends = g_new (guint32, MAX (n, 1));
   const char *type = NULL;
   gboolean boxed = FALSE;
+  gsize fixed_size = 0;
   static const guint8 zeros[PACK_ALIGN] = { 0 };
 
   for (gsize i = 0; i < n && !boxed; i++)
@@ -280,6 +281,10 @@ pack_values (GVariant *const *values, gsize n, Packed *out)
         else if (strcmp (type, t) != 0)
           boxed = TRUE;
       }
+  for (gsize i = 0; i < n && fixed_size == 0 && !boxed && type != NULL && type_is_fixed (type);
+       i++)
+    if (values[i] != NULL)
+      fixed_size = g_variant_get_size (values[i]);
   for (gsize i = 0; i < n; i++)
     {
       if (data->len % PACK_ALIGN != 0 && (boxed || type == NULL || !type_is_fixed (type)))
@@ -296,8 +301,9 @@ pack_values (GVariant *const *values, gsize n, Packed *out)
         {
           /* No reference taken: the caller holds the value (a third of the
            * cost of packing a chunk of integers went to taking and dropping
-           * one per item). */
-          gsize size = g_variant_get_size (values[i]);
+           * one per item). A value of a fixed type has the first one's
+           * size: g_variant_get_size() takes the value's lock, a write. */
+          gsize size = fixed_size != 0 ? fixed_size : g_variant_get_size (values[i]);
 
           if (size > 0)
             g_byte_array_append (data, g_variant_get_data (values[i]), size);
@@ -420,6 +426,7 @@ typedef struct
   const char **types;  /* interned; NULL for a failed task */
   gsize        n;
   const char  *type;   /* interned: the first value's */
+  gsize        fixed_size;  /* its size when its type is fixed, else 0 */
   gboolean     fixed;
   gboolean     mixed;
 } Packer;
@@ -449,8 +456,9 @@ packer_add (Packer *p, GVariant *value)
         {
           p->type = g_intern_string (t);
           p->fixed = type_is_fixed (t);
+          p->fixed_size = p->fixed ? g_variant_get_size (value) : 0;
         }
-      if (strcmp (t, p->type) == 0)
+      if (t == p->type || strcmp (t, p->type) == 0)
         p->types[i] = p->type;
       else
         {
@@ -461,8 +469,16 @@ packer_add (Packer *p, GVariant *value)
   if (p->data->len % PACK_ALIGN != 0 && (p->type == NULL || !p->fixed))
     g_byte_array_append (p->data, zeros, PACK_ALIGN - p->data->len % PACK_ALIGN);
   p->starts[i] = p->data->len;
-  if (value != NULL && g_variant_get_size (value) > 0)
-    g_byte_array_append (p->data, g_variant_get_data (value), g_variant_get_size (value));
+  if (value != NULL)
+    {
+      /* A value of the first one's fixed type has its size: asking takes
+       * the value's lock. */
+      gsize size = p->fixed_size != 0 && p->types[i] == p->type ? p->fixed_size
+                                                                : g_variant_get_size (value);
+
+      if (size > 0)
+        g_byte_array_append (p->data, g_variant_get_data (value), size);
+    }
   p->ends[i] = p->data->len;
 }
 
