@@ -1027,7 +1027,11 @@ mpk__messenger_pump (MpkMessenger *messenger)
 
 /**
  * mpk_messenger_get_kind:
- * @messenger: a #MpkMessenger
+ * @messenger: (transfer none): a #MpkMessenger
+ *
+ * The kind @messenger was made with: whether each channel hands over its
+ * messages in arrival order or by priority. The receiving side's kind
+ * decides; mpk_messenger_new_pair() gives both sides the same kind.
  *
  * Returns: how @messenger orders each channel's messages
  */
@@ -1040,7 +1044,7 @@ mpk_messenger_get_kind (MpkMessenger *messenger)
 
 /**
  * mpk_messenger_get_connection:
- * @messenger: a #MpkMessenger
+ * @messenger: (transfer none): a #MpkMessenger
  *
  * The connection under @messenger, coproc's `messenger.pipe`: to look at
  * (mpk_connection_fileno() for a main loop), not to send or receive on.
@@ -1075,11 +1079,11 @@ describe_sent_data (gpointer data)
 
 /**
  * mpk_messenger_send_full:
- * @messenger: a #MpkMessenger
+ * @messenger: (transfer none): a #MpkMessenger
  * @what: a plain message, a request or a reply
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
- * @payload: the message; a floating reference is sunk
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
+ * @payload: (transfer none): the message; a floating reference is sunk
  * @priority: where the message goes in a priority messenger's queue (lower
  *   values first), or %MPK_PRIORITY_NONE (last); never NaN
  * @timeout_us: how long to wait while the pipe is full: microseconds, or
@@ -1138,10 +1142,10 @@ mpk_messenger_send_full (MpkMessenger      *messenger,
 
 /**
  * mpk_messenger_send_norequest:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
- * @payload: the message; a floating reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
+ * @payload: (transfer none): the message; a floating reference is sunk
  * @timeout_us: how long to wait while the pipe is full
  * @error: return location for a #GError, or %NULL
  *
@@ -1163,10 +1167,10 @@ mpk_messenger_send_norequest (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_send_request:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
- * @payload: the request; a floating reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
+ * @payload: (transfer none): the request; a floating reference is sunk
  * @timeout_us: how long to wait while the pipe is full
  * @error: return location for a #GError, or %NULL
  *
@@ -1189,10 +1193,10 @@ mpk_messenger_send_request (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_send_reply:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel of the request answered; %NULL for the
- *   default one; a floating reference is sunk
- * @payload: the reply; a floating reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel of the request
+ *   answered; %NULL for the default one; a floating reference is sunk
+ * @payload: (transfer none): the reply; a floating reference is sunk
  * @timeout_us: how long to wait while the pipe is full
  * @error: return location for a #GError, or %NULL
  *
@@ -1221,9 +1225,10 @@ describe_sent_special (gpointer data)
 
 /**
  * mpk_messenger_send_error:
- * @messenger: a #MpkMessenger
- * @remote_error: the error to raise on the other side: its domain (sent
- *   as its name, at most 128 bytes), code and message travel as data
+ * @messenger: (transfer none): a #MpkMessenger
+ * @remote_error: (transfer none): the error to raise on the other side:
+ *   its domain (sent as its name, at most 128 bytes), code and message
+ *   travel as data; the caller still owns and frees it
  * @timeout_us: how long to wait while the pipe is full
  * @error: return location for a #GError, or %NULL
  *
@@ -1266,7 +1271,7 @@ mpk_messenger_send_error (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_send_close_request:
- * @messenger: a #MpkMessenger
+ * @messenger: (transfer none): a #MpkMessenger
  * @timeout_us: how long to wait while the pipe is full
  * @error: return location for a #GError, or %NULL
  *
@@ -1296,7 +1301,7 @@ mpk_messenger_send_close_request (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_flush:
- * @messenger: a #MpkMessenger
+ * @messenger: (transfer none): a #MpkMessenger
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -1403,9 +1408,9 @@ wait_and_read (MpkMessenger *m, MpkDeadline deadline, GError **error)
 
 /**
  * mpk_messenger_available:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
  * @error: return location for a #GError, or %NULL
  *
  * Moves what the pipe holds into the channels' queues, without blocking,
@@ -1442,7 +1447,7 @@ mpk_messenger_available (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_available_total:
- * @messenger: a #MpkMessenger
+ * @messenger: (transfer none): a #MpkMessenger
  * @error: return location for a #GError, or %NULL
  *
  * mpk_messenger_available() for every channel at once.
@@ -1465,9 +1470,9 @@ mpk_messenger_available_total (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_receive_available:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
  * @error: return location for a #GError, or %NULL
  *
  * Takes every message waiting on @channel, without blocking, coproc's
@@ -1502,9 +1507,9 @@ mpk_messenger_receive_available (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_receive_blocking:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -1552,7 +1557,7 @@ mpk_messenger_receive_blocking (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_await_available:
- * @messenger: a #MpkMessenger
+ * @messenger: (transfer none): a #MpkMessenger
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -1584,9 +1589,9 @@ mpk_messenger_await_available (MpkMessenger  *messenger,
 
 /**
  * mpk_messenger_receive_remaining:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
  * @timeout_us: microseconds to wait for all of them, or %MPK_WAIT_FOREVER /
  *   %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
@@ -1648,9 +1653,9 @@ counted_channel (MpkMessenger *m, GVariant *channel)
 
 /**
  * mpk_messenger_remaining:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one; a floating
- *   reference is sunk
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
  *
  * Requests sent on @channel whose replies have not been taken yet,
  * coproc's `remaining()`. A reply waiting in the queue still counts as
@@ -1671,8 +1676,14 @@ mpk_messenger_remaining (MpkMessenger *messenger,
 
 /**
  * mpk_messenger_get_requests_sent:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
+ *
+ * How many requests mpk_messenger_send_request() (or
+ * mpk_messenger_send_full() with %MPK_MESSENGER_SEND_REQUEST) has sent on
+ * @channel; a send that failed is not counted. Reading it neither reads
+ * the pipe nor creates the channel: a channel never used counts 0.
  *
  * Returns: the requests sent on @channel (coproc's `requests_sent`)
  */
@@ -1689,8 +1700,14 @@ mpk_messenger_get_requests_sent (MpkMessenger *messenger,
 
 /**
  * mpk_messenger_get_replies_received:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
+ *
+ * How many replies a receive call has handed over on @channel. A reply
+ * that waits in the channel's queue is not counted yet (as in coproc), so
+ * mpk_messenger_remaining() is the requests sent minus this. Does not read
+ * the pipe; a channel never used counts 0.
  *
  * Returns: the replies a receive has handed over on @channel
  */
@@ -1707,8 +1724,13 @@ mpk_messenger_get_replies_received (MpkMessenger *messenger,
 
 /**
  * mpk_messenger_get_messages_sent:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
+ *
+ * How many data messages (plain ones, requests and replies) were sent on
+ * @channel; errors and close requests, which bypass the channels, and
+ * failed sends are not counted. A channel never used counts 0.
  *
  * Returns: the data messages (of any kind) sent on @channel
  */
@@ -1725,8 +1747,14 @@ mpk_messenger_get_messages_sent (MpkMessenger *messenger,
 
 /**
  * mpk_messenger_get_messages_received:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
+ *
+ * How many data messages (replies included) a receive call has handed
+ * over on @channel. Messages still in the channel's queue are not counted
+ * (mpk_messenger_queue_size() counts those). Does not read the pipe; a
+ * channel never used counts 0.
  *
  * Returns: the data messages a receive has handed over on @channel
  */
@@ -1743,8 +1771,9 @@ mpk_messenger_get_messages_received (MpkMessenger *messenger,
 
 /**
  * mpk_messenger_queue_size:
- * @messenger: a #MpkMessenger
- * @channel: (nullable): the channel; %NULL for the default one
+ * @messenger: (transfer none): a #MpkMessenger
+ * @channel: (transfer none) (nullable): the channel; %NULL for the default
+ *   one; a floating reference is sunk
  *
  * The messages waiting on @channel, without reading the pipe (coproc's
  * `queue_size()`; mpk_messenger_available() reads first).

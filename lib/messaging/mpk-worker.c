@@ -49,11 +49,13 @@ struct _MpkWorker
 
 /**
  * mpk_worker_new:
- * @name: (nullable): the worker process's name (%NULL: Python's
- *   "Process-N")
+ * @name: (transfer none) (nullable): the worker process's name, copied
+ *   (%NULL: Python's "Process-N")
  * @func: (scope notified): the worker's body
- * @user_data: (closure): data for @func
- * @user_data_free: (nullable): frees @user_data with the worker
+ * @user_data: (closure) (transfer full) (nullable): data for @func; owned
+ *   by the worker when @user_data_free is given (but still the caller's
+ *   if this call fails)
+ * @user_data_free: (nullable): frees @user_data in mpk_worker_free()
  * @kind: the kind of both messengers
  * @error: return location for a #GError, or %NULL
  *
@@ -108,7 +110,7 @@ worker_main (gpointer data)
 
 /**
  * mpk_worker_start:
- * @worker: a #MpkWorker not started yet
+ * @worker: (transfer none): a #MpkWorker not started yet
  * @error: return location for a #GError, or %NULL
  *
  * Forks the worker process, which runs the worker function with its side
@@ -143,7 +145,7 @@ mpk_worker_start (MpkWorker  *worker,
 
 /**
  * mpk_worker_get_messenger:
- * @worker: a #MpkWorker
+ * @worker: (transfer none): a #MpkWorker
  *
  * The host's side of the pair, coproc's `messenger`: usable before the
  * start (messages wait in the pipe) and after the worker ended (what it
@@ -160,7 +162,14 @@ mpk_worker_get_messenger (MpkWorker *worker)
 
 /**
  * mpk_worker_get_process:
- * @worker: a #MpkWorker
+ * @worker: (transfer none): a #MpkWorker
+ *
+ * The worker's process object, to look at: its pid, name or exit code.
+ * @worker owns it and drops its reference in mpk_worker_free(): take one
+ * with mpk_process_ref() to keep it longer. End the worker with
+ * mpk_worker_join() or mpk_worker_close(), not through the process: they
+ * also read what the worker sends and tell the host's messenger that its
+ * peer is gone.
  *
  * Returns: (transfer none) (nullable): the worker process (its pid, name,
  *   exit code), or %NULL before the start
@@ -174,7 +183,11 @@ mpk_worker_get_process (MpkWorker *worker)
 
 /**
  * mpk_worker_is_alive:
- * @worker: a #MpkWorker
+ * @worker: (transfer none): a #MpkWorker
+ *
+ * Whether the worker process has been started and has not ended yet:
+ * mpk_process_is_alive() on its process. It reads nothing from the pipe:
+ * mpk_worker_join() waits for the end, reading what the worker sends.
  *
  * Returns: %TRUE while the worker process runs
  */
@@ -221,7 +234,7 @@ reap (MpkWorker *worker)
 
 /**
  * mpk_worker_join:
- * @worker: a started #MpkWorker
+ * @worker: (transfer none): a started #MpkWorker
  * @timeout_us: microseconds to wait, or %MPK_WAIT_FOREVER / %MPK_NO_WAIT
  * @error: return location for a #GError, or %NULL
  *
@@ -257,7 +270,7 @@ mpk_worker_join (MpkWorker  *worker,
 
 /**
  * mpk_worker_close:
- * @worker: a #MpkWorker
+ * @worker: (transfer none): a #MpkWorker
  * @timeout_us: how long the worker may take to leave after the close
  *   request: microseconds, or %MPK_WAIT_FOREVER
  * @error: return location for a #GError, or %NULL
@@ -311,7 +324,11 @@ mpk_worker_close (MpkWorker  *worker,
 
 /**
  * mpk_worker_get_exitcode:
- * @worker: a #MpkWorker
+ * @worker: (transfer none): a #MpkWorker
+ *
+ * The worker's exit code, like Python's `Process.exitcode`: what its
+ * #MpkWorkerFunc returned, once the process has ended (this call reaps an
+ * ended process, as mpk_process_get_exitcode() does).
  *
  * Returns: the worker's exit code as mpk_process_get_exitcode() gives it
  *   (minus the signal number if one ended it), or %MPK_EXITCODE_NONE while

@@ -27,7 +27,7 @@ typedef struct _MpkWorker MpkWorker;
 /**
  * MpkWorkerFunc:
  * @messenger: (transfer none): the worker's side of the messenger pair
- * @user_data: the data given to mpk_worker_new()
+ * @user_data: (transfer none) (nullable): the data given to mpk_worker_new()
  *
  * The body of a worker process, coproc's `target(messenger)`. It runs in the
  * child only. A loop that serves the host usually ends when a receive fails
