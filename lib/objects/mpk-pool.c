@@ -1358,7 +1358,10 @@ mpk_pool_map_async (MpkPool          *pool,
   return submit (pool, JOB_MAP, func, FALSE, inputs, n_inputs, chunksize, error);
 }
 
-/* Waits for @job and turns it into the array mpk_pool_map() returns. */
+/* Waits for @job and turns it into the array mpk_pool_map() returns. The
+ * job is the caller's own (map and starmap make it and drop it on return),
+ * so a complete one gives its results away instead of each taking a
+ * reference that the job's end drops again. */
 static GPtrArray *
 collect_map (MpkPoolResult *job, gint64 timeout_us, GError **error)
 {
@@ -1379,7 +1382,7 @@ collect_map (MpkPoolResult *job, gint64 timeout_us, GError **error)
       }
   out = g_ptr_array_new_full (job->n, (GDestroyNotify) g_variant_unref);
   for (gsize i = 0; i < job->n; i++)
-    g_ptr_array_add (out, g_variant_ref (job->results[i]));
+    g_ptr_array_add (out, g_steal_pointer (&job->results[i]));
   return out;
 }
 
