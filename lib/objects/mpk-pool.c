@@ -81,6 +81,11 @@ struct _MpkPoolResult
   gboolean   star;
   gsize      n;
   GVariant **inputs;    /* dropped item by item as they complete */
+  gboolean   borrowed;  /* @inputs are the caller's, without a reference of
+                         * the job's: map and starmap, whose call outlives
+                         * the job's use of them (job_keep_inputs() when it
+                         * returns before); a floating one is in @owned */
+  GPtrArray *owned;
   GVariant **results;
   GError   **errors;
   guint8    *done;
@@ -210,7 +215,10 @@ job_finish_item (MpkPoolResult *job, gsize i, GVariant *value, GError *error)
   job->errors[i] = error;
   if (error != NULL)
     job->n_failed++;
-  g_clear_pointer (&job->inputs[i], g_variant_unref);
+  if (job->borrowed)
+    job->inputs[i] = NULL;
+  else
+    g_clear_pointer (&job->inputs[i], g_variant_unref);
   g_array_append_val (job->order, i);
   job->n_done++;
   if (job_complete (job) && job->pool != NULL)
@@ -1207,11 +1215,29 @@ func_index (MpkPool *pool, gpointer func, guint32 *index, GError **error)
   return TRUE;
 }
 
+/* A borrowed job's inputs that have not run get a reference of the job's,
+ * for a call that returns before the job is complete (a timeout): the
+ * caller may then free its own. */
+static void
+job_keep_inputs (MpkPoolResult *job)
+{
+  if (!job->borrowed)
+    return;
+  for (gsize i = 0; i < job->n; i++)
+    if (job->inputs[i] != NULL)
+      g_variant_ref (job->inputs[i]);
+  job->borrowed = FALSE;
+}
+
 /* Makes a job of @n inputs and queues its chunks; NULL only when @func
- * cannot be added to the pool's table. */
+ * cannot be added to the pool's table. With @borrow the job takes no
+ * reference to inputs that are not floating (see MpkPoolResult): taking
+ * and dropping one writes to every input, and an input made before the
+ * workers were forked shares its page with them, so that write copies the
+ * page. */
 static MpkPoolResult *
 submit (MpkPool *pool, JobKind kind, gpointer func, gboolean star, GVariant *const *inputs,
-        gsize n, gsize chunksize, GError **error)
+        gsize n, gsize chunksize, gboolean borrow, GError **error)
 {
   MpkPoolResult *job;
   guint32 index;
@@ -1229,8 +1255,20 @@ submit (MpkPool *pool, JobKind kind, gpointer func, gboolean star, GVariant *con
   job->errors = g_new0 (GError *, n);
   job->done = g_new0 (guint8, n);
   job->order = g_array_sized_new (FALSE, FALSE, sizeof (gsize), n);
+  job->borrowed = borrow;
   for (gsize i = 0; i < n; i++)
-    job->inputs[i] = g_variant_ref_sink (inputs[i]);
+    if (!borrow)
+      job->inputs[i] = g_variant_ref_sink (inputs[i]);
+    else
+      {
+        if (g_variant_is_floating (inputs[i]))
+          {
+            if (job->owned == NULL)
+              job->owned = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+            g_ptr_array_add (job->owned, g_variant_ref_sink (inputs[i]));
+          }
+        job->inputs[i] = inputs[i];
+      }
   if (n == 0)
     return job;
   job->pool = pool;
@@ -1283,7 +1321,7 @@ mpk_pool_apply_async (MpkPool      *pool,
 
   if (!pool_check_running (pool, error))
     return NULL;
-  return submit (pool, JOB_APPLY, func, FALSE, &arg, 1, 1, error);
+  return submit (pool, JOB_APPLY, func, FALSE, &arg, 1, 1, FALSE, error);
 }
 
 /**
@@ -1355,7 +1393,7 @@ mpk_pool_map_async (MpkPool          *pool,
 
   if (!pool_check_running (pool, error))
     return NULL;
-  return submit (pool, JOB_MAP, func, FALSE, inputs, n_inputs, chunksize, error);
+  return submit (pool, JOB_MAP, func, FALSE, inputs, n_inputs, chunksize, FALSE, error);
 }
 
 /* Waits for @job and turns it into the array mpk_pool_map() returns. The
@@ -1369,6 +1407,8 @@ collect_map (MpkPoolResult *job, gint64 timeout_us, GError **error)
 
   if (!mpk_pool_result_wait (job, timeout_us))
     {
+      /* The tasks go on after this call: they need their inputs. */
+      job_keep_inputs (job);
       g_set_error (error, MPK_ERROR, MPK_ERROR_TIMED_OUT,
                    "pool: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
                    " tasks finished before the timeout", job->n_done, job->n);
@@ -1419,9 +1459,15 @@ mpk_pool_map (MpkPool          *pool,
 {
   g_autoptr(MpkPoolResult) job = NULL;
 
+  g_return_val_if_fail (pool != NULL, NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (n_inputs == 0 || inputs != NULL, NULL);
+  g_return_val_if_fail (inputs_valid (inputs, n_inputs), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  job = mpk_pool_map_async (pool, func, inputs, n_inputs, chunksize, error);
+  if (!pool_check_running (pool, error))
+    return NULL;
+  job = submit (pool, JOB_MAP, func, FALSE, inputs, n_inputs, chunksize, TRUE, error);
   if (job == NULL)
     return NULL;
   return collect_map (job, timeout_us, error);
@@ -1465,7 +1511,7 @@ mpk_pool_starmap (MpkPool          *pool,
 
   if (!pool_check_running (pool, error))
     return NULL;
-  job = submit (pool, JOB_MAP, func, TRUE, inputs, n_inputs, chunksize, error);
+  job = submit (pool, JOB_MAP, func, TRUE, inputs, n_inputs, chunksize, TRUE, error);
   if (job == NULL)
     return NULL;
   return collect_map (job, timeout_us, error);
@@ -1481,7 +1527,8 @@ imap (MpkPool *pool, JobKind kind, MpkPoolFunc func, GVariant *const *inputs, gs
   if (!pool_check_running (pool, error))
     return NULL;
   /* Python's imap sends one task at a time unless told otherwise. */
-  job = submit (pool, kind, func, FALSE, inputs, n, chunksize != 0 ? chunksize : 1, error);
+  job = submit (pool, kind, func, FALSE, inputs, n, chunksize != 0 ? chunksize : 1, FALSE,
+                error);
   if (job == NULL)
     return NULL;
   iter = g_new0 (MpkPoolIter, 1);
@@ -1703,10 +1750,12 @@ mpk_pool_result_unref (MpkPoolResult *result)
     return;
   for (gsize i = 0; i < result->n; i++)
     {
-      g_clear_pointer (&result->inputs[i], g_variant_unref);
+      if (!result->borrowed)
+        g_clear_pointer (&result->inputs[i], g_variant_unref);
       g_clear_pointer (&result->results[i], g_variant_unref);
       g_clear_error (&result->errors[i]);
     }
+  g_clear_pointer (&result->owned, g_ptr_array_unref);
   g_free (result->inputs);
   g_free (result->results);
   g_free (result->errors);
