@@ -17,28 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int    opt_trials = 5;
-static double opt_scale = 1.0;
-static char  *opt_only = NULL;
+#include "bench-util.h"
 
 #define TIMEOUT (60 * G_USEC_PER_SEC)
-
-static void
-emit (const char *key, const char *unit, const double *values, int n)
-{
-  printf ("%s\t%s\t", key, unit);
-  for (int i = 0; i < n; i++)
-    printf ("%s%.6g", i ? "," : "", values[i]);
-  printf ("\n");
-  fflush (stdout);
-}
-
-static void
-die (const char *what, GError *error)
-{
-  fprintf (stderr, "bench-messenger: %s: %s\n", what, error != NULL ? error->message : "failed");
-  exit (1);
-}
 
 /* --- msg_rtt ------------------------------------------------------------------ */
 
@@ -67,7 +48,7 @@ rtt_trial (gint64 count)
   gint64 t0 = 0;
 
   if (w == NULL || !mpk_worker_start (w, &error))
-    die ("start", error);
+    bench_die ("start", error);
   m = mpk_worker_get_messenger (w);
   for (gint64 i = -500; i < count; i++)      /* 500 warm-up round trips */
     {
@@ -78,15 +59,15 @@ rtt_trial (gint64 count)
       if (!mpk_messenger_send_request (m, NULL, g_variant_new_int32 ((gint32) i), TIMEOUT,
                                        &error)
           || (v = mpk_messenger_receive_blocking (m, NULL, TIMEOUT, &error)) == NULL)
-        die ("round trip", error);
+        bench_die ("round trip", error);
       if (g_variant_get_int32 (v) != (gint32) i)
-        die ("round trip: wrong reply", NULL);
+        bench_die ("round trip: wrong reply", NULL);
     }
   {
     double us = (double) (g_get_monotonic_time () - t0) / count;
 
     if (!mpk_worker_close (w, TIMEOUT, &error) || mpk_worker_get_exitcode (w) != 0)
-      die ("close", error);
+      bench_die ("close", error);
     return us;
   }
 }
@@ -143,25 +124,25 @@ stream_trial (gint64 count)
   gint64 got = 0, t0, t1;
 
   if (w == NULL || !mpk_worker_start (w, &error))
-    die ("start", error);
+    bench_die ("start", error);
   m = mpk_worker_get_messenger (w);
   for (int c = 0; c < 4; c++)
     channels[c] = g_variant_ref_sink (g_variant_new_int32 (c));
   if ((ready = mpk_messenger_receive_blocking (m, NULL, TIMEOUT, &error)) == NULL)
-    die ("ready", error);
+    bench_die ("ready", error);
   t0 = g_get_monotonic_time ();
   if (!mpk_messenger_send_norequest (m, NULL, g_variant_new_boolean (TRUE), TIMEOUT, &error))
-    die ("go", error);
+    bench_die ("go", error);
   while (got < count)
     {
       if (!mpk_messenger_await_available (m, TIMEOUT, &error))
-        die ("await", error);
+        bench_die ("await", error);
       for (int c = 0; c < 4; c++)
         {
           g_autoptr(GPtrArray) batch = mpk_messenger_receive_available (m, channels[c],
                                                                         &error);
           if (batch == NULL)
-            die ("receive_available", error);
+            bench_die ("receive_available", error);
           got += batch->len;
         }
     }
@@ -169,66 +150,22 @@ stream_trial (gint64 count)
   for (int c = 0; c < 4; c++)
     g_variant_unref (channels[c]);
   if (!mpk_worker_close (w, TIMEOUT, &error) || mpk_worker_get_exitcode (w) != 0)
-    die ("close", error);
+    bench_die ("close", error);
   return count / ((t1 - t0) / 1e6);
 }
 
-/* --- driver ------------------------------------------------------------------ */
-
-typedef struct
-{
-  const char *key;
-  const char *unit;
-  double    (*trial) (gint64 count);
-  gint64      count;
-} Workload;
-
-static const Workload workloads[] = {
+static const BenchWorkload workloads[] = {
   { "msg_rtt",     "us/rt",  rtt_trial,    10000 },
   { "msg_stream4", "msgs/s", stream_trial, 100000 },
 };
 
-static gboolean
-selected (const char *key)
-{
-  g_auto(GStrv) keys = NULL;
-
-  if (opt_only == NULL || *opt_only == '\0')
-    return TRUE;
-  keys = g_strsplit (opt_only, ",", -1);
-  return g_strv_contains ((const char *const *) keys, key);
-}
-
 int
 main (int argc, char **argv)
 {
-  GOptionEntry entries[] = {
-    { "trials", 0, 0, G_OPTION_ARG_INT, &opt_trials, "trials per workload (5)", "N" },
-    { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &opt_scale, "multiply every count (1)", "F" },
-    { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only, "workloads, comma-separated", "K,K" },
-    G_OPTION_ENTRY_NULL
+  static const BenchSpec spec = {
+    "bench-messenger", "- the messenger layer's bench", 100, TRUE, FALSE,
+    workloads, G_N_ELEMENTS (workloads)
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new ("- the messenger layer's bench");
-  g_autoptr(GError) error = NULL;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    die ("options", error);
-  printf ("# bench-messenger trials=%d scale=%g\n", opt_trials, opt_scale);
-  for (guint k = 0; k < G_N_ELEMENTS (workloads); k++)
-    {
-      const Workload *w = &workloads[k];
-      gint64 count = MAX ((gint64) (w->count * opt_scale), 100);
-      double values[64];
-      int n = MIN (opt_trials, 64);
-
-      if (!selected (w->key))
-        continue;
-      printf ("# %s: %" G_GINT64_FORMAT " per trial\n", w->key, count);
-      for (int t = 0; t < n; t++)
-        values[t] = w->trial (count);
-      emit (w->key, w->unit, values, n);
-    }
-  g_free (opt_only);
-  return 0;
+  return bench_main (argc, argv, &spec);
 }

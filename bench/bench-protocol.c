@@ -22,49 +22,17 @@
 
 #include <mpkit.h>
 
+#include "bench-util.h"
+
 #define N_CHILDREN 4
 #define TIMEOUT_US (60 * G_USEC_PER_SEC)
-
-static int    opt_trials = 5;
-static double opt_scale = 1.0;
-static char  *opt_only = NULL;
-
-static gint64
-scaled (gint64 base)
-{
-  return MAX ((gint64) (base * opt_scale), 1);
-}
-
-static gboolean
-wanted (const char *key)
-{
-  g_auto(GStrv) keys = NULL;
-
-  if (opt_only == NULL || *opt_only == '\0')
-    return TRUE;
-  keys = g_strsplit (opt_only, ",", -1);
-  return g_strv_contains ((const gchar * const *) keys, key);
-}
-
-static void
-emit (const char *key, const char *unit, const double *values, int n)
-{
-  printf ("%s\t%s\t", key, unit);
-  for (int i = 0; i < n; i++)
-    printf ("%s%.6g", i ? "," : "", values[i]);
-  printf ("\n");
-  fflush (stdout);
-}
 
 /* Benchmark code has no recovery path: any failure ends the run. */
 static void
 check (gboolean ok, const char *what, GError *error)
 {
   if (!ok)
-    {
-      g_printerr ("bench-protocol: %s: %s\n", what, error != NULL ? error->message : "failed");
-      exit (1);
-    }
+    bench_die (what, error);
 }
 
 typedef struct
@@ -244,15 +212,7 @@ trial_filter4 (gint64 count)
   return rate;
 }
 
-typedef struct
-{
-  const char *key;
-  const char *unit;
-  double    (*trial) (gint64 count);
-  gint64      count;   /* per trial, before --scale */
-} Workload;
-
-static const Workload workloads[] = {
+static const BenchWorkload workloads[] = {
   { "proto_rtt", "us/rt", trial_rtt, 20000 },
   { "proto_fanin", "msg/s", trial_fanin, 200000 },
   { "proto_filter4", "msg/s", trial_filter4, 100000 },
@@ -261,33 +221,11 @@ static const Workload workloads[] = {
 int
 main (int argc, char *argv[])
 {
-  GOptionEntry entries[] = {
-    { "trials", 't', 0, G_OPTION_ARG_INT, &opt_trials, "Trials per measurement (default 5)", "N" },
-    { "scale", 's', 0, G_OPTION_ARG_DOUBLE, &opt_scale, "Multiply the counts (default 1)", "X" },
-    { "only", 'o', 0, G_OPTION_ARG_STRING, &opt_only, "Comma-separated workloads", "LIST" },
-    G_OPTION_ENTRY_NULL
+  /* No header note, and a warm-up trial before each workload's. */
+  static const BenchSpec spec = {
+    "bench-protocol", "- the request protocol against pymulproc's way", 1, FALSE, TRUE,
+    workloads, G_N_ELEMENTS (workloads)
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("- the request protocol against pymulproc's way");
-  GError *error = NULL;
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  check (g_option_context_parse (context, &argc, &argv, &error), "options", error);
-  opt_trials = MAX (opt_trials, 1);
-  for (guint w = 0; w < G_N_ELEMENTS (workloads); w++)
-    {
-      double *v;
-      gint64 count = scaled (workloads[w].count);
-
-      if (!wanted (workloads[w].key))
-        continue;
-      v = g_new (double, opt_trials);
-      printf ("# %s: %" G_GINT64_FORMAT " per trial\n", workloads[w].key, count);
-      workloads[w].trial (MAX (count / 10, 1));   /* warm-up, not reported */
-      for (int t = 0; t < opt_trials; t++)
-        v[t] = workloads[w].trial (count);
-      emit (workloads[w].key, workloads[w].unit, v, opt_trials);
-      g_free (v);
-    }
-  g_free (opt_only);
-  return 0;
+  return bench_main (argc, argv, &spec);
 }

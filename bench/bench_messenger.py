@@ -13,13 +13,14 @@ and counts requests and replies per channel.
 
 Output: "key<TAB>unit<TAB>v1,v2,..." per workload; "#" lines are notes.
 """
-import argparse
 import collections
 import dataclasses
 import heapq
 import itertools
 import multiprocessing as mp
 import time
+
+import bench_util
 
 
 @dataclasses.dataclass
@@ -103,10 +104,6 @@ class Messenger:
         self._drain()
 
 
-def emit(key, unit, values):
-    print(key + "\t" + unit + "\t" + ",".join("%.6g" % v for v in values), flush=True)
-
-
 def echo_worker(conn):
     m = Messenger(conn, priority=False)
     while True:
@@ -172,23 +169,5 @@ WORKLOADS = [
 ]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=5, help="trials per workload (default 5)")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply every count")
-    ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
-    args = ap.parse_args()
-    mp.set_start_method("fork")
-    only = [k for k in args.only.split(",") if k]
-    print("# bench_messenger trials=%d scale=%g" % (args.trials, args.scale), flush=True)
-    for key, unit, trial, count in WORKLOADS:
-        if only and key not in only:
-            continue
-        n = max(int(count * args.scale), 100)
-        print("# %s: %d per trial" % (key, n), flush=True)
-        emit(key, unit, [trial(n) for _ in range(args.trials)])
-
-
 if __name__ == "__main__":
-    main()
+    bench_util.main(__doc__, WORKLOADS, name="bench_messenger", min_count=100)

@@ -23,24 +23,16 @@ nothing but the standard library.
 
 Output: key <TAB> unit <TAB> v1,v2,...   (one value per trial)
 """
-import argparse
 import multiprocessing as mp
 import os
 import sys
 import time
 
+import bench_util
+
 CTX = mp.get_context("fork")
 clock = time.perf_counter
 N_CHILDREN = 4
-SCALE = 1.0
-
-
-def scaled(base):
-    return max(1, int(base * SCALE))
-
-
-def emit(key, unit, values):
-    print(key + "\t" + unit + "\t" + ",".join("%.6g" % v for v in values), flush=True)
 
 
 def join_child(p):
@@ -174,23 +166,5 @@ WORKLOADS = [
 ]
 
 
-def main():
-    global SCALE
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--only", default="")
-    args = parser.parse_args()
-    SCALE = args.scale
-    only = [w for w in args.only.split(",") if w]
-    for key, unit, trial, base in WORKLOADS:
-        if only and key not in only:
-            continue
-        count = scaled(base)
-        print("# %s: %d per trial" % (key, count), flush=True)
-        trial(max(count // 10, 1))  # warm-up, not reported
-        emit(key, unit, [trial(count) for _ in range(max(args.trials, 1))])
-
-
 if __name__ == "__main__":
-    main()
+    bench_util.main(__doc__, WORKLOADS, min_count=1, warm_up=True)
